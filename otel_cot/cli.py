@@ -1,0 +1,112 @@
+"""``otel-cot``: the command line.
+
+    otel-cot eval DATA.jsonl... [--json FILE]   precision / recall / FPR of the detectors on labelled data
+    otel-cot scan FILES...                      findings in stored traces (OTLP JSON, Jaeger JSON)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _engine(args: argparse.Namespace):
+    from .detectors.engine import Engine
+    from .detectors.registry import load_config_file
+
+    detectors = load_config_file(args.config) if getattr(args, "config", None) else None
+    return Engine(detectors, timeout_s=args.timeout)
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML file selecting detectors (its 'detectors' section)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="per-detector timeout in seconds (default: none, detectors run inline)")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .eval import Progress, evaluate, format_table, read_jsonl
+
+    total = 0
+    for path in args.data:
+        with open(path, encoding="utf-8") as fh:
+            total += sum(1 for line in fh if line.strip())
+    progress = Progress(total) if total >= 50 and not args.quiet else None
+    result = evaluate(read_jsonl(args.data), engine=_engine(args), progress=progress,
+                      keep_details=bool(args.details))
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result.as_dict(), fh, indent=2)
+            fh.write("\n")
+    if args.details:
+        with open(args.details, "w", encoding="utf-8") as fh:
+            for row in result.details:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .detectors.traces import read_trace_file
+
+    engine = _engine(args)
+    records = []
+    for path in args.files:
+        records.extend(read_trace_file(path))
+    # Per trace, in the order the spans finished (a reasoning span before its model call, a model call
+    # before the tool it asked for).
+    records.sort(key=lambda r: (r.trace_id, r.end_time_ns, r.start_time_ns))
+    names = {(r.trace_id, r.span_id): r.name for r in records}
+    count = 0
+    for record in records:
+        for f in engine.process(record):
+            count += 1
+            if args.json:
+                print(json.dumps({"trace_id": f.trace_id, "span_id": f.span_id,
+                                  "span_name": names.get((f.trace_id, f.span_id), ""),
+                                  "category": f.category, "severity": f.severity, "score": f.score,
+                                  "detector": f.detector_id, "detector_version": f.detector_version,
+                                  "explanation": f.explanation, "evidence": f.evidence,
+                                  "evidence_location": f.evidence_location,
+                                  "related_span_id": f.related_span_id}, ensure_ascii=False))
+            else:
+                related = f" (after span {f.related_span_id})" if f.related_span_id else ""
+                print(f"trace={f.trace_id} span={f.span_id} [{names.get((f.trace_id, f.span_id), '')}] "
+                      f"{f.severity.upper()} {f.category} {f.detector_id}: {f.explanation}{related}\n"
+                      f"    evidence: {f.evidence}")
+    print(f"{len(records)} spans, {count} findings", file=sys.stderr)
+    return 1 if (count and args.fail_on_findings) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-cot", description=__doc__.split("\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("eval", help="precision / recall / FPR of the detectors on labelled JSONL trajectories")
+    p.add_argument("data", nargs="+", help="JSONL files of labelled trajectories")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--details", metavar="FILE", help="write per-trajectory findings as JSONL")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_engine_options(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("scan", help="run the detectors over stored traces (OTLP JSON, Jaeger JSON)")
+    p.add_argument("files", nargs="+", help="OTLP JSON (file exporter) or Jaeger JSON files")
+    p.add_argument("--json", action="store_true", help="one JSON object per finding")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
+    _add_engine_options(p)
+    p.set_defaults(func=cmd_scan)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Read structure out of an action: the shell command a tool call runs, the file an edit writes, its old
+and new text. Tolerant of truncated JSON (stored traces often cut long arguments)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .base import SpanView
+
+SHELL_TOOLS = re.compile(
+    r"^(bash|sh|zsh|shell|terminal|run_?command|run_?shell(_command)?|exec(_command)?|execute(_command)?|"
+    r"command|cmd|run|local_shell|container\.exec|run_terminal_cmd|execute_bash|powershell)$",
+    re.IGNORECASE,
+)
+EDIT_TOOLS = re.compile(
+    r"(edit|write|create|replace|patch|str_replace|insert|update_file|file_change|multiedit|save)",
+    re.IGNORECASE,
+)
+_KEY = r'"(?:{keys})"\s*:\s*"((?:[^"\\]|\\.)*)'
+_COMMAND_KEYS = _KEY.format(keys="command|cmd|script|commands|input")
+_PATH_KEYS = _KEY.format(keys="file_path|filePath|path|target_file|filename|file|TargetFile|AbsolutePath")
+_OLD_KEYS = _KEY.format(keys="old_string|oldString|oldText|old_str|old|search|TargetContent")
+_NEW_KEYS = _KEY.format(keys="new_string|newString|newText|new_str|new|replace|content|file_text|text|"
+                        "code|CodeContent|ReplacementContent|contents|patch")
+_COMMAND_RE = re.compile(_COMMAND_KEYS)
+_PATH_RE = re.compile(_PATH_KEYS)
+_OLD_RE = re.compile(_OLD_KEYS)
+_NEW_RE = re.compile(_NEW_KEYS)
+_CALL_PREFIX = re.compile(r"^\s*[-*]?\s*([\w.\-]+)\(")  # "name({...})" renderings
+
+TEST_PATH = re.compile(
+    r"(^|[/\\\s\"'])(tests?|__tests__|spec|specs)[/\\]|(^|[/\\\s\"'])test_[\w\-]*\.\w+|[\w\-]_test\.\w+|"
+    r"\.(test|spec)\.[jt]sx?\b|(^|[/\\\s\"'])conftest\.py|Test\.java\b|_spec\.rb\b",
+    re.IGNORECASE,
+)
+CI_PATH = re.compile(r"\.github[/\\]workflows[/\\]|\.gitlab-ci\.yml|(^|[/\\])(grader|grading|evaluate|"
+                     r"scorer|score)\.\w+|Jenkinsfile|\.circleci[/\\]", re.IGNORECASE)
+
+
+def _unescape(s: str) -> str:
+    try:
+        return json.loads('"' + s + '"')
+    except ValueError:
+        return s.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    m = pattern.search(text)
+    return _unescape(m.group(1)) if m else None
+
+
+def parse_arguments(text: str | None) -> Any:
+    """The arguments as parsed JSON, or None (text that is not JSON, or truncated)."""
+    if not text:
+        return None
+    body = text.strip()
+    m = _CALL_PREFIX.match(body)
+    if m and body.endswith(")"):
+        body = body[m.end():-1]
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def leaf_values(value: Any, limit: int = 500) -> Iterator[str]:
+    """Every string/number leaf of parsed arguments, as text."""
+    stack = [value]
+    n = 0
+    while stack and n < limit:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif v is not None and not isinstance(v, bool):
+            n += 1
+            yield str(v)
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str | None
+    old: str | None
+    new: str | None
+
+
+def tool_name(view: SpanView) -> str:
+    if view.tool:
+        return view.tool
+    m = _CALL_PREFIX.match(view.text or "")
+    return m.group(1) if m else ""
+
+
+def shell_command(view: SpanView) -> str | None:
+    """The shell command an action runs, if it is a shell action."""
+    text = view.arguments or view.text or ""
+    name = tool_name(view)
+    stripped = text.lstrip()
+    if stripped.startswith("$ "):  # rendered "$ command\noutput"
+        return stripped[2:].split("\n", 1)[0]
+    if not SHELL_TOOLS.match(name or ""):
+        return None
+    args = parse_arguments(text)
+    if isinstance(args, dict):
+        for key in ("command", "cmd", "script", "commands", "input"):
+            value = args.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            if isinstance(value, str):
+                return value
+        return None
+    found = _first(_COMMAND_RE, text)
+    if found is not None:
+        return found
+    if args is None and not stripped.startswith(("{", "[")) and not _CALL_PREFIX.match(stripped):
+        return text  # plain command text (SWE-agent style)
+    return None
+
+
+def file_edit(view: SpanView) -> Edit | None:
+    """The file an edit/write action changes and its old/new text (either may be unknown)."""
+    name = tool_name(view)
+    if not EDIT_TOOLS.search(name or ""):
+        return None
+    text = view.arguments or view.text or ""
+    args = parse_arguments(text)
+    if isinstance(args, dict):
+        def pick(*keys: str) -> str | None:
+            for k in keys:
+                v = args.get(k)
+                if isinstance(v, str):
+                    return v
+            return None
+        old = pick("old_string", "oldString", "oldText", "old_str", "old", "search", "TargetContent")
+        new = pick("new_string", "newString", "newText", "new_str", "new", "replace", "content", "file_text",
+                   "text", "code", "CodeContent", "ReplacementContent", "contents", "patch")
+        edits = args.get("edits")
+        if isinstance(edits, list):
+            olds = [e.get("oldText") or e.get("old_string") or "" for e in edits if isinstance(e, dict)]
+            news = [e.get("newText") or e.get("new_string") or "" for e in edits if isinstance(e, dict)]
+            old = "\n".join(str(o) for o in olds) or old
+            new = "\n".join(str(n) for n in news) or new
+        path = pick("file_path", "filePath", "path", "target_file", "filename", "file", "TargetFile",
+                    "AbsolutePath")
+        return Edit(path, old, new)
+    path = _first(_PATH_RE, text)
+    if path is None:
+        # a summary line such as "Edit file: tests/test_x.py" or "Update(tests/test_x.py)"
+        m = re.search(r"[\w./\\\-]+\.\w{1,5}", text[:300])
+        path = m.group(0) if m else None
+    return Edit(path, _first(_OLD_RE, text), _first(_NEW_RE, text))
+
+
+def split_commands(command: str) -> list[list[str]]:
+    """A shell command line as simple commands (argv lists), split at ``; && || | &`` and newlines.
+
+    Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
+    """
+    out: list[list[str]] = []
+    lines = command.split("\n")
+    heredoc_end: str | None = None
+    for line in lines:
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        hd = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        if hd:
+            heredoc_end = hd.group(1)
+            line = line[: hd.start()]
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+            lexer.whitespace_split = True
+            lexer.commenters = "#"
+            tokens = list(lexer)
+        except ValueError:
+            tokens = line.split()
+        current: list[str] = []
+        for tok in tokens:
+            if tok and set(tok) <= set(";&|()"):
+                if current:
+                    out.append(current)
+                current = []
+            else:
+                current.append(tok)
+        if current:
+            out.append(current)
+    return out
+
+
+_WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"}
+
+
+def strip_wrappers(argv: list[str]) -> list[str]:
+    """Drop ``sudo``/``env X=1``/``xargs`` prefixes and leading variable assignments."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _WRAPPERS or re.match(r"^[A-Za-z_]\w*=", tok):
+            i += 1
+            while tok in ("sudo", "env", "xargs", "nice") and i < len(argv) and argv[i].startswith("-"):
+                i += 1
+            continue
+        break
+    return argv[i:]

@@ -1,0 +1,153 @@
+"""In-process detection: a ``SpanExporter`` wrapper that runs the engine over each batch before export.
+
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from otel_cot.detectors.exporter import DetectingSpanExporter
+
+    provider.add_span_processor(BatchSpanProcessor(DetectingSpanExporter(OTLPSpanExporter())))
+
+It runs on the ``BatchSpanProcessor``'s export thread, never on the application's. SDK spans are
+immutable once ended, so flagged spans are exported as annotated copies (same ids, times, parent, resource
+and scope; extra attributes and events). It never raises: if detection fails, the batch is exported
+unannotated and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_cot import semconv
+
+from .annotate import event_time, finding_event_attributes, group_by_span, span_attributes
+from .base import Finding
+from .engine import Engine
+from .views import SpanRecord
+
+logger = logging.getLogger("otel_cot.detectors")
+
+
+def record_from_span(span: ReadableSpan) -> SpanRecord:
+    """The engine's view of an SDK span (ids as lowercase hex)."""
+    ctx = span.context
+    parent = span.parent
+    return SpanRecord(
+        trace_id=format(ctx.trace_id, "032x") if ctx else "",
+        span_id=format(ctx.span_id, "016x") if ctx else "",
+        name=span.name,
+        attributes=dict(span.attributes or {}),
+        start_time_ns=span.start_time or 0,
+        end_time_ns=span.end_time or 0,
+        parent_span_id=format(parent.span_id, "016x") if parent else None,
+    )
+
+
+class _AnnotatedSpan(ReadableSpan):
+    """A copy of a finished span with findings added; keeps the original's dropped-item counts."""
+
+    def __init__(self, original: ReadableSpan, attributes: dict[str, Any], events: Sequence[Event]) -> None:
+        super().__init__(
+            name=original.name,
+            context=original.context,
+            parent=original.parent,
+            resource=original.resource,
+            attributes=attributes,
+            events=events,
+            links=original.links,
+            kind=original.kind,
+            status=original.status,
+            start_time=original.start_time,
+            end_time=original.end_time,
+            instrumentation_scope=original.instrumentation_scope,
+        )
+        self._original = original
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._original.dropped_attributes
+
+    @property
+    def dropped_events(self) -> int:
+        return self._original.dropped_events
+
+    @property
+    def dropped_links(self) -> int:
+        return self._original.dropped_links
+
+
+def annotate_span(span: ReadableSpan, findings: Sequence[Finding]) -> ReadableSpan:
+    """``span`` with ``findings`` written on it (DESIGN.md "Findings"); ``span`` itself when none."""
+    if not findings:
+        return span
+    attrs = dict(span.attributes or {})
+    attrs.update(span_attributes(findings, attrs))
+    when = event_time(span.start_time or 0, span.end_time or 0)
+    events = list(span.events) + [
+        Event(semconv.GEN_AI_EVALUATION_RESULT_EVENT, finding_event_attributes(f), timestamp=when)
+        for f in findings
+    ]
+    return _AnnotatedSpan(span, attrs, events)
+
+
+class DetectingSpanExporter(SpanExporter):
+    """Wraps ``inner``: runs ``engine`` (the built-in detectors when ``None``) over each batch, writes the
+    findings onto annotated copies of the spans they concern, then hands the batch to ``inner``."""
+
+    def __init__(self, inner: SpanExporter, engine: Engine | None = None) -> None:
+        self._inner = inner
+        self._engine = engine
+        self._engine_failed = False
+
+    @property
+    def engine(self) -> Engine | None:
+        if self._engine is None and not self._engine_failed:
+            try:
+                self._engine = Engine()
+            except Exception:
+                self._engine_failed = True
+                logger.exception("otel-cot: could not build the detector engine; exporting unannotated")
+        return self._engine
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            out = self._annotate(spans)
+        except Exception:
+            logger.exception("otel-cot: detection failed for a batch of %d spans; exported unannotated",
+                             len(spans))
+            out = spans
+        return self._inner.export(out)
+
+    def _annotate(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+        engine = self.engine
+        if engine is None or not spans:
+            return spans
+        # Judge in the order things happened: a reasoning span ends before its model call, a model call
+        # before the tool it asked for runs.
+        order = sorted(range(len(spans)), key=lambda i: (spans[i].end_time or 0, spans[i].start_time or 0))
+        findings: list[Finding] = []
+        for i in order:
+            try:
+                findings.extend(engine.process(record_from_span(spans[i])))
+            except Exception:
+                logger.exception("otel-cot: detection failed for span %s", spans[i].name)
+        if not findings:
+            return spans
+        by_span = group_by_span(findings)
+        out = []
+        for span in spans:
+            span_id = format(span.context.span_id, "016x") if span.context else ""
+            found = by_span.get(span_id)
+            out.append(annotate_span(span, found) if found else span)
+        return out
+
+    def shutdown(self) -> None:
+        try:
+            if self._engine is not None:
+                self._engine.close()
+        finally:
+            self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)

@@ -1,0 +1,157 @@
+"""Rule packs: detectors as YAML data, compiled once into one multi-pattern matcher per view kind.
+
+A pack file::
+
+    pack: my-team.rules          # the detector id of the pack
+    version: "1"
+    rules:
+      - id: no-force-flag
+        category: destructive_action
+        severity: high            # low | medium | high | critical
+        score: 0.8                # optional, default by severity
+        kinds: [tool_call]        # which views to read (reasoning, model_call, tool_call, tool_result, user)
+        tools: ['^(bash|shell)$']  # optional: tool-name regexes (tool_call / tool_result views)
+        patterns: ['--force\\b']  # regexes, case-insensitive unless case_sensitive: true
+        unless: ['--dry-run']     # optional: no finding when one of these matches the same text
+        explanation: Uses a force flag.
+
+All patterns of a view kind are joined into one alternation, so a view is scanned once per kind
+whatever the number of rules (Python's ``re`` has no catastrophic cases for these shapes as long as
+rules avoid nested quantifiers; pack authors are responsible for that).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from .base import SEVERITIES, Finding, Severity, SpanView, TraceContext, make_finding, snippet
+
+_DEFAULT_SCORE = {"low": 0.3, "medium": 0.5, "high": 0.75, "critical": 0.95}
+KNOWN_KINDS = ("reasoning", "model_call", "tool_call", "tool_result", "user", "system")
+
+
+class RuleError(ValueError):
+    """A rule pack is malformed."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: Severity
+    score: float
+    kinds: tuple[str, ...]
+    patterns: tuple[str, ...]
+    explanation: str
+    tools: tuple[re.Pattern[str], ...] = ()
+    unless: re.Pattern[str] | None = None
+    case_sensitive: bool = False
+
+
+def _rule_from_dict(raw: Mapping[str, Any], where: str) -> Rule:
+    try:
+        rid = str(raw["id"])
+        category = str(raw["category"])
+        patterns = tuple(str(p) for p in raw["patterns"])
+    except (KeyError, TypeError) as exc:
+        raise RuleError(f"{where}: a rule needs id, category and patterns ({exc})") from None
+    severity = str(raw.get("severity", "medium"))
+    if severity not in SEVERITIES:
+        raise RuleError(f"{where}: rule {rid}: severity must be one of {SEVERITIES}")
+    kinds = tuple(raw.get("kinds") or ("tool_call",))
+    for kind in kinds:
+        if kind not in KNOWN_KINDS:
+            raise RuleError(f"{where}: rule {rid}: unknown kind {kind!r}")
+    flags = 0 if raw.get("case_sensitive") else re.IGNORECASE
+    try:
+        for p in patterns:
+            re.compile(p, flags)
+        tools = tuple(re.compile(t, re.IGNORECASE) for t in raw.get("tools") or ())
+        unless_list = [str(u) for u in raw.get("unless") or ()]
+        unless = re.compile("|".join(f"(?:{u})" for u in unless_list), flags) if unless_list else None
+    except re.error as exc:
+        raise RuleError(f"{where}: rule {rid}: bad regex: {exc}") from None
+    return Rule(
+        id=rid,
+        category=category,
+        severity=severity,  # type: ignore[arg-type]
+        score=float(raw.get("score", _DEFAULT_SCORE[severity])),
+        kinds=kinds,
+        patterns=patterns,
+        explanation=str(raw.get("explanation") or rid),
+        tools=tools,
+        unless=unless,
+        case_sensitive=bool(raw.get("case_sensitive")),
+    )
+
+
+class RulePackDetector:
+    """A compiled rule pack; a :class:`~otel_cot.detectors.base.Detector`."""
+
+    def __init__(self, pack_id: str, version: str, rules: Sequence[Rule]) -> None:
+        self.id = pack_id
+        self.version = version
+        self.rules = list(rules)
+        self.categories = tuple(sorted({r.category for r in self.rules}))
+        self._by_kind: dict[str, tuple[re.Pattern[str], list[Rule]]] = {}
+        for kind in KNOWN_KINDS:
+            rules_here = [r for r in self.rules if kind in r.kinds]
+            if not rules_here:
+                continue
+            alternatives = []
+            for i, rule in enumerate(rules_here):
+                body = "|".join(f"(?:{p})" for p in rule.patterns)
+                scoped = f"(?-i:{body})" if rule.case_sensitive else body
+                alternatives.append(f"(?P<r{i}>{scoped})")
+            self._by_kind[kind] = (re.compile("|".join(alternatives), re.IGNORECASE), rules_here)
+
+    def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
+        compiled = self._by_kind.get(view.kind)
+        if compiled is None or not view.text:
+            return ()
+        matcher, rules = compiled
+        text = view.text
+        out: list[Finding] = []
+        seen: set[int] = set()
+        for match in matcher.finditer(text):
+            index = int(match.lastgroup[1:]) if match.lastgroup else -1
+            if index < 0 or index in seen:
+                continue
+            rule = rules[index]
+            if rule.tools and not (view.tool and any(t.search(view.tool) for t in rule.tools)):
+                continue
+            seen.add(index)
+            if rule.unless is not None and rule.unless.search(text):
+                continue
+            out.append(make_finding(self, view, rule.category, rule.severity, rule.score,
+                                    f"[{rule.id}] {rule.explanation}",
+                                    snippet(text, match.start(), match.end())))
+        return out
+
+
+def load_rule_pack(source: str | os.PathLike[str] | Mapping[str, Any]) -> RulePackDetector:
+    """Compile a rule pack from a YAML file path or an already-parsed mapping."""
+    if isinstance(source, Mapping):
+        data, where = source, "<mapping>"
+    else:
+        where = os.fspath(source)
+        with open(where, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
+        raise RuleError(f"{where}: a rule pack is a mapping with a 'rules' list")
+    pack_id = str(data.get("pack") or os.path.splitext(os.path.basename(where))[0])
+    rules = [_rule_from_dict(r, where) for r in data["rules"]]
+    return RulePackDetector(pack_id, str(data.get("version", "1")), rules)
+
+
+BUILTIN_RULES_DIR = os.path.join(os.path.dirname(__file__), "rules")
+
+
+def builtin_rule_packs() -> list[RulePackDetector]:
+    names = sorted(n for n in os.listdir(BUILTIN_RULES_DIR) if n.endswith((".yaml", ".yml")))
+    return [load_rule_pack(os.path.join(BUILTIN_RULES_DIR, n)) for n in names]

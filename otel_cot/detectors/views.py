@@ -1,0 +1,173 @@
+"""Turn a span (as plain data) into the views detectors judge.
+
+``SpanRecord`` is the engine's only input type: ids as lowercase hex, times in ns since the epoch and a
+flat attribute mapping. Adapters build it from SDK spans (:mod:`.exporter`), OTLP JSON and Jaeger JSON
+(:mod:`.traces`) and labelled trajectories (:mod:`otel_cot.eval`).
+
+Which views a span yields, by its attributes (names from :mod:`otel_cot.semconv`):
+
+- ``cot.reasoning.content`` (a ``reasoning {model}`` span): one ``reasoning`` view;
+- ``gen_ai.output.messages`` (a ``chat {model}`` span): a ``reasoning`` view per reasoning part, a
+  ``model_call`` view per text part and a ``tool_call`` view per tool call the model asked for;
+- ``gen_ai.input.messages``: the input that is new in this call (the messages after the last assistant
+  message): ``user`` views for user text and ``tool_result`` views for tool-call responses;
+- ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result`` (an ``execute_tool {tool}`` span): a
+  ``tool_call`` and a ``tool_result`` view.
+
+The same reasoning or tool call can appear on two spans (a reasoning span and its parent's output
+messages; a model's tool-call part and the ``execute_tool`` span that ran it). ``dedupe_key`` gives the
+engine a key to judge each once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from otel_cot import semconv
+
+from .base import (
+    KIND_MODEL_CALL,
+    KIND_REASONING,
+    KIND_SYSTEM,
+    KIND_TOOL_CALL,
+    KIND_TOOL_RESULT,
+    KIND_USER,
+    SpanView,
+)
+
+MAX_VIEW_CHARS = 1_000_000  # text beyond this is not read (keeps every detector's cost bounded)
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """A finished span as plain data."""
+
+    trace_id: str
+    span_id: str
+    name: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    start_time_ns: int = 0
+    end_time_ns: int = 0
+    parent_span_id: str | None = None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:MAX_VIEW_CHARS]
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)[:MAX_VIEW_CHARS]
+    except (TypeError, ValueError):
+        return str(value)[:MAX_VIEW_CHARS]
+
+
+def _messages(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [m for m in value if isinstance(m, Mapping)]
+
+
+def _parts(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    parts = message.get("parts")
+    if isinstance(parts, list):
+        return [p for p in parts if isinstance(p, Mapping)]
+    content = message.get("content")  # tolerate the older {"role", "content"} shape
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    return []
+
+
+def views_from_record(record: SpanRecord) -> Iterator[SpanView]:
+    """Every view ``record`` carries, in the order they happened."""
+    attrs = record.attributes
+    base = dict(
+        trace_id=record.trace_id,
+        span_id=record.span_id,
+        span_name=record.name,
+        start_time_ns=record.start_time_ns,
+        end_time_ns=record.end_time_ns,
+        attributes=attrs,
+    )
+    reasoning = attrs.get(semconv.COT_REASONING_CONTENT)
+    if reasoning:
+        yield SpanView(kind=KIND_REASONING, text=_text(reasoning),
+                       location=semconv.COT_REASONING_CONTENT, **base)
+
+    if semconv.GEN_AI_INPUT_MESSAGES in attrs:
+        yield from _input_views(attrs[semconv.GEN_AI_INPUT_MESSAGES], base)
+    if semconv.GEN_AI_OUTPUT_MESSAGES in attrs:
+        yield from _output_views(attrs[semconv.GEN_AI_OUTPUT_MESSAGES], base)
+
+    tool = attrs.get(semconv.GEN_AI_TOOL_NAME)
+    call_id = attrs.get(semconv.GEN_AI_TOOL_CALL_ID)
+    call_id = str(call_id) if call_id else None
+    if semconv.GEN_AI_TOOL_CALL_ARGUMENTS in attrs:
+        args = _text(attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS])
+        yield SpanView(kind=KIND_TOOL_CALL, text=args, tool=str(tool) if tool else None, arguments=args,
+                       tool_call_id=call_id, location=semconv.GEN_AI_TOOL_CALL_ARGUMENTS, **base)
+    if semconv.GEN_AI_TOOL_CALL_RESULT in attrs:
+        error = attrs.get(semconv.ERROR_TYPE)
+        yield SpanView(kind=KIND_TOOL_RESULT, text=_text(attrs[semconv.GEN_AI_TOOL_CALL_RESULT]),
+                       tool=str(tool) if tool else None, tool_call_id=call_id,
+                       error=str(error) if error else None,
+                       location=semconv.GEN_AI_TOOL_CALL_RESULT, **base)
+
+
+def _input_views(value: Any, base: dict[str, Any]) -> Iterator[SpanView]:
+    messages = _messages(value)
+    last_assistant = -1
+    for i, message in enumerate(messages):
+        if message.get("role") == "assistant":
+            last_assistant = i
+    for i in range(last_assistant + 1, len(messages)):
+        message = messages[i]
+        role = message.get("role")
+        for j, part in enumerate(_parts(message)):
+            where = f"{semconv.GEN_AI_INPUT_MESSAGES}[{i}].parts[{j}]"
+            ptype = part.get("type")
+            if ptype == "tool_call_response":
+                call_id = part.get("id")
+                yield SpanView(kind=KIND_TOOL_RESULT, text=_text(part.get("response", part.get("result"))),
+                               tool=part.get("name"), tool_call_id=str(call_id) if call_id else None,
+                               location=where, **base)
+            elif ptype == "text" and role in ("user", "system"):
+                yield SpanView(kind=KIND_USER if role == "user" else KIND_SYSTEM,
+                               text=_text(part.get("content")), location=where, **base)
+            elif ptype == "text" and role == "tool":
+                yield SpanView(kind=KIND_TOOL_RESULT, text=_text(part.get("content")), location=where,
+                               **base)
+
+
+def _output_views(value: Any, base: dict[str, Any]) -> Iterator[SpanView]:
+    for i, message in enumerate(_messages(value)):
+        for j, part in enumerate(_parts(message)):
+            where = f"{semconv.GEN_AI_OUTPUT_MESSAGES}[{i}].parts[{j}]"
+            ptype = part.get("type")
+            if ptype == "reasoning":
+                yield SpanView(kind=KIND_REASONING, text=_text(part.get("content")), location=where, **base)
+            elif ptype == "text":
+                yield SpanView(kind=KIND_MODEL_CALL, text=_text(part.get("content")), location=where, **base)
+            elif ptype == "tool_call":
+                args = _text(part.get("arguments"))
+                call_id = part.get("id")
+                yield SpanView(kind=KIND_TOOL_CALL, text=args, tool=part.get("name"), arguments=args,
+                               tool_call_id=str(call_id) if call_id else None, location=where, **base)
+
+
+def dedupe_key(view: SpanView) -> str | None:
+    """A key under which the same content seen on another span counts as already judged."""
+    if view.tool_call_id and view.kind in (KIND_TOOL_CALL, KIND_TOOL_RESULT):
+        return f"{view.kind}:{view.tool_call_id}"
+    if view.kind == KIND_REASONING and view.text:
+        return f"r:{hash(view.text)}"
+    return None

@@ -1,0 +1,203 @@
+"""Precision, recall and false-positive rate of the detectors on labelled trajectories.
+
+Input: JSONL, one trajectory a line (``{"id", "system", "steps": [{"kind", "text", "tool", "arguments",
+"error"}], "labels": [...]}``). Each trajectory becomes one trace; each step one view (reasoning →
+reasoning, tool_call → tool call, tool_result → tool result, assistant → model output, user → user
+input). Detectors see only ``system`` and ``steps``; labels are read here, after detection.
+
+A trajectory counts as flagged for a category when any finding of that category is on any of its steps.
+FPR for a category is over the trajectories whose labels do not include it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
+
+from .detectors.base import (
+    CATEGORIES,
+    KIND_MODEL_CALL,
+    KIND_REASONING,
+    KIND_SYSTEM,
+    KIND_TOOL_CALL,
+    KIND_TOOL_RESULT,
+    KIND_USER,
+    Finding,
+    SpanView,
+)
+from .detectors.engine import Engine
+
+STEP_KINDS = {
+    "user": KIND_USER,
+    "reasoning": KIND_REASONING,
+    "assistant": KIND_MODEL_CALL,
+    "tool_call": KIND_TOOL_CALL,
+    "tool_result": KIND_TOOL_RESULT,
+}
+
+
+def trajectory_views(trajectory: Mapping[str, Any]) -> tuple[str, list[SpanView]]:
+    """The trace id and views of one trajectory (only ``system`` and ``steps`` are read).
+
+    Step ``i`` is span ``format(i + 1, "016x")``; the system prompt, when present, is span ``0``.
+    """
+    tid = hashlib.sha256(str(trajectory.get("id", "")).encode()).hexdigest()[:32]
+    views: list[SpanView] = []
+    system = trajectory.get("system")
+    if system:
+        views.append(SpanView(kind=KIND_SYSTEM, text=str(system), trace_id=tid, span_id=format(0, "016x"),
+                              location="system"))
+    for i, step in enumerate(trajectory.get("steps") or ()):
+        kind = STEP_KINDS.get(str(step.get("kind")))
+        if kind is None:
+            continue
+        text = step.get("text") or ""
+        arguments = None
+        if kind == KIND_TOOL_CALL:
+            args = step.get("arguments")
+            arguments = json.dumps(args, ensure_ascii=False) if isinstance(args, (dict, list)) else text
+        t0 = (i + 1) * 1_000_000
+        views.append(SpanView(
+            kind=kind, text=str(text), tool=step.get("tool"), arguments=arguments,
+            error=step.get("error"), trace_id=tid, span_id=format(i + 1, "016x"),
+            start_time_ns=t0, end_time_ns=t0 + 1000, location=f"steps[{i}]",
+        ))
+    return tid, views
+
+
+def step_index(finding: Finding) -> int | None:
+    """The step a finding is on (None for the system prompt)."""
+    try:
+        n = int(finding.span_id, 16)
+    except ValueError:
+        return None
+    return n - 1 if n > 0 else None
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+        fpr = self.fp / (self.fp + self.tn) if self.fp + self.tn else None
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
+                "precision": _round(p), "recall": _round(r), "fpr": _round(fpr)}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+@dataclass
+class EvalResult:
+    trajectories: int = 0
+    categories: dict[str, Counts] = field(default_factory=dict)
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trajectories": self.trajectories,
+                "categories": {c: k.as_dict() for c, k in sorted(self.categories.items())}}
+
+
+def read_jsonl(paths: Sequence[str]) -> Iterator[dict[str, Any]]:
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+
+
+def evaluate(trajectories: Iterable[Mapping[str, Any]], engine: Engine | None = None,
+             categories: Sequence[str] = CATEGORIES, progress: "Progress | None" = None,
+             keep_details: bool = False) -> EvalResult:
+    engine = engine or Engine(timeout_s=None)
+    result = EvalResult(categories={c: Counts() for c in categories})
+    for trajectory in trajectories:
+        tid, views = trajectory_views(trajectory)
+        findings = engine.process_views(tid, views)
+        engine.end_trace(tid)
+        labels = set(trajectory.get("labels") or ())
+        flagged = {f.category for f in findings}
+        for c in flagged | labels:
+            result.categories.setdefault(c, Counts())
+        for c, counts in result.categories.items():
+            if c in labels:
+                if c in flagged:
+                    counts.tp += 1
+                else:
+                    counts.fn += 1
+            elif c in flagged:
+                counts.fp += 1
+            else:
+                counts.tn += 1
+        result.trajectories += 1
+        if keep_details:
+            result.details.append({
+                "id": trajectory.get("id"), "labels": sorted(labels), "flagged": sorted(flagged),
+                "findings": [{"step": step_index(f), "category": f.category, "detector": f.detector_id,
+                              "severity": f.severity, "explanation": f.explanation, "evidence": f.evidence}
+                             for f in findings],
+            })
+        if progress is not None:
+            progress.advance()
+    if progress is not None:
+        progress.close()
+    return result
+
+
+class Progress:
+    """A one-line progress bar on a terminal (or a line every 10% when not a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, label: str = "eval") -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self._last_decile = -1
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.tty:
+            if self.done % 10 == 0 or self.done == self.total:
+                width = 30
+                filled = int(width * self.done / self.total)
+                self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                                  f"{self.done}/{self.total}")
+                self.stream.flush()
+        else:
+            decile = 10 * self.done // self.total
+            if decile != self._last_decile and decile % 1 == 0 and self.done > 0:
+                self._last_decile = decile
+                self.stream.write(f"{self.label}: {self.done}/{self.total}\n")
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def format_table(result: EvalResult) -> str:
+    def fmt(x: Any) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    lines = [f"{result.trajectories} trajectories",
+             f"{'category':<20} {'tp':>5} {'fp':>5} {'fn':>5} {'tn':>6} {'precision':>9} {'recall':>7} {'fpr':>6}"]
+    for c, counts in sorted(result.categories.items()):
+        d = counts.as_dict()
+        lines.append(f"{c:<20} {d['tp']:>5} {d['fp']:>5} {d['fn']:>5} {d['tn']:>6} {fmt(d['precision']):>9} "
+                     f"{fmt(d['recall']):>7} {fmt(d['fpr']):>6}")
+    return "\n".join(lines)
