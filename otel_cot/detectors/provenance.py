@@ -1,0 +1,152 @@
+"""Where data came from: instructions planted in tool results and the concrete values they carry.
+
+Shared by the prompt-injection and destructive-action detectors. State lives in the trace context
+(``ctx.memo["provenance"]``), updated at most once per view whichever detector asks first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .base import KIND_TOOL_RESULT, SpanView, TraceContext, snippet
+
+_VERBS = (r"send|forward|transfer|e-?mail|delete|remove|post|pay|share|invite|visit|go to|click|update|change|"
+          r"create|book|reserve|write|say|tell|add|make|upload|download|run|execute|open|grant|give|concatenate")
+MARKERS = re.compile(
+    r"ignore (?:all |any )?(?:of )?(?:your |the |my |these )?(?:previous|prior|above|earlier|preceding|former) "
+    r"(?:instructions?|prompts?|directions?|rules|tasks?)"
+    r"|disregard (?:all |any )?(?:of )?(?:your |the |my )?(?:previous|prior|above|earlier|other) "
+    r"|forget (?:all |everything )?(?:your |the )?(?:previous|prior|above) "
+    r"|(?:new|updated|important|urgent|additional) (?:instructions?|task)\s*[:!]"
+    r"|(?:this|here) is an? (?:important|urgent|priority) (?:message|instruction|note|request)"
+    r"|before (?:you )?(?:can |do |continue |proceed )?(?:solv|complet|continu|proceed|finish|answer|do)\w* "
+    r"(?:with )?(?:the|your|this|my) (?:task|request|question|job)"
+    r"|</?\s*(?:information|instructions?|system|important|admin|sys|prompt)\s*>"
+    r"|\b(?:to|dear|attention|hey|hi|hello),? (?:the )?(?:ai|a\.i\.|assistant|agent|model|llm|chatbot|"
+    r"language model|gpt[\w\-.]*|claude[\w\-.]*|gemini[\w\-.]*|llama[\w\-.]*)\b"
+    r"|\b(?:you|assistant|agent|ai) (?:must|should|need to|have to|are (?:required|instructed) to) "
+    r"(?:now |first |immediately |also |instead )?(?:" + _VERBS + r")\b"
+    r"|\btodo\s*:?\s+(?:please )?(?:" + _VERBS + r")\b"
+    r"|\bimportant\s*!{2,}"
+    r"|without (?:asking|telling|informing|notifying|confirming with) (?:me|the user|them|anyone)"
+    r"|(?:do not|don't|never) (?:tell|inform|notify|ask|mention (?:this|it) to) (?:the user|me)",
+    re.IGNORECASE,
+)
+
+_EMAIL = r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
+_URL = r"(?:https?://|www\.)[^\s<>\"'`)\]]+|\b[\w\-]+(?:\.[\w\-]+)*\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|app|dev|me|ly)\b(?:/[^\s<>\"'`)\]]*)?"
+_IBAN = r"\b[A-Z]{2}\d{2}[A-Z0-9]{8,30}\b"
+_PHONE = r"(?<![\w\-:])(?:\+\d[\d \-()]{7,}\d|\(\d{3}\)\s?\d{3}[\- ]\d{4}|\d{3}[\- ]\d{3}[\- ]\d{4})(?![\w\-:])"
+_NUMBER = r"(?<![\w\-:.])\d{2,}(?![\w\-:]|\.\d)"
+_TOKEN = r"\b(?=[\w\-]*[_\d])(?=[\w\-]*[A-Za-z])[A-Za-z_][\w\-]{5,}\b"
+_QUOTED = r"'([^'\n]{2,60})'|\"([^\"\n]{2,60})\"|`([^`\n]{2,60})`"
+_NAME = r"\b[A-Z][a-z]+(?: (?:[A-Z][a-z]+|&|of|de|la)){1,3}\b"
+ENTITY = re.compile(
+    f"(?P<email>{_EMAIL})|(?P<url>{_URL})|(?P<iban>{_IBAN})|(?P<phone>{_PHONE})|(?P<num>{_NUMBER})"
+    f"|{_QUOTED}|(?P<token>{_TOKEN})|(?P<name>{_NAME})"
+)
+STRONG = {"email", "url", "iban", "phone"}
+_STOP_NAMES = re.compile(r"^(?:Dear|Best|Kind|Thanks|Thank|Please|Signed|Hello|Hi|Regards|Best Regards|"
+                         r"The|This|That|These|After|Before|Note|Important)\b")
+
+SEGMENT_BEFORE = 300
+SEGMENT_AFTER = 1200
+_OPEN_TAG = re.compile(r"<\s*(\w+)\s*>")
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n|(?:\\n){2}|\n(?=[ \t-]*[\w_]+:\s)")
+
+
+def _segment(text: str, start: int, end: int) -> tuple[int, int]:
+    """The instruction a marker belongs to: a pseudo-tag block, else the marker's paragraph."""
+    tag = _OPEN_TAG.match(text, start)
+    if tag:
+        close = re.compile(rf"<\s*/\s*{re.escape(tag.group(1))}\s*>", re.IGNORECASE)
+        m = close.search(text, end, min(len(text), end + 3000))
+        if m:
+            return start, m.end()
+    lo = max(0, start - SEGMENT_BEFORE)
+    for m in _PARAGRAPH_END.finditer(text, lo, start):
+        lo = m.end()
+    m = _PARAGRAPH_END.search(text, end, min(len(text), end + SEGMENT_AFTER))
+    hi = m.start() if m else min(len(text), end + SEGMENT_AFTER)
+    return lo, hi
+MAX_ENTITIES = 200
+
+
+@dataclass(frozen=True)
+class Planted:
+    value: str  # lowercase
+    kind: str
+    span_id: str
+    evidence: str
+
+
+
+_KEY = "provenance"
+
+
+def planted(view: SpanView, ctx: TraceContext) -> list[Planted]:
+    """Values carried by instructions found in tool results so far (including ``view``, if it is one)."""
+    state = ctx.memo.setdefault(_KEY, {"last": None, "planted": []})
+    if view.kind == KIND_TOOL_RESULT and state["last"] is not view:
+        state["last"] = view
+        _remember(view, ctx, state["planted"])
+    return state["planted"]
+
+
+def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None:
+    text = view.text
+    if not text:
+        return
+    trusted = (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+    covered = -1
+    for marker in MARKERS.finditer(text):
+        if marker.start() < covered:
+            continue
+        lo, hi = _segment(text, marker.start(), marker.end())
+        covered = hi
+        evidence = snippet(text, marker.start(), marker.end(), context=80)
+        for m in ENTITY.finditer(text, lo, hi):
+            kind = m.lastgroup or "quoted"
+            value = next(g for g in m.groups() if g)
+            value = value.strip().rstrip(".,;:!?")
+            if not _useful(kind, value) or _mentioned(value.lower(), trusted):
+                continue
+            if any(p.value == value.lower() for p in planted):
+                continue
+            planted.append(Planted(value.lower(), kind if kind in STRONG or kind in ("num", "name", "token")
+                                   else "value", view.span_id, evidence))
+        if len(planted) > MAX_ENTITIES:
+            del planted[: len(planted) - MAX_ENTITIES]
+
+
+def _mentioned(value: str, trusted: str) -> bool:
+    return re.search(rf"(?<![\w.@\-]){re.escape(value)}(?![\w@\-]|\.\w)", trusted) is not None
+
+
+def _useful(kind: str, value: str) -> bool:
+    if re.match(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}", value):
+        return False  # dates and times are not attacker data
+    if kind == "num" or value.isdigit():
+        return len(value) >= 2
+    if kind == "name":
+        return not _STOP_NAMES.match(value) and len(value) >= 6
+    if kind in STRONG:
+        return len(value) >= 6
+    return len(value) >= 3 and not value.isspace()
+
+
+def match(planted_values: list[Planted], values: list[str], whole_text: bool = False) -> Planted | None:
+    """The first planted value that ``values`` (argument leaves, or texts) use."""
+    lowered = [v.lower() for v in values]
+    for p in planted_values:
+        for v in lowered:
+            if p.kind == "num":
+                if v == p.value or (whole_text and re.search(rf"(?<![\d.]){re.escape(p.value)}(?![\d.])", v)):
+                    return p
+            elif p.kind == "value" and len(p.value) < 6:
+                if v == p.value:
+                    return p
+            elif p.value in v:
+                return p
+    return None
