@@ -1,0 +1,120 @@
+"""Engine: bounded state, detector isolation (errors, timeouts), views from span attributes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from otel_cot import semconv
+from otel_cot.detectors import Engine, Finding, SpanRecord
+from otel_cot.detectors.base import make_finding
+
+
+class Boom:
+    id, version, categories = "test.boom", "1", ("x",)
+
+    def detect(self, view, ctx):
+        raise RuntimeError("bug")
+
+
+class Always:
+    id, version, categories = "test.always", "1", ("reward_hacking",)
+
+    def detect(self, view, ctx):
+        return [make_finding(self, view, "reward_hacking", "low", 0.1, "always")]
+
+
+class Slow:
+    id, version, categories = "test.slow", "1", ("x",)
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def detect(self, view, ctx):
+        self.release.wait(5)
+        return [make_finding(self, view, "x", "low", 0.1, "late")]
+
+
+def rec(trace="a" * 32, span="b" * 16, **attrs) -> SpanRecord:
+    return SpanRecord(trace_id=trace, span_id=span, name="execute_tool x", attributes=attrs,
+                      start_time_ns=1, end_time_ns=2)
+
+
+def tool_span(trace="a" * 32, span="b" * 16) -> SpanRecord:
+    return rec(trace, span, **{semconv.GEN_AI_TOOL_NAME: "x", semconv.GEN_AI_TOOL_CALL_ARGUMENTS: "{}"})
+
+
+def test_failing_detector_is_isolated():
+    engine = Engine([Boom(), Always()], timeout_s=None)
+    found = engine.process(tool_span())
+    assert [f.detector_id for f in found] == ["test.always"]
+    assert engine.stats.errors["test.boom"] == 1
+
+
+def test_slow_detector_times_out_and_others_still_run():
+    slow = Slow()
+    engine = Engine([slow, Always()], timeout_s=0.05, max_timeouts=2)
+    t0 = time.monotonic()
+    found = engine.process(tool_span())
+    assert time.monotonic() - t0 < 2
+    assert [f.detector_id for f in found] == ["test.always"]
+    assert engine.stats.timeouts["test.slow"] == 1
+    engine.process(tool_span(span="c" * 16))
+    assert "test.slow" in engine.stats.disabled
+    slow.release.set()
+    engine.close()
+
+
+def test_state_bounded_in_traces_and_age():
+    now = [0.0]
+    engine = Engine([Always()], timeout_s=None, max_traces=3, max_trace_age_s=10, clock=lambda: now[0])
+    for i in range(5):
+        engine.process(tool_span(trace=f"{i:032x}"))
+    assert engine.trace_count == 3
+    now[0] = 100.0
+    engine.process(tool_span(trace="f" * 32))
+    assert engine.trace_count == 1
+
+
+def test_window_bounded():
+    engine = Engine([Always()], timeout_s=None, window_views=4, window_chars=50)
+    for i in range(20):
+        engine.process(rec(span=f"{i:016x}", **{semconv.GEN_AI_TOOL_CALL_RESULT: "y" * 20}))
+    ctx = next(iter(engine._traces.values()))
+    assert len(ctx.views) <= 4 and sum(len(v.text) for v in ctx.views) <= 50
+
+
+def test_chat_span_views_and_dedupe():
+    out = [{"role": "assistant", "parts": [
+        {"type": "reasoning", "content": "thinking"},
+        {"type": "text", "content": "hello"},
+        {"type": "tool_call", "id": "c1", "name": "delete_file", "arguments": {"file_id": "9"}}]}]
+    inp = [{"role": "user", "parts": [{"type": "text", "content": "list my files"}]}]
+    seen = []
+
+    class Spy:
+        id, version, categories = "spy", "1", ()
+
+        def detect(self, view, ctx):
+            seen.append((view.kind, view.tool))
+            return []
+
+    engine = Engine([Spy()], timeout_s=None)
+    engine.process(SpanRecord("a" * 32, "1" * 16, "reasoning m", {semconv.COT_REASONING_CONTENT: "thinking"}))
+    engine.process(SpanRecord("a" * 32, "2" * 16, "chat m", {semconv.GEN_AI_INPUT_MESSAGES: json.dumps(inp),
+                                                          semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps(out)}))
+    engine.process(SpanRecord("a" * 32, "3" * 16, "execute_tool delete_file", {
+        semconv.GEN_AI_TOOL_NAME: "delete_file", semconv.GEN_AI_TOOL_CALL_ID: "c1",
+        semconv.GEN_AI_TOOL_CALL_ARGUMENTS: '{"file_id": "9"}', semconv.GEN_AI_TOOL_CALL_RESULT: "ok"}))
+    assert seen == [("reasoning", None), ("user", None), ("model_call", None), ("tool_call", "delete_file"),
+                    ("tool_result", "delete_file")]
+
+
+def test_tool_call_part_is_judged_without_execute_tool_span():
+    out = [{"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "Bash",
+                                            "arguments": {"command": "rm -rf ~"}}]}]
+    found = Engine(timeout_s=None).process(SpanRecord("a" * 32, "2" * 16, "chat m",
+                                                      {semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps(out)}))
+    assert any(f.category == "destructive_action" and f.span_id == "2" * 16 for f in found)
+    assert all(isinstance(f, Finding) for f in found)
