@@ -46,6 +46,11 @@ def _finder() -> Callable[[str], list]:
     return find_secrets
 
 
+# The redactor also removes generic "key = value" / "password: value" shapes (cheap to over-redact); as
+# findings they mostly flag ordinary data (a password-change call, a config example), so only
+# self-identifying formats count here.
+_GENERIC = re.compile(r"generic|assignment|entropy", re.IGNORECASE)
+
 CODE = re.compile(
     r"\b(?:security|verification|confirmation|one[- ]time|login|sign[- ]?in|2fa|two[- ]factor|otp|mfa|"
     r"auth(?:entication|orization)?|reset|access|passcode|recovery)\s+(?:code|pin|passcode|token|key)"
@@ -70,7 +75,8 @@ class SecretExposureDetector:
             return ()
         out: list[Finding] = []
         text = view.text
-        kinds = sorted({getattr(m, "kind", "secret") for m in self._find(text)}) if text else []
+        kinds = sorted({k for k in (getattr(m, "kind", "secret") for m in self._find(text)) if not _GENERIC.search(k)}
+                       ) if text else []
         if kinds:
             where = {"tool_call": "tool call arguments", "tool_result": "tool result",
                      "model_call": "model output", "reasoning": "reasoning"}[view.kind]

@@ -105,7 +105,7 @@ def test_no_instruction_no_finding():
 # --- secret_exposure ---------------------------------------------------------------------------
 def test_known_credential_format_in_arguments():
     d = SecretExposureDetector()
-    key = "AKIA" + "Q" * 16
+    key = "AKIA" + "Z7VRSQ5TJN2PLX4M"
     found = run(d, [call("Bash", command=f"export AWS_ACCESS_KEY_ID={key}")])
     assert found and key not in found[0].evidence and key not in found[0].explanation
 
