@@ -1,0 +1,135 @@
+"""otel-cot: OpenTelemetry spans for what AI coding agents think and do.
+
+    import otel_cot
+    otel_cot.init(service_name="my-agent")
+
+Everything else (the agent's openai / anthropic code) stays as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from typing import Any, Iterable, Mapping
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from . import config
+from ._guard import set_internal_error_reporter
+from ._setup import add_exporter, build_exporter, build_provider
+from ._version import __version__
+from .config import ConfigurationError, Settings
+
+__all__ = [
+    "ConfigurationError",
+    "Settings",
+    "__version__",
+    "init",
+    "instrumentors",
+    "set_internal_error_reporter",
+    "shutdown",
+]
+
+logger = logging.getLogger("otel_cot")
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def instrumentors() -> dict[str, type]:
+    """Our instrumentors by the library they instrument (imported lazily: the SDKs are optional)."""
+    from .instrumentation.anthropic import AnthropicInstrumentor
+    from .instrumentation.openai import OpenAIInstrumentor
+
+    return {"openai": OpenAIInstrumentor, "anthropic": AnthropicInstrumentor}
+
+
+def init(
+    service_name: str | None = None,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    capture_content: bool | None = None,
+    max_content_length: int | None = None,
+    redact_secrets: bool | None = None,
+    instrument: Iterable[str] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> TracerProvider | None:
+    """Instrument every supported library that is installed and export spans over OTLP.
+
+    With no arguments everything comes from the standard ``OTEL_*`` variables
+    (``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_PROTOCOL``, ...)
+    and ``OTEL_COT_*``. A tracer provider the application already installed is used as it is
+    (no exporter is added to it unless ``endpoint`` or ``span_exporter`` is given). Calling
+    ``init()`` again does nothing until :func:`shutdown`.
+    """
+    with _lock:
+        if _state:
+            logger.debug("otel-cot: init() called again; keeping the first configuration")
+            return _state.get("provider")
+        if (os.environ.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
+            logger.info("otel-cot: OTEL_SDK_DISABLED=true, not instrumenting")
+            return None
+        settings = Settings.from_env(
+            service_name=service_name,
+            capture_content=capture_content,
+            max_content_length=max_content_length,
+            redact_secrets=redact_secrets,
+            instrument=tuple(instrument) if instrument is not None else None,
+        )
+        owned = False
+        provider = tracer_provider
+        if provider is None:
+            current = trace.get_tracer_provider()
+            if isinstance(current, TracerProvider):
+                provider = current
+            else:
+                provider = build_provider(settings.service_name)
+                owned = True
+        if owned or endpoint is not None or span_exporter is not None:
+            exporter = span_exporter or build_exporter(endpoint, protocol, headers)
+            if exporter is not None:
+                add_exporter(provider, exporter)
+        if owned:
+            trace.set_tracer_provider(provider)
+        config.set_current(settings)
+        _state.update(provider=provider, owned=owned, instrumented=_instrument_all(provider, settings))
+        return provider
+
+
+def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
+    done = []
+    for name, cls in instrumentors().items():
+        if settings.instrument is not None and name not in settings.instrument:
+            continue
+        if importlib.util.find_spec(name) is None:
+            logger.debug("otel-cot: %s is not installed; not instrumenting it", name)
+            continue
+        instrumentor = cls()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            continue
+        instrumentor.instrument(tracer_provider=provider, settings=settings)
+        if instrumentor.is_instrumented_by_opentelemetry:
+            done.append(instrumentor)
+    return done
+
+
+def shutdown(timeout_millis: int = 30_000) -> None:
+    """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider."""
+    with _lock:
+        if not _state:
+            return
+        for instrumentor in _state.get("instrumented", []):
+            instrumentor.uninstrument()
+        provider: TracerProvider = _state["provider"]
+        provider.force_flush(timeout_millis)
+        if _state.get("owned"):
+            provider.shutdown()
+        _state.clear()
+        config.set_current(None)

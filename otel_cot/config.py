@@ -1,0 +1,108 @@
+"""One Settings object, from keyword arguments and OTEL_COT_* / OTEL_* environment variables.
+
+Precedence, highest first: a keyword argument to ``init()``, ``OTEL_COT_*``, the standard
+OpenTelemetry variable, the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+logger = logging.getLogger("otel_cot")
+
+DEFAULT_MAX_CONTENT_LENGTH = 32_768
+"""Characters kept per captured value (a message part, a reasoning block, a tool argument)."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+# Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT in the newer GenAI utilities.
+_GENAI_CONTENT_ON = {"span_only", "span_and_event", "event_only"}
+_GENAI_CONTENT_OFF = {"no_content"}
+
+
+class ConfigurationError(ValueError):
+    """A setting has a value otel-cot cannot use."""
+
+
+def _env_bool(name: str, env: Mapping[str, str]) -> bool | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value in _TRUE or value in _GENAI_CONTENT_ON:
+        return True
+    if value in _FALSE or value in _GENAI_CONTENT_OFF:
+        return False
+    logger.warning("otel-cot: ignoring %s=%r (expected true or false)", name, raw)
+    return None
+
+
+def _env_int(name: str, env: Mapping[str, str]) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        logger.warning("otel-cot: ignoring %s=%r (expected a whole number)", name, raw)
+        return None
+    if value < 1:
+        logger.warning("otel-cot: ignoring %s=%r (must be at least 1)", name, raw)
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the instrumentation captures and how it exports."""
+
+    service_name: str | None = None
+    capture_content: bool = True
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    redact_secrets: bool = True
+    instrument: tuple[str, ...] | None = None
+    """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        capture = _env_bool("OTEL_COT_CAPTURE_CONTENT", env)
+        if capture is None:
+            capture = _env_bool("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", env)
+        values: dict[str, Any] = {
+            "service_name": env.get("OTEL_SERVICE_NAME") or None,
+            "capture_content": True if capture is None else capture,
+            "max_content_length": _env_int("OTEL_COT_MAX_CONTENT_LENGTH", env) or DEFAULT_MAX_CONTENT_LENGTH,
+            "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
+        }
+        instrument = env.get("OTEL_COT_INSTRUMENT")
+        if instrument:
+            values["instrument"] = tuple(p.strip() for p in instrument.split(",") if p.strip())
+        settings = cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "instrument" in given:
+            given["instrument"] = tuple(given["instrument"])
+        settings = replace(settings, **given)
+        if settings.max_content_length < 1:
+            raise ConfigurationError(f"max_content_length must be at least 1, got {settings.max_content_length}")
+        return settings
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings in force: the ones ``init()`` set, else the environment's."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def set_current(settings: Settings | None) -> None:
+    global _current
+    _current = settings

@@ -1,0 +1,60 @@
+"""Where a call goes: server address/port and, for OpenAI-compatible servers, which provider."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import semconv as sc
+
+# Hosts of OpenAI-compatible providers, by suffix, to gen_ai.provider.name values (the
+# semantic conventions' well-known names where they have one).
+_PROVIDER_HOSTS = (
+    ("deepseek.com", "deepseek"),
+    ("groq.com", "groq"),
+    ("openrouter.ai", "openrouter"),
+    ("x.ai", "x_ai"),
+    ("mistral.ai", "mistral_ai"),
+    ("perplexity.ai", "perplexity"),
+    ("openai.azure.com", "azure.ai.openai"),
+    ("together.xyz", "together_ai"),
+    ("fireworks.ai", "fireworks_ai"),
+    ("cerebras.ai", "cerebras"),
+    ("huggingface.co", "huggingface"),
+    ("z.ai", "zai"),
+    ("bigmodel.cn", "zai"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("moonshot.ai", "moonshot"),
+)
+
+
+def base_url_of(resource: Any) -> str | None:
+    client = getattr(resource, "_client", None)
+    url = getattr(client, "base_url", None)
+    return str(url) if url is not None else None
+
+
+def endpoint_attributes(base_url: str | None) -> dict[str, Any]:
+    if not base_url:
+        return {}
+    try:
+        parts = urlsplit(base_url)
+        attributes: dict[str, Any] = {}
+        if parts.hostname:
+            attributes[sc.SERVER_ADDRESS] = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+        if port:
+            attributes[sc.SERVER_PORT] = port
+        return attributes
+    except ValueError:
+        return {}
+
+
+def provider_for(base_url: str | None, default: str) -> str:
+    host = (urlsplit(base_url).hostname or "") if base_url else ""
+    if "ollama" in host or host.endswith(":11434"):
+        return "ollama"
+    for suffix, provider in _PROVIDER_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return provider
+    return default

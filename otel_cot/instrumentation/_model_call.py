@@ -1,0 +1,291 @@
+"""One model call: starts its span once, ends it exactly once, and emits its reasoning spans.
+
+Provider modules turn SDK objects into the plain values below (pure functions); this module
+is the only place that writes model-call and reasoning spans.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from .. import semconv as sc
+from .._guard import report_internal_error
+from ..config import Settings
+from ..content import ContentBudget
+
+# Set in the context while an instrumented SDK method runs, so an SDK's own tracing can
+# tell that otel-cot already owns this call's model-call span.
+MODEL_CALL_ACTIVE_KEY = otel_context.create_key("otel_cot.model_call_active")
+
+Message = dict[str, Any]
+"""A message in the GenAI semantic-convention shape: {"role", "parts": [...], "finish_reason"?}."""
+
+
+@dataclass(slots=True)
+class ReasoningBlock:
+    text: str | None
+    source: str
+    redacted: bool = False
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+
+@dataclass(slots=True)
+class ModelResponse:
+    response_id: str | None = None
+    response_model: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    output_messages: list[Message] = field(default_factory=list)
+    reasoning: list[ReasoningBlock] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ModelRequest:
+    provider: str
+    model: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    input_messages: list[Message] | None = None
+    system_instructions: list[dict[str, Any]] | None = None
+    tool_definitions: list[Any] | None = None
+    stream: bool = False
+
+
+def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return budget(value)
+    if depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {k: _clean_value(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_value(v, budget, depth + 1) for v in value]
+    return value
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class ModelCall:
+    """The lifecycle of one model-call span: ``finish`` or ``fail`` ends it, once."""
+
+    __slots__ = ("_tracer", "_settings", "_request", "span", "_start_ns", "_ended", "_first_chunk_ns", "_budget")
+
+    def __init__(self, tracer: Tracer, settings: Settings, request: ModelRequest) -> None:
+        self._tracer = tracer
+        self._settings = settings
+        self._request = request
+        self._ended = False
+        self._first_chunk_ns: int | None = None
+        self._budget = ContentBudget(settings)
+        self._start_ns = time.time_ns()
+        attributes = {
+            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: request.provider,
+        }
+        if request.model:
+            attributes[sc.GEN_AI_REQUEST_MODEL] = request.model
+        if request.stream:
+            attributes[sc.GEN_AI_REQUEST_STREAM] = True
+        attributes.update(request.attributes)
+        if settings.capture_content:
+            self._add_input_content(attributes)
+        self.span = tracer.start_span(
+            sc.model_span_name(sc.OPERATION_CHAT, request.model),
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=self._start_ns,
+        )
+
+    def _add_input_content(self, attributes: dict[str, Any]) -> None:
+        request, budget = self._request, self._budget
+        if request.input_messages:
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = _to_json(_clean_value(request.input_messages, budget))
+        if request.system_instructions:
+            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _to_json(_clean_value(request.system_instructions, budget))
+        if request.tool_definitions:
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = _to_json(_clean_value(request.tool_definitions, budget))
+
+    # --- while the SDK method runs --------------------------------------------------
+    def activate(self) -> object:
+        ctx = trace.set_span_in_context(self.span)
+        return otel_context.attach(otel_context.set_value(MODEL_CALL_ACTIVE_KEY, True, ctx))
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        try:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        except Exception as exc:
+            report_internal_error("context detach", exc)
+
+    # --- streams ----------------------------------------------------------------------
+    def first_chunk(self, now_ns: int) -> None:
+        if self._first_chunk_ns is None:
+            self._first_chunk_ns = now_ns
+
+    # --- ending -----------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def finish(self, response: ModelResponse | None, *, outcome: str | None = None,
+               error: BaseException | None = None) -> None:
+        """Write what the call returned and end the span; later calls are ignored."""
+        if self._ended:
+            return
+        self._ended = True
+        span = self.span
+        end_ns = time.time_ns()
+        try:
+            if response is not None:
+                self._write_response(response, end_ns)
+            if self._first_chunk_ns is not None:
+                span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+                                   (self._first_chunk_ns - self._start_ns) / 1e9)
+            if outcome is not None:
+                span.set_attribute(sc.COT_STREAM_OUTCOME, outcome)
+            if self._budget.truncated:
+                span.set_attribute(sc.COT_CONTENT_TRUNCATED, True)
+            if self._budget.redacted:
+                span.set_attribute(sc.COT_CONTENT_REDACTED_SECRETS, self._budget.redacted)
+            if error is not None:
+                span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
+        except Exception as exc:
+            report_internal_error("model call finish", exc)
+        finally:
+            span.end(end_time=end_ns)
+
+    def fail(self, error: BaseException, response: ModelResponse | None = None) -> None:
+        self.finish(response, outcome="error" if response is not None else None, error=error)
+
+    def _write_response(self, response: ModelResponse, end_ns: int) -> None:
+        span = self.span
+        attributes: dict[str, Any] = {}
+        if response.response_id:
+            attributes[sc.GEN_AI_RESPONSE_ID] = response.response_id
+        if response.response_model:
+            attributes[sc.GEN_AI_RESPONSE_MODEL] = response.response_model
+        if response.finish_reasons:
+            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in response.finish_reasons]
+        for key, value in (
+            (sc.GEN_AI_USAGE_INPUT_TOKENS, response.input_tokens),
+            (sc.GEN_AI_USAGE_OUTPUT_TOKENS, response.output_tokens),
+            (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, response.reasoning_tokens),
+            (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, response.cache_read_tokens),
+            (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, response.cache_creation_tokens),
+        ):
+            if isinstance(value, int) and not isinstance(value, bool):
+                attributes[key] = value
+        capture = self._settings.capture_content
+        if capture and response.output_messages:
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = _to_json(_clean_value(response.output_messages, self._budget))
+        if response.reasoning:
+            attributes[sc.COT_REASONING_COUNT] = len(response.reasoning)
+        span.set_attributes(attributes)
+        self._emit_reasoning_spans(response.reasoning, end_ns)
+
+    def _emit_reasoning_spans(self, blocks: Iterable[ReasoningBlock], end_ns: int) -> None:
+        ctx = trace.set_span_in_context(self.span)
+        model = self._request.model
+        capture = self._settings.capture_content
+        for index, block in enumerate(blocks):
+            attributes: dict[str, Any] = {
+                sc.COT_REASONING_SOURCE: block.source,
+                sc.COT_REASONING_INDEX: index,
+                sc.COT_REASONING_REDACTED: block.redacted,
+                sc.GEN_AI_PROVIDER_NAME: self._request.provider,
+            }
+            truncated = False
+            if block.text:
+                attributes[sc.COT_REASONING_LENGTH] = len(block.text)
+                if capture:
+                    budget = ContentBudget(self._settings)
+                    attributes[sc.COT_REASONING_CONTENT] = budget(block.text)
+                    truncated = budget.truncated
+                    self._budget.redacted += budget.redacted
+            attributes[sc.COT_REASONING_TRUNCATED] = truncated
+            start = block.start_ns or self._start_ns
+            end = block.end_ns or end_ns
+            span = self._tracer.start_span(
+                sc.reasoning_span_name(model), context=ctx, kind=SpanKind.INTERNAL,
+                attributes=attributes, start_time=start,
+            )
+            span.end(end_time=max(end, start))
+
+
+def get(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of an SDK object or of the plain dict a user passed in its place."""
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "content": text}
+
+
+def reasoning_part(text: str) -> dict[str, Any]:
+    return {"type": "reasoning", "content": text}
+
+
+def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "tool_call", "name": name}
+    if call_id is not None:
+        part["id"] = call_id
+    if arguments is not None:
+        part["arguments"] = parse_arguments(arguments)
+    return part
+
+
+def tool_response_part(call_id: Any, response: Any) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "tool_call_response", "response": response}
+    if call_id is not None:
+        part["id"] = call_id
+    return part
+
+
+def parse_arguments(arguments: Any) -> Any:
+    """Tool arguments arrive as JSON text; keep them structured when they parse."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able copy of an SDK object (pydantic model) or of plain data."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            # SDK unions can make pydantic warn while serialising; the caller must never see that.
+            return dump(mode="json", exclude_none=True, warnings=False)
+        except TypeError:
+            return dump(mode="json", exclude_none=True)
+    return str(value)

@@ -1,0 +1,242 @@
+"""The wrapt wrappers shared by every provider: one for model methods, one for stream closing.
+
+Every piece of our code runs inside a try block; the only exception that may leave a
+wrapper is the SDK's own, unchanged. Streams are the SDK's own objects: we swap the
+iterator they read from for a generator that records each chunk, so the type the caller
+gets, its helpers and its context-manager behaviour stay exactly the SDK's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Protocol
+
+from opentelemetry.trace import Tracer
+
+from .._guard import report_internal_error
+from ..config import Settings
+from ._model_call import ModelCall, ModelRequest, ModelResponse
+
+RECORDER_ATTR = "_otel_cot_recorder"
+
+
+class StreamAccumulator(Protocol):
+    def add(self, chunk: Any, now_ns: int) -> None: ...
+
+    def result(self) -> ModelResponse: ...
+
+
+@dataclass(frozen=True)
+class ApiAdapter:
+    """What a provider module supplies for one API (chat completions, responses, messages)."""
+
+    request: Callable[[Any, dict[str, Any]], ModelRequest]
+    response: Callable[[Any], ModelResponse | None]
+    """The response of a non-streamed call, or None for a result we do not read (raw responses)."""
+    accumulator: Callable[[], StreamAccumulator]
+    stream_types: tuple[type, ...]
+
+    def is_stream(self, result: Any) -> bool:
+        return isinstance(result, self.stream_types)
+
+
+class Telemetry(Protocol):
+    tracer: Tracer
+    settings: Settings
+
+
+class StreamRecorder:
+    """Feeds a stream's chunks to an accumulator and ends the call's span once."""
+
+    __slots__ = ("call", "_accumulator", "_broken")
+
+    def __init__(self, call: ModelCall, accumulator: StreamAccumulator) -> None:
+        self.call = call
+        self._accumulator = accumulator
+        self._broken = False
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self._broken:
+            return
+        try:
+            now = time.time_ns()
+            self.call.first_chunk(now)
+            self._accumulator.add(chunk, now)
+        except Exception as exc:  # stop reading this stream; the caller's stream goes on
+            self._broken = True
+            report_internal_error("stream chunk", exc)
+
+    def finish(self, outcome: str, error: BaseException | None = None) -> None:
+        if self.call.ended:
+            return
+        response = None
+        if not self._broken:
+            try:
+                response = self._accumulator.result()
+            except Exception as exc:
+                report_internal_error("stream result", exc)
+        try:
+            self.call.finish(response, outcome=outcome, error=error)
+        except Exception as exc:
+            report_internal_error("stream finish", exc)
+
+
+def _recorded(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    try:
+        for item in iterator:
+            recorder.on_chunk(item)
+            yield item
+    except GeneratorExit:
+        recorder.finish("abandoned")
+        raise
+    except BaseException as exc:
+        recorder.finish("error", exc)
+        raise
+    recorder.finish("complete")
+
+
+async def _recorded_async(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
+    try:
+        async for item in iterator:
+            recorder.on_chunk(item)
+            yield item
+    except GeneratorExit:
+        recorder.finish("abandoned")
+        raise
+    except BaseException as exc:
+        recorder.finish("error", exc)
+        raise
+    recorder.finish("complete")
+
+
+def _record_stream(stream: Any, recorder: StreamRecorder) -> None:
+    iterator = stream._iterator
+    if hasattr(iterator, "__anext__"):
+        stream._iterator = _recorded_async(iterator, recorder)
+    else:
+        stream._iterator = _recorded(iterator, recorder)
+    setattr(stream, RECORDER_ATTR, recorder)
+
+
+def _start(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwargs: dict[str, Any]) -> ModelCall | None:
+    try:
+        return ModelCall(telemetry.tracer, telemetry.settings, adapter.request(instance, kwargs))
+    except Exception as exc:
+        report_internal_error("model call start", exc)
+        return None
+
+
+def _failed(call: ModelCall, exc: BaseException) -> None:
+    try:
+        call.fail(exc)
+    except Exception as inner:
+        report_internal_error("model call fail", inner)
+
+
+def _returned(adapter: ApiAdapter, call: ModelCall, result: Any) -> Any:
+    try:
+        if adapter.is_stream(result):
+            _record_stream(result, StreamRecorder(call, adapter.accumulator()))
+        else:
+            call.finish(adapter.response(result))
+    except Exception as exc:
+        report_internal_error("model call result", exc)
+        try:
+            if not call.ended:
+                call.finish(None)
+        except Exception as inner:
+            report_internal_error("model call finish", inner)
+    return result
+
+
+def _activate(call: ModelCall) -> object | None:
+    try:
+        return call.activate()
+    except Exception as exc:
+        report_internal_error("model call activate", exc)
+        return None
+
+
+def _deactivate(token: object | None) -> None:
+    if token is not None:
+        ModelCall.deactivate(token)
+
+
+def run_model_call(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwargs: dict[str, Any],
+                   invoke: Callable[[], Any]) -> Any:
+    """Run ``invoke`` (the SDK's own request) inside a model-call span."""
+    call = _start(telemetry, adapter, instance, kwargs)
+    if call is None:
+        return invoke()
+    token = _activate(call)
+    try:
+        result = invoke()
+    except BaseException as exc:
+        _deactivate(token)
+        _failed(call, exc)
+        raise
+    _deactivate(token)
+    return _returned(adapter, call, result)
+
+
+async def run_model_call_async(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwargs: dict[str, Any],
+                               invoke: Callable[[], Awaitable[Any]]) -> Any:
+    call = _start(telemetry, adapter, instance, kwargs)
+    if call is None:
+        return await invoke()
+    token = _activate(call)
+    try:
+        result = await invoke()
+    except BaseException as exc:
+        _deactivate(token)
+        _failed(call, exc)
+        raise
+    _deactivate(token)
+    return _returned(adapter, call, result)
+
+
+def model_method_wrapper(telemetry: Telemetry, adapter: ApiAdapter, is_async: bool) -> Callable[..., Any]:
+    """A wrapt wrapper for an SDK method that makes one model call."""
+    if is_async:
+
+        async def async_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+            return await run_model_call_async(telemetry, adapter, instance, kwargs, lambda: wrapped(*args, **kwargs))
+
+        return async_wrapper
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+        return run_model_call(telemetry, adapter, instance, kwargs, lambda: wrapped(*args, **kwargs))
+
+    return wrapper
+
+
+def _recorder_of(instance: Any) -> StreamRecorder | None:
+    recorder = getattr(instance, RECORDER_ATTR, None)
+    if recorder is None:  # a helper stream (ChatCompletionStream, ResponseStream) around ours
+        recorder = getattr(getattr(instance, "_raw_stream", None), RECORDER_ATTR, None)
+    return recorder if isinstance(recorder, StreamRecorder) else None
+
+
+def _closed(instance: Any) -> None:
+    try:
+        recorder = _recorder_of(instance)
+        if recorder is not None:
+            recorder.finish("closed")
+    except Exception as exc:
+        report_internal_error("stream close", exc)
+
+
+def close_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Ends the span of a stream the caller closed before reading it to the end."""
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _closed(instance)
+
+
+async def async_close_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _closed(instance)

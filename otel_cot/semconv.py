@@ -1,0 +1,115 @@
+"""Every attribute, event and span name otel-cot emits, in one place.
+
+GenAI names come from the OpenTelemetry semantic conventions package (its incubating
+``gen_ai_attributes`` module is the source of truth); our own extension names live under
+``cot.`` and are defined here only.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
+from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import server_attributes as _server
+
+# --- GenAI semantic conventions -------------------------------------------------------
+GEN_AI_OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
+GEN_AI_PROVIDER_NAME = _gen_ai.GEN_AI_PROVIDER_NAME
+GEN_AI_REQUEST_MODEL = _gen_ai.GEN_AI_REQUEST_MODEL
+GEN_AI_REQUEST_MAX_TOKENS = _gen_ai.GEN_AI_REQUEST_MAX_TOKENS
+GEN_AI_REQUEST_TEMPERATURE = _gen_ai.GEN_AI_REQUEST_TEMPERATURE
+GEN_AI_REQUEST_TOP_P = _gen_ai.GEN_AI_REQUEST_TOP_P
+GEN_AI_REQUEST_TOP_K = _gen_ai.GEN_AI_REQUEST_TOP_K
+GEN_AI_REQUEST_STOP_SEQUENCES = _gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES
+GEN_AI_REQUEST_FREQUENCY_PENALTY = _gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY
+GEN_AI_REQUEST_PRESENCE_PENALTY = _gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY
+GEN_AI_REQUEST_SEED = _gen_ai.GEN_AI_REQUEST_SEED
+GEN_AI_REQUEST_CHOICE_COUNT = _gen_ai.GEN_AI_REQUEST_CHOICE_COUNT
+GEN_AI_REQUEST_STREAM = _gen_ai.GEN_AI_REQUEST_STREAM
+GEN_AI_RESPONSE_ID = _gen_ai.GEN_AI_RESPONSE_ID
+GEN_AI_RESPONSE_MODEL = _gen_ai.GEN_AI_RESPONSE_MODEL
+GEN_AI_RESPONSE_FINISH_REASONS = _gen_ai.GEN_AI_RESPONSE_FINISH_REASONS
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = _gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+GEN_AI_USAGE_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_INPUT_TOKENS
+GEN_AI_USAGE_OUTPUT_TOKENS = _gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = _gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+GEN_AI_INPUT_MESSAGES = _gen_ai.GEN_AI_INPUT_MESSAGES
+GEN_AI_OUTPUT_MESSAGES = _gen_ai.GEN_AI_OUTPUT_MESSAGES
+GEN_AI_SYSTEM_INSTRUCTIONS = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
+GEN_AI_TOOL_DEFINITIONS = _gen_ai.GEN_AI_TOOL_DEFINITIONS
+GEN_AI_OUTPUT_TYPE = _gen_ai.GEN_AI_OUTPUT_TYPE
+GEN_AI_CONVERSATION_ID = _gen_ai.GEN_AI_CONVERSATION_ID
+GEN_AI_AGENT_NAME = _gen_ai.GEN_AI_AGENT_NAME
+GEN_AI_TOOL_NAME = _gen_ai.GEN_AI_TOOL_NAME
+GEN_AI_TOOL_CALL_ID = _gen_ai.GEN_AI_TOOL_CALL_ID
+GEN_AI_TOOL_CALL_ARGUMENTS = _gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS
+GEN_AI_TOOL_CALL_RESULT = _gen_ai.GEN_AI_TOOL_CALL_RESULT
+GEN_AI_TOOL_TYPE = _gen_ai.GEN_AI_TOOL_TYPE
+GEN_AI_TOOL_DESCRIPTION = _gen_ai.GEN_AI_TOOL_DESCRIPTION
+GEN_AI_EVALUATION_NAME = _gen_ai.GEN_AI_EVALUATION_NAME
+GEN_AI_EVALUATION_SCORE_VALUE = _gen_ai.GEN_AI_EVALUATION_SCORE_VALUE
+GEN_AI_EVALUATION_SCORE_LABEL = _gen_ai.GEN_AI_EVALUATION_SCORE_LABEL
+GEN_AI_EVALUATION_EXPLANATION = _gen_ai.GEN_AI_EVALUATION_EXPLANATION
+GEN_AI_EVALUATION_RESULT_EVENT = "gen_ai.evaluation.result"
+
+ERROR_TYPE = _error.ERROR_TYPE
+SERVER_ADDRESS = _server.SERVER_ADDRESS
+SERVER_PORT = _server.SERVER_PORT
+
+# Well-known values.
+OPERATION_CHAT = "chat"
+OPERATION_EXECUTE_TOOL = "execute_tool"
+OPERATION_INVOKE_AGENT = "invoke_agent"
+
+# --- otel-cot extensions (cot.*) -----------------------------------------------------
+# Reasoning span.
+COT_REASONING_CONTENT = "cot.reasoning.content"
+COT_REASONING_SOURCE = "cot.reasoning.source"
+COT_REASONING_REDACTED = "cot.reasoning.redacted"
+COT_REASONING_TRUNCATED = "cot.reasoning.truncated"
+COT_REASONING_INDEX = "cot.reasoning.index"
+COT_REASONING_LENGTH = "cot.reasoning.length"
+
+# Model-call span: a captured message part was cut to the size limit, or a secret was redacted.
+COT_CONTENT_TRUNCATED = "cot.content.truncated"
+COT_CONTENT_REDACTED_SECRETS = "cot.content.redacted_secrets"
+COT_REASONING_COUNT = "cot.reasoning.count"
+# How a streamed call ended: complete, closed (by the caller, early), abandoned (garbage-collected), error.
+COT_STREAM_OUTCOME = "cot.stream.outcome"
+
+# Findings (written by the detector engine).
+COT_FLAGGED = "cot.flagged"
+COT_FINDING_CATEGORIES = "cot.finding.categories"
+COT_FINDING_MAX_SEVERITY = "cot.finding.max_severity"
+COT_FINDING_CATEGORY = "cot.finding.category"
+COT_FINDING_SEVERITY = "cot.finding.severity"
+COT_FINDING_DETECTOR = "cot.finding.detector"
+COT_FINDING_DETECTOR_VERSION = "cot.finding.detector_version"
+COT_FINDING_EVIDENCE = "cot.finding.evidence"
+COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
+COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
+COT_FINDING_SPAN_NAME = "cot.finding"
+
+# Reasoning sources (values of cot.reasoning.source).
+SOURCE_ANTHROPIC_THINKING = "anthropic.thinking"
+SOURCE_ANTHROPIC_REDACTED_THINKING = "anthropic.redacted_thinking"
+SOURCE_OPENAI_SUMMARY = "openai.summary"
+SOURCE_OPENAI_REASONING_TEXT = "openai.reasoning_text"
+SOURCE_OPENAI_ENCRYPTED = "openai.encrypted"
+SOURCE_REASONING_CONTENT = "reasoning_content"
+SOURCE_REASONING_FIELD = "reasoning"
+SOURCE_REASONING_DETAILS = "reasoning_details"
+SOURCE_THINK_TAG = "think_tag"
+SOURCE_GEMINI_THOUGHT = "gemini.thought"
+
+# Span names.
+REASONING_SPAN_PREFIX = "reasoning"
+
+
+def model_span_name(operation: str, model: str | None) -> str:
+    return f"{operation} {model}" if model else operation
+
+
+def reasoning_span_name(model: str | None) -> str:
+    return f"{REASONING_SPAN_PREFIX} {model}" if model else REASONING_SPAN_PREFIX

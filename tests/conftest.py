@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_cot import set_internal_error_reporter
+from otel_cot.config import Settings
+from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
+from otel_cot.instrumentation.openai import OpenAIInstrumentor
+
+from .support.replay import ReplayServer
+
+_EXPORTER = InMemorySpanExporter()
+_PROVIDER = TracerProvider()
+_PROVIDER.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+# Global too, so an SDK's own tracing (anthropic 2.x) lands next to ours and duplicates show.
+trace.set_tracer_provider(_PROVIDER)
+
+
+@pytest.fixture(scope="session")
+def replay() -> Iterator[ReplayServer]:
+    server = ReplayServer()
+    yield server
+    server.close()
+
+
+class Instrumentation:
+    """Both instrumentors on the test provider; ``off()`` gives the bare SDK for comparisons."""
+
+    def __init__(self) -> None:
+        self.instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor()]
+        self.settings = Settings.from_env({})
+
+    def on(self, settings: Settings | None = None) -> None:
+        self.off()
+        for instrumentor in self.instrumentors:
+            instrumentor.instrument(tracer_provider=_PROVIDER, settings=settings or self.settings)
+
+    def off(self) -> None:
+        for instrumentor in self.instrumentors:
+            if instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.uninstrument()
+
+
+@pytest.fixture
+def instrumentation() -> Iterator[Instrumentation]:
+    inst = Instrumentation()
+    inst.on()
+    yield inst
+    inst.off()
+
+
+class Spans:
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
+        self._exporter = exporter
+
+    def clear(self) -> None:
+        self._exporter.clear()
+
+    def all(self) -> list[ReadableSpan]:
+        return list(self._exporter.get_finished_spans())
+
+    def model_calls(self) -> list[ReadableSpan]:
+        return [s for s in self.all() if (s.attributes or {}).get("gen_ai.operation.name") == "chat"
+                or s.name.startswith("anthropic.messages.create")]
+
+    def reasoning(self) -> list[ReadableSpan]:
+        return [s for s in self.all() if s.name.startswith("reasoning")]
+
+
+@pytest.fixture
+def spans(instrumentation: Instrumentation) -> Iterator[Spans]:
+    _EXPORTER.clear()
+    yield Spans(_EXPORTER)
+    _EXPORTER.clear()
+
+
+@pytest.fixture(autouse=True)
+def internal_errors(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, BaseException]]]:
+    """Fails a test whose run made otel-cot report an internal error, unless it asks for them."""
+    errors: list[tuple[str, BaseException]] = []
+    previous = set_internal_error_reporter(lambda where, exc: errors.append((where, exc)))
+    yield errors
+    set_internal_error_reporter(previous)
+    if "expects_internal_errors" not in request.keywords:
+        assert not errors, f"otel-cot reported internal errors: {errors!r}"
+
+
+def attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})

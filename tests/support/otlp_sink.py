@@ -1,0 +1,69 @@
+"""A loopback OTLP/HTTP receiver that keeps what it is sent and decodes the spans."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(x) for x in v.array_value.values]
+    return getattr(v, kind) if kind else None
+
+
+class OtlpSink:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                sink.requests.append((self.path, self.headers.get("content-type") or "", body))
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def spans(self) -> list[dict[str, Any]]:
+        out = []
+        for path, _ctype, body in self.requests:
+            if not path.endswith("/v1/traces"):
+                continue
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource_spans in request.resource_spans:
+                resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        out.append({
+                            "name": span.name, "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                            "parent": span.parent_span_id.hex(), "status": span.status.code,
+                            "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
+                            "resource": resource, "scope": scope_spans.scope.name,
+                        })
+        return out
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

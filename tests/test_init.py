@@ -1,0 +1,145 @@
+"""``otel_cot.init()`` as a user meets it: a fresh process, OTEL_* variables, the real OTLP/HTTP exporter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .support.fixtures import FIXTURES, load
+from .support.otlp_sink import OtlpSink
+
+REASONING = "openai-compatible/chat-nostream--deepseek_model_thinking_part--pydantic-ai.json"
+ROOT = Path(__file__).resolve().parent.parent
+
+CALL = """
+import json, openai
+fx = json.load(open({fixture!r}))
+client = openai.OpenAI(api_key="test-key", base_url={base!r}, max_retries=0)
+result = client.chat.completions.create(**fx["request"]["body"])
+print("RESULT", type(result).__name__)
+"""
+
+
+@pytest.fixture
+def sink():
+    server = OtlpSink()
+    yield server
+    server.close()
+
+
+def _run(script: str, env: dict[str, str], replay, *, command: list[str] | None = None) -> str:
+    fx_path = str(FIXTURES / REASONING)
+    replay.serve(load(REASONING)["response"])
+    code = textwrap.dedent(script).replace("{CALL}", CALL.format(fixture=fx_path, base=replay.url))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_OPEN"))}
+    full_env.update(env)
+    proc = subprocess.run((command or [sys.executable]) + ["-c", code], env=full_env, capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _otlp_env(sink, **extra):
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "env-agent", **extra}
+
+
+def test_zero_argument_init_exports_reasoning_over_otlp(sink, replay):
+    out = _run("""
+        import otel_cot
+        otel_cot.init()
+        {CALL}
+        otel_cot.shutdown()
+    """, _otlp_env(sink), replay)
+    assert "RESULT ChatCompletion" in out
+    spans = sink.spans()
+    names = sorted(s["name"] for s in spans)
+    assert names == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
+    model = next(s for s in spans if s["name"].startswith("chat"))
+    reasoning = next(s for s in spans if s["name"].startswith("reasoning"))
+    assert reasoning["parent"] == model["span_id"] and reasoning["trace_id"] == model["trace_id"]
+    expected = load(REASONING)["response"]["body"]["choices"][0]["message"]["reasoning_content"]
+    assert reasoning["attributes"]["cot.reasoning.content"] == expected
+    assert reasoning["attributes"]["cot.reasoning.source"] == "reasoning_content"
+    assert model["resource"]["service.name"] == "env-agent"
+    assert model["scope"] == "otel_cot"
+    assert json.loads(model["attributes"]["gen_ai.output.messages"])[0]["role"] == "assistant"
+
+
+def test_service_name_argument_and_idempotent_init(sink, replay):
+    _run("""
+        import otel_cot
+        first = otel_cot.init(service_name="my-agent")
+        assert otel_cot.init(service_name="other") is first
+        {CALL}
+        otel_cot.shutdown()
+    """, _otlp_env(sink), replay)
+    spans = sink.spans()
+    assert len([s for s in spans if s["name"].startswith("chat")]) == 1  # wrapped once, not twice
+    assert {s["resource"]["service.name"] for s in spans} == {"my-agent"}
+
+
+def test_shutdown_flushes_pending_spans(sink, replay):
+    _run("""
+        import otel_cot
+        otel_cot.init()
+        {CALL}
+        otel_cot.shutdown()
+    """, _otlp_env(sink, OTEL_BSP_SCHEDULE_DELAY="600000"), replay)
+    assert len(sink.spans()) == 2
+
+
+def test_respects_a_provider_the_application_already_set(sink, replay):
+    out = _run("""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        import otel_cot
+        assert otel_cot.init() is provider
+        {CALL}
+        otel_cot.shutdown()
+        print("APP SPANS", sorted(s.name for s in exporter.get_finished_spans()))
+    """, _otlp_env(sink), replay)
+    assert "APP SPANS ['chat deepseek-reasoner', 'reasoning deepseek-reasoner']" in out
+    assert sink.spans() == []  # no exporter of ours was added to the application's provider
+
+
+def test_sdk_disabled(sink, replay):
+    _run("""
+        import otel_cot
+        assert otel_cot.init() is None
+        {CALL}
+        otel_cot.shutdown()
+    """, _otlp_env(sink, OTEL_SDK_DISABLED="true"), replay)
+    assert sink.spans() == []
+
+
+def test_loaded_by_opentelemetry_instrument(replay):
+    command = [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable]
+    out = _run("""
+        from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        print("INSTRUMENTED", OpenAIInstrumentor().is_instrumented_by_opentelemetry,
+              AnthropicInstrumentor().is_instrumented_by_opentelemetry)
+    """, {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"},
+        replay, command=command)
+    assert "INSTRUMENTED True True" in out
+
+
+def test_unsupported_protocol_is_a_clear_error():
+    from otel_cot._setup import build_exporter
+    from otel_cot.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="not supported"):
+        build_exporter(env={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
+    assert build_exporter(env={"OTEL_TRACES_EXPORTER": "none"}) is None
