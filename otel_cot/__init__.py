@@ -57,6 +57,7 @@ def init(
     capture_content: bool | None = None,
     max_content_length: int | None = None,
     redact_secrets: bool | None = None,
+    detect: bool | None = None,
     instrument: Iterable[str] | None = None,
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -68,6 +69,9 @@ def init(
     and ``OTEL_COT_*``. A tracer provider the application already installed is used as it is
     (no exporter is added to it unless ``endpoint`` or ``span_exporter`` is given). Calling
     ``init()`` again does nothing until :func:`shutdown`.
+
+    ``detect=True`` (or ``OTEL_COT_DETECT=true``) runs the misalignment detectors on the export
+    thread, before the spans leave the process, so findings arrive on the spans without a collector.
     """
     with _lock:
         if _state:
@@ -81,6 +85,7 @@ def init(
             capture_content=capture_content,
             max_content_length=max_content_length,
             redact_secrets=redact_secrets,
+            detect=detect,
             instrument=tuple(instrument) if instrument is not None else None,
         )
         owned = False
@@ -95,7 +100,14 @@ def init(
         if owned or endpoint is not None or span_exporter is not None:
             exporter = span_exporter or build_exporter(endpoint, protocol, headers)
             if exporter is not None:
+                if settings.detect:
+                    from .detectors.exporter import DetectingSpanExporter
+
+                    exporter = DetectingSpanExporter(exporter)
                 add_exporter(provider, exporter)
+        elif settings.detect:
+            logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "
+                           "own, so wrap it in otel_cot.detectors.exporter.DetectingSpanExporter")
         if owned:
             trace.set_tracer_provider(provider)
         config.set_current(settings)

@@ -63,6 +63,8 @@ class Settings:
     capture_content: bool = True
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     redact_secrets: bool = True
+    detect: bool = False
+    """Run the misalignment detectors in-process, before export (no collector needed)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -78,6 +80,7 @@ class Settings:
             "capture_content": True if capture is None else capture,
             "max_content_length": _env_int("OTEL_COT_MAX_CONTENT_LENGTH", env) or DEFAULT_MAX_CONTENT_LENGTH,
             "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
+            "detect": _env_bool("OTEL_COT_DETECT", env) is True,
         }
         instrument = env.get("OTEL_COT_INSTRUMENT")
         if instrument:

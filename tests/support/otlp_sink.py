@@ -61,6 +61,10 @@ class OtlpSink:
                             "parent": span.parent_span_id.hex(), "status": span.status.code,
                             "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
                             "resource": resource, "scope": scope_spans.scope.name,
+                            "start": span.start_time_unix_nano, "end": span.end_time_unix_nano,
+                            "events": [{"name": e.name, "time": e.time_unix_nano,
+                                        "attributes": {kv.key: _value(kv.value) for kv in e.attributes}}
+                                       for e in span.events],
                         })
         return out
 
