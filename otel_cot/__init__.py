@@ -23,15 +23,18 @@ from ._guard import set_internal_error_reporter
 from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
+from .instrumentation.tools import agent, tool
 
 __all__ = [
     "ConfigurationError",
     "Settings",
     "__version__",
+    "agent",
     "init",
     "instrumentors",
     "set_internal_error_reporter",
     "shutdown",
+    "tool",
 ]
 
 logger = logging.getLogger("otel_cot")
@@ -40,12 +43,35 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
 
-def instrumentors() -> dict[str, type]:
-    """Our instrumentors by the library they instrument (imported lazily: the SDKs are optional)."""
-    from .instrumentation.anthropic import AnthropicInstrumentor
-    from .instrumentation.openai import OpenAIInstrumentor
+# library -> (instrumentor module, class, importable module that proves the library is installed)
+_INSTRUMENTORS: dict[str, tuple[str, str, str]] = {
+    "openai": ("otel_cot.instrumentation.openai", "OpenAIInstrumentor", "openai"),
+    "anthropic": ("otel_cot.instrumentation.anthropic", "AnthropicInstrumentor", "anthropic"),
+    "google_genai": ("otel_cot.instrumentation.google_genai", "GoogleGenAIInstrumentor", "google.genai"),
+    "mcp": ("otel_cot.instrumentation.mcp", "MCPInstrumentor", "mcp"),
+    "openai_agents": ("otel_cot.instrumentation.openai_agents", "OpenAIAgentsInstrumentor", "agents"),
+}
 
-    return {"openai": OpenAIInstrumentor, "anthropic": AnthropicInstrumentor}
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package ("google" for "google.genai")
+        return False
+
+
+def instrumentors() -> dict[str, type]:
+    """Our instrumentors by library, for the libraries that are installed (the SDKs are optional)."""
+    found = {}
+    for name, (module, cls, probe) in _INSTRUMENTORS.items():
+        if not _installed(probe):
+            logger.debug("otel-cot: %s is not installed; not instrumenting it", name)
+            continue
+        try:
+            found[name] = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError) as exc:
+            logger.debug("otel-cot: instrumentation for %s unavailable (%s)", name, exc)
+    return found
 
 
 def init(
@@ -119,9 +145,6 @@ def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
     done = []
     for name, cls in instrumentors().items():
         if settings.instrument is not None and name not in settings.instrument:
-            continue
-        if importlib.util.find_spec(name) is None:
-            logger.debug("otel-cot: %s is not installed; not instrumenting it", name)
             continue
         instrumentor = cls()
         if instrumentor.is_instrumented_by_opentelemetry:

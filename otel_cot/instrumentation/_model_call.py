@@ -19,6 +19,7 @@ from .. import semconv as sc
 from .._guard import report_internal_error
 from ..config import Settings
 from ..content import ContentBudget
+from . import _pending as pending
 
 # Set in the context while an instrumented SDK method runs, so an SDK's own tracing can
 # tell that otel-cot already owns this call's model-call span.
@@ -81,7 +82,8 @@ def _to_json(value: Any) -> str:
 class ModelCall:
     """The lifecycle of one model-call span: ``finish`` or ``fail`` ends it, once."""
 
-    __slots__ = ("_tracer", "_settings", "_request", "span", "_start_ns", "_ended", "_first_chunk_ns", "_budget")
+    __slots__ = ("_tracer", "_settings", "_request", "span", "_start_ns", "_ended", "_first_chunk_ns", "_budget",
+                 "_rootless")
 
     def __init__(self, tracer: Tracer, settings: Settings, request: ModelRequest) -> None:
         self._tracer = tracer
@@ -91,6 +93,7 @@ class ModelCall:
         self._first_chunk_ns: int | None = None
         self._budget = ContentBudget(settings)
         self._start_ns = time.time_ns()
+        self._rootless = not trace.get_current_span().get_span_context().is_valid
         attributes = {
             sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
             sc.GEN_AI_PROVIDER_NAME: request.provider,
@@ -196,6 +199,9 @@ class ModelCall:
             attributes[sc.COT_REASONING_COUNT] = len(response.reasoning)
         span.set_attributes(attributes)
         self._emit_reasoning_spans(response.reasoning, end_ns)
+        pending.register(span.get_span_context(), self._rootless,
+                         [(p.get("id"), p.get("name")) for m in response.output_messages for p in m.get("parts", ())
+                          if p.get("type") == "tool_call" and not p.get("server")])
 
     def _emit_reasoning_spans(self, blocks: Iterable[ReasoningBlock], end_ns: int) -> None:
         ctx = trace.set_span_in_context(self.span)
