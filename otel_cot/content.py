@@ -33,21 +33,37 @@ def clean(text: str, settings: Settings) -> CleanText:
     return CleanText(text, False, redacted)
 
 
-class ContentBudget:
-    """Cleans the values of one span and remembers whether any was cut or redacted."""
+# No credential pattern matches fewer characters than this ("token=abcd" is the shortest shape).
+_MIN_SECRET_TEXT = 8
 
-    __slots__ = ("settings", "truncated", "redacted")
+
+class ContentBudget:
+    """Cleans the values of one span and remembers whether any was cut or redacted.
+
+    Results are memoised per text: the same reasoning appears in the output messages and in
+    its reasoning span, and role/type strings repeat in every message.
+    """
+
+    __slots__ = ("settings", "truncated", "redacted", "_seen")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.truncated = False
         self.redacted = 0
+        self._seen: dict[str, CleanText] = {}
 
-    def __call__(self, text: str) -> str:
-        result = clean(text, self.settings)
+    def clean(self, text: str) -> CleanText:
+        result = self._seen.get(text)
+        if result is None:
+            if len(text) < _MIN_SECRET_TEXT and len(text) <= self.settings.max_content_length:
+                return CleanText(text)
+            result = self._seen[text] = clean(text, self.settings)
         self.truncated |= result.truncated
         self.redacted += result.redacted
-        return result.text
+        return result
+
+    def __call__(self, text: str) -> str:
+        return self.clean(text).text
 
 
 # --- <think> tags ---------------------------------------------------------------------

@@ -24,6 +24,10 @@ from . import _pending as pending
 # Set in the context while an instrumented SDK method runs, so an SDK's own tracing can
 # tell that otel-cot already owns this call's model-call span.
 MODEL_CALL_ACTIVE_KEY = otel_context.create_key("otel_cot.model_call_active")
+# A list an integration puts in the context while another SDK's own model-call span is open (the
+# Agents SDK's response spans); each ModelCall started inside appends its span to it, so the
+# integration knows the call already has its model-call span and does not emit a second one.
+MODEL_CALL_OBSERVER_KEY = otel_context.create_key("otel_cot.model_call_observer")
 
 Message = dict[str, Any]
 """A message in the GenAI semantic-convention shape: {"role", "parts": [...], "finish_reason"?}."""
@@ -61,18 +65,26 @@ class ModelRequest:
     system_instructions: list[dict[str, Any]] | None = None
     tool_definitions: list[Any] | None = None
     stream: bool = False
+    operation: str = sc.OPERATION_CHAT
+
+
+# Message and schema fields that name things rather than carry content: not scanned for secrets.
+_STRUCTURAL_KEYS = frozenset({"type", "role", "id", "name", "finish_reason", "modality", "call_id", "tool_use_id"})
+_STRUCTURAL_MAX = 256
 
 
 def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
+    """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated)."""
     if isinstance(value, str):
         return budget(value)
-    if depth > 8:
+    if value is None or isinstance(value, (bool, int, float)) or depth > 8:
         return value
     if isinstance(value, dict):
-        return {k: _clean_value(v, budget, depth + 1) for k, v in value.items()}
+        return {k: v if k in _STRUCTURAL_KEYS and type(v) is str and len(v) <= _STRUCTURAL_MAX
+                else _clean_value(v, budget, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean_value(v, budget, depth + 1) for v in value]
-    return value
+    return _clean_value(plain(value), budget, depth + 1)
 
 
 def _to_json(value: Any) -> str:
@@ -85,17 +97,18 @@ class ModelCall:
     __slots__ = ("_tracer", "_settings", "_request", "span", "_start_ns", "_ended", "_first_chunk_ns", "_budget",
                  "_rootless")
 
-    def __init__(self, tracer: Tracer, settings: Settings, request: ModelRequest) -> None:
+    def __init__(self, tracer: Tracer, settings: Settings, request: ModelRequest, *,
+                 start_ns: int | None = None) -> None:
         self._tracer = tracer
         self._settings = settings
         self._request = request
         self._ended = False
         self._first_chunk_ns: int | None = None
         self._budget = ContentBudget(settings)
-        self._start_ns = time.time_ns()
+        self._start_ns = start_ns or time.time_ns()
         self._rootless = not trace.get_current_span().get_span_context().is_valid
         attributes = {
-            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.GEN_AI_OPERATION_NAME: request.operation,
             sc.GEN_AI_PROVIDER_NAME: request.provider,
         }
         if request.model:
@@ -106,11 +119,14 @@ class ModelCall:
         if settings.capture_content:
             self._add_input_content(attributes)
         self.span = tracer.start_span(
-            sc.model_span_name(sc.OPERATION_CHAT, request.model),
+            sc.model_span_name(request.operation, request.model),
             kind=SpanKind.CLIENT,
             attributes=attributes,
             start_time=self._start_ns,
         )
+        observer = otel_context.get_value(MODEL_CALL_OBSERVER_KEY)
+        if isinstance(observer, list):
+            observer.append(self.span)
 
     def _add_input_content(self, attributes: dict[str, Any]) -> None:
         request, budget = self._request, self._budget
@@ -218,10 +234,9 @@ class ModelCall:
             if block.text:
                 attributes[sc.COT_REASONING_LENGTH] = len(block.text)
                 if capture:
-                    budget = ContentBudget(self._settings)
-                    attributes[sc.COT_REASONING_CONTENT] = budget(block.text)
-                    truncated = budget.truncated
-                    self._budget.redacted += budget.redacted
+                    cleaned = self._budget.clean(block.text)
+                    attributes[sc.COT_REASONING_CONTENT] = cleaned.text
+                    truncated = cleaned.truncated
             attributes[sc.COT_REASONING_TRUNCATED] = truncated
             start = block.start_ns or self._start_ns
             end = block.end_ns or end_ns
@@ -232,13 +247,19 @@ class ModelCall:
             span.end(end_time=max(end, start))
 
 
+_MISSING = object()
+
+
 def get(obj: Any, name: str, default: Any = None) -> Any:
     """A field of an SDK object or of the plain dict a user passed in its place."""
     if obj is None:
         return default
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:
         return obj.get(name, default)
-    return getattr(obj, name, default)
+    value = getattr(obj, name, _MISSING)
+    if value is not _MISSING:
+        return value
+    return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
 def as_int(value: Any) -> int | None:

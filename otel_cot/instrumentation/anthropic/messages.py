@@ -102,7 +102,7 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
         attributes=attributes,
         input_messages=input_messages(kwargs.get("messages")),
         system_instructions=_system(kwargs.get("system")),
-        tool_definitions=plain(tools) if tools else None,
+        tool_definitions=list(tools) if tools else None,
         stream=bool(kwargs.get("stream")),
     )
 

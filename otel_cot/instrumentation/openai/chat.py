@@ -110,7 +110,7 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
         model=model if isinstance(model, str) else None,
         attributes=attributes,
         input_messages=input_messages(kwargs.get("messages")),
-        tool_definitions=plain(tools) if tools else None,
+        tool_definitions=list(tools) if tools else None,
         stream=bool(kwargs.get("stream")),
     )
 

@@ -102,7 +102,7 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
         attributes=attributes,
         input_messages=input_messages(kwargs.get("input")),
         system_instructions=[text_part(instructions)] if isinstance(instructions, str) and instructions else None,
-        tool_definitions=plain(tools) if tools else None,
+        tool_definitions=list(tools) if tools else None,
         stream=bool(kwargs.get("stream")),
     )
 
