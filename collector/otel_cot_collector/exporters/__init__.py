@@ -1,0 +1,1 @@
+"""OTLP exporters: a shared queue-draining retry loop (:mod:`.base`) over gRPC and HTTP transports."""

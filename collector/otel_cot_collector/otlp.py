@@ -1,0 +1,195 @@
+"""OTLP message plumbing shared by receivers, processors and exporters: the three signals, OTLP/JSON with
+hex ids, request validation (for ``partial_success``) and attribute conversion."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str  # traces | logs | metrics
+    code: int  # stored in the queue
+    request: type
+    response: type
+    grpc_service: str
+    http_path: str
+
+
+TRACES = Signal("traces", 1, trace_svc.ExportTraceServiceRequest, trace_svc.ExportTraceServiceResponse,
+                "opentelemetry.proto.collector.trace.v1.TraceService", "/v1/traces")
+LOGS = Signal("logs", 2, logs_svc.ExportLogsServiceRequest, logs_svc.ExportLogsServiceResponse,
+              "opentelemetry.proto.collector.logs.v1.LogsService", "/v1/logs")
+METRICS = Signal("metrics", 3, metrics_svc.ExportMetricsServiceRequest, metrics_svc.ExportMetricsServiceResponse,
+                 "opentelemetry.proto.collector.metrics.v1.MetricsService", "/v1/metrics")
+SIGNALS = {s.name: s for s in (TRACES, LOGS, METRICS)}
+BY_CODE = {s.code: s for s in (TRACES, LOGS, METRICS)}
+
+# --- OTLP/JSON ------------------------------------------------------------------------------------
+_IDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _ids(o: Any, f: Callable[[str], str]) -> Any:
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k in _IDS and isinstance(v, str) and v:
+                o[k] = f(v)
+            else:
+                _ids(v, f)
+    elif isinstance(o, list):
+        for v in o:
+            _ids(v, f)
+    return o
+
+
+def _hex_to_b64(h: str) -> str:
+    # json_format would silently base64-decode a hex id into the wrong bytes: convert first.
+    return base64.b64encode(bytes.fromhex(h)).decode()
+
+
+def from_json(body: bytes, msg: Message) -> Message:
+    """Parse OTLP/JSON (hex ids) into ``msg``; raises ValueError with a message on bad input."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("invalid OTLP/JSON: the body must be a JSON object")
+    try:
+        _ids(doc, _hex_to_b64)
+    except ValueError:
+        raise ValueError("invalid OTLP/JSON: traceId/spanId/parentSpanId must be hex strings") from None
+    try:
+        return json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"invalid OTLP/JSON: {str(exc)[:300]}") from None
+
+
+def to_json(msg: Message) -> bytes:
+    d = json_format.MessageToDict(msg, use_integers_for_enums=True)
+    return json.dumps(_ids(d, lambda b: base64.b64decode(b).hex())).encode()
+
+
+# --- validation -----------------------------------------------------------------------------------
+@dataclass
+class Checked:
+    items: int  # spans, log records or data points accepted
+    rejected: int
+    message: str
+
+
+def check(signal: Signal, req: Message) -> Checked:
+    """Count items and drop the ones a backend would refuse (bad ids); mutates ``req``."""
+    if signal is TRACES:
+        return _check_spans(req)
+    if signal is LOGS:
+        return _check_logs(req)
+    return Checked(_count_points(req), 0, "")
+
+
+def _check_spans(req: Any) -> Checked:
+    items = rejected = 0
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            bad = [i for i, sp in enumerate(ss.spans)
+                   if len(sp.trace_id) != 16 or len(sp.span_id) != 8 or not any(sp.trace_id) or not any(sp.span_id)
+                   or len(sp.parent_span_id) not in (0, 8)]
+            for i in reversed(bad):
+                del ss.spans[i]
+            rejected += len(bad)
+            items += len(ss.spans)
+    msg = f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes, not all zero" if rejected else ""
+    return Checked(items, rejected, msg)
+
+
+def _check_logs(req: Any) -> Checked:
+    items = rejected = 0
+    for rl in req.resource_logs:
+        for sl in rl.scope_logs:
+            bad = [i for i, lr in enumerate(sl.log_records)
+                   if len(lr.trace_id) not in (0, 16) or len(lr.span_id) not in (0, 8)]
+            for i in reversed(bad):
+                del sl.log_records[i]
+            rejected += len(bad)
+            items += len(sl.log_records)
+    msg = f"{rejected} log record(s) rejected: trace_id must be empty or 16 bytes, span_id empty or 8" if rejected else ""
+    return Checked(items, rejected, msg)
+
+
+def _count_points(req: Any) -> int:
+    n = 0
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                if kind:
+                    n += len(getattr(m, kind).data_points)
+    return n
+
+
+def partial_success(signal: Signal, resp: Message, rejected: int, message: str) -> None:
+    field = {"traces": "rejected_spans", "logs": "rejected_log_records", "metrics": "rejected_data_points"}
+    setattr(resp.partial_success, field[signal.name], rejected)
+    resp.partial_success.error_message = message[:4096]
+
+
+# --- attributes -----------------------------------------------------------------------------------
+def value_of(v: AnyValue) -> Any:
+    kind = v.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return tuple(value_of(x) for x in v.array_value.values)
+    if kind == "kvlist_value":
+        return {kv.key: value_of(kv.value) for kv in v.kvlist_value.values}
+    return getattr(v, kind)
+
+
+def attributes_of(kvs: Any) -> dict[str, Any]:
+    return {kv.key: value_of(kv.value) for kv in kvs}
+
+
+def set_value(target: AnyValue, value: Any) -> None:
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, (tuple, list)):
+        arr = target.array_value
+        del arr.values[:]
+        for item in value:
+            set_value(arr.values.add(), item)
+    else:
+        target.string_value = str(value)
+
+
+def put_attributes(kvs: Any, values: dict[str, Any]) -> None:
+    """Set ``values`` on a repeated KeyValue field, replacing keys that are already there."""
+    remaining = dict(values)
+    for kv in kvs:
+        if kv.key in remaining:
+            set_value(kv.value, remaining.pop(kv.key))
+    for key, value in remaining.items():
+        kv = kvs.add(key=key)
+        set_value(kv.value, value)
+
+
+def key_values(values: dict[str, Any]) -> list[KeyValue]:
+    out = []
+    for key, value in values.items():
+        kv = KeyValue(key=key)
+        set_value(kv.value, value)
+        out.append(kv)
+    return out

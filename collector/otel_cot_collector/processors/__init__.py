@@ -1,0 +1,1 @@
+"""Processors: trace grouping, detection (spans and log records), sampling, findings as metrics."""

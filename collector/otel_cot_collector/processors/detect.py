@@ -1,0 +1,122 @@
+"""The detector engine on OTLP protobuf spans and log records: findings written back into the messages.
+
+Annotation is idempotent, because delivery is at-least-once: a finding whose (detector, category,
+evidence location) already has an evaluation event on the span is not written again, and the searchable
+attributes are merged with the ones already there.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Sequence
+
+from otel_cot import semconv
+from otel_cot.detectors import Engine, Finding, SpanRecord
+from otel_cot.detectors.annotate import event_time, finding_event_attributes, span_attributes
+from otel_cot.detectors.base import severity_rank
+
+from .. import otlp
+from ..telemetry import Metrics
+from .grouping import SpanRef
+from .log_views import LogMappers, log_record_data
+
+_EVENT = semconv.GEN_AI_EVALUATION_RESULT_EVENT
+
+
+def span_record(span: Any) -> SpanRecord:
+    return SpanRecord(
+        trace_id=span.trace_id.hex(),
+        span_id=span.span_id.hex(),
+        name=span.name,
+        attributes=otlp.attributes_of(span.attributes),
+        start_time_ns=span.start_time_unix_nano,
+        end_time_ns=span.end_time_unix_nano,
+        parent_span_id=span.parent_span_id.hex() or None,
+    )
+
+
+def _finding_key(attrs: dict[str, Any]) -> tuple:
+    return (attrs.get(semconv.COT_FINDING_DETECTOR), attrs.get(semconv.COT_FINDING_CATEGORY),
+            attrs.get(semconv.COT_FINDING_EVIDENCE_LOCATION, ""))
+
+
+def _existing_keys(events: Iterable[Any]) -> set[tuple]:
+    keys = set()
+    for ev in events:
+        if ev.name == _EVENT:
+            keys.add(_finding_key(otlp.attributes_of(ev.attributes)))
+    return keys
+
+
+def annotate_span(span: Any, findings: Sequence[Finding], existing: dict[str, Any]) -> list[Finding]:
+    """Write ``findings`` onto the protobuf ``span``; returns the ones that were new."""
+    seen = _existing_keys(span.events)
+    new = []
+    for f in findings:
+        attrs = finding_event_attributes(f)
+        key = _finding_key(attrs)
+        if key in seen:
+            continue
+        seen.add(key)
+        new.append(f)
+        span.events.add(name=_EVENT, time_unix_nano=event_time(span.start_time_unix_nano, span.end_time_unix_nano),
+                        attributes=otlp.key_values(attrs))
+    if new:
+        otlp.put_attributes(span.attributes, span_attributes(new, existing))
+    return new
+
+
+def is_flagged(attrs: dict[str, Any]) -> bool:
+    return bool(attrs.get(semconv.COT_FLAGGED))
+
+
+class Detect:
+    """Runs ``engine`` over grouped traces and over log records, annotating in place."""
+
+    def __init__(self, engine: Engine, metrics: Metrics, log_mappers: LogMappers | None = None) -> None:
+        self.engine = engine
+        self.metrics = metrics
+        self.log_mappers = log_mappers or LogMappers()
+
+    def trace(self, refs: Sequence[SpanRef]) -> tuple[list[Finding], bool]:
+        """Judge one trace's spans in the order they ended; returns new findings and whether any span of
+        the trace is flagged (now or by an earlier pass)."""
+        started = time.perf_counter()
+        order = sorted(refs, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
+        new: list[Finding] = []
+        flagged = False
+        for ref in order:
+            record = span_record(ref.span)
+            findings = self.engine.process(record)
+            if findings:
+                new.extend(annotate_span(ref.span, findings, dict(record.attributes)))
+            flagged = flagged or bool(findings) or is_flagged(record.attributes)
+        self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
+                         help="Time spent in the detector engine", signal="traces")
+        return new, flagged
+
+    def logs(self, request: Any) -> list[tuple[Finding, str]]:
+        """Judge every log record of an ExportLogsServiceRequest; returns (finding, service) pairs."""
+        started = time.perf_counter()
+        out: list[tuple[Finding, str]] = []
+        for rl in request.resource_logs:
+            resource = otlp.attributes_of(rl.resource.attributes)
+            service = str(resource.get("service.name", "unknown_service"))
+            for sl in rl.scope_logs:
+                for record in sl.log_records:
+                    data = log_record_data(record, resource)
+                    if is_flagged(data.attributes):
+                        continue  # annotated by an earlier pass (a redelivery)
+                    views = self.log_mappers.views(data)
+                    findings = self.engine.process_views(data.trace_key, views) if views else []
+                    if findings:
+                        worst = max(findings, key=lambda f: severity_rank(f.severity))
+                        attrs = span_attributes(findings, data.attributes)
+                        attrs[semconv.COT_FINDING_DETECTOR] = worst.detector_id
+                        attrs[semconv.GEN_AI_EVALUATION_EXPLANATION] = worst.explanation
+                        if worst.evidence:
+                            attrs[semconv.COT_FINDING_EVIDENCE] = worst.evidence[:512]
+                        otlp.put_attributes(record.attributes, attrs)
+                        out.extend((f, service) for f in findings)
+        self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started, signal="logs")
+        return out

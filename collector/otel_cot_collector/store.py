@@ -1,0 +1,182 @@
+"""The durable queue: SQLite in WAL mode with ``synchronous=FULL`` (every commit is fsync'd).
+
+Two tables. ``inbox`` holds requests exactly as accepted (a receiver acknowledges only after its row is
+committed); the pipeline turns inbox rows into ``outbox`` rows (one per exporter) and deletes the inbox
+rows in the same transaction; an exporter deletes its outbox rows only after the backend accepted them.
+A crash at any point leaves every acknowledged item in one of the two tables, so it is re-processed or
+re-sent on restart: delivery is at-least-once.
+
+Receivers' writes go through one writer thread that commits whatever is waiting in one transaction
+(group commit), so concurrent requests share an fsync.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+from concurrent.futures import Future
+from typing import Iterable, Sequence
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, signal INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, exporter TEXT NOT NULL,
+                                   signal INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_exporter ON outbox (exporter, id);
+"""
+
+
+class QueueFull(Exception):
+    """The queue is at its bytes limit; the caller should answer with a retryable status."""
+
+
+class Store:
+    """``max_bytes`` bounds the payload bytes in both tables together (checked when a receiver admits
+    a request; the pipeline and exporters never block on it, so the queue always drains)."""
+
+    def __init__(self, directory: str, max_bytes: int) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "queue.sqlite3")
+        self.max_bytes = max_bytes
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._bytes_lock = threading.Lock()
+        self.bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM inbox") + \
+            self._scalar("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM outbox")
+        self.inbox_event = threading.Event()
+        self.outbox_event = threading.Event()
+        self._pending: queue.Queue = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="queue-writer", daemon=True)
+        self._closed = False
+        self._writer.start()
+
+    def _scalar(self, sql: str, *args: object) -> int:
+        with self._lock:
+            return int(self._db.execute(sql, args).fetchone()[0])
+
+    # --- receivers --------------------------------------------------------------------------------
+    def append(self, signal: int, data: bytes) -> "Future[int]":
+        """Queue ``data`` durably; the future resolves once it is committed. Raises QueueFull."""
+        with self._bytes_lock:
+            if self.bytes + len(data) > self.max_bytes:
+                raise QueueFull(f"queue holds {self.bytes} bytes (limit {self.max_bytes})")
+            self.bytes += len(data)
+        fut: Future[int] = Future()
+        self._pending.put((signal, data, fut))
+        return fut
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < 512:
+                try:
+                    item = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._pending.put(None)
+                    break
+                batch.append(item)
+            try:
+                with self._lock:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    ids = [self._db.execute("INSERT INTO inbox (signal, data) VALUES (?, ?)",
+                                            (sig, data)).lastrowid for sig, data, _ in batch]
+                    self._db.execute("COMMIT")
+            except Exception as exc:  # disk full, I/O error: refuse these requests, keep serving
+                self._rollback()
+                self._release(sum(len(d) for _, d, _ in batch))
+                for _, _, fut in batch:
+                    fut.set_exception(exc)
+                continue
+            self.inbox_event.set()
+            for (_, _, fut), row_id in zip(batch, ids):
+                fut.set_result(row_id)
+
+    def _rollback(self) -> None:
+        with self._lock:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _release(self, n: int) -> None:
+        with self._bytes_lock:
+            self.bytes -= n
+
+    # --- pipeline ---------------------------------------------------------------------------------
+    def read_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, bytes]]:
+        with self._lock:
+            return self._db.execute("SELECT id, signal, data FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_id, limit)).fetchall()
+
+    def move(self, done_inbox: Iterable[int], rows: Sequence[tuple[str, int, bytes]]) -> None:
+        """In one transaction: add outbox ``rows`` (exporter, signal, data), delete ``done_inbox``."""
+        done = list(done_inbox)
+        if not done and not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                freed = 0
+                for row_id in done:
+                    r = self._db.execute("SELECT LENGTH(data) FROM inbox WHERE id = ?", (row_id,)).fetchone()
+                    if r:
+                        freed += r[0]
+                        self._db.execute("DELETE FROM inbox WHERE id = ?", (row_id,))
+                self._db.executemany("INSERT INTO outbox (exporter, signal, data) VALUES (?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        with self._bytes_lock:
+            self.bytes += sum(len(r[2]) for r in rows) - freed
+        if rows:
+            self.outbox_event.set()
+
+    def add_outbox(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
+        self.move((), rows)
+
+    # --- exporters --------------------------------------------------------------------------------
+    def read_outbox(self, exporter: str, after_id: int, limit: int, max_bytes: int) -> list[tuple[int, int, bytes]]:
+        """Oldest rows for ``exporter`` after ``after_id``: same signal, at most ``max_bytes`` together
+        (always at least one row)."""
+        with self._lock:
+            cur = self._db.execute("SELECT id, signal, data FROM outbox WHERE exporter = ? AND id > ? "
+                                   "ORDER BY id LIMIT ?", (exporter, after_id, limit))
+            out: list[tuple[int, int, bytes]] = []
+            total = 0
+            for row in cur:
+                if out and (row[1] != out[0][1] or total + len(row[2]) > max_bytes):
+                    break
+                out.append(row)
+                total += len(row[2])
+            return out
+
+    def delete_outbox(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
+            self._db.execute("COMMIT")
+        self._release(sum(len(r[2]) for r in rows))
+
+    def counts(self) -> tuple[int, int]:
+        return (self._scalar("SELECT COUNT(*) FROM inbox"), self._scalar("SELECT COUNT(*) FROM outbox"))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pending.put(None)
+        self._writer.join(timeout=5)
+        with self._lock:
+            self._db.close()

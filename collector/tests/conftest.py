@@ -1,0 +1,35 @@
+"""Fixtures for the collector suite: a loopback sink and a collector process per test (or module)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from collector_support import Collector, Sink, collector_config  # noqa: E402
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    s = Sink().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_collector(tmp_path):
+    started: list[Collector] = []
+
+    def make(sink: Sink, **kwargs) -> Collector:
+        cfg = collector_config(str(tmp_path / "queue"), sink, **kwargs)
+        c = Collector(cfg, str(tmp_path))
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        c.stop()
