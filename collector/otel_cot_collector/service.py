@@ -67,8 +67,8 @@ class Service:
             return False, "starting"
         if self.ingest.draining:
             return False, "shutting down"
-        if self.store.bytes >= self.store.max_bytes:
-            return False, "queue full"
+        if self.store.bytes >= 0.9 * self.store.max_bytes:  # a load balancer should send elsewhere
+            return False, "queue nearly full"
         return True, ""
 
     async def run(self) -> None:

@@ -33,3 +33,14 @@ def make_collector(tmp_path):
     yield make
     for c in started:
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[Sink, Collector]]:
+    """One sink and one collector for a module of read-only end-to-end tests."""
+    workdir = tmp_path_factory.mktemp("collector")
+    s = Sink().start()
+    c = Collector(collector_config(str(workdir / "queue"), s), str(workdir)).start()
+    yield s, c
+    c.stop()
+    s.stop()
