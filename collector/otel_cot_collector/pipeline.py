@@ -102,7 +102,13 @@ class Pipeline:
             for row_id, code, data in self.store.read_inbox(self.cursor, 64):
                 self.cursor = row_id
                 worked = True
-                self._handle(row_id, otlp.BY_CODE.get(code), data, done, rows)
+                try:
+                    self._handle(row_id, otlp.BY_CODE.get(code), data, done, rows)
+                except Exception:
+                    # Forward unprocessed rather than lose or retry forever what the receiver accepted.
+                    logger.exception("processing failed; forwarding the request unprocessed",
+                                     extra={"inbox_id": row_id})
+                    self._forward(row_id, otlp.BY_CODE.get(code), data, done, rows)
         groups = self.grouper.due(force=force)
         if groups:
             worked = True
@@ -118,15 +124,12 @@ class Pipeline:
             return
         if signal is otlp.TRACES:
             req = ExportTraceServiceRequest.FromString(data)
-            n = 0
             for rs in req.resource_spans:
                 for ss in rs.scope_spans:
                     for span in ss.spans:
                         self.grouper.add(SpanRef(rs, ss, span, row_id))
-                        n += 1
-            if n:
-                self._held[row_id] = n
-            else:
+                        self._held[row_id] = self._held.get(row_id, 0) + 1
+            if row_id not in self._held:
                 done.append(row_id)
             return
         if signal is otlp.LOGS and self.detect_logs is not None:
@@ -137,6 +140,14 @@ class Pipeline:
                 self._count_findings([(f.category, f.severity, service) for f, service in found])
         done.append(row_id)
         rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
+
+    def _forward(self, row_id: int, signal: otlp.Signal | None, data: bytes, done: list[int],
+                 rows: list[tuple[str, int, bytes]]) -> None:
+        if row_id in self._held:
+            return  # its spans are in the grouper already and leave with their traces
+        done.append(row_id)
+        if signal is not None:
+            rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
 
     def _flush(self, groups: list[Group], done: list[int], rows: list[tuple[str, int, bytes]]) -> None:
         kept: list[SpanRef] = []
