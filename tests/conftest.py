@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_cot import set_internal_error_reporter
 from otel_cot.config import Settings
 from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
+from otel_cot.instrumentation.google_genai import GoogleGenAIInstrumentor
 from otel_cot.instrumentation.openai import OpenAIInstrumentor
 
 from .support.replay import ReplayServer
@@ -30,10 +31,10 @@ def replay() -> Iterator[ReplayServer]:
 
 
 class Instrumentation:
-    """Both instrumentors on the test provider; ``off()`` gives the bare SDK for comparisons."""
+    """Our instrumentors on the test provider; ``off()`` gives the bare SDK for comparisons."""
 
     def __init__(self) -> None:
-        self.instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor()]
+        self.instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor(), GoogleGenAIInstrumentor()]
         self.settings = Settings.from_env({})
 
     def on(self, settings: Settings | None = None) -> None:
