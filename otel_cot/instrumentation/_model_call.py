@@ -25,8 +25,9 @@ from . import _pending as pending
 # tell that otel-cot already owns this call's model-call span.
 MODEL_CALL_ACTIVE_KEY = otel_context.create_key("otel_cot.model_call_active")
 # A list an integration puts in the context while another SDK's own model-call span is open (the
-# Agents SDK's response spans); each ModelCall started inside appends its span to it, so the
-# integration knows the call already has its model-call span and does not emit a second one.
+# Agents SDK's response spans); each ModelCall started inside appends itself to it, so the
+# integration knows the call already has its model-call span and does not emit a second one,
+# and can finish a call whose raw response we did not read (see _wrappers._returned).
 MODEL_CALL_OBSERVER_KEY = otel_context.create_key("otel_cot.model_call_observer")
 
 Message = dict[str, Any]
@@ -126,7 +127,7 @@ class ModelCall:
         )
         observer = otel_context.get_value(MODEL_CALL_OBSERVER_KEY)
         if isinstance(observer, list):
-            observer.append(self.span)
+            observer.append(self)
 
     def _add_input_content(self, attributes: dict[str, Any]) -> None:
         request, budget = self._request, self._budget

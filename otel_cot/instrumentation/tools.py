@@ -94,6 +94,11 @@ class ToolCall:
     def activate(self) -> object:
         return otel_context.attach(trace.set_span_in_context(self.span))
 
+    def set_arguments(self, arguments: Any) -> None:
+        """For arguments known only after the span started (the Agents SDK records them while the tool runs)."""
+        if arguments is not None and not self._ended and self._settings.capture_content:
+            self.span.set_attribute(sc.GEN_AI_TOOL_CALL_ARGUMENTS, _serialise(arguments, self._budget))
+
     def finish(self, result: Any = None, *, is_error: bool = False) -> None:
         if self._ended:
             return
