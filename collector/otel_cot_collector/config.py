@@ -212,7 +212,7 @@ class ExporterConfig:
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0
     compression: str = "gzip"
-    max_batch_bytes: int = 4 << 20
+    max_batch_bytes: int = 2 << 20
     retry: RetryConfig = field(default_factory=RetryConfig)
 
 
@@ -348,7 +348,7 @@ def _exporter(name: str, data: Any, path: str) -> ExporterConfig:
     out = ExporterConfig(
         name=name, type=kind, endpoint=endpoint, insecure=insecure, ca_file=ca_file,
         headers=s.get("headers", {}, _str_map), timeout=s.get("timeout", 10.0, duration),
-        compression=compression, max_batch_bytes=s.get("max_batch_size", 4 << 20, size), retry=retry,
+        compression=compression, max_batch_bytes=s.get("max_batch_size", 2 << 20, size), retry=retry,
     )
     s.done()
     return out

@@ -65,6 +65,7 @@ class Sink:
         self.metrics: list[Any] = []
         self.mode = "ok"
         self.delay = 0.0
+        self.max_body = 1 << 30  # larger requests are refused as too large (not retryable)
         self.requests = 0
         self._grpc: grpc.Server | None = None
         self._http: http.server.ThreadingHTTPServer | None = None
@@ -100,6 +101,8 @@ class Sink:
                     context.abort(grpc.StatusCode.UNAVAILABLE, "sink unavailable")
                 if self.mode == "slow":
                     time.sleep(self.delay)
+                if len(request) > self.max_body:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "request too large")
                 self._record(signal, request)
                 return resp_cls()
             handler = grpc.unary_unary_rpc_method_handler(export, request_deserializer=None,
@@ -125,6 +128,9 @@ class Sink:
                     time.sleep(sink.delay)
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
+                if len(body) > sink.max_body:
+                    self._send(413, b"", {})
+                    return
                 sink._record(signal, body)
                 self._send(200, _SERVICES[signal][2]().SerializeToString(), {})
 

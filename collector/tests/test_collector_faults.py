@@ -7,6 +7,7 @@ import threading
 import time
 
 import grpc
+import pytest
 import requests
 from collector_support import Sink, wait_for
 from google.rpc import error_details_pb2
@@ -36,13 +37,19 @@ def batch(n_request: int, spans: int = 20, pad: int = 0) -> tuple[bytes, list[st
     return req.SerializeToString(), ids
 
 
+def _rss_kib(collector) -> int:
+    with open(f"/proc/{collector.proc.pid}/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmRSS:")).split()[1])
+
+
 def post(collector, body: bytes) -> requests.Response:
     return requests.post(f"http://{collector.http_endpoint}/v1/traces", data=body, headers=PROTOBUF, timeout=10)
 
 
-def test_backend_down_then_up_loses_nothing(make_collector):
+@pytest.mark.parametrize("exporter", ["otlp_grpc", "otlp_http"])
+def test_backend_down_then_up_loses_nothing(make_collector, exporter):
     sink = Sink()  # ports reserved, not listening yet
-    collector = make_collector(sink).start()
+    collector = make_collector(sink, exporter=exporter).start()
     sent: list[str] = []
     for n in range(30):
         body, ids = batch(n)
@@ -119,6 +126,10 @@ def test_queue_full_gives_retryable_refusals(make_collector):
     assert 200 in statuses and 503 in statuses
     assert collector.metric("otelcot_queue_bytes") <= 300 * 1024
     assert requests.get(collector.ops + "/readyz", timeout=5).status_code == 503
+    rss = _rss_kib(collector)
+    for _ in range(200):  # refused requests must not grow memory
+        assert post(collector, body).status_code == 503
+    assert _rss_kib(collector) - rss < 30_000
 
     channel = grpc.insecure_channel(collector.grpc_endpoint)
     call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -138,6 +149,7 @@ def test_queue_full_gives_retryable_refusals(make_collector):
         wait_for(lambda: requests.get(collector.ops + "/readyz", timeout=5).status_code == 200, 30,
                  "the queue to drain once the backend is up")
         assert post(collector, body).status_code == 200
+        assert collector.stop() == 0
     finally:
         sink.stop()
 
@@ -152,3 +164,27 @@ def test_graceful_shutdown_drains(make_collector, sink):
     assert collector.stop() == 0
     assert set(sent) <= set(sink.spans)
     assert '"left_in_outbox": 0' in collector.log()
+
+
+@pytest.mark.parametrize("exporter", ["otlp_grpc", "otlp_http"])
+def test_backend_throttling_and_size_cap(make_collector, exporter):
+    """The backend first answers retryably (503 + Retry-After / UNAVAILABLE), then refuses batches over its
+    size cap: queued requests are retried, then split until each fits; nothing is dropped."""
+    sink = Sink().start()
+    sink.mode = "unavailable"
+    collector = make_collector(sink, exporter=exporter, wait="50ms").start()
+    sent: list[str] = []
+    size = 0
+    for n in range(12):
+        body, ids = batch(n, spans=20, pad=200)
+        size = len(body)
+        assert post(collector, body).status_code == 200
+        sent += ids
+    wait_for(lambda: collector.metric("otelcot_exporter_retries_total") >= 2, 15, "retries while throttled")
+    sink.max_body = int(size * 1.5)  # more than one queued request per batch is too large
+    sink.mode = "ok"
+    try:
+        wait_for(lambda: set(sent) <= set(sink.spans), 30, "every span, in batches the backend accepts")
+        assert collector.metric("otelcot_exporter_dropped_requests_total") == 0
+    finally:
+        sink.stop()

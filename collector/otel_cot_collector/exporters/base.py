@@ -105,6 +105,13 @@ class Exporter:
                                                                      "error": result.message})
                 self.store.delete_outbox(rows)
                 return
+            if result.outcome == DROP and len(rows) > 1:
+                # The batch may be over the backend's size cap, or one bad request may spoil it: split it
+                # so only what the backend really refuses is dropped.
+                half = len(rows) // 2
+                self._deliver(rows[:half])
+                self._deliver(rows[half:])
+                return
             if result.outcome == DROP:
                 self.metrics.inc("otelcot_exporter_dropped_requests_total", len(rows),
                                  help="Queued requests the backend refused permanently", **labels)
