@@ -43,6 +43,7 @@ GEN_AI_CONVERSATION_ID = _gen_ai.GEN_AI_CONVERSATION_ID
 GEN_AI_AGENT_NAME = _gen_ai.GEN_AI_AGENT_NAME
 GEN_AI_AGENT_DESCRIPTION = _gen_ai.GEN_AI_AGENT_DESCRIPTION
 GEN_AI_AGENT_ID = _gen_ai.GEN_AI_AGENT_ID
+GEN_AI_WORKFLOW_NAME = _gen_ai.GEN_AI_WORKFLOW_NAME
 GEN_AI_TOOL_NAME = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_TOOL_CALL_ID = _gen_ai.GEN_AI_TOOL_CALL_ID
 GEN_AI_TOOL_CALL_ARGUMENTS = _gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS
@@ -58,11 +59,16 @@ GEN_AI_EVALUATION_RESULT_EVENT = "gen_ai.evaluation.result"
 ERROR_TYPE = _error.ERROR_TYPE
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
+# MCP: the names of the semconv package's incubating mcp_attributes, spelt out so older packages still import.
+MCP_METHOD_NAME = "mcp.method.name"
+MCP_PROTOCOL_VERSION = "mcp.protocol.version"
 
 # Well-known values.
 OPERATION_CHAT = "chat"
+OPERATION_GENERATE_CONTENT = "generate_content"
 OPERATION_EXECUTE_TOOL = "execute_tool"
 OPERATION_INVOKE_AGENT = "invoke_agent"
+OPERATION_INVOKE_WORKFLOW = "invoke_workflow"
 
 # --- otel-cot extensions (cot.*) -----------------------------------------------------
 # Reasoning span.
@@ -80,6 +86,14 @@ COT_REASONING_COUNT = "cot.reasoning.count"
 # How a streamed call ended: complete, closed (by the caller, early), abandoned (garbage-collected), error.
 COT_STREAM_OUTCOME = "cot.stream.outcome"
 
+# MCP tool spans: the server's name from its initialize result (no semconv attribute names an MCP server).
+COT_MCP_SERVER_NAME = "cot.mcp.server.name"
+
+# One agent handing the conversation to another (OpenAI Agents SDK): an event on the agent span that handed off.
+COT_AGENT_HANDOFF_EVENT = "cot.agent.handoff"
+COT_HANDOFF_FROM_AGENT = "cot.handoff.from_agent"
+COT_HANDOFF_TO_AGENT = "cot.handoff.to_agent"
+
 # Findings (written by the detector engine).
 COT_FLAGGED = "cot.flagged"
 COT_FINDING_CATEGORIES = "cot.finding.categories"
@@ -92,6 +106,8 @@ COT_FINDING_EVIDENCE = "cot.finding.evidence"
 COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
 COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
 COT_FINDING_SPAN_NAME = "cot.finding"
+# Metric (the collector's findings counter, per category / severity / service.name).
+COT_FINDINGS_METRIC = "cot.findings"
 
 # Reasoning sources (values of cot.reasoning.source).
 SOURCE_ANTHROPIC_THINKING = "anthropic.thinking"

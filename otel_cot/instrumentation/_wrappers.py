@@ -3,7 +3,9 @@
 Every piece of our code runs inside a try block; the only exception that may leave a
 wrapper is the SDK's own, unchanged. Streams are the SDK's own objects: we swap the
 iterator they read from for a generator that records each chunk, so the type the caller
-gets, its helpers and its context-manager behaviour stay exactly the SDK's.
+gets, its helpers and its context-manager behaviour stay exactly the SDK's. Where the SDK
+returns a plain generator (google-genai), there is no object to keep: the caller gets a
+generator of ours around it, still a generator (or async generator).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Protocol
 
+from opentelemetry import context as otel_context
 from opentelemetry.trace import Tracer
 
 from .._guard import report_internal_error
 from ..config import Settings
-from ._model_call import ModelCall, ModelRequest, ModelResponse
+from ._model_call import MODEL_CALL_OBSERVER_KEY, ModelCall, ModelRequest, ModelResponse
 
 RECORDER_ATTR = "_otel_cot_recorder"
 
@@ -36,6 +39,8 @@ class ApiAdapter:
     """The response of a non-streamed call, or None for a result we do not read (raw responses)."""
     accumulator: Callable[[], StreamAccumulator]
     stream_types: tuple[type, ...]
+    wrap_streams: bool = False
+    """The SDK streams through a plain generator (google-genai): the caller gets ours around it."""
 
     def is_stream(self, result: Any) -> bool:
         return isinstance(result, self.stream_types)
@@ -110,12 +115,15 @@ async def _recorded_async(iterator: AsyncIterator[Any], recorder: StreamRecorder
     recorder.finish("complete")
 
 
-def _record_stream(stream: Any, recorder: StreamRecorder) -> None:
-    iterator = stream._iterator
+def recorded_iterator(iterator: Any, recorder: StreamRecorder) -> Iterator[Any] | AsyncIterator[Any]:
+    """A generator (async for an async iterator) that yields ``iterator``'s items, recording each."""
     if hasattr(iterator, "__anext__"):
-        stream._iterator = _recorded_async(iterator, recorder)
-    else:
-        stream._iterator = _recorded(iterator, recorder)
+        return _recorded_async(iterator, recorder)
+    return _recorded(iterator, recorder)
+
+
+def _record_stream(stream: Any, recorder: StreamRecorder) -> None:
+    stream._iterator = recorded_iterator(stream._iterator, recorder)
     setattr(stream, RECORDER_ATTR, recorder)
 
 
@@ -137,9 +145,15 @@ def _failed(call: ModelCall, exc: BaseException) -> None:
 def _returned(adapter: ApiAdapter, call: ModelCall, result: Any) -> Any:
     try:
         if adapter.is_stream(result):
-            _record_stream(result, StreamRecorder(call, adapter.accumulator()))
+            recorder = StreamRecorder(call, adapter.accumulator())
+            if adapter.wrap_streams:
+                return recorded_iterator(result, recorder)
+            _record_stream(result, recorder)
         else:
-            call.finish(adapter.response(result))
+            response = adapter.response(result)
+            if response is None and otel_context.get_value(MODEL_CALL_OBSERVER_KEY) is not None:
+                return result  # a raw response we do not read: the observing integration finishes the call
+            call.finish(response)
     except Exception as exc:
         report_internal_error("model call result", exc)
         try:
