@@ -263,6 +263,12 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
+def numbers(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The (attribute, value) pairs whose value is a real number (bools and None left out)."""
+    return {key: value for key, value in pairs
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
 def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

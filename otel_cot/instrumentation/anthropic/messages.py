@@ -16,6 +16,7 @@ from .._model_call import (
     ModelResponse,
     ReasoningBlock,
     as_int,
+    numbers,
     get,
     parse_arguments,
     plain,
@@ -83,14 +84,12 @@ def _system(system: Any) -> list[dict[str, Any]] | None:
 def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     base_url = base_url_of(instance)
     attributes = endpoint_attributes(base_url)
-    for key, value in (
+    attributes.update(numbers((
         (sc.GEN_AI_REQUEST_MAX_TOKENS, as_int(kwargs.get("max_tokens"))),
         (sc.GEN_AI_REQUEST_TOP_K, as_int(kwargs.get("top_k"))),
         (sc.GEN_AI_REQUEST_TEMPERATURE, kwargs.get("temperature")),
         (sc.GEN_AI_REQUEST_TOP_P, kwargs.get("top_p")),
-    ):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attributes[key] = value
+    )))
     stop = kwargs.get("stop_sequences")
     if isinstance(stop, (list, tuple)) and stop:
         attributes[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stop]

@@ -17,6 +17,7 @@ from .._model_call import (
     ModelResponse,
     ReasoningBlock,
     as_int,
+    numbers,
     get,
     plain,
     reasoning_part,
@@ -164,8 +165,7 @@ def _tool_definition(tool: Any) -> Any:
 
 
 def _config_attributes(config: Any) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    for key, name in (
+    attributes = numbers((key, _get(config, name)) for key, name in (
         (sc.GEN_AI_REQUEST_MAX_TOKENS, "max_output_tokens"),
         (sc.GEN_AI_REQUEST_SEED, "seed"),
         (sc.GEN_AI_REQUEST_TEMPERATURE, "temperature"),
@@ -173,10 +173,7 @@ def _config_attributes(config: Any) -> dict[str, Any]:
         (sc.GEN_AI_REQUEST_TOP_K, "top_k"),
         (sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, "frequency_penalty"),
         (sc.GEN_AI_REQUEST_PRESENCE_PENALTY, "presence_penalty"),
-    ):
-        value = _get(config, name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attributes[key] = value
+    ))
     count = as_int(_get(config, "candidate_count"))
     if count and count != 1:
         attributes[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count

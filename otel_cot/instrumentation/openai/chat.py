@@ -18,6 +18,7 @@ from .._model_call import (
     ModelResponse,
     ReasoningBlock,
     as_int,
+    numbers,
     get,
     plain,
     reasoning_part,
@@ -72,16 +73,14 @@ def input_messages(messages: Any) -> list[Message]:
 def _request_attributes(kwargs: dict[str, Any]) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     max_tokens = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens")
-    for key, value in (
+    attributes.update(numbers((
         (sc.GEN_AI_REQUEST_MAX_TOKENS, as_int(max_tokens)),
         (sc.GEN_AI_REQUEST_SEED, as_int(kwargs.get("seed"))),
         (sc.GEN_AI_REQUEST_TEMPERATURE, kwargs.get("temperature")),
         (sc.GEN_AI_REQUEST_TOP_P, kwargs.get("top_p")),
         (sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, kwargs.get("frequency_penalty")),
         (sc.GEN_AI_REQUEST_PRESENCE_PENALTY, kwargs.get("presence_penalty")),
-    ):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attributes[key] = value
+    )))
     n = as_int(kwargs.get("n"))
     if n and n != 1:
         attributes[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n

@@ -17,6 +17,7 @@ from .._model_call import (
     ModelResponse,
     ReasoningBlock,
     as_int,
+    numbers,
     get,
     plain,
     reasoning_part,
@@ -86,13 +87,11 @@ def input_messages(value: Any) -> list[Message]:
 def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     base_url = base_url_of(instance)
     attributes = endpoint_attributes(base_url)
-    for key, value in (
+    attributes.update(numbers((
         (sc.GEN_AI_REQUEST_MAX_TOKENS, as_int(kwargs.get("max_output_tokens"))),
         (sc.GEN_AI_REQUEST_TEMPERATURE, kwargs.get("temperature")),
         (sc.GEN_AI_REQUEST_TOP_P, kwargs.get("top_p")),
-    ):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attributes[key] = value
+    )))
     instructions = kwargs.get("instructions")
     tools = kwargs.get("tools")
     model = kwargs.get("model")

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from ... import semconv as sc
 from .._endpoint import endpoint_attributes, provider_for
-from .._model_call import ModelRequest, ModelResponse, as_int, get, plain, text_part
+from .._model_call import ModelRequest, ModelResponse, as_int, get, numbers, plain, text_part
 from ..openai import chat, responses
 
 _SETTINGS = (
@@ -25,12 +25,7 @@ _SETTINGS = (
 
 
 def _settings_attributes(source: Any) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    for name, key in _SETTINGS:
-        value = get(source, name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attributes[key] = value
-    return attributes
+    return numbers((key, get(source, name)) for name, key in _SETTINGS)
 
 
 def _apply_usage(out: ModelResponse, usage: Any) -> None:
