@@ -193,3 +193,32 @@ def key_values(values: dict[str, Any]) -> list[KeyValue]:
         set_value(kv.value, value)
         out.append(kv)
     return out
+
+
+_NESTING = {"traces": ("resource_spans", "scope_spans", "spans"),
+            "logs": ("resource_logs", "scope_logs", "log_records"),
+            "metrics": ("resource_metrics", "scope_metrics", "metrics")}
+
+
+def split(signal: Signal, body: bytes) -> list[bytes] | None:
+    """Two requests holding the halves of ``body``'s data (split at the outermost level with more than one
+    entry), or None when it holds a single item."""
+    fields = _NESTING[signal.name]
+    node: Any = signal.request.FromString(body)
+    for depth, name in enumerate(fields):
+        entries = getattr(node, name)
+        if len(entries) == 0:
+            return None
+        if len(entries) > 1:
+            half = len(entries) // 2
+            parts = []
+            for keep in (slice(half, None), slice(0, half)):  # the slice to delete
+                part = signal.request.FromString(body)
+                target = part
+                for f in fields[:depth]:
+                    target = getattr(target, f)[0]
+                del getattr(target, name)[keep]
+                parts.append(part.SerializeToString())
+            return parts
+        node = entries[0]
+    return None

@@ -63,6 +63,7 @@ class Pipeline:
         self.cursor = 0
         self._held: dict[int, int] = {}  # inbox id → spans of it still in the grouper
         self._stopping = threading.Event()
+        self._abort = threading.Event()
         self.finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
 
@@ -74,11 +75,14 @@ class Pipeline:
         """Process what is in the inbox, flush every held trace, then return (True when finished)."""
         self._stopping.set()
         self.store.inbox_event.set()
-        return self.finished.wait(timeout)
+        if self.finished.wait(timeout):
+            return True
+        self._abort.set()  # out of time: what is still in the inbox is processed on the next start
+        return False
 
     def _run(self) -> None:
         try:
-            while True:
+            while not self._abort.is_set():
                 self.store.inbox_event.clear()
                 worked = self.step(force=self._stopping.is_set())
                 if self._stopping.is_set() and not worked and len(self.grouper) == 0:

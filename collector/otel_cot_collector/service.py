@@ -139,6 +139,7 @@ class Service:
             exporter.stop()
         for exporter in self.exporters:
             await asyncio.to_thread(exporter.finished.wait, 2.0)
+        await asyncio.to_thread(self.pipeline.finished.wait, 2.0)
         inbox, outbox = self.store.counts()
         self.store.close()
         logger.info("stopped", extra={"left_in_inbox": inbox, "left_in_outbox": outbox})

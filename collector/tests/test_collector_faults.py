@@ -172,7 +172,7 @@ def test_backend_throttling_and_size_cap(make_collector, exporter):
     size cap: queued requests are retried, then split until each fits; nothing is dropped."""
     sink = Sink().start()
     sink.mode = "unavailable"
-    collector = make_collector(sink, exporter=exporter, wait="50ms").start()
+    collector = make_collector(sink, exporter=exporter, wait="300ms").start()  # rows merge requests
     sent: list[str] = []
     size = 0
     for n in range(12):

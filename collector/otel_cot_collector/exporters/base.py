@@ -88,47 +88,49 @@ class Exporter:
             self.finished.set()
 
     def _deliver(self, rows: list[tuple[int, int, bytes]]) -> None:
-        signal = otlp.BY_CODE[rows[0][1]]
-        body = b"".join(r[2] for r in rows)
+        if self._send(otlp.BY_CODE[rows[0][1]], [r[2] for r in rows]):
+            self.store.delete_outbox(rows)
+
+    def _send(self, signal: otlp.Signal, bodies: list[bytes]) -> bool:
+        """Send ``bodies`` as one request until the backend accepts or refuses them for good (True), or the
+        exporter is stopped (False: the rows stay queued)."""
+        body = b"".join(bodies)
         attempt, first = 0, time.monotonic()
         labels = {"exporter": self.cfg.name, "signal": signal.name}
         while not self._stop.is_set():
             result = self.transport.send(signal, body)
             if result.outcome == SENT:
                 self.healthy = True
-                self.metrics.inc("otelcot_exporter_sent_requests_total", len(rows),
-                                 help="Queued requests the backend accepted", **labels)
+                self.metrics.inc("otelcot_exporter_sent_requests_total", len(bodies),
+                                 help="Requests the backend accepted", **labels)
                 if result.rejected or result.message:
                     self.metrics.inc("otelcot_exporter_rejected_items_total", result.rejected,
                                      help="Items the backend refused in a partial success", **labels)
                     logger.warning("backend partial success", extra={**labels, "rejected": result.rejected,
                                                                      "error": result.message})
-                self.store.delete_outbox(rows)
-                return
-            if result.outcome == DROP and len(rows) > 1:
-                # The batch may be over the backend's size cap, or one bad request may spoil it: split it
-                # so only what the backend really refuses is dropped.
-                half = len(rows) // 2
-                self._deliver(rows[:half])
-                self._deliver(rows[half:])
-                return
+                return True
             if result.outcome == DROP:
-                self.metrics.inc("otelcot_exporter_dropped_requests_total", len(rows),
-                                 help="Queued requests the backend refused permanently", **labels)
+                # The request may be over the backend's size cap, or one bad part may spoil it: split it so
+                # only what the backend really refuses is dropped.
+                parts = bodies if len(bodies) > 1 else otlp.split(signal, body)
+                if parts:
+                    half = max(1, len(parts) // 2)
+                    return self._send(signal, parts[:half]) and self._send(signal, parts[half:])
+                self.metrics.inc("otelcot_exporter_dropped_requests_total",
+                                 help="Requests the backend refused permanently", **labels)
                 logger.error("backend refused data permanently; dropped", extra={**labels, "error": result.message})
-                self.store.delete_outbox(rows)
-                return
+                return True
             self.healthy = False
             self.metrics.inc("otelcot_exporter_retries_total", help="Failed attempts that will be retried", **labels)
             if self.cfg.retry.max_elapsed and time.monotonic() - first > self.cfg.retry.max_elapsed:
-                self.metrics.inc("otelcot_exporter_dropped_requests_total", len(rows), **labels)
+                self.metrics.inc("otelcot_exporter_dropped_requests_total", len(bodies), **labels)
                 logger.error("retries exhausted; dropped", extra={**labels, "error": result.message})
-                self.store.delete_outbox(rows)
-                return
+                return True
             delay = backoff(attempt, self.cfg, result.retry_after)
             if attempt == 0 or attempt % 10 == 0:
                 logger.warning("export failed; retrying", extra={**labels, "error": result.message,
                                                                  "attempt": attempt + 1, "delay_s": round(delay, 3)})
             attempt += 1
             if self._stop.wait(delay):
-                return
+                return False
+        return False
