@@ -65,7 +65,8 @@ class Sink:
         self.metrics: list[Any] = []
         self.mode = "ok"
         self.delay = 0.0
-        self.max_body = 1 << 30  # larger requests are refused as too large (not retryable)
+        self.max_body = 1 << 30
+        self.headers: dict[str, str] = {}  # the last request's headers (HTTP) or metadata (gRPC)  # larger requests are refused as too large (not retryable)
         self.requests = 0
         self._grpc: grpc.Server | None = None
         self._http: http.server.ThreadingHTTPServer | None = None
@@ -97,6 +98,7 @@ class Sink:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(8))
         for signal, (service, _, resp_cls) in _SERVICES.items():
             def export(request: bytes, context: Any, signal: str = signal, resp_cls: Any = resp_cls) -> Any:
+                self.headers = dict(context.invocation_metadata() or ())
                 if self.mode == "unavailable":
                     context.abort(grpc.StatusCode.UNAVAILABLE, "sink unavailable")
                 if self.mode == "slow":
@@ -121,6 +123,7 @@ class Sink:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 signal = self.path.rsplit("/", 1)[-1]
+                sink.headers = {k.lower(): v for k, v in self.headers.items()}
                 if sink.mode == "unavailable":
                     self._send(503, b"", {"Retry-After": "0"})
                     return
@@ -161,7 +164,7 @@ class Sink:
 def collector_config(queue_dir: str, sink: Sink, *, exporter: str = "otlp_grpc", wait: str = "200ms",
                      token: str | None = None, tls: tuple[str, str] | None = None, max_bytes: str = "64MiB",
                      max_request: int | None = None, keep_fraction: float = 1.0,
-                     metrics_interval: str = "300ms") -> dict[str, Any]:
+                     metrics_interval: str = "300ms", headers: dict[str, str] | None = None) -> dict[str, Any]:
     grpc_port, http_port, ops_port = free_port(), free_port(), free_port()
 
     def protocol(port: int) -> dict[str, Any]:
@@ -178,6 +181,8 @@ def collector_config(queue_dir: str, sink: Sink, *, exporter: str = "otlp_grpc",
         exp = {"endpoint": f"{HOST}:{sink.grpc_port}", "tls": {"insecure": True}}
     else:
         exp = {"endpoint": f"http://{HOST}:{sink.http_port}"}
+    if headers:
+        exp["headers"] = headers
     exp.update({"timeout": "2s", "retry_on_failure": {"initial_interval": "50ms", "max_interval": "300ms"}})
     return {
         "receivers": {"otlp": {"protocols": {"grpc": protocol(grpc_port), "http": protocol(http_port)}}},

@@ -172,7 +172,8 @@ def test_backend_throttling_and_size_cap(make_collector, exporter):
     size cap: queued requests are retried, then split until each fits; nothing is dropped."""
     sink = Sink().start()
     sink.mode = "unavailable"
-    collector = make_collector(sink, exporter=exporter, wait="300ms").start()  # rows merge requests
+    collector = make_collector(sink, exporter=exporter, wait="300ms",  # rows merge requests
+                               headers={"X-Vendor-Key": "k-123"}).start()
     sent: list[str] = []
     size = 0
     for n in range(12):
@@ -186,5 +187,6 @@ def test_backend_throttling_and_size_cap(make_collector, exporter):
     try:
         wait_for(lambda: set(sent) <= set(sink.spans), 30, "every span, in batches the backend accepts")
         assert collector.metric("otelcot_exporter_dropped_requests_total") == 0
+        assert sink.headers["x-vendor-key"] == "k-123"
     finally:
         sink.stop()
