@@ -67,7 +67,8 @@ class Spans:
         return list(self._exporter.get_finished_spans())
 
     def model_calls(self) -> list[ReadableSpan]:
-        return [s for s in self.all() if (s.attributes or {}).get("gen_ai.operation.name") == "chat"
+        return [s for s in self.all()
+                if (s.attributes or {}).get("gen_ai.operation.name") in ("chat", "generate_content")
                 or s.name.startswith("anthropic.messages.create")]
 
     def reasoning(self) -> list[ReadableSpan]:

@@ -58,12 +58,15 @@ class ToolCall:
     def __init__(self, name: str, *, call_id: str | None = None, arguments: Any = None,
                  tool_type: str = "function", description: str | None = None,
                  attributes: Mapping[str, Any] | None = None, tracer: Tracer | None = None,
-                 settings: Settings | None = None, parent: otel_context.Context | None = None) -> None:
+                 settings: Settings | None = None, parent: otel_context.Context | None = None,
+                 kind: SpanKind = SpanKind.INTERNAL, claim: bool = True) -> None:
         self._settings = settings or config.current()
         self._ended = False
         self._budget = ContentBudget(self._settings)
         links = []
-        claimed = pending.claim(name) if call_id is None else None
+        # `claim=False` for the executing side of a remote call (an MCP server): the model's call
+        # belongs to the caller's span.
+        claimed = pending.claim(name) if call_id is None and claim else None
         if claimed is not None:
             call_id = claimed.call_id
             links.append(Link(claimed.model_span))
@@ -83,7 +86,7 @@ class ToolCall:
         if attributes:
             span_attributes.update(attributes)
         self.span = (tracer or _tracer()).start_span(
-            f"{sc.OPERATION_EXECUTE_TOOL} {name}", context=parent, kind=SpanKind.INTERNAL,
+            f"{sc.OPERATION_EXECUTE_TOOL} {name}", context=parent, kind=kind,
             attributes=span_attributes, links=links)
 
     @property

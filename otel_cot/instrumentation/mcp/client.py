@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from ... import semconv as sc
 from ..._guard import report_internal_error
@@ -75,7 +76,7 @@ def _start(telemetry: Telemetry, wrapped: Callable[..., Any], instance: Any, arg
             return None
         arguments = args[1] if len(args) > 1 else kwargs.get("arguments")
         call = ToolCall(name, arguments=arguments, tool_type=TOOL_TYPE, attributes=_attributes(instance),
-                        tracer=telemetry.tracer, settings=telemetry.settings)
+                        tracer=telemetry.tracer, settings=telemetry.settings, kind=SpanKind.CLIENT)
     except Exception as exc:
         report_internal_error("mcp call_tool start", exc)
         return None

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from ... import semconv as sc
 from ..._guard import report_internal_error
@@ -70,8 +71,9 @@ def _start(telemetry: Telemetry, name: Any, arguments: Any, meta: Any,
         if isinstance(protocol_version, str):
             attributes[sc.MCP_PROTOCOL_VERSION] = protocol_version
         # The server never claims a pending model tool call: the model asked the client, whose span has the id.
-        call = ToolCall(name, call_id="", arguments=arguments, tool_type=TOOL_TYPE, attributes=attributes,
-                        tracer=telemetry.tracer, settings=telemetry.settings, parent=parent_from(meta))
+        call = ToolCall(name, arguments=arguments, tool_type=TOOL_TYPE, attributes=attributes,
+                        tracer=telemetry.tracer, settings=telemetry.settings, parent=parent_from(meta),
+                        kind=SpanKind.SERVER, claim=False)
         server_call = _ServerCall(call)
     except Exception as exc:
         report_internal_error("mcp server tool start", exc)
