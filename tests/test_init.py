@@ -143,3 +143,24 @@ def test_unsupported_protocol_is_a_clear_error():
     with pytest.raises(ConfigurationError, match="not supported"):
         build_exporter(env={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
     assert build_exporter(env={"OTEL_TRACES_EXPORTER": "none"}) is None
+
+
+def test_a_library_that_is_not_installed_is_skipped(monkeypatch, caplog):
+    import logging
+
+    import otel_cot
+
+    monkeypatch.setitem(otel_cot._INSTRUMENTORS, "not_there",
+                        ("otel_cot.instrumentation.not_there", "NotThereInstrumentor", "surely_not_installed_pkg"))
+    with caplog.at_level(logging.DEBUG, logger="otel_cot"):
+        found = otel_cot.instrumentors()
+    assert "not_there" not in found and {"openai", "anthropic"} <= set(found)
+    assert "not_there is not installed" in caplog.text
+
+
+def test_installing_otel_cot_pulls_in_no_instrumented_sdk():
+    from importlib.metadata import requires
+
+    runtime = [r for r in requires("otel-cot") or [] if "extra ==" not in r]
+    names = {r.split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in runtime}
+    assert not names & {"openai", "anthropic", "google-genai", "mcp", "openai-agents"}
