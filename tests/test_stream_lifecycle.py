@@ -242,3 +242,35 @@ def test_stream_types_are_the_sdks_own(replay, spans):
     stream = resource.create(**kwargs)
     assert type(stream) is anthropic.Stream
     stream.close()
+
+
+# --- raw responses ----------------------------------------------------------------------------------
+def test_with_raw_response_is_read_without_changing_it(replay, spans):
+    fx, resource, kwargs = _open(replay, "openai-compatible/chat-nostream--deepseek_model_thinking_part--pydantic-ai.json")
+    raw = resource.with_raw_response.create(**kwargs)
+    assert type(raw).__name__ == "LegacyAPIResponse"
+    completion = raw.parse()
+    assert completion is raw.parse()  # the SDK's cached parse, shared with us
+    assert completion.choices[0].message.content
+    span = _only_model_span(spans)
+    assert attrs(span)["gen_ai.response.id"] == completion.id
+    assert len(spans.reasoning()) == 1
+
+
+def test_with_raw_response_stream(replay, spans):
+    _fx, resource, kwargs = _open(replay, ANTHROPIC_THINKING)
+    raw = resource.with_raw_response.create(**kwargs)
+    assert spans.model_calls() == []
+    events = list(raw.parse())
+    assert events[-1].type == "message_stop"
+    assert attrs(_only_model_span(spans))["cot.stream.outcome"] == "complete"
+    assert len(spans.reasoning()) == 1
+
+
+@pytest.mark.parametrize("name", [ANTHROPIC_THINKING, CHAT_TOOLS])
+def test_with_streaming_response_body_is_left_to_the_caller(name, replay, spans):
+    _fx, resource, kwargs = _open(replay, name)
+    with resource.with_streaming_response.create(**kwargs) as response:
+        lines = list(response.iter_lines())
+    assert any(line.startswith("data:") for line in lines)
+    assert len(spans.model_calls()) == 1

@@ -142,8 +142,29 @@ def _failed(call: ModelCall, exc: BaseException) -> None:
         report_internal_error("model call fail", inner)
 
 
+def _raw_parsed(result: Any) -> Any:
+    """What ``.with_raw_response`` calls return (openai ``LegacyAPIResponse``, anthropic ``APIResponse``), parsed.
+
+    The body has been read already and the SDK caches the parse, so the caller's own
+    ``.parse()`` gets the same object (a stream included, recorded by us). Responses whose
+    body is still unread (``with_streaming_response``) are left alone.
+    """
+    kind = type(result).__name__
+    if kind == "LegacyAPIResponse":
+        return result.parse()
+    if kind == "APIResponse":  # anthropic: the same class serves with_streaming_response, told apart by header
+        request = getattr(result, "http_request", None)
+        if request is not None and request.headers.get("x-stainless-raw-response") == "raw":
+            return result.parse()
+    return None
+
+
 def _returned(adapter: ApiAdapter, call: ModelCall, result: Any) -> Any:
     try:
+        parsed = _raw_parsed(result)
+        if parsed is not None:
+            _returned(adapter, call, parsed)
+            return result
         if adapter.is_stream(result):
             recorder = StreamRecorder(call, adapter.accumulator())
             if adapter.wrap_streams:

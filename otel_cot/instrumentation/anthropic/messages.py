@@ -153,7 +153,7 @@ def response_from_blocks(message: Any, blocks: list[Any], times: dict[int, list[
 
 def response(result: Any) -> ModelResponse | None:
     content = get(result, "content")
-    if content is None:
+    if not isinstance(content, (list, tuple)):  # not a Message (a raw HTTP response's bytes, say)
         return None
     return response_from_blocks(result, list(content))
 
