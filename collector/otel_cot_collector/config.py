@@ -228,6 +228,7 @@ class DetectConfig:
     config_file: str | None = None
     timeout: float | None = 2.0
     max_traces: int = 10_000
+    log_spans: str = "none"  # coding-agent log records as spans: none | flagged | all
 
 
 @dataclass
@@ -354,6 +355,14 @@ def _exporter(name: str, data: Any, path: str) -> ExporterConfig:
     return out
 
 
+def _log_spans(value: Any, path: str) -> str:
+    if value is False:  # YAML reads a bare `none`/`off` as a string but `false` as a bool
+        return "none"
+    if value not in ("none", "flagged", "all"):
+        raise ConfigError(f"{path}: must be none, flagged or all (got {value!r})")
+    return str(value)
+
+
 def _processor(name: str, data: Any, path: str) -> Any:
     kind = name.split("/", 1)[0]
     s = _Section(data, path)
@@ -364,7 +373,8 @@ def _processor(name: str, data: Any, path: str) -> Any:
     elif kind == "detect":
         timeout = s.get("timeout", 2.0, duration)
         out = DetectConfig(config_file=s.get("config_file", None, _file),
-                           timeout=timeout or None, max_traces=s.get("max_traces", 10_000, _int(1)))
+                           timeout=timeout or None, max_traces=s.get("max_traces", 10_000, _int(1)),
+                           log_spans=s.get("log_spans", "none", _log_spans))
     elif kind == "sampling":
         out = SamplingConfig(keep_fraction=s.get("keep_fraction", 1.0, _fraction),
                              remember_traces=s.get("remember_traces", 100_000, _int(1)))

@@ -18,6 +18,7 @@ from otel_cot.detectors import Engine, load_config_file
 
 from . import otlp
 from .config import Config
+from .processors.agents.spans import LogSpans
 from .processors.detect import Detect
 from .processors.findings_metrics import FindingsCounter
 from .processors.grouping import Group, SpanRef, TraceGrouper
@@ -52,7 +53,9 @@ class Pipeline:
         self.grouper = TraceGrouper(group_cfg.wait, group_cfg.max_traces, group_cfg.max_spans) if group_cfg \
             else TraceGrouper(0.0, 10_000, 200_000)
         self.detect_traces = Detect(engine, metrics) if engine and cfg.processor("traces", "detect") else None
-        self.detect_logs = Detect(engine, metrics) if engine and cfg.processor("logs", "detect") else None
+        log_detect = cfg.processor("logs", "detect")
+        log_spans = LogSpans(log_detect.log_spans) if log_detect and log_detect.log_spans != "none" else None
+        self.detect_logs = Detect(engine, metrics, log_spans=log_spans) if engine and log_detect else None
         sampling = cfg.processor("traces", "sampling")
         self.sampler = Sampler(sampling.keep_fraction, sampling.remember_traces) if sampling else None
         fm = cfg.processor("traces", "findings_metrics")
@@ -142,6 +145,9 @@ class Pipeline:
             if found:
                 data = req.SerializeToString()
                 self._count_findings([(f.category, f.severity, service) for f, service in found])
+            spans = self.detect_logs.log_spans.take() if self.detect_logs.log_spans else None
+            if spans:  # written in the same transaction as the logs, so a crash re-emits both
+                rows.extend((name, otlp.TRACES.code, spans) for name in self.exporters["traces"])
         done.append(row_id)
         rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
 

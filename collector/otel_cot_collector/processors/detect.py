@@ -17,6 +17,8 @@ from otel_cot.detectors.base import severity_rank
 
 from .. import otlp
 from ..telemetry import Metrics
+from .agents import agent_log_mappers
+from .agents.spans import LogSpans
 from .grouping import SpanRef
 from .log_views import LogMappers, log_record_data
 
@@ -73,10 +75,12 @@ def is_flagged(attrs: dict[str, Any]) -> bool:
 class Detect:
     """Runs ``engine`` over grouped traces and over log records, annotating in place."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, log_mappers: LogMappers | None = None) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, log_mappers: LogMappers | None = None,
+                 log_spans: LogSpans | None = None) -> None:
         self.engine = engine
         self.metrics = metrics
-        self.log_mappers = log_mappers or LogMappers()
+        self.log_mappers = log_mappers or agent_log_mappers()
+        self.log_spans = log_spans  # coding-agent records also emitted as spans (see agents/spans.py)
 
     def trace(self, refs: Sequence[SpanRef]) -> tuple[list[Finding], bool]:
         """Judge one trace's spans in the order they ended; returns new findings and whether any span of
@@ -108,10 +112,15 @@ class Detect:
                     if is_flagged(data.attributes):
                         continue  # annotated by an earlier pass (a redelivery)
                     views = self.log_mappers.views(data)
-                    findings = self.engine.process_views(data.trace_key, views) if views else []
+                    # an agent mapper groups by session: its views carry the session key as trace id
+                    key = views[0].trace_id or data.trace_key if views else data.trace_key
+                    findings = self.engine.process_views(key, views) if views else []
+                    if self.log_spans is not None:
+                        self.log_spans.add(data, views, findings)
                     if findings:
                         worst = max(findings, key=lambda f: severity_rank(f.severity))
-                        attrs = span_attributes(findings, data.attributes)
+                        attrs = finding_event_attributes(worst)  # logs have no events: the worst one's fields
+                        attrs.update(span_attributes(findings, data.attributes))
                         attrs[semconv.COT_FINDING_DETECTOR] = worst.detector_id
                         attrs[semconv.GEN_AI_EVALUATION_EXPLANATION] = worst.explanation
                         if worst.evidence:
