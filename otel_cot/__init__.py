@@ -23,13 +23,18 @@ from ._guard import set_internal_error_reporter
 from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
+from .guard import Decision, ToolCallBlocked, acheck_tool_call, check_tool_call
 from .instrumentation.tools import agent, tool
 
 __all__ = [
     "ConfigurationError",
+    "Decision",
     "Settings",
+    "ToolCallBlocked",
     "__version__",
+    "acheck_tool_call",
     "agent",
+    "check_tool_call",
     "init",
     "instrumentors",
     "set_internal_error_reporter",
@@ -87,6 +92,7 @@ def init(
     instrument: Iterable[str] | None = None,
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
+    guard: Any = None,
 ) -> TracerProvider | None:
     """Instrument every supported library that is installed and export spans over OTLP.
 
@@ -98,6 +104,10 @@ def init(
 
     ``detect=True`` (or ``OTEL_COT_DETECT=true``) runs the misalignment detectors on the export
     thread, before the spans leave the process, so findings arrive on the spans without a collector.
+
+    ``guard`` (a policy mapping, an ``otel_cot.guard.Policy`` or a YAML path; else
+    ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
+    and logged, asked about or blocked by policy (docs/guard.md).
     """
     with _lock:
         if _state:
@@ -137,8 +147,18 @@ def init(
         if owned:
             trace.set_tracer_provider(provider)
         config.set_current(settings)
+        _configure_guard(guard)
         _state.update(provider=provider, owned=owned, instrumented=_instrument_all(provider, settings))
         return provider
+
+
+def _configure_guard(policy: Any) -> None:
+    from .guard import configure
+    from .guard.policy import policy_from_env
+
+    policy = policy if policy is not None else policy_from_env()
+    if policy is not None:
+        configure(policy)
 
 
 def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
@@ -168,3 +188,6 @@ def shutdown(timeout_millis: int = 30_000) -> None:
             provider.shutdown()
         _state.clear()
         config.set_current(None)
+        from .guard import configure
+
+        configure(None)

@@ -106,6 +106,20 @@ COT_FINDING_EVIDENCE = "cot.finding.evidence"
 COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
 COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
 COT_FINDING_SPAN_NAME = "cot.finding"
+
+# Runtime guard (otel_cot.guard): its decision about a tool call, on the tool span.
+COT_GUARD_DECISION = "cot.guard.decision"  # allowed | blocked | asked-allowed | asked-denied
+COT_GUARD_ACTION = "cot.guard.action"  # the policy action that applied: log | ask | block
+COT_GUARD_RULE = "cot.guard.rule"  # the policy rule (or allow-list entry, or on_error) that decided
+COT_GUARD_DURATION_MS = "cot.guard.duration_ms"
+COT_GUARD_FINDING_COUNT = "cot.guard.finding_count"
+COT_GUARD_FINDING_CATEGORY = "cot.guard.finding.category"
+COT_GUARD_FINDING_SEVERITY = "cot.guard.finding.severity"
+COT_GUARD_FINDING_DETECTOR = "cot.guard.finding.detector"
+COT_GUARD_FINDING_EXPLANATION = "cot.guard.finding.explanation"
+COT_GUARD_FINDING_EVIDENCE = "cot.guard.finding.evidence"
+COT_GUARD_ERROR = "cot.guard.error"  # the guard failed or overran; on_error decided
+COT_GUARD_DECISION_EVENT = "cot.guard.decision"  # with no tool span: the decision as an event
 # Metric (the collector's findings counter, per category / severity / service.name).
 COT_FINDINGS_METRIC = "cot.findings"
 

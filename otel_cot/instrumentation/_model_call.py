@@ -19,6 +19,7 @@ from .. import semconv as sc
 from .._guard import report_internal_error
 from ..config import Settings
 from ..content import ContentBudget
+from ..guard import integrations as guard
 from . import _pending as pending
 
 # Set in the context while an instrumented SDK method runs, so an SDK's own tracing can
@@ -219,6 +220,7 @@ class ModelCall:
         pending.register(span.get_span_context(), self._rootless,
                          [(p.get("id"), p.get("name")) for m in response.output_messages for p in m.get("parts", ())
                           if p.get("type") == "tool_call" and not p.get("server")])
+        guard.observe_model_call(span, self._request.input_messages, response.output_messages)
 
     def _emit_reasoning_spans(self, blocks: Iterable[ReasoningBlock], end_ns: int) -> None:
         ctx = trace.set_span_in_context(self.span)

@@ -25,6 +25,8 @@ from .._guard import report_internal_error
 from .._version import __version__
 from ..config import Settings
 from ..content import ContentBudget
+from ..guard import integrations as guard
+from ..guard.decision import ToolCallBlocked
 from . import _pending as pending
 from ._model_call import _clean_value, plain
 
@@ -113,6 +115,7 @@ class ToolCall:
                 self.span.set_attribute(sc.COT_CONTENT_TRUNCATED, True)
             if self._budget.redacted:
                 self.span.set_attribute(sc.COT_CONTENT_REDACTED_SECRETS, self._budget.redacted)
+            guard.observe_tool_result(self.span, result, is_error)
             if is_error:
                 self.span.set_attribute(sc.ERROR_TYPE, "tool_error")
                 self.span.set_status(Status(StatusCode.ERROR, "the tool reported an error"))
@@ -133,9 +136,9 @@ class ToolCall:
 
 
 def _start_tool(name: str, description: str | None, tool_type: str, signature: inspect.Signature | None,
-                args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None]:
+                args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None, Any]:
+    arguments: Any = None
     try:
-        arguments: Any = None
         if signature is not None:
             try:
                 bound = signature.bind(*args, **kwargs)
@@ -144,10 +147,10 @@ def _start_tool(name: str, description: str | None, tool_type: str, signature: i
                 bound = signature.bind_partial(*args, **kwargs)
             arguments = {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
         call = ToolCall(name, arguments=arguments, tool_type=tool_type, description=description)
-        return call, call.activate()
+        return call, call.activate(), arguments
     except Exception as exc:
         report_internal_error("tool start", exc)
-        return None, None
+        return None, None, arguments
 
 
 def _detach(token: object | None) -> None:
@@ -177,12 +180,19 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
         signature = None
 
     def start(args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None]:
-        return _start_tool(name, description, tool_type, signature, args, kwargs)
+        call, token, arguments = _start_tool(name, description, tool_type, signature, args, kwargs)
+        guard.guard_tool(call, token, name, arguments)  # a blocked call raises ToolCallBlocked, its span ended
+        return call, token
+
+    async def astart(args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None]:
+        call, token, arguments = _start_tool(name, description, tool_type, signature, args, kwargs)
+        await guard.aguard_tool(call, token, name, arguments)
+        return call, token
 
     if inspect.isasyncgenfunction(func):
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            call, token = start(args, kwargs)
+            call, token = await astart(args, kwargs)
             _detach(token)  # a generator resumes in its consumer's context; do not leave ours attached
             items: list[Any] = []
             try:
@@ -216,7 +226,10 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            call, token = start(args, kwargs)
+            try:
+                call, token = await astart(args, kwargs)
+            except ToolCallBlocked as blocked:
+                return guard.blocked_tool_result(blocked)
             try:
                 result = await func(*args, **kwargs)
             except BaseException as exc:
@@ -230,7 +243,10 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        call, token = start(args, kwargs)
+        try:
+            call, token = start(args, kwargs)
+        except ToolCallBlocked as blocked:
+            return guard.blocked_tool_result(blocked)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:

@@ -38,6 +38,11 @@ def build() -> Any:
         return a / b
 
     @server.tool()
+    def run_command(command: str) -> str:
+        """Run a shell command (a stand-in: it only echoes, the tests never execute anything)."""
+        return f"ran: {command}"
+
+    @server.tool()
     def reject(reason: str) -> CallToolResult:
         """Answer with an error result."""
         return CallToolResult(content=[TextContent(type="text", text=reason)], isError=True)

@@ -16,6 +16,8 @@ from opentelemetry.trace import SpanKind
 
 from ... import semconv as sc
 from ..._guard import report_internal_error
+from ...guard import integrations as guard
+from ...guard.decision import ToolCallBlocked
 from .._base import Telemetry
 from ..tools import ToolCall
 from ._common import TOOL_TYPE, TOOLS_CALL, detach, field, with_trace_context
@@ -118,6 +120,11 @@ def call_tool_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
         if started is None:
             return await wrapped(*args, **kwargs)
         call, token, kwargs = started
+        try:  # the guard: a blocked call is never sent; its span is ended
+            await guard.aguard_tool(call, token, args[0] if args else kwargs.get("name"),
+                                    args[1] if len(args) > 1 else kwargs.get("arguments"))
+        except ToolCallBlocked as blocked:
+            return guard.blocked_mcp_result(blocked)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:

@@ -1,0 +1,60 @@
+"""The paths and commands a pending tool call touches, for allow-lists and the workspace check."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+
+from ..detectors.actions import file_edit, shell_command, split_commands, strip_wrappers
+from ..detectors.base import SpanView
+
+# Programs whose every operand is a file they change: their operands count as paths even without a '/'.
+FILE_PROGRAMS = frozenset({"rm", "rmdir", "unlink", "shred", "truncate", "mv", "cp", "chmod", "chown",
+                           "chgrp", "touch", "tee", "ln", "mkdir", "install"})
+
+
+def simple_commands(view: SpanView) -> list[list[str]] | None:
+    """The call's shell command as argv lists (wrappers such as ``sudo`` dropped), or None if not a shell call."""
+    command = shell_command(view)
+    if command is None:
+        return None
+    return [argv for argv in (strip_wrappers(a) for a in split_commands(command[:100_000])) if argv]
+
+
+def touched_paths(view: SpanView, commands: list[list[str]] | None) -> list[str]:
+    """The files a call writes or removes: an edit's path, or the path operands of its shell commands."""
+    edit = file_edit(view)
+    if edit is not None and edit.path:
+        return [edit.path]
+    out: list[str] = []
+    for argv in commands or ():
+        prog = posixpath.basename(argv[0])
+        operands = [a for a in argv[1:] if a and not a.startswith("-")]
+        if prog in FILE_PROGRAMS:
+            out.extend(operands)
+        else:
+            out.extend(a for a in operands if "/" in a or a.startswith((".", "~")))
+    return out
+
+
+def resolve(path: str, workspace: str) -> str:
+    """``path`` as an absolute, normalised path (``~`` and ``$HOME`` expanded, relative to ``workspace``)."""
+    p = path.strip().strip("'\"")
+    if p.startswith(("$HOME", "${HOME}")):
+        p = "~" + p[p.index("}") + 1 if p.startswith("${") else 5:]
+    p = os.path.expanduser(p)
+    if not os.path.isabs(p):
+        p = os.path.join(workspace, p)
+    return os.path.normpath(p)
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """``pattern`` is an absolute glob; ``dir/**`` also matches ``dir`` itself."""
+    if pattern.endswith("/**") and path == pattern[:-3]:
+        return True
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
