@@ -1,7 +1,7 @@
 """Claude Code's OTLP log events → views.
 
-Follows code.claude.com/docs/en/monitoring-usage ("Events"; the revision of April–June 2026 as mirrored by
-spybara.com) and anthropics/claude-code CHANGELOG.md. Every event carries the standard attributes
+Follows code.claude.com/docs/en/monitoring-usage ("Events"; revisions of April–June 2026, read from
+stored copies) and anthropics/claude-code CHANGELOG.md. Every event carries the standard attributes
 ``session.id``, ``prompt.id``, ``event.name``, ``event.timestamp`` and ``event.sequence``; the body is the
 prefixed name (``claude_code.tool_result``). Content is gated: ``prompt`` needs ``OTEL_LOG_USER_PROMPTS=1``
 (otherwise ``<REDACTED>``), ``tool_parameters`` / ``tool_input`` need ``OTEL_LOG_TOOL_DETAILS=1``. Tool
