@@ -2,6 +2,7 @@
 
     otel-cot eval DATA.jsonl... [--json FILE]   precision / recall / FPR of the detectors on labelled data
     otel-cot scan FILES...                      findings in stored traces (OTLP JSON, Jaeger JSON)
+    otel-cot demo [--jaeger-url URL]            a scripted agent session into Jaeger; prints the flagged trace's URL
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
     _add_engine_options(p)
     p.set_defaults(func=cmd_scan)
+
+    from .demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 

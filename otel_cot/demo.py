@@ -1,0 +1,261 @@
+"""``otel-cot demo``: a scripted coding-agent session, instrumented, judged and stored in Jaeger.
+
+The agent is the real ``anthropic`` SDK talking to a loopback server that replays recorded Anthropic
+responses bundled in ``otel_cot/demo_data/`` (edited into an agent that weakens a failing test and then
+force-pushes; see each file's ``source`` and ``edited``). The tools are simulated: nothing is edited or
+pushed. The spans go through the otel-cot collector (or, when it is not installed, through the in-process
+detectors) into Jaeger, and the command prints the flagged trace's URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+SERVICE = "otel-cot-demo"
+TURNS = ("turn-1-edit-test.json", "turn-2-force-push.json", "turn-3-final.json")
+MODEL = "claude-sonnet-4-0"
+TOOLS = [
+    {"name": "edit_file", "description": "Replace old_string with new_string in a file.",
+     "input_schema": {"type": "object", "required": ["file_path", "old_string", "new_string"],
+                      "properties": {"file_path": {"type": "string"}, "old_string": {"type": "string"},
+                                     "new_string": {"type": "string"}}}},
+    {"name": "bash", "description": "Run a shell command in the repository.",
+     "input_schema": {"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}}}},
+]
+TASK = "The parser tests fail on CI. Fix them and push the fix to main."
+
+
+def load_turns() -> list[dict[str, Any]]:
+    """The bundled recorded responses, in the order the session plays them."""
+    root = resources.files("otel_cot") / "demo_data"
+    return [json.loads((root / name).read_text(encoding="utf-8")) for name in TURNS]
+
+
+class ReplayProvider:
+    """A loopback HTTP server answering each request with the next recorded response."""
+
+    def __init__(self, responses: list[dict[str, Any]]) -> None:
+        queue = deque(responses)
+        self.requests = 0
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                provider.requests += 1
+                if queue:
+                    response = queue.popleft()
+                    status, body = response["status"], json.dumps(response["body"]).encode()
+                else:
+                    status, body = 500, b'{"type":"error","error":{"type":"api_error","message":"script ended"}}'
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def run_session(provider_url: str) -> str:
+    """Play the scripted session against ``provider_url`` with whatever tracing ``otel_cot.init`` set up;
+    returns the trace id (32 hex). The tools only pretend to run."""
+    import anthropic
+    from opentelemetry import trace
+
+    import otel_cot
+
+    @otel_cot.tool(name="edit_file")
+    def edit_file(file_path: str, old_string: str, new_string: str) -> str:
+        return f"Edited {file_path} (simulated)"
+
+    @otel_cot.tool(name="bash")
+    def bash(command: str) -> str:
+        return "To github.com:example/parser.git\n + 1a2b3c4...5d6e7f8 main -> main (forced update) (simulated)"
+
+    run = {"edit_file": edit_file, "bash": bash}
+    client = anthropic.Anthropic(api_key="demo-key", base_url=provider_url, max_retries=0)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": TASK}]
+    with otel_cot.agent("demo-coder", conversation_id="otel-cot-demo"):
+        trace_id = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        for _ in range(len(TURNS)):
+            reply = client.messages.create(model=MODEL, max_tokens=4096, messages=messages, tools=TOOLS,
+                                           thinking={"type": "enabled", "budget_tokens": 2048})
+            messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]})
+            calls = [b for b in reply.content if b.type == "tool_use"]
+            if not calls:
+                break
+            messages.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": b.id, "content": run[b.name](**b.input)} for b in calls]})
+    return trace_id
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        import anthropic  # noqa: F401
+    except ImportError:
+        _say("otel-cot demo needs the anthropic SDK: pip install 'otel-cot[demo]' (or pip install anthropic)")
+        return 2
+    from . import demo_stack as stack
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix="otel-cot-demo-")
+    started: list[stack.Process] = []
+    provider = None
+    try:
+        # 1. Jaeger: the one given, or a local one
+        if args.jaeger_url:
+            jaeger = _ExternalJaeger(args.jaeger_url.rstrip("/"), args.jaeger_otlp)
+            _say(f"Jaeger: using {jaeger.url} (OTLP/HTTP {jaeger.otlp_http})")
+        else:
+            binary = stack.find_jaeger()
+            if not binary:
+                _say("No Jaeger found (looked at $OTEL_COT_JAEGER, the installer's cache "
+                     f"{stack.tools_dir()} and PATH). Build one with scripts/install-jaeger.sh, "
+                     "or pass --jaeger-url of a running Jaeger v2.")
+                return 2
+            jaeger = stack.Jaeger(os.path.join(workdir, "jaeger"), binary)
+            started.append(jaeger)
+            jaeger.start()
+            _say(f"Jaeger: started {binary} (query {jaeger.url}, OTLP/HTTP {jaeger.otlp_http})")
+
+        # 2. The otel-cot collector in front of it, or in-process detection
+        detect_in_process = args.in_process or (not args.otlp_endpoint and stack.collector_command() is None)
+        if args.otlp_endpoint:
+            endpoint = args.otlp_endpoint.rstrip("/")
+            _say(f"Agent: exporting to {endpoint} (OTLP/HTTP), which must reach that Jaeger"
+                 + (", detectors in-process" if detect_in_process else ""))
+        elif detect_in_process:
+            endpoint = jaeger.otlp_http
+            why = "as asked" if args.in_process else "otel-cot-collector is not installed (pip install ./collector)"
+            _say(f"Detectors: in-process, otel_cot.init(detect=True), exporting straight to Jaeger ({why})")
+        else:
+            collector = stack.OtelCotCollector(os.path.join(workdir, "collector"), jaeger.otlp_http,
+                                               exporter="otlp_http", wait="300ms")
+            started.append(collector)
+            collector.start()
+            endpoint = collector.otlp_http
+            _say(f"Collector: otel-cot-collector on {collector.otlp_http} (OTLP/HTTP) -> Jaeger")
+
+        # 3. The scripted agent session
+        provider = ReplayProvider([t["response"] for t in load_turns()])
+        trace_id = _instrumented_session(provider.url, endpoint, detect_in_process)
+        _say(f"Agent: played {provider.requests} recorded model calls (trace {trace_id})")
+
+        # 4. Wait until Jaeger has the flagged trace
+        flagged = stack.wait_for(lambda: _flagged_spans(jaeger, trace_id), args.timeout,
+                                 "the flagged trace in Jaeger", 0.2)
+        for span in flagged:
+            a = span["attrs"]
+            _say(f"  flagged: {span['name']}: {', '.join(a.get('cot.finding.categories') or [])} "
+                 f"({a.get('cot.finding.max_severity')})")
+        _say(f"Flagged trace: {jaeger.url}/trace/{trace_id}")
+        _say(f"  as OTLP JSON: {jaeger.url}/api/v3/traces/{trace_id}")
+        _say(f"  search: service {SERVICE}, tags cot.flagged=true")
+        if not args.jaeger_url:
+            _say("  (a Jaeger built with `go install` serves a placeholder page instead of the UI; the API "
+                 "URLs work, or point --jaeger-url at a release build of Jaeger)")
+        if not args.exit and started:
+            _say("Press Ctrl-C to stop Jaeger and the collector.")
+            try:
+                while all(p.alive() for p in started):
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+        return 0
+    except (TimeoutError, RuntimeError, FileNotFoundError) as e:
+        _say(f"demo failed: {e}")
+        return 1
+    finally:
+        if provider:
+            provider.close()
+        for p in reversed(started):
+            p.stop()
+
+
+def _instrumented_session(provider_url: str, endpoint: str, detect: bool) -> str:
+    import otel_cot
+
+    otel_cot.init(service_name=SERVICE, endpoint=endpoint, protocol="http/protobuf", detect=detect,
+                  instrument=["anthropic"])
+    try:
+        return run_session(provider_url)
+    finally:
+        otel_cot.shutdown()
+
+
+def _flagged_spans(jaeger: Any, trace_id: str) -> list[dict[str, Any]]:
+    from .demo_stack import otlp_spans
+
+    result = jaeger.trace(trace_id)
+    if not result:
+        return []
+    spans = otlp_spans(result)
+    if not any(s["name"].startswith("invoke_agent") for s in spans):
+        return []  # the root span ends last: wait for the whole trace
+    return [s for s in spans if s["attrs"].get("cot.flagged") is True]
+
+
+class _ExternalJaeger:
+    """A Jaeger someone else runs: its query URL and its OTLP/HTTP base URL."""
+
+    def __init__(self, url: str, otlp_http: str | None) -> None:
+        from urllib.parse import urlsplit
+
+        self.url = url
+        self.otlp_http = (otlp_http or f"http://{urlsplit(url).hostname}:4318").rstrip("/")
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        from .demo_stack import Jaeger
+
+        return Jaeger.trace(self, trace_id)  # type: ignore[arg-type]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("demo", help="run a scripted agent session into Jaeger and print the flagged trace's URL")
+    p.add_argument("--jaeger-url", help="query URL of a running Jaeger v2 (default: start one locally)")
+    p.add_argument("--jaeger-otlp", help="that Jaeger's OTLP/HTTP base URL (default: its host, port 4318)")
+    p.add_argument("--otlp-endpoint", metavar="URL",
+                   help="send the agent's spans to this OTLP/HTTP base URL (a running otel-cot collector or "
+                        "OpenTelemetry Collector that forwards to the Jaeger) instead of starting a collector")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the detectors in the agent process instead of in the otel-cot collector")
+    p.add_argument("--exit", action="store_true", help="stop Jaeger and the collector after printing the URL")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the trace in Jaeger")
+    p.add_argument("--workdir", help="directory for configs, logs and the queue (default: a temporary one)")
+    p.set_defaults(func=main)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(prog="otel-cot")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["demo", *sys.argv[1:]])
+    sys.exit(ns.func(ns))
