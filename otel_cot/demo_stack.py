@@ -68,7 +68,8 @@ def find_jaeger() -> str | None:
     cached = os.path.join(tools_dir(), f"jaeger-{JAEGER_VERSION}")
     if os.access(cached, os.X_OK):
         return cached
-    others = sorted(glob.glob(os.path.join(tools_dir(), "jaeger-*")))
+    others = sorted(p for p in glob.glob(os.path.join(tools_dir(), "jaeger-*"))
+                    if os.access(p, os.X_OK) and not p.endswith(".tmp"))
     if others:
         return others[-1]
     return shutil.which("jaeger")
@@ -332,6 +333,14 @@ class OtelCotCollector(Process):
     def _ready(self) -> bool:
         self._check_alive()
         return http_get(self.ops + "/readyz", 1.0)[0] == 200
+
+    def restart(self, timeout: float = 60.0) -> "OtelCotCollector":
+        """Start again on the same ports with the same queue (after ``kill`` or ``stop``)."""
+        self.kill()
+        if self._log:
+            self._log.close()
+        self.proc = None
+        return self.start(timeout)
 
     def metric(self, name: str) -> float:
         _, body = http_get(self.ops + "/metrics")

@@ -126,3 +126,54 @@ def _send_grpc(endpoint: str, body: bytes) -> None:
         export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                                      request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString)
         export(body, timeout=10)
+
+
+def test_an_instance_killed_and_restarted_loses_nothing_and_annotates_once(jaeger, make_collector, make_otelcol,
+                                                                          tmp_path):
+    """kill -9 one of two instances between the two halves of every trace; restart it (same port, same queue).
+    At least once: every span reaches Jaeger (the front tier retries what the dead instance refused), a
+    retried span may be stored twice (contrib #47600), and no stored copy carries a finding twice. The
+    restarted instance lost its traces' context, so its edits are judged alone (medium, no related span)."""
+    instances = [make_collector(jaeger.otlp_grpc, http=False, wait="200ms") for _ in range(2)]
+    queue_dir = tmp_path / "lb-queue"
+    queue_dir.mkdir()
+    otelcol = make_otelcol(
+        {"load_balancing": {
+            "routing_key": "traceID",
+            "protocol": {"otlp": {"tls": {"insecure": True}, "timeout": "2s", "sending_queue": {"enabled": False}}},
+            "sending_queue": {"enabled": True, "storage": "file_storage/lb"},
+            "retry_on_failure": {"enabled": True, "initial_interval": "200ms", "max_interval": "1s",
+                                 "max_elapsed_time": "120s"},
+            "resolver": {"static": {"hostnames": [c.otlp_grpc for c in instances]}}}},
+        ["load_balancing"], extensions={"file_storage/lb": {"directory": str(queue_dir)}})
+    traces = [_trace(i) for i in range(40)]
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda t: post(otelcol.otlp_http, request("coder", t["first"])), traces)) == {200}
+        _all_stored(jaeger, traces, "first")
+        victim = instances[1]
+        victim.kill()
+        # the front tier acknowledges (persistent queue) and keeps retrying the dead instance's share
+        assert set(pool.map(lambda t: post(otelcol.otlp_http, request("coder", t["second"])), traces)) == {200}
+    victim.restart()
+    stored = _all_stored(jaeger, traces, "all", timeout=120)
+
+    severities = []
+    for t in traces:
+        spans = stored[t["id"]]
+        assert {s["spanId"] for s in spans} == t["all"], "every span arrived"
+        for copy in spans:
+            events = [e["attrs"] for e in copy["eventList"] if e["name"] == "gen_ai.evaluation.result"]
+            assert len(events) <= 1, events
+            if copy["spanId"] != t["edit"]:
+                assert not events
+        edits = [s for s in spans if s["spanId"] == t["edit"]]
+        events = [e["attrs"] for s in edits for e in s["eventList"] if e["name"] == "gen_ai.evaluation.result"]
+        assert events and {e["cot.finding.category"] for e in events} == {"reward_hacking"}
+        for e in events:
+            if e["cot.finding.severity"] == "high":
+                assert e["cot.finding.related_span_id"] == t["reasoning"]
+            else:
+                assert e["cot.finding.severity"] == "medium" and "cot.finding.related_span_id" not in e
+        severities.append(max(e["cot.finding.severity"] for e in events))
+    # both instances had traces: the survivor's keep the cross-span finding, the restarted one's do not
+    assert "high" in severities and "medium" in severities, severities
