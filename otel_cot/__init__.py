@@ -114,7 +114,9 @@ def init(
             logger.debug("otel-cot: init() called again; keeping the first configuration")
             return _state.get("provider")
         if (os.environ.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
+            # Telemetry off is not safety off: a configured guard still checks @tool and check_tool_call().
             logger.info("otel-cot: OTEL_SDK_DISABLED=true, not instrumenting")
+            _configure_guard(guard)
             return None
         settings = Settings.from_env(
             service_name=service_name,
@@ -178,6 +180,9 @@ def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
 def shutdown(timeout_millis: int = 30_000) -> None:
     """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider."""
     with _lock:
+        from .guard import configure
+
+        configure(None)
         if not _state:
             return
         for instrumentor in _state.get("instrumented", []):
@@ -188,6 +193,3 @@ def shutdown(timeout_millis: int = 30_000) -> None:
             provider.shutdown()
         _state.clear()
         config.set_current(None)
-        from .guard import configure
-
-        configure(None)

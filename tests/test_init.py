@@ -164,3 +164,22 @@ def test_installing_otel_cot_pulls_in_no_instrumented_sdk():
     runtime = [r for r in requires("otel-cot") or [] if "extra ==" not in r]
     names = {r.split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in runtime}
     assert not names & {"openai", "anthropic", "google-genai", "mcp", "openai-agents"}
+
+
+def test_guard_still_applies_when_telemetry_is_disabled(replay):
+    out = _run("""
+        import otel_cot
+        assert otel_cot.init(guard={"categories": {"destructive_action": "block"}}) is None
+
+        @otel_cot.tool
+        def bash(command: str) -> str:
+            return "ran"
+
+        try:
+            bash("git push --force origin main")
+        except otel_cot.ToolCallBlocked:
+            print("BLOCKED")
+        otel_cot.shutdown()
+        print(bash("git push --force origin main"))
+    """, {"OTEL_SDK_DISABLED": "true"}, replay)
+    assert "BLOCKED" in out and "ran" in out
