@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -185,6 +186,8 @@ def main(args: argparse.Namespace) -> int:
                  "URLs work, or point --jaeger-url at a release build of Jaeger)")
         if not args.exit and started:
             _say("Press Ctrl-C to stop Jaeger and the collector.")
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+            signal.signal(signal.SIGTERM, _interrupt)
             try:
                 while all(p.alive() for p in started):
                     time.sleep(0.5)
@@ -199,6 +202,10 @@ def main(args: argparse.Namespace) -> int:
             provider.close()
         for p in reversed(started):
             p.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _instrumented_session(provider_url: str, endpoint: str, detect: bool) -> str:
