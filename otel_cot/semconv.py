@@ -94,6 +94,12 @@ COT_AGENT_HANDOFF_EVENT = "cot.agent.handoff"
 COT_HANDOFF_FROM_AGENT = "cot.handoff.from_agent"
 COT_HANDOFF_TO_AGENT = "cot.handoff.to_agent"
 
+# Spans the collector makes from coding agents' log events (Claude Code, Codex, Gemini CLI).
+COT_AGENT_EVENT = "cot.agent.event"
+COT_AGENT_PROMPT_ID = "cot.agent.prompt_id"
+COT_AGENT_USER_PROMPT = "cot.agent.user_prompt"
+COT_AGENT_OUTPUT_TEXT = "cot.agent.output_text"
+
 # Findings (written by the detector engine).
 COT_FLAGGED = "cot.flagged"
 COT_FINDING_CATEGORIES = "cot.finding.categories"

@@ -17,6 +17,8 @@ from typing import Any, Sequence
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_cot import semconv
+from otel_cot.config import Settings
+from otel_cot.content import clean
 from otel_cot.detectors import Finding, SpanView
 from otel_cot.detectors.annotate import event_time, finding_event_attributes, span_attributes
 from otel_cot.detectors.base import KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER
@@ -28,6 +30,13 @@ MODES = ("none", "flagged", "all")
 SCOPE = "otel_cot_collector.coding_agents"
 _AGENTS = ("claude_code", "codex", "gemini_cli")
 _MAX_ATTR = 8192  # per content attribute on the emitted span: the log record keeps the full text
+# Content we put on a span is redacted like the SDK's: a secret the agent pasted must not reach the backend
+# through the finding that reports it. (The log record itself is forwarded as the agent sent it.)
+_CONTENT = Settings(max_content_length=_MAX_ATTR)
+
+
+def _content(text: str) -> str:
+    return clean(text, _CONTENT).text
 
 
 def trace_id_for(agent: str, session: str) -> bytes:
@@ -62,26 +71,26 @@ def _duration_ns(attrs: dict[str, Any]) -> int:
 def _name_and_attributes(agent: str, session: str, data: LogRecordData,
                          views: Sequence[SpanView]) -> tuple[str, dict[str, Any]]:
     attrs: dict[str, Any] = {semconv.GEN_AI_AGENT_NAME: agent, semconv.GEN_AI_CONVERSATION_ID: session,
-                             "cot.agent.event": data.event_name or str(data.attributes.get("event.name", ""))}
+                             semconv.COT_AGENT_EVENT: data.event_name or str(data.attributes.get("event.name", ""))}
     for key in ("prompt.id", "prompt_id", "turn.id"):
         if data.attributes.get(key):
-            attrs["cot.agent.prompt_id"] = str(data.attributes[key])
-    name = views[0].span_name or attrs["cot.agent.event"]
+            attrs[semconv.COT_AGENT_PROMPT_ID] = str(data.attributes[key])
+    name = views[0].span_name or attrs[semconv.COT_AGENT_EVENT]
     for view in views:
         if view.kind == KIND_TOOL_CALL:
             attrs[semconv.GEN_AI_OPERATION_NAME] = "execute_tool"
             attrs[semconv.GEN_AI_TOOL_NAME] = view.tool or ""
-            attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = view.text[:_MAX_ATTR]
+            attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = _content(view.text)
             if view.tool_call_id:
                 attrs[semconv.GEN_AI_TOOL_CALL_ID] = view.tool_call_id
         elif view.kind == KIND_TOOL_RESULT:
-            attrs[semconv.GEN_AI_TOOL_CALL_RESULT] = view.text[:_MAX_ATTR]
+            attrs[semconv.GEN_AI_TOOL_CALL_RESULT] = _content(view.text)
             if view.error:
                 attrs[semconv.ERROR_TYPE] = "tool_error"
         elif view.kind == KIND_USER:
-            attrs["cot.agent.user_prompt"] = view.text[:_MAX_ATTR]
+            attrs[semconv.COT_AGENT_USER_PROMPT] = _content(view.text)
         elif view.kind == KIND_MODEL_CALL:
-            attrs["cot.agent.output_text"] = view.text[:_MAX_ATTR]
+            attrs[semconv.COT_AGENT_OUTPUT_TEXT] = _content(view.text)
             model = data.attributes.get("model")
             attrs[semconv.GEN_AI_OPERATION_NAME] = "chat"
             name = f"chat {model or agent}"
