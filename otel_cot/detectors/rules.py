@@ -13,10 +13,13 @@ A pack file::
         tools: ['^(bash|shell)$']  # optional: tool-name regexes (tool_call / tool_result views)
         patterns: ['--force\\b']  # regexes, case-insensitive unless case_sensitive: true
         unless: ['--dry-run']     # optional: no finding when one of these matches the same text
+        keywords: ['--force']     # optional: lowercase strings, one of which any match must contain
         explanation: Uses a force flag.
 
-All patterns of a view kind are joined into one alternation, so a view is scanned once per kind
-whatever the number of rules (Python's ``re`` has no catastrophic cases for these shapes as long as
+The patterns of a view kind's rules without ``keywords`` are joined into one alternation, so a view is
+scanned once per kind whatever the number of rules. A rule with ``keywords`` is tried only on a text
+that contains one of them (one lowercase copy of the text, then plain substring checks): a long file
+write no rule can match then costs a few substring scans instead of a case-insensitive regex pass (Python's ``re`` has no catastrophic cases for these shapes as long as
 rules avoid nested quantifiers; pack authors are responsible for that).
 """
 
@@ -51,6 +54,7 @@ class Rule:
     tools: tuple[re.Pattern[str], ...] = ()
     unless: re.Pattern[str] | None = None
     case_sensitive: bool = False
+    keywords: tuple[str, ...] = ()
 
 
 def _rule_from_dict(raw: Mapping[str, Any], where: str) -> Rule:
@@ -87,6 +91,7 @@ def _rule_from_dict(raw: Mapping[str, Any], where: str) -> Rule:
         tools=tools,
         unless=unless,
         case_sensitive=bool(raw.get("case_sensitive")),
+        keywords=tuple(str(k).lower() for k in raw.get("keywords") or ()),
     )
 
 
@@ -98,40 +103,59 @@ class RulePackDetector:
         self.version = version
         self.rules = list(rules)
         self.categories = tuple(sorted({r.category for r in self.rules}))
-        self._by_kind: dict[str, tuple[re.Pattern[str], list[Rule]]] = {}
+        self._by_kind: dict[str, tuple[re.Pattern[str] | None, list[Rule]]] = {}
+        self._keyed: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
         for kind in KNOWN_KINDS:
-            rules_here = [r for r in self.rules if kind in r.kinds]
-            if not rules_here:
-                continue
-            alternatives = []
-            for i, rule in enumerate(rules_here):
-                body = "|".join(f"(?:{p})" for p in rule.patterns)
-                scoped = f"(?-i:{body})" if rule.case_sensitive else body
-                alternatives.append(f"(?P<r{i}>{scoped})")
-            self._by_kind[kind] = (re.compile("|".join(alternatives), re.IGNORECASE), rules_here)
+            here = [r for r in self.rules if kind in r.kinds]
+            always = [r for r in here if not r.keywords]
+            keyed = [(r, _compile(r)) for r in here if r.keywords]
+            if keyed:
+                self._keyed[kind] = keyed
+            if always:
+                alternatives = [f"(?P<r{i}>{_body(rule)})" for i, rule in enumerate(always)]
+                self._by_kind[kind] = (re.compile("|".join(alternatives), re.IGNORECASE), always)
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
-        compiled = self._by_kind.get(view.kind)
-        if compiled is None or not view.text:
-            return ()
-        matcher, rules = compiled
         text = view.text
+        if not text:
+            return ()
         out: list[Finding] = []
-        seen: set[int] = set()
-        for match in matcher.finditer(text):
-            index = int(match.lastgroup[1:]) if match.lastgroup else -1
-            if index < 0 or index in seen:
-                continue
-            rule = rules[index]
-            if rule.tools and not (view.tool and any(t.search(view.tool) for t in rule.tools)):
-                continue
-            seen.add(index)
-            if rule.unless is not None and rule.unless.search(text):
-                continue
-            out.append(make_finding(self, view, rule.category, rule.severity, rule.score,
-                                    f"[{rule.id}] {rule.explanation}",
-                                    snippet(text, match.start(), match.end())))
+        compiled = self._by_kind.get(view.kind)
+        if compiled is not None:
+            matcher, rules = compiled
+            seen: set[int] = set()
+            for match in matcher.finditer(text):
+                index = int(match.lastgroup[1:]) if match.lastgroup else -1
+                if index < 0 or index in seen:
+                    continue
+                seen.add(index)
+                self._add(out, rules[index], view, match)
+        keyed = self._keyed.get(view.kind)
+        if keyed:
+            lower = text.lower()
+            for rule, regex in keyed:
+                if any(k in lower for k in rule.keywords):
+                    match = regex.search(text)
+                    if match is not None:
+                        self._add(out, rule, view, match)
         return out
+
+    def _add(self, out: list[Finding], rule: Rule, view: SpanView, match: re.Match[str]) -> None:
+        if rule.tools and not (view.tool and any(t.search(view.tool) for t in rule.tools)):
+            return
+        if rule.unless is not None and rule.unless.search(view.text):
+            return
+        out.append(make_finding(self, view, rule.category, rule.severity, rule.score,
+                                f"[{rule.id}] {rule.explanation}", snippet(view.text, match.start(), match.end())))
+
+
+def _body(rule: Rule) -> str:
+    body = "|".join(f"(?:{p})" for p in rule.patterns)
+    return f"(?-i:{body})" if rule.case_sensitive else body
+
+
+def _compile(rule: Rule) -> re.Pattern[str]:
+    return re.compile(_body(rule), re.IGNORECASE)
 
 
 def load_rule_pack(source: str | os.PathLike[str] | Mapping[str, Any]) -> RulePackDetector:
