@@ -6,13 +6,12 @@ import gzip
 import http.server
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent import futures
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 import requests
@@ -20,6 +19,7 @@ import yaml
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
+from otel_cot.demo_stack import free_port, wait_for  # noqa: F401 (re-exported to the tests)
 
 HOST = "127.0.0.1"
 COLLECTOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,23 +32,6 @@ _SERVICES = {
     "metrics": ("opentelemetry.proto.collector.metrics.v1.MetricsService", metrics_svc.ExportMetricsServiceRequest,
                 metrics_svc.ExportMetricsServiceResponse),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Sink:
