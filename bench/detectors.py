@@ -39,8 +39,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data", nargs="*")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="smoke mode: a few synthetic traces")
     args = ap.parse_args()
-    trajectories = list(read_jsonl(args.data)) if args.data else synthetic()
+    trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
     prepared = [trajectory_views(t) for t in trajectories]
     chars = sum(len(v.text) for _, views in prepared for v in views)
     spans = sum(len(views) for _, views in prepared)

@@ -58,7 +58,10 @@ def _report(name: str, samples_ms: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 200 calls")
     args = parser.parse_args()
+    if args.quick:
+        args.calls = 200
     rnd = random.Random(7)
     tracer = TracerProvider().get_tracer("bench")
     guard = configure(POLICY)
