@@ -41,3 +41,13 @@ def test_detectors_quick() -> None:
 def test_guard_quick() -> None:
     out = _run("bench/guard.py", "--quick")
     assert "check " in out and "p99" in out and '"detectors"' in out
+
+
+def test_collector_quick() -> None:
+    pytest.importorskip("opentelemetry.proto")
+    pytest.importorskip("requests")
+    pytest.importorskip("yaml")
+    out = _run("bench/collector.py", "--quick")
+    assert "| mode | spans |" in out
+    for mode in ("decode", "decode+walk", "off", "on"):
+        assert f"| {mode} |" in out
