@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import context as otel_context
-
 from .. import semconv as sc
 from .._guard import report_internal_error
+from ..instrumentation._context import detach
 from . import _state
 from .decision import Decision, ToolCallBlocked
 
@@ -52,11 +51,7 @@ def on_block(integration: str) -> str:
 def _stop(call: Any, token: object | None, decision: Decision) -> ToolCallBlocked:
     """End the tool span of a blocked call; the error to raise."""
     blocked = ToolCallBlocked(decision)
-    if token is not None:
-        try:
-            otel_context.detach(token)  # type: ignore[arg-type]
-        except Exception as exc:
-            report_internal_error("guard detach", exc)
+    detach(token, "guard detach")
     try:
         call.fail(blocked)
     except Exception as exc:

@@ -144,13 +144,6 @@ class ModelCall:
         ctx = trace.set_span_in_context(self.span)
         return otel_context.attach(otel_context.set_value(MODEL_CALL_ACTIVE_KEY, True, ctx))
 
-    @staticmethod
-    def deactivate(token: object) -> None:
-        try:
-            otel_context.detach(token)  # type: ignore[arg-type]
-        except Exception as exc:
-            report_internal_error("context detach", exc)
-
     # --- streams ----------------------------------------------------------------------
     def first_chunk(self, now_ns: int) -> None:
         if self._first_chunk_ns is None:

@@ -19,6 +19,7 @@ from opentelemetry.trace import Tracer
 
 from .._guard import report_internal_error
 from ..config import Settings
+from ._context import detach
 from ._model_call import MODEL_CALL_OBSERVER_KEY, ModelCall, ModelRequest, ModelResponse
 
 RECORDER_ATTR = "_otel_cot_recorder"
@@ -193,11 +194,6 @@ def _activate(call: ModelCall) -> object | None:
         return None
 
 
-def _deactivate(token: object | None) -> None:
-    if token is not None:
-        ModelCall.deactivate(token)
-
-
 def run_model_call(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwargs: dict[str, Any],
                    invoke: Callable[[], Any]) -> Any:
     """Run ``invoke`` (the SDK's own request) inside a model-call span."""
@@ -208,10 +204,10 @@ def run_model_call(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwa
     try:
         result = invoke()
     except BaseException as exc:
-        _deactivate(token)
+        detach(token)
         _failed(call, exc)
         raise
-    _deactivate(token)
+    detach(token)
     return _returned(adapter, call, result)
 
 
@@ -224,10 +220,10 @@ async def run_model_call_async(telemetry: Telemetry, adapter: ApiAdapter, instan
     try:
         result = await invoke()
     except BaseException as exc:
-        _deactivate(token)
+        detach(token)
         _failed(call, exc)
         raise
-    _deactivate(token)
+    detach(token)
     return _returned(adapter, call, result)
 
 

@@ -28,6 +28,7 @@ from ..content import ContentBudget
 from ..guard import integrations as guard
 from ..guard.decision import ToolCallBlocked
 from . import _pending as pending
+from ._context import detach, traced, traced_async
 from ._model_call import _clean_value, plain
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,14 +154,6 @@ def _start_tool(name: str, description: str | None, tool_type: str, signature: i
         return None, None, arguments
 
 
-def _detach(token: object | None) -> None:
-    if token is not None:
-        try:
-            otel_context.detach(token)  # type: ignore[arg-type]
-        except Exception as exc:
-            report_internal_error("tool context detach", exc)
-
-
 def _end(call: ToolCall | None, result: Any = None, error: BaseException | None = None) -> None:
     if call is None:
         return
@@ -193,7 +186,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
         @functools.wraps(func)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             call, token = await astart(args, kwargs)
-            _detach(token)  # a generator resumes in its consumer's context; do not leave ours attached
+            detach(token)  # a generator resumes in its consumer's context; do not leave ours attached
             items: list[Any] = []
             try:
                 async for item in func(*args, **kwargs):
@@ -210,7 +203,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             call, token = start(args, kwargs)
-            _detach(token)  # a generator resumes in its consumer's context; do not leave ours attached
+            detach(token)  # a generator resumes in its consumer's context; do not leave ours attached
             items: list[Any] = []
             try:
                 for item in func(*args, **kwargs):
@@ -230,15 +223,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
                 call, token = await astart(args, kwargs)
             except ToolCallBlocked as blocked:
                 return guard.blocked_tool_result(blocked)
-            try:
-                result = await func(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                _end(call, error=exc)
-                raise
-            _detach(token)
-            _end(call, result)
-            return result
+            return await traced_async(lambda: func(*args, **kwargs), token, functools.partial(_end, call))
         return async_wrapper
 
     @functools.wraps(func)
@@ -247,15 +232,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
             call, token = start(args, kwargs)
         except ToolCallBlocked as blocked:
             return guard.blocked_tool_result(blocked)
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            _detach(token)
-            _end(call, error=exc)
-            raise
-        _detach(token)
-        _end(call, result)
-        return result
+        return traced(lambda: func(*args, **kwargs), token, functools.partial(_end, call))
     return wrapper
 
 
@@ -310,7 +287,7 @@ class AgentRun:
         self._token = otel_context.attach(trace.set_span_in_context(self.span))
 
     def end(self, error: BaseException | None = None, end_time: int | None = None) -> None:
-        _detach(self._token)
+        detach(self._token)
         self._token = None
         if error is not None:
             self.span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)

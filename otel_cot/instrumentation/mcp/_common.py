@@ -55,14 +55,6 @@ def parent_from(meta: Any) -> Context | None:
     return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
-def detach(token: object | None) -> None:
-    if token is not None:
-        try:
-            otel_context.detach(token)  # type: ignore[arg-type]
-        except Exception as exc:
-            report_internal_error("mcp context detach", exc)
-
-
 def absorb_sdk_span(key: str) -> Callable[..., Any]:
     """A wrapper for mcp 2.x's ``otel_span``: inside a tools/call we trace, its span is ours.
 

@@ -19,8 +19,9 @@ from ..._guard import report_internal_error
 from ...guard import integrations as guard
 from ...guard.decision import ToolCallBlocked
 from .._base import Telemetry
+from .._context import traced_async
 from ..tools import ToolCall
-from ._common import TOOL_TYPE, TOOLS_CALL, detach, field, with_trace_context
+from ._common import TOOL_TYPE, TOOLS_CALL, field, with_trace_context
 from .results import tool_result
 
 CALL_KEY = otel_context.create_key("otel_cot.mcp.client_call")
@@ -125,15 +126,7 @@ def call_tool_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
                                     args[1] if len(args) > 1 else kwargs.get("arguments"))
         except ToolCallBlocked as blocked:
             return guard.blocked_mcp_result(blocked)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            detach(token)
-            _end(call, error=exc)
-            raise
-        detach(token)
-        _end(call, result)
-        return result
+        return await traced_async(lambda: wrapped(*args, **kwargs), token, functools.partial(_end, call))
 
     return wrapper
 

@@ -17,8 +17,9 @@ from opentelemetry.trace import SpanKind
 from ... import semconv as sc
 from ..._guard import report_internal_error
 from .._base import Telemetry
+from .._context import traced_async
 from ..tools import ToolCall
-from ._common import TOOL_TYPE, TOOLS_CALL, detach, parent_from
+from ._common import TOOL_TYPE, TOOLS_CALL, parent_from
 from .results import tool_result
 
 CALL_KEY = otel_context.create_key("otel_cot.mcp.server_call")
@@ -110,15 +111,7 @@ def middleware_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
         if started is None:
             return await wrapped(*args, **kwargs)
         server_call, token = started
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            detach(token)
-            server_call.end(error=exc)
-            raise
-        detach(token)
-        server_call.end(result)
-        return result
+        return await traced_async(lambda: wrapped(*args, **kwargs), token, server_call.end)
 
     return wrapper
 
@@ -156,14 +149,10 @@ def handler_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
         if started is None:
             return await wrapped(*args, **kwargs)
         server_call, token = started
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            detach(token)
-            server_call.end(error=_handler_error(exc))
-            raise
-        detach(token)
-        server_call.end(result)
-        return result
+
+        def end(result: Any, error: BaseException | None) -> None:
+            server_call.end(result, _handler_error(error) if error is not None else None)
+
+        return await traced_async(lambda: wrapped(*args, **kwargs), token, end)
 
     return wrapper
