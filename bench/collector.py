@@ -25,7 +25,6 @@ import copy
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,10 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "collector" / "bench"))
 sys.path.insert(0, str(ROOT / "collector" / "tests"))
 
-import requests  # noqa: E402
 from collector_support import Collector, Sink, collector_config, wait_for  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from throughput import request  # noqa: E402
+from throughput import post_all, request  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,26 +91,9 @@ def through_collector(bodies: list[bytes], detect: bool) -> dict:
                 pipeline.pop("processors", None)
     collector = Collector(config, work).start()
     pid = collector.proc.pid
-    url = f"http://{collector.http_endpoint}/v1/traces"
-    lock, index = threading.Lock(), [0]
-
-    def worker() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                if index[0] >= len(bodies):
-                    return
-                body = bodies[index[0]]
-                index[0] += 1
-            assert session.post(url, data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=120).ok
-
     cpu0 = cpu_seconds(pid)
     started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    post_all(f"http://{collector.http_endpoint}/v1/traces", bodies)
     wait_for(lambda: sink.span_count() >= total, 900, "all spans at the sink", 0.2)
     wall = time.monotonic() - started
     cpu = cpu_seconds(pid) - cpu0

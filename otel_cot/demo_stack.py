@@ -85,6 +85,18 @@ def collector_command() -> list[str] | None:
     return [sys.executable, "-m", "otel_cot_collector"]
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> int | None:
+    """SIGTERM (the graceful drain), then SIGKILL after ``timeout``; the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
 class Process:
     """A child process with a log file, stopped by PID."""
 
@@ -119,16 +131,9 @@ class Process:
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        code = stop_process(self.proc, timeout)
         if self._log:
             self._log.close()
-        code = self.proc.returncode
         self.proc = None
         return code
 

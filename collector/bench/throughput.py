@@ -37,31 +37,36 @@ def request(n: int) -> bytes:
     return req.SerializeToString()
 
 
+def post_all(url: str, bodies: list[bytes], threads: int = 4, timeout: float = 120.0) -> None:
+    """POST every body as OTLP/HTTP protobuf from ``threads`` threads; each must be acknowledged."""
+    lock, index = threading.Lock(), [0]
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                if index[0] >= len(bodies):
+                    return
+                body = bodies[index[0]]
+                index[0] += 1
+            assert session.post(url, data=body, headers={"Content-Type": "application/x-protobuf"},
+                                timeout=timeout).ok
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+
+
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     bodies = [request(n) for n in range(total)]
     work = tempfile.mkdtemp()
     sink = Sink().start()
     collector = Collector(collector_config(os.path.join(work, "q"), sink, wait="500ms", max_bytes="1GiB"), work).start()
-    url = f"http://{collector.http_endpoint}/v1/traces"
-    lock, index = threading.Lock(), [0]
-
-    def worker() -> None:
-        s = requests.Session()
-        while True:
-            with lock:
-                if index[0] >= total:
-                    return
-                body = bodies[index[0]]
-                index[0] += 1
-            assert s.post(url, data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=60).ok
-
     started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    post_all(f"http://{collector.http_endpoint}/v1/traces", bodies)
     acked = time.monotonic() - started
     wait_for(lambda: sink.span_count() >= total * 1000, 600, "all spans at the sink", 0.2)
     delivered = time.monotonic() - started

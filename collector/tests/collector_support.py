@@ -19,7 +19,7 @@ import yaml
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
-from otel_cot.demo_stack import free_port, wait_for  # noqa: F401 (re-exported to the tests)
+from otel_cot.demo_stack import free_port, stop_process, wait_for  # noqa: F401 (free_port, wait_for: for the tests)
 
 HOST = "127.0.0.1"
 COLLECTOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -236,17 +236,10 @@ class Collector:
     def stop(self, timeout: float = 20.0) -> int:
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        code = stop_process(self.proc, timeout)
         self._log.close()
-        code = self.proc.returncode
         self.proc = None
-        return code
+        return code  # type: ignore[return-value]
 
     def kill9(self) -> None:
         assert self.proc is not None
