@@ -13,6 +13,8 @@ from .base import KIND_TOOL_RESULT, SpanView, TraceContext, snippet
 
 _VERBS = (r"send|forward|transfer|e-?mail|delete|remove|post|pay|share|invite|visit|go to|click|update|change|"
           r"create|book|reserve|write|say|tell|add|make|upload|download|run|execute|open|grant|give|concatenate")
+_ADDRESSEE = (r"(?:ai|a\.i\.|assistant|agent|model|llm|chatbot|language model|gpt[\w\-.]*|claude[\w\-.]*|"
+              r"gemini[\w\-.]*|llama[\w\-.]*)\b(?<!\.md)(?<!\.txt)(?<!\.json)(?<!\.yaml)(?<!\.yml)(?<!\.py)")
 MARKERS = re.compile(
     r"ignore (?:all |any )?(?:of )?(?:your |the |my |these )?(?:previous|prior|above|earlier|preceding|former) "
     r"(?:instructions?|prompts?|directions?|rules|tasks?)"
@@ -23,8 +25,10 @@ MARKERS = re.compile(
     r"|before (?:you )?(?:can |do |continue |proceed )?(?:solv|complet|continu|proceed|finish|answer|do)\w* "
     r"(?:with )?(?:the|your|this|my) (?:task|request|question|job)"
     r"|</?\s*(?:information|instructions?|system|important|admin|sys|prompt)\s*>"
-    r"|\b(?:to|dear|attention|hey|hi|hello),? (?:the )?(?:ai|a\.i\.|assistant|agent|model|llm|chatbot|"
-    r"language model|gpt[\w\-.]*|claude[\w\-.]*|gemini[\w\-.]*|llama[\w\-.]*)\b"
+    # text addressed to the model: "Dear AI", "Attention assistant", "To the AI:" (not "to AI output",
+    # not "to CLAUDE.md")
+    r"|\b(?:dear|attention|hey|hi|hello),? (?:the )?" + _ADDRESSEE +
+    r"|\bto,? (?:the )?" + _ADDRESSEE + r"(?=\s*[,:!])"
     r"|\b(?:you|assistant|agent|ai) (?:must|should|need to|have to|are (?:required|instructed) to) "
     r"(?:now |first |immediately |also |instead )?(?:" + _VERBS + r")\b"
     r"|\btodo\s*:?\s+(?:please )?(?:" + _VERBS + r")\b"
