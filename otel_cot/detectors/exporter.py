@@ -14,10 +14,14 @@ unannotated and the failure is logged.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 from otel_cot import semconv
 
@@ -91,6 +95,27 @@ def annotate_span(span: ReadableSpan, findings: Sequence[Finding]) -> ReadableSp
     return _AnnotatedSpan(span, attrs, events)
 
 
+_SCOPE = InstrumentationScope("otel_cot.detectors")
+
+
+def finding_span(trace_id: str, parent_span_id: str, findings: Sequence[Finding],
+                 like: ReadableSpan | None = None) -> ReadableSpan:
+    """A ``cot.finding`` span, child of ``parent_span_id``, carrying ``findings`` (DESIGN.md "Findings"):
+    for a finding about a span that was already exported, so it can no longer be annotated."""
+    now = time.time_ns()
+    trace = int(trace_id, 16)
+    context = SpanContext(trace, random.getrandbits(64) or 1, is_remote=False,
+                          trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    parent = SpanContext(trace, int(parent_span_id, 16), is_remote=False,
+                         trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    events = [Event(semconv.GEN_AI_EVALUATION_RESULT_EVENT, finding_event_attributes(f), timestamp=now)
+              for f in findings]
+    kwargs: dict[str, Any] = {"resource": like.resource} if like is not None else {}
+    return ReadableSpan(name=semconv.COT_FINDING_SPAN_NAME, context=context, parent=parent,
+                        attributes=span_attributes(findings), events=events, kind=SpanKind.INTERNAL,
+                        start_time=now, end_time=now, instrumentation_scope=_SCOPE, **kwargs)
+
+
 class DetectingSpanExporter(SpanExporter):
     """Wraps ``inner``: runs ``engine`` (the built-in detectors when ``None``) over each batch, writes the
     findings onto annotated copies of the spans they concern, then hands the batch to ``inner``."""
@@ -138,8 +163,13 @@ class DetectingSpanExporter(SpanExporter):
         out = []
         for span in spans:
             span_id = format(span.context.span_id, "016x") if span.context else ""
-            found = by_span.get(span_id)
+            found = by_span.pop(span_id, None)
             out.append(annotate_span(span, found) if found else span)
+        # Findings about spans of an earlier batch (a detector may write on the earlier span of a
+        # cross-span finding): that span is gone, so the finding becomes its child span.
+        for span_id, found in by_span.items():
+            if span_id and found[0].trace_id:
+                out.append(finding_span(found[0].trace_id, span_id, found, like=spans[0]))
         return out
 
     def shutdown(self) -> None:

@@ -81,3 +81,49 @@ def test_delegates_result_and_lifecycle():
     assert exp.force_flush() is True
     exp.shutdown()
     assert inner.shut
+
+
+class _OnTheEarlierSpan:
+    """A plugin that writes a cross-span finding onto the earlier span (the reasoning that planned it)."""
+    id = "test.on_earlier"
+    version = "1"
+    categories = ("reward_hacking",)
+
+    def detect(self, view, ctx):
+        from otel_cot.detectors.base import Finding
+        if view.kind == "tool_call":
+            for earlier in ctx.recent("reasoning"):
+                return [Finding(self.id, self.version, "reward_hacking", "high", 0.9, "planned here",
+                                span_id=earlier.span_id, trace_id=view.trace_id,
+                                related_span_id=view.span_id)]
+        return []
+
+
+def test_finding_about_an_already_exported_span_becomes_its_child_span():
+    inner = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(
+        DetectingSpanExporter(inner, Engine([_OnTheEarlierSpan()], timeout_s=None))))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("invoke_agent a"):
+        with tracer.start_as_current_span("reasoning") as reasoning:
+            reasoning.set_attribute(semconv.COT_REASONING_CONTENT, "I'll hard-code the expected value.")
+        with tracer.start_as_current_span("execute_tool Edit") as tool:
+            tool.set_attribute(semconv.GEN_AI_TOOL_NAME, "Edit")
+            tool.set_attribute(semconv.GEN_AI_TOOL_CALL_ARGUMENTS, json.dumps({"file_path": "a.py"}))
+    provider.shutdown()
+    spans = inner.get_finished_spans()
+    # one span per export batch: the reasoning span left before the tool call was judged
+    child = [s for s in spans if s.name == semconv.COT_FINDING_SPAN_NAME]
+    assert len(child) == 1, [s.name for s in spans]
+    reasoning_span = next(s for s in spans if s.name == "reasoning")
+    assert child[0].parent.span_id == reasoning_span.context.span_id
+    assert child[0].context.trace_id == reasoning_span.context.trace_id
+    assert child[0].attributes[semconv.COT_FLAGGED] is True
+    assert child[0].attributes[semconv.COT_FINDING_CATEGORIES] == ("reward_hacking",)
+    event = child[0].events[0]
+    assert event.name == semconv.GEN_AI_EVALUATION_RESULT_EVENT
+    assert event.attributes[semconv.COT_FINDING_RELATED_SPAN_ID] == format(
+        next(s for s in spans if s.name == "execute_tool Edit").context.span_id, "016x")
+    assert child[0].resource == reasoning_span.resource
+    assert semconv.COT_FLAGGED not in (reasoning_span.attributes or {})
