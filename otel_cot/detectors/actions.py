@@ -158,11 +158,39 @@ def file_edit(view: SpanView) -> Edit | None:
     return Edit(path, _first(_OLD_RE, text), _first(_NEW_RE, text))
 
 
+# Characters that make shlex differ from splitting on its whitespace (' \t\r'; lines hold no '\n'):
+# quotes, the escape, the comment character and the punctuation split_commands splits at.
+_SHELL_SPECIAL = re.compile(r"[\'\"\\#;&|()<>]")
+_SHELL_WORD = re.compile(r"[^ \t\r]+")
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+_SPLIT_CACHE: dict[str, tuple[tuple[str, ...], ...]] = {}
+_SPLIT_CACHE_SIZE = 256  # commands remembered (several detectors parse the same command)
+_SPLIT_CACHE_MAX_CHARS = 8192  # longer commands are parsed every time (bounds the cache to ~2 MB)
+
+
 def split_commands(command: str) -> list[list[str]]:
     """A shell command line as simple commands (argv lists), split at ``; && || | &`` and newlines.
 
     Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
+    A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
+    would give, without its per-character loop), and the last few commands' results are remembered.
     """
+    cached = _SPLIT_CACHE.get(command)
+    if cached is None:
+        cached = tuple(tuple(argv) for argv in _split_commands(command))
+        if len(command) <= _SPLIT_CACHE_MAX_CHARS:
+            if len(_SPLIT_CACHE) >= _SPLIT_CACHE_SIZE:
+                try:  # oldest first; another thread may be trimming at the same time
+                    _SPLIT_CACHE.pop(next(iter(_SPLIT_CACHE)), None)
+                except (RuntimeError, StopIteration):
+                    pass
+            _SPLIT_CACHE[command] = cached
+    return [list(argv) for argv in cached]
+
+
+def _split_commands(command: str) -> list[list[str]]:
+    if _SHELL_SPECIAL.search(command) is None:  # no operators, quotes or heredocs anywhere
+        return [words for words in map(_SHELL_WORD.findall, command.split("\n")) if words]
     out: list[list[str]] = []
     lines = command.split("\n")
     heredoc_end: str | None = None
@@ -171,20 +199,23 @@ def split_commands(command: str) -> list[list[str]]:
             if line.strip() == heredoc_end:
                 heredoc_end = None
             continue
-        hd = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        hd = _HEREDOC.search(line)
         if hd:
             heredoc_end = hd.group(1)
             line = line[: hd.start()]
-        try:
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-            lexer.whitespace_split = True
-            lexer.commenters = "#"
-            tokens = list(lexer)
-        except ValueError:
-            tokens = line.split()
+        if _SHELL_SPECIAL.search(line) is None:
+            tokens = _SHELL_WORD.findall(line)
+        else:
+            try:
+                lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+                lexer.whitespace_split = True
+                lexer.commenters = "#"
+                tokens = list(lexer)
+            except ValueError:
+                tokens = line.split()
         current: list[str] = []
         for tok in tokens:
-            if tok and set(tok) <= set(";&|()"):
+            if tok and set(tok) <= _OPERATOR_CHARS:
                 if current:
                     out.append(current)
                 current = []
@@ -193,6 +224,9 @@ def split_commands(command: str) -> list[list[str]]:
         if current:
             out.append(current)
     return out
+
+
+_OPERATOR_CHARS = frozenset(";&|()")
 
 
 _WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"}

@@ -1,0 +1,76 @@
+"""split_commands' fast paths (plain whitespace split, remembered results) give what shlex gives."""
+
+from __future__ import annotations
+
+import random
+import re
+import shlex
+
+from otel_cot.detectors import actions
+from otel_cot.detectors.actions import split_commands
+
+
+def _reference(command: str) -> list[list[str]]:
+    """split_commands as it was before the fast paths: every line through shlex."""
+    out: list[list[str]] = []
+    heredoc_end = None
+    for line in command.split("\n"):
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        hd = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        if hd:
+            heredoc_end = hd.group(1)
+            line = line[: hd.start()]
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+            lexer.whitespace_split = True
+            lexer.commenters = "#"
+            tokens = list(lexer)
+        except ValueError:
+            tokens = line.split()
+        current: list[str] = []
+        for tok in tokens:
+            if tok and set(tok) <= set(";&|()"):
+                if current:
+                    out.append(current)
+                current = []
+            else:
+                current.append(tok)
+        if current:
+            out.append(current)
+    return out
+
+
+ALPHABET = list("abrmf-./*~$=_ 0129") + [" ", " ", "\t", "\r", "\n", "\x0b", "\xa0", "é", "'", '"', "\\", "#",
+                                          ";", "&", "|", "(", ")", "<", ">", "<<EOF\n", "\nEOF\n", "rm -rf ",
+                                          "git push --force ", "bash -c "]
+
+
+def test_matches_shlex_on_random_commands() -> None:
+    rnd = random.Random(8)
+    for n in range(20_000):
+        plain = n % 2 == 0  # half of them without any special character (the fast path)
+        pool = [c for c in ALPHABET if not (plain and re.search(r"['\"\\#;&|()<>]", c))]
+        command = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 40)))
+        assert split_commands(command) == _reference(command), repr(command)
+        assert split_commands(command) == _reference(command), repr(command)  # the remembered result
+
+
+def test_known_commands() -> None:
+    for command in ["pytest tests/test_x.py -q", "rm -rf / && echo 'done'", "bash -c \"rm -rf ~\"",
+                    "cat > t.py <<'EOF'\nassert x\nEOF\npytest", "git push --force origin main # ok",
+                    "  \t ", "", "a\r\nb", "echo \"unterminated"]:
+        assert split_commands(command) == _reference(command), repr(command)
+
+
+def test_results_are_copies_and_cache_is_bounded() -> None:
+    first = split_commands("rm -rf build")
+    first[0].append("/")
+    assert split_commands("rm -rf build") == [["rm", "-rf", "build"]]
+    for i in range(actions._SPLIT_CACHE_SIZE * 3):
+        split_commands(f"echo {i}")
+    split_commands("x" * (actions._SPLIT_CACHE_MAX_CHARS + 1))
+    assert len(actions._SPLIT_CACHE) <= actions._SPLIT_CACHE_SIZE
+    assert all(len(k) <= actions._SPLIT_CACHE_MAX_CHARS for k in actions._SPLIT_CACHE)
