@@ -162,15 +162,22 @@ class Pipeline:
     def _flush(self, groups: list[Group], done: list[int], rows: list[tuple[str, int, bytes]]) -> None:
         kept: list[SpanRef] = []
         services: dict[int, str] = {}
-        for group in groups:
+        judged: list = []
+        if self.detect_traces is not None:
+            try:
+                judged = self.detect_traces.traces([group.spans for group in groups])
+            except Exception as exc:  # not expected: traces() reports failures per trace
+                judged = [exc] * len(groups)
+        for index, group in enumerate(groups):
             flagged = False
             if self.detect_traces is not None:
-                try:
-                    new, flagged = self.detect_traces.trace(group.spans)
-                except Exception:
-                    logger.exception("detection failed for a trace; exported unannotated",
-                                     extra={"trace_id": group.trace_id.hex()})
+                result = judged[index]
+                if isinstance(result, Exception):
+                    logger.error("detection failed for a trace; exported unannotated",
+                                 exc_info=result, extra={"trace_id": group.trace_id.hex()})
                     new = []
+                else:
+                    new, flagged = result
                 if new:
                     self._count_findings([(f.category, f.severity, self._service(group.spans[0].resource, services))
                                           for f in new])

@@ -81,14 +81,24 @@ class Engine:
     # --- public API ---------------------------------------------------------------------------
     def process(self, record: SpanRecord) -> list[Finding]:
         """Judge one finished span; returns the findings to write onto it."""
+        return self.process_many((record,))[0]
+
+    def process_many(self, records: Sequence[SpanRecord]) -> list[list[Finding]]:
+        """Judge finished spans in the given order; the findings for each, in the same order.
+
+        The same as calling :meth:`process` on each, but with ``timeout_s`` set the whole batch goes to
+        the detector thread in one hand-off (the per-call timeout still applies to every detector call).
+        """
+        jobs = [(r.trace_id, list(views_from_record(r))) for r in records]
         with self._lock:
-            self.stats.spans += 1
-            return self._process_views(record.trace_id, views_from_record(record))
+            self.stats.spans += len(jobs)
+            return self._judge(jobs)
 
     def process_views(self, trace_id: str, views: Iterable[SpanView]) -> list[Finding]:
         """Judge views that did not come from a span (e.g. trajectory steps)."""
+        job = [(trace_id, list(views))]
         with self._lock:
-            return self._process_views(trace_id, views)
+            return self._judge(job)[0]
 
     def end_trace(self, trace_id: str) -> None:
         """Forget a trace's state (when its root span ended, or a stored trace was fully read)."""
@@ -126,65 +136,99 @@ class Engine:
         ctx.touched = now
         return ctx
 
-    def _process_views(self, trace_id: str, views: Iterable[SpanView]) -> list[Finding]:
-        ctx = self._context(trace_id)
-        out: list[Finding] = []
-        for view in views:
-            key = dedupe_key(view)
-            if key is not None and not ctx.mark_seen(key):
-                continue
-            self.stats.views += 1
-            if view.text or view.tool:
-                out.extend(self._run(view, ctx))
-            ctx.add(view)
-        self.stats.findings += len(out)
-        return out
-
-    def _run(self, view: SpanView, ctx: TraceContext) -> list[Finding]:
+    def _judge(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
+        """Run the detectors over ``jobs`` ((trace id, views) in order); findings per job."""
+        batch = _Batch(jobs)
         if self.timeout_s is None:
-            return self._run_all(view, ctx, [], _Progress(), 0)
-        findings: list[Finding] = []
-        first = 0
+            self._work(batch, None)
+            return batch.results
         while True:
             progress = _Progress()
-            future = self._pool().submit(self._run_all, view, ctx, findings, progress, first)
+            future = self._pool().submit(self._work, batch, progress)
             stuck = self._wait(future, progress)
             if stuck is None:
-                return findings
-            # Abandon the stuck call (it keeps its thread, and writes into a list we no longer read);
-            # run the remaining detectors on a fresh worker.
-            findings = [f for f in findings if f.detector_id != self._det_id(self.detectors[stuck])]
-            first = stuck + 1
-            if first >= len(self.detectors):
-                return findings
-            findings = list(findings)
+                return batch.results
+            # The stuck call is abandoned (it keeps its thread and can no longer commit anything); the
+            # batch goes on from the next detector of the same view on a fresh worker.
+            batch.next = stuck + 1
 
     @staticmethod
     def _det_id(detector: Detector) -> str:
         return getattr(detector, "id", type(detector).__name__)
 
-    def _run_all(self, view: SpanView, ctx: TraceContext, found: list[Finding], progress: "_Progress",
-                 first: int) -> list[Finding]:
-        for index in range(first, len(self.detectors)):
-            if progress.abandoned:
-                return found
-            detector = self.detectors[index]
-            det_id = self._det_id(detector)
-            if det_id in self.stats.disabled:
-                continue
-            progress.index, progress.started = index, time.monotonic()
-            try:
-                results = list(detector.detect(view, ctx) or ())
-            except Exception:  # a detector bug must never cost the span
-                self.stats.errors[det_id] += 1
-                n = self.stats.errors[det_id]
-                if n == 1 or n % 1000 == 0:
-                    logger.exception("detector %s failed (%d failures so far)", det_id, n)
-                continue
-            if not progress.abandoned:
-                found.extend(results)
-        progress.index = -1
-        return found
+    def _work(self, batch: "_Batch", progress: "_Progress | None") -> None:
+        """Judge ``batch`` from where it stands. With ``progress`` (the timeout thread), every detector call
+        is announced in it, and its results are committed under its lock only if the waiting thread has not
+        abandoned the call in the meantime; an abandoned worker returns without touching anything."""
+        detectors = self.detectors
+        ids = [self._det_id(d) for d in detectors]
+        n = len(detectors)
+        stats = self.stats
+        disabled = stats.disabled
+        errors = stats.errors
+        jobs = batch.jobs
+        monotonic = time.monotonic
+        lock = progress.lock if progress is not None else None
+        while batch.job < len(jobs):
+            trace_id, views = jobs[batch.job]
+            ctx = batch.ctx
+            if ctx is None:
+                ctx = batch.ctx = self._context(trace_id)
+            out = batch.results[batch.job]
+            while batch.view < len(views):
+                view = views[batch.view]
+                if batch.next is None:  # a fresh view
+                    key = dedupe_key(view)
+                    if key is not None and not ctx.mark_seen(key):
+                        batch.view += 1
+                        continue
+                    stats.views += 1
+                    if not (view.text or view.tool):
+                        ctx.add(view)
+                        batch.view += 1
+                        continue
+                    batch.next = 0
+                    batch.found = []
+                index = batch.next
+                while index < n:
+                    det_id = ids[index]
+                    if disabled and det_id in disabled:
+                        index += 1
+                        batch.next = index
+                        continue
+                    if progress is not None:
+                        progress.started = monotonic()
+                        progress.index = index
+                    try:
+                        results = detectors[index].detect(view, ctx)
+                        results = list(results) if results else ()
+                    except Exception:  # a detector bug must never cost the span
+                        errors[det_id] += 1
+                        count = errors[det_id]
+                        if count == 1 or count % 1000 == 0:
+                            logger.exception("detector %s failed (%d failures so far)", det_id, count)
+                        results = ()
+                    index += 1
+                    if lock is None:
+                        if results:
+                            batch.found.extend(results)
+                        batch.next = index
+                    else:
+                        with lock:
+                            if progress.abandoned:  # type: ignore[union-attr]
+                                return
+                            progress.index = -1  # type: ignore[union-attr]
+                            if results:
+                                batch.found.extend(results)
+                            batch.next = index
+                out.extend(batch.found)
+                stats.findings += len(batch.found)
+                ctx.add(view)
+                batch.view += 1
+                batch.next = None
+            batch.job += 1
+            batch.view = 0
+            batch.ctx = None
 
     def _wait(self, future: Future, progress: "_Progress") -> int | None:
         """Wait for a run; the index of the detector that overran, or None when the run finished."""
@@ -195,10 +239,11 @@ class Engine:
                 future.result(timeout=poll)
                 return None
             except FutureTimeout:
-                index, started = progress.index, progress.started
-                if index < 0 or time.monotonic() - started < self.timeout_s:
-                    continue
-                progress.abandoned = True
+                with progress.lock:
+                    index, started = progress.index, progress.started
+                    if index < 0 or time.monotonic() - started < self.timeout_s:
+                        continue
+                    progress.abandoned = True
                 det_id = self._det_id(self.detectors[index])
                 self.stats.timeouts[det_id] += 1
                 logger.warning("detector %s timed out after %.2fs; its findings for this span are dropped",
@@ -217,12 +262,32 @@ class Engine:
         return self._executor
 
 
-class _Progress:
-    """Where a detector run is, read by the waiting thread to blame the detector that overran."""
+class _Batch:
+    """Where a run over a batch of views stands: job (trace) and view index, the next detector to run on
+    that view (None before the view's dedupe/bookkeeping) and its findings so far. A run that a timeout
+    interrupted resumes from here, after the detector that overran."""
 
-    __slots__ = ("index", "started", "abandoned")
+    __slots__ = ("jobs", "results", "job", "view", "next", "found", "ctx")
+
+    def __init__(self, jobs: list[tuple[str, list[SpanView]]]) -> None:
+        self.jobs = jobs
+        self.results: list[list[Finding]] = [[] for _ in jobs]
+        self.job = 0
+        self.view = 0
+        self.next: int | None = None
+        self.found: list[Finding] = []
+        self.ctx: TraceContext | None = None
+
+
+class _Progress:
+    """Which detector call a worker is in (``index`` -1: none), read by the waiting thread to blame the one
+    that overran. ``lock`` orders the worker's commit of a call's results against the waiter's decision
+    to abandon that call: exactly one of them wins."""
+
+    __slots__ = ("index", "started", "abandoned", "lock")
 
     def __init__(self) -> None:
         self.index = -1
         self.started = 0.0
         self.abandoned = False
+        self.lock = threading.Lock()

@@ -85,19 +85,51 @@ class Detect:
     def trace(self, refs: Sequence[SpanRef]) -> tuple[list[Finding], bool]:
         """Judge one trace's spans in the order they ended; returns new findings and whether any span of
         the trace is flagged (now or by an earlier pass)."""
+        result = self.traces([refs])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def traces(self, groups: Sequence[Sequence[SpanRef]]) -> list[tuple[list[Finding], bool] | Exception]:
+        """:meth:`trace` for several traces with one engine call (one hand-off to the detector thread).
+        A trace whose spans cannot be judged gets its exception in place of its result; the others are
+        judged anyway."""
         started = time.perf_counter()
-        order = sorted(refs, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
-        new: list[Finding] = []
-        flagged = False
-        for ref in order:
-            record = span_record(ref.span)
-            findings = self.engine.process(record)
-            if findings:
-                new.extend(annotate_span(ref.span, findings, dict(record.attributes)))
-            flagged = flagged or bool(findings) or is_flagged(record.attributes)
+        orders: list[list[SpanRef]] = []
+        records: list[list[SpanRecord]] = []
+        out: list[tuple[list[Finding], bool] | Exception] = []
+        for refs in groups:
+            order = sorted(refs, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
+            orders.append(order)
+            records.append([span_record(ref.span) for ref in order])
+        try:
+            flat = self.engine.process_many([r for recs in records for r in recs])
+            per_trace: list[list[list[Finding]] | Exception] = []
+            at = 0
+            for recs in records:
+                per_trace.append(flat[at:at + len(recs)])
+                at += len(recs)
+        except Exception:  # one trace's spans could not be read: judge the traces one by one
+            per_trace = []
+            for recs in records:
+                try:
+                    per_trace.append(self.engine.process_many(recs))
+                except Exception as exc:
+                    per_trace.append(exc)
+        for order, recs, found in zip(orders, records, per_trace):
+            if isinstance(found, Exception):
+                out.append(found)
+                continue
+            new: list[Finding] = []
+            flagged = False
+            for ref, record, findings in zip(order, recs, found):
+                if findings:
+                    new.extend(annotate_span(ref.span, findings, dict(record.attributes)))
+                flagged = flagged or bool(findings) or is_flagged(record.attributes)
+            out.append((new, flagged))
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
                          help="Time spent in the detector engine", signal="traces")
-        return new, flagged
+        return out
 
     def logs(self, request: Any) -> list[tuple[Finding, str]]:
         """Judge every log record of an ExportLogsServiceRequest; returns (finding, service) pairs."""

@@ -1,0 +1,114 @@
+"""Engine.process_many: one hand-off per batch, same findings as span by span, and a detector that
+overruns on one span is timed out and reported without stalling or dropping the rest of the batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from otel_cot import semconv
+from otel_cot.detectors import Engine, SpanRecord
+from otel_cot.detectors.base import make_finding
+
+
+class Always:
+    id, version, categories = "test.always", "1", ("reward_hacking",)
+
+    def detect(self, view, ctx):
+        return [make_finding(self, view, "reward_hacking", "low", 0.1, f"seen {len(ctx.views)}")]
+
+
+class SlowOn:
+    """Hangs on the span whose id is ``span``; finds something everywhere else."""
+
+    id, version, categories = "test.slow_on", "1", ("x",)
+
+    def __init__(self, span: str) -> None:
+        self.span = span
+        self.release = threading.Event()
+        self.returned = threading.Event()
+
+    def detect(self, view, ctx):
+        if view.span_id == self.span:
+            self.release.wait(5)
+            ctx.memo["late"] = True  # what a zombie call could still do to shared state
+            self.returned.set()
+            return [make_finding(self, view, "x", "low", 0.1, "late")]
+        return [make_finding(self, view, "x", "low", 0.1, "on time")]
+
+
+class Boom:
+    id, version, categories = "test.boom", "1", ("x",)
+
+    def detect(self, view, ctx):
+        if view.span_id.endswith("3"):
+            raise RuntimeError("bug")
+        return ()
+
+
+def spans(n: int = 6) -> list[SpanRecord]:
+    return [SpanRecord(trace_id=("a" if i % 2 else "b") * 32, span_id=f"{i:016x}", name="execute_tool x",
+                       attributes={semconv.GEN_AI_TOOL_NAME: "x", semconv.GEN_AI_TOOL_CALL_ARGUMENTS: f"{{\"i\": {i}}}"},
+                       start_time_ns=i, end_time_ns=i + 1) for i in range(n)]
+
+
+def summary(results):
+    return [[(f.detector_id, f.span_id, f.explanation) for f in found] for found in results]
+
+
+def test_batch_equals_span_by_span_inline_and_threaded():
+    for timeout in (None, 2.0):
+        one = Engine([Always(), Boom()], timeout_s=timeout)
+        many = Engine([Always(), Boom()], timeout_s=timeout)
+        expected = [one.process(r) for r in spans()]
+        assert summary(many.process_many(spans())) == summary(expected)
+        assert many.stats.errors["test.boom"] == one.stats.errors["test.boom"] == 1
+        assert many.stats.spans == one.stats.spans == 6
+        assert many.stats.findings == one.stats.findings == 6
+        one.close()
+        many.close()
+
+
+def test_slow_detector_in_a_batch_is_timed_out_and_the_batch_goes_on():
+    slow = SlowOn(f"{2:016x}")
+    engine = Engine([slow, Always()], timeout_s=0.05, max_timeouts=5)
+    t0 = time.monotonic()
+    results = engine.process_many(spans())
+    assert time.monotonic() - t0 < 2
+    got = summary(results)
+    assert len(got) == 6
+    for i, found in enumerate(got):
+        ids = [d for d, _, _ in found]
+        if i == 2:  # the overrun call's findings are lost, the others' on the same span are not
+            assert ids == ["test.always"]
+        else:
+            assert ids == ["test.slow_on", "test.always"]
+    assert engine.stats.timeouts["test.slow_on"] == 1
+    assert engine.stats.views == 6 and engine.stats.spans == 6
+    # the abandoned call returns later: it must not commit anything into the results
+    slow.release.set()
+    assert slow.returned.wait(5)
+    time.sleep(0.05)
+    assert summary(results) == got
+    engine.close()
+
+
+def test_detector_disabled_after_repeated_timeouts_in_one_batch():
+    class Hang:
+        id, version, categories = "test.hang", "1", ("x",)
+        release = threading.Event()
+
+        def detect(self, view, ctx):
+            self.release.wait(5)
+            return ()
+
+    hang = Hang()
+    engine = Engine([hang, Always()], timeout_s=0.05, max_timeouts=2)
+    t0 = time.monotonic()
+    results = engine.process_many(spans(5))
+    assert time.monotonic() - t0 < 2
+    assert all([f.detector_id for f in found] == ["test.always"] for found in results)
+    assert engine.stats.timeouts["test.hang"] == 2
+    assert "test.hang" in engine.stats.disabled
+    hang.release.set()
+    engine.close()
