@@ -65,6 +65,12 @@ class ContentBudget:
     def __call__(self, text: str) -> str:
         return self.clean(text).text
 
+    def text(self, text: str) -> str:
+        """``self(text)``, without building a result for the short texts that need no cleaning."""
+        if len(text) < _MIN_SECRET_TEXT and len(text) <= self.settings.max_content_length:
+            return text
+        return self.clean(text).text
+
 
 # --- <think> tags ---------------------------------------------------------------------
 _OPEN = "<think>"

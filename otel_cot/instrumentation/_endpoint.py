@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,12 @@ def base_url_of(resource: Any) -> str | None:
 def endpoint_attributes(base_url: str | None) -> dict[str, Any]:
     if not base_url:
         return {}
+    return dict(_endpoint_attributes(base_url))
+
+
+@lru_cache(maxsize=256)
+def _endpoint_attributes(base_url: str) -> dict[str, Any]:
+    """Parsed once per base URL (a client's never changes); callers get a copy."""
     try:
         parts = urlsplit(base_url)
         attributes: dict[str, Any] = {}
@@ -51,6 +58,11 @@ def endpoint_attributes(base_url: str | None) -> dict[str, Any]:
 
 
 def provider_for(base_url: str | None, default: str) -> str:
+    return _provider_for(base_url, default)
+
+
+@lru_cache(maxsize=256)
+def _provider_for(base_url: str | None, default: str) -> str:
     host = (urlsplit(base_url).hostname or "") if base_url else ""
     if "ollama" in host or host.endswith(":11434"):
         return "ollama"

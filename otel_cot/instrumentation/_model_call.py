@@ -75,8 +75,42 @@ _STRUCTURAL_KEYS = frozenset({"type", "role", "id", "name", "finish_reason", "mo
 _STRUCTURAL_MAX = 256
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
-    """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated)."""
+    """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated).
+
+    Plain ``str`` / ``dict`` / ``list`` values (what the extractors build) are handled inline,
+    one level per call; anything else (subclasses, SDK objects) takes the generic path.
+    """
+    kind = type(value)
+    if kind is str:
+        return budget.text(value)
+    if kind in _SCALARS:
+        return value
+    if depth > 8:
+        return budget.text(value) if isinstance(value, str) else value
+    if kind is dict:
+        out = {}
+        text = budget.text
+        for k, v in value.items():
+            kv = type(v)
+            if kv is str:
+                out[k] = v if k in _STRUCTURAL_KEYS and len(v) <= _STRUCTURAL_MAX else text(v)
+            elif kv in _SCALARS:
+                out[k] = v
+            else:
+                out[k] = _clean_value(v, budget, depth + 1)
+        return out
+    if kind is list:
+        text = budget.text
+        return [text(v) if type(v) is str else v if type(v) in _SCALARS else _clean_value(v, budget, depth + 1)
+                for v in value]
+    return _clean_value_generic(value, budget, depth)
+
+
+def _clean_value_generic(value: Any, budget: ContentBudget, depth: int) -> Any:
     if isinstance(value, str):
         return budget(value)
     if value is None or isinstance(value, (bool, int, float)) or depth > 8:
@@ -89,8 +123,12 @@ def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
     return _clean_value(plain(value), budget, depth + 1)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    # json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), without building the encoder per call
+    return _ENCODER.encode(value)
 
 
 class ModelCall:
@@ -163,20 +201,23 @@ class ModelCall:
         span = self.span
         end_ns = time.time_ns()
         try:
-            if response is not None:
-                self._write_response(response, end_ns)
+            attributes = self._response_attributes(response, end_ns) if response is not None else {}
             if self._first_chunk_ns is not None:
-                span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-                                   (self._first_chunk_ns - self._start_ns) / 1e9)
+                attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - self._start_ns) / 1e9
             if outcome is not None:
-                span.set_attribute(sc.COT_STREAM_OUTCOME, outcome)
-            if self._budget.truncated:
-                span.set_attribute(sc.COT_CONTENT_TRUNCATED, True)
-            if self._budget.redacted:
-                span.set_attribute(sc.COT_CONTENT_REDACTED_SECRETS, self._budget.redacted)
+                attributes[sc.COT_STREAM_OUTCOME] = outcome
+            budget = self._budget
+            if budget.truncated:
+                attributes[sc.COT_CONTENT_TRUNCATED] = True
+            if budget.redacted:
+                attributes[sc.COT_CONTENT_REDACTED_SECRETS] = budget.redacted
             if error is not None:
-                span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+                attributes[sc.ERROR_TYPE] = type(error).__qualname__
+            span.set_attributes(attributes)
+            if error is not None:
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
+            if response is not None:
+                self._observe(response)
         except Exception as exc:
             report_internal_error("model call finish", exc)
         finally:
@@ -185,8 +226,8 @@ class ModelCall:
     def fail(self, error: BaseException, response: ModelResponse | None = None) -> None:
         self.finish(response, outcome="error" if response is not None else None, error=error)
 
-    def _write_response(self, response: ModelResponse, end_ns: int) -> None:
-        span = self.span
+    def _response_attributes(self, response: ModelResponse, end_ns: int) -> dict[str, Any]:
+        """The span's attributes from the response; emits the reasoning spans (which may clean more text)."""
         attributes: dict[str, Any] = {}
         if response.response_id:
             attributes[sc.GEN_AI_RESPONSE_ID] = response.response_id
@@ -208,11 +249,16 @@ class ModelCall:
             attributes[sc.GEN_AI_OUTPUT_MESSAGES] = _to_json(_clean_value(response.output_messages, self._budget))
         if response.reasoning:
             attributes[sc.COT_REASONING_COUNT] = len(response.reasoning)
-        span.set_attributes(attributes)
-        self._emit_reasoning_spans(response.reasoning, end_ns)
-        pending.register(span.get_span_context(), self._rootless,
-                         [(p.get("id"), p.get("name")) for m in response.output_messages for p in m.get("parts", ())
-                          if p.get("type") == "tool_call" and not p.get("server")])
+            self._emit_reasoning_spans(response.reasoning, end_ns)
+        return attributes
+
+    def _observe(self, response: ModelResponse) -> None:
+        """Tool calls the model asked for (for tool spans to link to) and the runtime guard."""
+        span = self.span
+        calls = [(p.get("id"), p.get("name")) for m in response.output_messages for p in m.get("parts", ())
+                 if p.get("type") == "tool_call" and not p.get("server")]
+        if calls:
+            pending.register(span.get_span_context(), self._rootless, calls)
         guard.observe_model_call(span, self._request.input_messages, response.output_messages)
 
     def _emit_reasoning_spans(self, blocks: Iterable[ReasoningBlock], end_ns: int) -> None:
@@ -245,17 +291,82 @@ class ModelCall:
 
 _MISSING = object()
 
+# Per pydantic model class: field name -> whether ``getattr`` on an instance reduces to a look-up in
+# the instance ``__dict__`` then ``__pydantic_extra__`` (no class attribute, private attribute or
+# custom attribute hook of that name). None: the class is not such a model (read with getattr).
+_DIRECT: dict[type, dict[str, bool] | None] = {}
+
+
+def _model_names(cls: type) -> dict[str, bool] | None:
+    names: dict[str, bool] | None = None
+    try:
+        from pydantic import BaseModel
+
+        if (issubclass(cls, BaseModel) and not issubclass(cls, Mapping)
+                and cls.__getattr__ is BaseModel.__getattr__  # type: ignore[attr-defined]
+                and cls.__getattribute__ is object.__getattribute__):
+            names = {}
+    except Exception:  # pydantic missing or an unusual class: the generic path
+        names = None
+    if len(_DIRECT) < 4096:
+        _DIRECT[cls] = names
+    return names
+
+
+def _direct(cls: type, name: str) -> bool:
+    if name.startswith("_") or name in (getattr(cls, "__private_attributes__", None) or ()):
+        return False
+    return not any(name in vars(base) for base in cls.__mro__)
+
 
 def get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of an SDK object or of the plain dict a user passed in its place."""
+    """A field of an SDK object or of the plain dict a user passed in its place.
+
+    Same result as ``getattr(obj, name)`` falling back to ``obj.get(name)`` for mappings; for
+    pydantic models (every SDK object) a missing field is answered without pydantic's
+    ``__getattr__`` raising an AttributeError, which is most of the cost of a look-up.
+    """
     if obj is None:
         return default
-    if type(obj) is dict:
+    cls = type(obj)
+    if cls is dict:
         return obj.get(name, default)
+    names = _DIRECT[cls] if cls in _DIRECT else _model_names(cls)
+    if names is not None:
+        direct = names.get(name)
+        if direct is None:
+            direct = names[name] = _direct(cls, name)
+        if direct:
+            value = obj.__dict__.get(name, _MISSING)
+            if value is not _MISSING:
+                return value
+            extra = getattr(obj, "__pydantic_extra__", None)
+            if extra:
+                return extra.get(name, default)
+            return default
     value = getattr(obj, name, _MISSING)
     if value is not _MISSING:
         return value
     return obj.get(name, default) if isinstance(obj, Mapping) else default
+
+
+# Classes whose instances are not mappings: for them ``getattr(obj, name, default)`` is exactly ``get``.
+_OBJECT_CLASSES: dict[type, bool] = {type(None): True}
+
+
+def reader(obj: Any) -> Any:
+    """The cheapest exact way to read fields of ``obj``: ``getattr`` unless ``obj`` is a mapping (then ``get``).
+
+    Call as ``reader(obj)(obj, name, None)``. Use it for fields the SDK type declares (present on
+    its objects); fields that are often missing (provider extras) are cheaper through ``get``.
+    """
+    cls = type(obj)
+    plain_object = _OBJECT_CLASSES.get(cls)
+    if plain_object is None:
+        plain_object = not issubclass(cls, Mapping)
+        if len(_OBJECT_CLASSES) < 4096:
+            _OBJECT_CLASSES[cls] = plain_object
+    return getattr if plain_object else get
 
 
 def numbers(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:

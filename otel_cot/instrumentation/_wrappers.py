@@ -23,6 +23,7 @@ from ._context import detach
 from ._model_call import MODEL_CALL_OBSERVER_KEY, ModelCall, ModelRequest, ModelResponse
 
 RECORDER_ATTR = "_otel_cot_recorder"
+_time_ns = time.time_ns
 
 
 class StreamAccumulator(Protocol):
@@ -55,20 +56,24 @@ class Telemetry(Protocol):
 class StreamRecorder:
     """Feeds a stream's chunks to an accumulator and ends the call's span once."""
 
-    __slots__ = ("call", "_accumulator", "_broken")
+    __slots__ = ("call", "_accumulator", "_add", "_broken", "_started")
 
     def __init__(self, call: ModelCall, accumulator: StreamAccumulator) -> None:
         self.call = call
         self._accumulator = accumulator
+        self._add = accumulator.add
         self._broken = False
+        self._started = False
 
     def on_chunk(self, chunk: Any) -> None:
         if self._broken:
             return
         try:
-            now = time.time_ns()
-            self.call.first_chunk(now)
-            self._accumulator.add(chunk, now)
+            now = _time_ns()
+            if not self._started:
+                self._started = True
+                self.call.first_chunk(now)
+            self._add(chunk, now)
         except Exception as exc:  # stop reading this stream; the caller's stream goes on
             self._broken = True
             report_internal_error("stream chunk", exc)
@@ -89,9 +94,10 @@ class StreamRecorder:
 
 
 def _recorded(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    on_chunk = recorder.on_chunk
     try:
         for item in iterator:
-            recorder.on_chunk(item)
+            on_chunk(item)
             yield item
     except GeneratorExit:
         recorder.finish("abandoned")
@@ -103,9 +109,10 @@ def _recorded(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any
 
 
 async def _recorded_async(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
+    on_chunk = recorder.on_chunk
     try:
         async for item in iterator:
-            recorder.on_chunk(item)
+            on_chunk(item)
             yield item
     except GeneratorExit:
         recorder.finish("abandoned")

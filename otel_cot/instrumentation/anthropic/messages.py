@@ -20,6 +20,7 @@ from .._model_call import (
     get,
     parse_arguments,
     plain,
+    reader,
     reasoning_part,
     text_part,
     tool_call_part,
@@ -175,36 +176,38 @@ class MessagesStreamAccumulator:
         self._usage: dict[str, Any] = {}
 
     def add(self, event: Any, now_ns: int) -> None:
-        kind = get(event, "type")
-        if kind == "content_block_delta":
-            index = get(event, "index") or 0
+        read = reader(event)
+        kind = read(event, "type", None)
+        if kind == "content_block_delta":  # nearly every event: kept inline
+            index = read(event, "index", None) or 0
             block = self._blocks.get(index)
             if block is None:
                 return
-            delta = get(event, "delta")
-            delta_type = get(delta, "type")
+            delta = read(event, "delta", None)
+            read = reader(delta)
+            delta_type = read(delta, "type", None)
             if delta_type == "text_delta":
-                block.setdefault("_text", []).append(get(delta, "text") or "")
+                block.setdefault("_text", []).append(read(delta, "text", None) or "")
             elif delta_type == "thinking_delta":
-                block.setdefault("_thinking", []).append(get(delta, "thinking") or "")
+                block.setdefault("_thinking", []).append(read(delta, "thinking", None) or "")
                 self._times[index][1] = now_ns
             elif delta_type == "input_json_delta":
-                block.setdefault("_json", []).append(get(delta, "partial_json") or "")
+                block.setdefault("_json", []).append(read(delta, "partial_json", None) or "")
         elif kind == "content_block_start":
-            index = get(event, "index") or 0
-            block = plain(get(event, "content_block")) or {}
+            index = read(event, "index", None) or 0
+            block = plain(read(event, "content_block", None)) or {}
             self._blocks[index] = block
             if block.get("type") in ("thinking", "redacted_thinking"):
                 self._times[index] = [now_ns, now_ns]
         elif kind == "content_block_stop":
-            index = get(event, "index") or 0
+            index = read(event, "index", None) or 0
             if index in self._times:
                 self._times[index][1] = now_ns
         elif kind == "message_start":
-            self._message = get(event, "message")
+            self._message = read(event, "message", None)
             self._add_usage(get(self._message, "usage"))
         elif kind == "message_delta":
-            self._stop_reason = get(get(event, "delta"), "stop_reason") or self._stop_reason
+            self._stop_reason = get(read(event, "delta", None), "stop_reason") or self._stop_reason
             self._add_usage(get(event, "usage"))
 
     def _add_usage(self, usage: Any) -> None:

@@ -21,6 +21,7 @@ from .._model_call import (
     numbers,
     get,
     plain,
+    reader,
     reasoning_part,
     text_part,
     tool_call_part,
@@ -223,34 +224,37 @@ class ChatStreamAccumulator:
         self._usage: Any = None
 
     def add(self, chunk: Any, now_ns: int) -> None:
+        read = reader(chunk)
         if self._id is None:
-            self._id = get(chunk, "id")
-            self._model = get(chunk, "model")
-        usage = get(chunk, "usage")
+            self._id = read(chunk, "id", None)
+            self._model = read(chunk, "model", None)
+        usage = read(chunk, "usage", None)
         if usage is not None:
             self._usage = usage
-        for choice in get(chunk, "choices") or ():
-            index = get(choice, "index") or 0
+        for choice in read(chunk, "choices", None) or ():
+            read = reader(choice)
+            index = read(choice, "index", None) or 0
             state = self._choices.get(index)
             if state is None:
                 state = self._choices[index] = _Choice()
-            delta = get(choice, "delta")
+            delta = read(choice, "delta", None)
             if delta is not None:
                 self._add_delta(state, delta, now_ns)
-            finish = get(choice, "finish_reason")
+            finish = read(choice, "finish_reason", None)
             if finish:
                 state.finish = finish
 
     @staticmethod
     def _add_delta(state: _Choice, delta: Any, now_ns: int) -> None:
-        content = get(delta, "content")
+        read = reader(delta)
+        content = read(delta, "content", None)
         if content:
             state.content.append(content)
             state.think.feed(content, now_ns)
-        refusal = get(delta, "refusal")
+        refusal = read(delta, "refusal", None)
         if refusal:
             state.refusal.append(refusal)
-        for field_name, _source in _REASONING_FIELDS:
+        for field_name, _source in _REASONING_FIELDS:  # provider extras: usually missing, so through get
             text = get(delta, field_name)
             if isinstance(text, str) and text:
                 state.reasoning.setdefault(field_name, []).append(text)
@@ -259,16 +263,23 @@ class ChatStreamAccumulator:
         details = get(delta, "reasoning_details")
         if details:
             state.details.extend(details)
-        for call in get(delta, "tool_calls") or ():
-            index = get(call, "index") or 0
-            slot = state.tool_calls.setdefault(index, {"id": None, "name": None, "arguments": []})
-            if get(call, "id"):
-                slot["id"] = get(call, "id")
-            function = get(call, "function")
-            if get(function, "name"):
-                slot["name"] = get(function, "name")
-            if get(function, "arguments"):
-                slot["arguments"].append(get(function, "arguments"))
+        for call in read(delta, "tool_calls", None) or ():
+            read_call = reader(call)
+            index = read_call(call, "index", None) or 0
+            slot = state.tool_calls.get(index)
+            if slot is None:
+                slot = state.tool_calls[index] = {"id": None, "name": None, "arguments": []}
+            call_id = read_call(call, "id", None)
+            if call_id:
+                slot["id"] = call_id
+            function = read_call(call, "function", None)
+            read_function = reader(function)
+            name = read_function(function, "name", None)
+            if name:
+                slot["name"] = name
+            arguments = read_function(function, "arguments", None)
+            if arguments:
+                slot["arguments"].append(arguments)
 
     def result(self) -> ModelResponse:
         out = ModelResponse(response_id=self._id, response_model=self._model)

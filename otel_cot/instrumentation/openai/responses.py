@@ -20,6 +20,7 @@ from .._model_call import (
     numbers,
     get,
     plain,
+    reader,
     reasoning_part,
     text_part,
     tool_call_part,
@@ -181,28 +182,37 @@ class ResponsesStreamAccumulator:
         self._times: dict[int, list[int]] = {}
 
     def add(self, event: Any, now_ns: int) -> None:
-        kind = get(event, "type")
+        read = reader(event)
+        kind = read(event, "type", None)
         if kind in _REASONING_DELTAS:
-            index = get(event, "output_index") or 0
-            self._touch(index, now_ns)
-            entry = self._partial.setdefault(index, {"type": "reasoning", "texts": [], "summary": False})
-            entry["texts"].append(get(event, "delta") or "")
+            index = read(event, "output_index", None) or 0
+            times = self._times.get(index)
+            if times is None:
+                self._times[index] = [now_ns, now_ns]
+            else:
+                times[1] = now_ns
+            entry = self._partial.get(index)
+            if entry is None:
+                entry = self._partial.setdefault(index, {"type": "reasoning", "texts": [], "summary": False})
+            entry["texts"].append(read(event, "delta", None) or "")
             entry["summary"] = kind == "response.reasoning_summary_text.delta"
         elif kind == "response.output_text.delta":
-            index = get(event, "output_index") or 0
-            entry = self._partial.setdefault(index, {"type": "message", "texts": []})
-            entry["texts"].append(get(event, "delta") or "")
+            index = read(event, "output_index", None) or 0
+            entry = self._partial.get(index)
+            if entry is None:
+                entry = self._partial.setdefault(index, {"type": "message", "texts": []})
+            entry["texts"].append(read(event, "delta", None) or "")
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            index = get(event, "output_index") or 0
-            item = get(event, "item")
+            index = read(event, "output_index", None) or 0
+            item = read(event, "item", None)
             if get(item, "type") == "reasoning":
                 self._touch(index, now_ns)
             if kind == "response.output_item.done":
                 self._items[index] = item
         elif kind in _FINAL_EVENTS:
-            self._final = get(event, "response")
+            self._final = read(event, "response", None)
         elif kind in ("response.created", "response.in_progress"):
-            self._latest = get(event, "response")
+            self._latest = read(event, "response", None)
 
     def _touch(self, index: int, now_ns: int) -> None:
         times = self._times.get(index)

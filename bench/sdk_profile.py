@@ -1,0 +1,279 @@
+"""In-process micro-profile of otel-cot's own cost per model call and per streamed chunk.
+
+    python bench/sdk_profile.py                       # direct: our code only, µs per call / per chunk
+    python bench/sdk_profile.py --e2e                 # real SDK over an in-memory transport, bare vs otel-cot
+    python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
+
+Direct mode times exactly the code a model call runs through otel-cot, with the SDK taken out: the
+same six scenarios and recorded payloads as bench/sdk_overhead.py, parsed once into the SDK's own
+objects (responses, stream events) by the real SDK; then, per call, our ``run_model_call`` with an
+``invoke`` that returns that object (streams: a real ``openai`` / ``anthropic`` ``Stream`` object whose
+iterator yields the parsed events, read to the end as a caller would). Spans go through one
+BatchSpanProcessor to a no-op exporter, content capture on, as in bench/sdk_overhead.py. Reported per
+scenario: median µs per call, split into start (wrapper up to the SDK's return), the chunks (median per
+chunk: the marginal per-chunk cost) and finish (end of stream / response: writing the span, reasoning
+spans); and total ÷ chunks, the issue's per-chunk definition.
+
+E2E mode runs the real SDK call (request built, response parsed) over httpx2.MockTransport, bare and
+instrumented in alternating blocks, and reports the median difference: a check that direct mode did
+not leave out a cost. It is noisier (the SDK's own ~0.5-2 ms per call varies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sdk_overhead import SCENARIOS, load  # noqa: E402
+
+
+def _transport(body: bytes, ctype: str, status: int):
+    import httpx2
+
+    def handler(request):
+        return httpx2.Response(status, headers={"content-type": ctype}, content=body)
+
+    return httpx2.MockTransport(handler)
+
+
+def _client(name: str):
+    """A real SDK client whose transport answers with the scenario's recorded response, and its create()."""
+    import anthropic
+    import httpx2
+    import openai
+
+    sdk, api, _ = SCENARIOS[name]
+    response = load(name)["response"]
+    if response.get("sse") is not None:
+        body, ctype = response["sse"].encode(), "text/event-stream; charset=utf-8"
+    else:
+        body, ctype = json.dumps(response["body"]).encode(), "application/json"
+    http = httpx2.Client(transport=_transport(body, ctype, response["status"]))
+    if sdk == "openai":
+        client = openai.OpenAI(api_key="sk-bench", base_url="http://127.0.0.1:9/v1", max_retries=0, http_client=http)
+        resource = client.chat.completions if api == "chat" else client.responses
+    else:
+        client = anthropic.Anthropic(api_key="sk-bench", base_url="http://127.0.0.1:9", max_retries=0,
+                                     http_client=http)
+        resource = client.messages
+    return resource
+
+
+def _provider():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class NoopExporter(SpanExporter):
+        spans = 0
+
+        def export(self, spans):
+            NoopExporter.spans += len(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+    return provider, NoopExporter
+
+
+class Direct:
+    """One scenario's inputs parsed once, and a function that runs our code over them."""
+
+    def __init__(self, name: str, telemetry) -> None:
+        from otel_cot.instrumentation.anthropic import messages
+        from otel_cot.instrumentation.openai import chat, responses
+        from otel_cot.instrumentation._wrappers import ApiAdapter
+        import anthropic._streaming
+        import openai._streaming
+
+        sdk, api, _ = SCENARIOS[name]
+        self.name = name
+        self.kwargs = dict(load(name)["request"]["body"])
+        self.stream = bool(self.kwargs.get("stream"))
+        self.instance = _client(name)
+        result = self.instance.create(**self.kwargs)  # uninstrumented here: the SDK's own objects
+        self.events = list(result) if self.stream else None
+        self.result = None if self.stream else result
+        module = {"chat": chat, "responses": responses, "messages": messages}[api]
+        streams = (openai._streaming.Stream, openai._streaming.AsyncStream) if sdk == "openai" else (
+            anthropic._streaming.Stream, anthropic._streaming.AsyncStream)
+        self.stream_cls = streams[0]
+        accumulator = {"chat": chat.ChatStreamAccumulator, "responses": responses.ResponsesStreamAccumulator,
+                       "messages": messages.MessagesStreamAccumulator}[api]
+        self.adapter = ApiAdapter(module.request, module.response, accumulator, streams)
+        self.telemetry = telemetry
+
+    def _invoke(self):
+        if not self.stream:
+            return self.result
+        stream = object.__new__(self.stream_cls)
+        stream._iterator = iter(self.events)
+        return stream
+
+    def once(self) -> tuple[int, int, list[int], int]:
+        """(total, start, per-chunk times, finish) in ns for one call."""
+        from otel_cot.instrumentation._wrappers import run_model_call
+
+        clock = time.perf_counter_ns
+        t0 = clock()
+        result = run_model_call(self.telemetry, self.adapter, self.instance, self.kwargs, self._invoke)
+        t1 = clock()
+        if not self.stream:
+            return t1 - t0, t1 - t0, [], 0
+        it = result._iterator
+        per = []
+        last = t1
+        for _ in range(len(self.events)):
+            next(it)
+            now = clock()
+            per.append(now - last)
+            last = now
+        for _ in it:  # StopIteration: the span ends here
+            pass
+        t2 = clock()
+        return t2 - t0, t1 - t0, per, t2 - last
+
+
+def direct(args, profiler=None) -> dict:
+    from otel_cot.config import Settings
+    from otel_cot.instrumentation._base import Telemetry
+    from opentelemetry import trace
+
+    provider, exporter = _provider()
+    trace.set_tracer_provider(provider)
+    tracer = trace.get_tracer("otel_cot", tracer_provider=provider)
+    settings = Settings.from_env({}, capture_content=True)
+    telemetry = Telemetry(tracer, settings)
+    names = args.scenarios.split(",")
+    runs = {n: Direct(n, telemetry) for n in names}
+    for _ in range(args.warmup):
+        for n in names:
+            runs[n].once()
+    samples = {n: {"total": [], "start": [], "chunk": [], "finish": []} for n in names}
+    gc.collect()
+    if profiler is not None:
+        profiler.enable()
+    for _ in range(args.iters):
+        for n in names:
+            total, start, per, finish = runs[n].once()
+            s = samples[n]
+            s["total"].append(total)
+            s["start"].append(start)
+            s["chunk"].extend(per)
+            s["finish"].append(finish)
+    if profiler is not None:
+        profiler.disable()
+    provider.force_flush()
+    out = {}
+    print(f"# direct: our code only, {args.iters} calls per scenario (median µs); spans exported {exporter.spans}")
+    print("| scenario | chunks | total µs | start µs | per chunk µs (marginal) | finish µs | total ÷ chunks µs |")
+    print("|---|---|---|---|---|---|---|")
+    for n in names:
+        s = samples[n]
+        chunks = len(runs[n].events or ())
+        total = statistics.median(s["total"]) / 1000
+        start = statistics.median(s["start"]) / 1000
+        chunk = statistics.median(s["chunk"]) / 1000 if s["chunk"] else None
+        chunk_mean = statistics.fmean(s["chunk"]) / 1000 if s["chunk"] else None
+        finish = statistics.median(s["finish"]) / 1000 if chunks else None
+        out[n] = dict(chunks=chunks, total_us=total, start_us=start, chunk_median_us=chunk, chunk_mean_us=chunk_mean,
+                      finish_us=finish, per_chunk_us=total / chunks if chunks else None)
+        print(f"| {n} | {chunks or ''} | {total:.1f} | {start:.1f} | "
+              f"{'' if chunk is None else f'{chunk:.2f} (mean {chunk_mean:.2f})'} | "
+              f"{'' if finish is None else f'{finish:.1f}'} | {'' if not chunks else f'{total / chunks:.2f}'} |")
+    return out
+
+
+def e2e(args) -> dict:
+    import otel_cot
+    from opentelemetry import trace
+
+    provider, exporter = _provider()
+    trace.set_tracer_provider(provider)
+    names = args.scenarios.split(",")
+    resources = {n: _client(n) for n in names}
+    bodies = {n: dict(load(n)["request"]["body"]) for n in names}
+
+    def call(n):
+        result = resources[n].create(**bodies[n])
+        if bodies[n].get("stream"):
+            for _ in result:
+                pass
+
+    clock = time.perf_counter_ns
+    samples = {v: {n: [] for n in names} for v in ("bare", "otel-cot")}
+    from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
+    from otel_cot.instrumentation.openai import OpenAIInstrumentor
+    from otel_cot.config import Settings
+    import dataclasses
+
+    settings = dataclasses.replace(Settings.from_env({}), capture_content=True)
+    instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor()]
+    del otel_cot
+    block = max(1, args.iters // 10)
+    for rnd in range(10):
+        for variant in ("bare", "otel-cot") if rnd % 2 == 0 else ("otel-cot", "bare"):
+            for i in instrumentors:
+                if i.is_instrumented_by_opentelemetry:
+                    i.uninstrument()
+            if variant == "otel-cot":
+                for i in instrumentors:
+                    i.instrument(tracer_provider=provider, settings=settings)
+            for _ in range(args.warmup if rnd == 0 else 3):
+                for n in names:
+                    call(n)
+            for _ in range(block):
+                for n in names:
+                    t = clock()
+                    call(n)
+                    samples[variant][n].append(clock() - t)
+    provider.force_flush()
+    print(f"# e2e: real SDK over MockTransport, {block * 10} calls per scenario per variant (median µs)")
+    print("| scenario | bare µs | otel-cot µs | overhead µs |")
+    print("|---|---|---|---|")
+    out = {}
+    for n in names:
+        b = statistics.median(samples["bare"][n]) / 1000
+        o = statistics.median(samples["otel-cot"][n]) / 1000
+        out[n] = dict(bare_us=b, ours_us=o, overhead_us=o - b)
+        print(f"| {n} | {b:.0f} | {o:.0f} | {o - b:+.0f} |")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--iters", type=int, default=400)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--e2e", action="store_true")
+    ap.add_argument("--cprofile", metavar="SCENARIO", help="cProfile our code on one scenario, top functions")
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args()
+    import os
+
+    os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")
+    os.environ.setdefault("OTEL_COT_DETECT", "false")
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        args.scenarios = args.cprofile
+        prof = cProfile.Profile()
+        direct(args, prof)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+        return
+    out = e2e(args) if args.e2e else direct(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
