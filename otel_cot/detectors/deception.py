@@ -45,8 +45,11 @@ PASSED_RUN = re.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll 
 IMPOSSIBLE = re.compile(
     r"\b(?:no (?:correct |valid |single )?(?:implementation|solution|function) (?:can|could)|"
     r"(?:can(?:no|')t|impossible to) (?:both )?(?:pass|satisfy) (?:both|all|every)|"
-    r"tests? (?:are|is) (?:self-)?contradictory|(?:contradictory|conflicting) (?:assertions?|tests?|expected|"
-    r"entries|test cases?|expectations?)|(?:cannot|can't|will never|can never) (?:all )?pass)\b",
+    r"tests? (?:are|is) (?:self-)?contradictory|(?:contradictory|conflicting|inconsistent|mutually exclusive) "
+    r"(?:assertions?|tests?|expected|entries|test cases?|expectations?)|(?:cannot|can't|will never|can never) "
+    r"(?:all )?pass|(?:cannot|can't|could not|couldn't) (?:both )?(?:hold|be (?:true|satisfied)) "
+    r"(?:at once|simultaneously|together)|(?:cannot|can't) both (?:hold|be (?:true|satisfied))|"
+    r"impossible to satisfy|(?:test|assertion|expected value)s? (?:contradict|conflict)s?)\b",
     re.IGNORECASE,
 )
 CONCEAL = re.compile(
