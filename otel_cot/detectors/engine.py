@@ -162,10 +162,10 @@ class Engine:
         abandoned the call in the meantime; an abandoned worker returns without touching anything."""
         detectors = self.detectors
         ids = [self._det_id(d) for d in detectors]
+        calls = [d.detect for d in detectors]
         n = len(detectors)
         stats = self.stats
         disabled = stats.disabled
-        errors = stats.errors
         jobs = batch.jobs
         monotonic = time.monotonic
         lock = progress.lock if progress is not None else None
@@ -189,46 +189,57 @@ class Engine:
                         continue
                     batch.next = 0
                     batch.found = []
-                index = batch.next
-                while index < n:
-                    det_id = ids[index]
-                    if disabled and det_id in disabled:
+                found = batch.found
+                if lock is None:  # inline: nothing to resume, nobody to race with
+                    for index in range(batch.next, n):
+                        det_id = ids[index]
+                        if disabled and det_id in disabled:
+                            continue
+                        try:
+                            results = calls[index](view, ctx)
+                            if results:
+                                found.extend(list(results))
+                        except Exception:  # a detector bug must never cost the span
+                            self._failed(det_id)
+                else:
+                    index = batch.next
+                    while index < n:
+                        det_id = ids[index]
+                        if disabled and det_id in disabled:
+                            index += 1
+                            batch.next = index
+                            continue
+                        progress.started = monotonic()  # type: ignore[union-attr]
+                        progress.index = index  # type: ignore[union-attr]
+                        try:
+                            results = calls[index](view, ctx)
+                            results = list(results) if results else ()
+                        except Exception:  # a detector bug must never cost the span
+                            self._failed(det_id)
+                            results = ()
                         index += 1
-                        batch.next = index
-                        continue
-                    if progress is not None:
-                        progress.started = monotonic()
-                        progress.index = index
-                    try:
-                        results = detectors[index].detect(view, ctx)
-                        results = list(results) if results else ()
-                    except Exception:  # a detector bug must never cost the span
-                        errors[det_id] += 1
-                        count = errors[det_id]
-                        if count == 1 or count % 1000 == 0:
-                            logger.exception("detector %s failed (%d failures so far)", det_id, count)
-                        results = ()
-                    index += 1
-                    if lock is None:
-                        if results:
-                            batch.found.extend(results)
-                        batch.next = index
-                    else:
                         with lock:
                             if progress.abandoned:  # type: ignore[union-attr]
                                 return
                             progress.index = -1  # type: ignore[union-attr]
                             if results:
-                                batch.found.extend(results)
+                                found.extend(results)
                             batch.next = index
-                out.extend(batch.found)
-                stats.findings += len(batch.found)
+                out.extend(found)
+                stats.findings += len(found)
                 ctx.add(view)
                 batch.view += 1
                 batch.next = None
             batch.job += 1
             batch.view = 0
             batch.ctx = None
+
+    def _failed(self, det_id: str) -> None:
+        errors = self.stats.errors
+        errors[det_id] += 1
+        count = errors[det_id]
+        if count == 1 or count % 1000 == 0:
+            logger.exception("detector %s failed (%d failures so far)", det_id, count)
 
     def _wait(self, future: Future, progress: "_Progress") -> int | None:
         """Wait for a run; the index of the detector that overran, or None when the run finished."""

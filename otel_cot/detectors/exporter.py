@@ -152,11 +152,16 @@ class DetectingSpanExporter(SpanExporter):
         # before the tool it asked for runs.
         order = sorted(range(len(spans)), key=lambda i: (spans[i].end_time or 0, spans[i].start_time or 0))
         findings: list[Finding] = []
-        for i in order:
-            try:
-                findings.extend(engine.process(record_from_span(spans[i])))
-            except Exception:
-                logger.exception("otel-cot: detection failed for span %s", spans[i].name)
+        try:  # the whole batch in one engine call (one hand-off to its detector thread)
+            for found in engine.process_many([record_from_span(spans[i]) for i in order]):
+                findings.extend(found)
+        except Exception:  # a span that cannot be read: judge them one by one, skipping the bad ones
+            findings = []
+            for i in order:
+                try:
+                    findings.extend(engine.process(record_from_span(spans[i])))
+                except Exception:
+                    logger.exception("otel-cot: detection failed for span %s", spans[i].name)
         if not findings:
             return spans
         by_span = group_by_span(findings)
