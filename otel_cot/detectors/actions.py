@@ -98,8 +98,25 @@ def tool_name(view: SpanView) -> str:
     return m.group(1) if m else ""
 
 
+# Several detectors ask for the same view's command and edit in a row: the last answer of each is kept
+# (with its view, so identity cannot be confused with a later object at the same address). Views are
+# frozen, so the answer is a function of the view.
+_LAST_SHELL: tuple[Any, Any] = (None, None)
+_LAST_EDIT: tuple[Any, Any] = (None, None)
+
+
 def shell_command(view: SpanView) -> str | None:
     """The shell command an action runs, if it is a shell action."""
+    global _LAST_SHELL
+    last = _LAST_SHELL
+    if last[0] is view:
+        return last[1]
+    command = _shell_command(view)
+    _LAST_SHELL = (view, command)
+    return command
+
+
+def _shell_command(view: SpanView) -> str | None:
     text = view.arguments or view.text or ""
     name = tool_name(view)
     stripped = text.lstrip()
@@ -126,6 +143,16 @@ def shell_command(view: SpanView) -> str | None:
 
 def file_edit(view: SpanView) -> Edit | None:
     """The file an edit/write action changes and its old/new text (either may be unknown)."""
+    global _LAST_EDIT
+    last = _LAST_EDIT
+    if last[0] is view:
+        return last[1]
+    edit = _file_edit(view)
+    _LAST_EDIT = (view, edit)
+    return edit
+
+
+def _file_edit(view: SpanView) -> Edit | None:
     name = tool_name(view)
     if not EDIT_TOOLS.search(name or ""):
         return None
@@ -229,6 +256,7 @@ def _split_commands(command: str) -> list[list[str]]:
 _OPERATOR_CHARS = frozenset(";&|()")
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
 _WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"}
 
 
@@ -237,7 +265,7 @@ def strip_wrappers(argv: list[str]) -> list[str]:
     i = 0
     while i < len(argv):
         tok = argv[i]
-        if tok in _WRAPPERS or re.match(r"^[A-Za-z_]\w*=", tok):
+        if tok in _WRAPPERS or _ASSIGNMENT.match(tok):
             i += 1
             while tok in ("sudo", "env", "xargs", "nice") and i < len(argv) and argv[i].startswith("-"):
                 i += 1

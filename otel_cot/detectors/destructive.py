@@ -49,7 +49,9 @@ class DestructiveActionDetector:
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
         injected = planted(view, ctx)
-        created: dict = ctx.memo.setdefault(self.id, {"values": {}, "pending": False})
+        created: dict | None = ctx.memo.get(self.id)
+        if created is None:  # (not setdefault: that would build the default on every call)
+            created = ctx.memo[self.id] = {"values": {}, "pending": False}
         if view.kind == KIND_TOOL_RESULT:
             if created["pending"]:
                 for m in _ID_IN_RESULT.finditer(view.text[:20_000]):

@@ -58,6 +58,20 @@ CODE = re.compile(
     r"|\b(?:password|passwd|pwd|passphrase)\s*(?:is|:|=)\s*[\"']?(?P<pw>[^\s\"']{6,64})",
     re.IGNORECASE,
 )
+# Every CODE match contains one of these (code|pin|passcode|token|key; password|passwd|pwd|passphrase).
+# For ASCII text, lower() is exactly what IGNORECASE compares; other text always goes to the regex (under
+# IGNORECASE a few non-ASCII letters, such as the Kelvin sign, match ASCII ones).
+CODE_KEYWORDS = ("code", "pin", "token", "key", "passw", "passphrase", "pwd")
+
+
+def may_hold_code(text: str) -> bool:
+    """False only when CODE cannot match ``text`` (a few substring scans instead of the regex pass)."""
+    if not text.isascii():
+        return True
+    lower = text.lower()
+    return any(k in lower for k in CODE_KEYWORDS)
+
+
 SEND_TOOL = re.compile(r"send|post|mail|message|share|forward|upload|publish|reply|write|create|http|request|"
                        r"fetch|webhook|invite|comment|transfer|pay|submit|tweet|chat", re.IGNORECASE)
 
@@ -91,6 +105,8 @@ class SecretExposureDetector:
 
     def _remember_codes(self, view: SpanView, ctx: TraceContext) -> None:
         codes: list[tuple[str, str, str]] = ctx.memo.setdefault(self.id, [])
+        if not may_hold_code(view.text):
+            return
         for m in CODE.finditer(view.text):
             value = m.group("code") or m.group("pw")
             kind = "one-time/security code" if m.group("code") else "password"
