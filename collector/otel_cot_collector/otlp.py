@@ -155,8 +155,27 @@ def value_of(v: AnyValue) -> Any:
     return getattr(v, kind)
 
 
+_KEYS: dict[str, str] = {}  # attribute keys seen, shared: a held span's dict does not own copies of them
+_MAX_KEYS = 4096
+
+
 def attributes_of(kvs: Any) -> dict[str, Any]:
-    return {kv.key: value_of(kv.value) for kv in kvs}
+    out: dict[str, Any] = {}
+    keys = _KEYS
+    for kv in kvs:
+        key = kv.key
+        shared = keys.get(key)
+        if shared is not None:
+            key = shared
+        elif len(keys) < _MAX_KEYS:
+            keys[key] = key
+        v = kv.value
+        kind = v.WhichOneof("value")
+        if kind == "string_value":  # the common case, without the generic dispatch
+            out[key] = v.string_value
+        else:
+            out[key] = value_of(v)
+    return out
 
 
 def set_value(target: AnyValue, value: Any) -> None:
