@@ -170,6 +170,7 @@ class Pipeline:
                 judged = [exc] * len(groups)
         for index, group in enumerate(groups):
             flagged = False
+            finding_spans: list[SpanRef] = []
             if self.detect_traces is not None:
                 result = judged[index]
                 if isinstance(result, Exception):
@@ -177,12 +178,13 @@ class Pipeline:
                                  exc_info=result, extra={"trace_id": group.trace_id.hex()})
                     new = []
                 else:
-                    new, flagged = result
+                    new, flagged, finding_spans = result
                 if new:
                     self._count_findings([(f.category, f.severity, self._service(group.spans[0].resource, services))
                                           for f in new])
             if self.sampler is None or self.sampler.keep(group.trace_id, flagged):
                 kept.extend(group.spans)
+                kept.extend(finding_spans)
             else:
                 self.metrics.inc("otelcot_sampled_out_spans_total", len(group.spans),
                                  help="Spans dropped by finding-aware sampling")

@@ -8,17 +8,18 @@ attributes are merged with the ones already there.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from otel_cot import semconv
 from otel_cot.detectors import Engine, Finding, SpanRecord
-from otel_cot.detectors.annotate import event_time, finding_event_attributes, span_attributes
+from otel_cot.detectors.annotate import event_time, finding_event_attributes, group_by_span, span_attributes
 from otel_cot.detectors.base import severity_rank
 
 from .. import otlp
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
 from .agents.spans import LogSpans
+from .finding_spans import SCOPE, finding_span
 from .grouping import SpanRef
 from .log_views import LogMappers, log_record_data
 
@@ -72,6 +73,15 @@ def is_flagged(attrs: dict[str, Any]) -> bool:
     return bool(attrs.get(semconv.COT_FLAGGED))
 
 
+class Judged(NamedTuple):
+    """One trace's verdict: the findings newly written, whether any of its spans is flagged, and
+    ``cot.finding`` spans for findings about spans no longer held (to export with the trace)."""
+
+    findings: list[Finding]
+    flagged: bool
+    finding_spans: list[SpanRef]
+
+
 class Detect:
     """Runs ``engine`` over grouped traces and over log records, annotating in place."""
 
@@ -82,7 +92,7 @@ class Detect:
         self.log_mappers = log_mappers or agent_log_mappers()
         self.log_spans = log_spans  # coding-agent records also emitted as spans (see agents/spans.py)
 
-    def trace(self, refs: Sequence[SpanRef]) -> tuple[list[Finding], bool]:
+    def trace(self, refs: Sequence[SpanRef]) -> Judged:
         """Judge one trace's spans in the order they ended; returns new findings and whether any span of
         the trace is flagged (now or by an earlier pass)."""
         result = self.traces([refs])[0]
@@ -90,14 +100,14 @@ class Detect:
             raise result
         return result
 
-    def traces(self, groups: Sequence[Sequence[SpanRef]]) -> list[tuple[list[Finding], bool] | Exception]:
+    def traces(self, groups: Sequence[Sequence[SpanRef]]) -> list[Judged | Exception]:
         """:meth:`trace` for several traces with one engine call (one hand-off to the detector thread).
         A trace whose spans cannot be judged gets its exception in place of its result; the others are
         judged anyway."""
         started = time.perf_counter()
         orders: list[list[SpanRef]] = []
         records: list[list[SpanRecord]] = []
-        out: list[tuple[list[Finding], bool] | Exception] = []
+        out: list[Judged | Exception] = []
         for refs in groups:
             order = sorted(refs, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
             orders.append(order)
@@ -121,12 +131,23 @@ class Detect:
                 out.append(found)
                 continue
             new: list[Finding] = []
+            extra: list[SpanRef] = []
             flagged = False
+            held = {ref.span.span_id.hex(): ref for ref in order} if any(found) else {}
             for ref, record, findings in zip(order, recs, found):
                 if findings:
-                    new.extend(annotate_span(ref.span, findings, dict(record.attributes)))
+                    for target_id, about in group_by_span(findings).items():
+                        target = held.get(target_id) if target_id else ref  # almost always ``ref`` itself
+                        if target is ref:
+                            new.extend(annotate_span(ref.span, about, dict(record.attributes)))
+                        elif target is not None:
+                            new.extend(annotate_span(target.span, about, otlp.attributes_of(target.span.attributes)))
+                        else:  # the span it is about left with an earlier flush
+                            extra.append(SpanRef(ref.resource, SCOPE, finding_span(
+                                ref.span.trace_id, bytes.fromhex(target_id), about), ref.inbox_id))
+                            new.extend(about)
                 flagged = flagged or bool(findings) or is_flagged(record.attributes)
-            out.append((new, flagged))
+            out.append(Judged(new, flagged, extra))
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
                          help="Time spent in the detector engine", signal="traces")
         return out
