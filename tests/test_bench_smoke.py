@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -47,7 +48,24 @@ def test_collector_quick() -> None:
     pytest.importorskip("opentelemetry.proto")
     pytest.importorskip("requests")
     pytest.importorskip("yaml")
-    out = _run("bench/collector.py", "--quick")
+    out = _run("bench/collector.py", "--quick", "--modes", "decode,decode+walk,off,on,sustained")
     assert "| mode | spans |" in out
-    for mode in ("decode", "decode+walk", "off", "on"):
-        assert f"| {mode} |" in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert "decode" in rows and "decode+walk" in rows, out
+    for mode in ("off", "on", "sustained"):  # through the collector: every span must be at the sink
+        assert rows.get(mode, "").rstrip().endswith("| yes |"), f"{mode}: no row, or spans missing:\n{out}"
+    assert "| spans at sink | elapsed s | RSS MiB |" in out and "| 5,000 |" in out  # the sustained samples
+
+
+def test_collector_two_instances_quick() -> None:
+    pytest.importorskip("opentelemetry.proto")
+    pytest.importorskip("requests")
+    pytest.importorskip("yaml")
+    spec = importlib.util.spec_from_file_location("bench_collector", ROOT / "bench" / "collector.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    if bench.find_otelcol() is None:
+        pytest.skip("no OpenTelemetry Collector build (scripts/install-otelcol.sh)")
+    out = _run("bench/collector.py", "--quick", "--modes", "lb")
+    assert any(line.startswith("| lb |") and line.rstrip().endswith("| yes |") for line in out.splitlines()), out
+    assert "lb: 2 instances" in out

@@ -16,8 +16,8 @@ import time
 from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Sequence
 
 from .base import Detector, Finding, SpanView, TraceContext
 from .views import SpanRecord, dedupe_key, views_from_record
@@ -38,12 +38,27 @@ class EngineStats:
     disabled: set = field(default_factory=set)  # detector ids switched off after repeated timeouts
 
 
+WINDOW_ATTRIBUTE_CHARS = 1024
+
+
+def _big(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return len(value) > WINDOW_ATTRIBUTE_CHARS
+    if isinstance(value, (tuple, list)):
+        return sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in value) > WINDOW_ATTRIBUTE_CHARS
+    return False
+
+
 class Engine:
     """Runs ``detectors`` over spans.
 
     - ``max_traces`` / ``max_trace_age_s``: per-trace state is kept for at most this many traces (least
       recently used dropped first) and for at most this long since the trace was last seen.
-    - ``window_views`` / ``window_chars``: the size of each trace's :class:`TraceContext`.
+    - ``window_views`` / ``window_chars``: the size of each trace's :class:`TraceContext`. A view kept in
+      that window keeps only the span attributes of at most ``WINDOW_ATTRIBUTE_CHARS`` characters each (the
+      large ones are content, e.g. a chat span's whole ``gen_ai.input.messages``, that the view's text was
+      read from): otherwise a trace's window would hold up to ``window_views`` spans' full attributes,
+      which ``window_chars`` does not count. The view being judged has all of its span's attributes.
     - ``timeout_s``: a detector call that runs longer is abandoned (its findings are lost, the span is not);
       ``None`` runs detectors inline on the caller's thread with no timeout (fastest; for trusted
       detectors and offline runs). After ``max_timeouts`` overruns a detector is disabled.
@@ -77,6 +92,7 @@ class Engine:
         self._traces: OrderedDict[str, TraceContext] = OrderedDict()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
 
     # --- public API ---------------------------------------------------------------------------
     def process(self, record: SpanRecord) -> list[Finding]:
@@ -184,7 +200,7 @@ class Engine:
                         continue
                     stats.views += 1
                     if not (view.text or view.tool):
-                        ctx.add(view)
+                        ctx.add(self._windowed(view))
                         batch.view += 1
                         continue
                     batch.next = 0
@@ -227,12 +243,27 @@ class Engine:
                             batch.next = index
                 out.extend(found)
                 stats.findings += len(found)
-                ctx.add(view)
+                ctx.add(self._windowed(view))
                 batch.view += 1
                 batch.next = None
             batch.job += 1
             batch.view = 0
             batch.ctx = None
+
+    def _windowed(self, view: SpanView) -> SpanView:
+        """``view`` as kept in the trace's window: without its span's large attributes (see the class)."""
+        attrs = view.attributes
+        if not attrs:
+            return view
+        src, slim = self._slim
+        if attrs is not src:  # a span's views share one mapping: slim it once
+            slim = None
+            for value in attrs.values():
+                if _big(value):
+                    slim = {k: v for k, v in attrs.items() if not _big(v)}
+                    break
+            self._slim = (attrs, slim)
+        return view if slim is None else replace(view, attributes=slim)
 
     def _failed(self, det_id: str) -> None:
         errors = self.stats.errors

@@ -112,3 +112,41 @@ def test_detector_disabled_after_repeated_timeouts_in_one_batch():
     assert "test.hang" in engine.stats.disabled
     hang.release.set()
     engine.close()
+
+
+def test_window_keeps_small_attributes_only_and_memory_stays_bounded():
+    import json
+    import tracemalloc
+
+    class Spy:
+        id, version, categories = "test.spy", "1", ("x",)
+        seen: list = []
+
+        def detect(self, view, ctx):
+            self.seen.append((view.attributes.get(semconv.GEN_AI_INPUT_MESSAGES) is not None,
+                              [v.attributes.get(semconv.GEN_AI_INPUT_MESSAGES) for v in ctx.views]))
+            return ()
+
+    history = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 50_000}]},
+                          {"role": "assistant", "parts": [{"type": "text", "content": "ok"}]},
+                          {"role": "user", "parts": [{"type": "text", "content": "next"}]}])
+
+    def chat(trace: int, i: int) -> SpanRecord:
+        return SpanRecord(trace_id=f"{trace:032x}", span_id=f"{i:016x}", name="chat m",
+                          attributes={semconv.GEN_AI_INPUT_MESSAGES: history.replace("next", f"next {trace} {i}"),
+                                      "gen_ai.request.model": "m"},
+                          start_time_ns=i, end_time_ns=i + 1)
+
+    spy = Spy()
+    engine = Engine([spy], timeout_s=None, max_traces=50)
+    engine.process_many([chat(0, i) for i in range(3)])
+    assert all(current for current, _ in spy.seen)  # the judged view has its span's attributes
+    assert spy.seen[-1][1] == [None, None]  # the window's views do not keep the 50 KB history
+    assert all(v.attributes.get("gen_ai.request.model") == "m" for v in engine._traces[f"{0:032x}"].views)
+
+    tracemalloc.start()
+    for t in range(1, 400):  # 400 traces x 3 spans of 50 KB history, 50 traces kept
+        engine.process_many([chat(t, i) for i in range(3)])
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert held < 5_000_000, held  # each span's 50 KB history would be 7.5 MB in the 50 windows
