@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import textwrap
+import os
 
 import requests
 from collector_support import Collector, Sink, collector_config, wait_for
@@ -11,26 +11,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_cot import semconv
 
-PLUGIN = textwrap.dedent('''
-    from otel_cot.detectors.base import Finding
-
-    class OnTheEarlierSpan:
-        """Writes a cross-span finding onto the earlier span (the reasoning that planned the action)."""
-        id = "test.on_earlier"
-        version = "1"
-        categories = ("reward_hacking",)
-
-        def detect(self, view, ctx):
-            if view.kind == "tool_call":
-                for earlier in ctx.recent("reasoning"):
-                    return [Finding(self.id, self.version, "reward_hacking", "high", 0.9, "planned here",
-                                    span_id=earlier.span_id, trace_id=view.trace_id,
-                                    related_span_id=view.span_id)]
-            return []
-
-    def make():
-        return [OnTheEarlierSpan()]
-''')
+# the plugin module the in-process test uses too
+PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "tests", "detectors")
 TRACE = "ab" * 16
 REASONING, TOOL = "1" * 16, "2" * 16
 
@@ -53,10 +36,9 @@ _EDIT = {semconv.GEN_AI_TOOL_NAME: "edit", semconv.GEN_AI_TOOL_CALL_ARGUMENTS: j
 
 
 def test_finding_about_an_exported_span_is_its_child_span(tmp_path, monkeypatch):
-    (tmp_path / "earlier_span_plugin.py").write_text(PLUGIN)
     (tmp_path / "detectors.yaml").write_text("detectors:\n  builtin: false\n  entry_points: false\n"
                                              "  plugins: ['earlier_span_plugin:make']\n")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", PLUGIN_DIR)
     sink = Sink().start()
     cfg = collector_config(str(tmp_path / "queue"), sink)
     cfg["processors"]["detect"]["config_file"] = str(tmp_path / "detectors.yaml")

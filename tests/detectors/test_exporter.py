@@ -8,6 +8,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from earlier_span_plugin import OnTheEarlierSpan
+
 from otel_cot import semconv
 from otel_cot.detectors import Engine
 from otel_cot.detectors.exporter import DetectingSpanExporter
@@ -83,27 +85,11 @@ def test_delegates_result_and_lifecycle():
     assert inner.shut
 
 
-class _OnTheEarlierSpan:
-    """A plugin that writes a cross-span finding onto the earlier span (the reasoning that planned it)."""
-    id = "test.on_earlier"
-    version = "1"
-    categories = ("reward_hacking",)
-
-    def detect(self, view, ctx):
-        from otel_cot.detectors.base import Finding
-        if view.kind == "tool_call":
-            for earlier in ctx.recent("reasoning"):
-                return [Finding(self.id, self.version, "reward_hacking", "high", 0.9, "planned here",
-                                span_id=earlier.span_id, trace_id=view.trace_id,
-                                related_span_id=view.span_id)]
-        return []
-
-
 def test_finding_about_an_already_exported_span_becomes_its_child_span():
     inner = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(
-        DetectingSpanExporter(inner, Engine([_OnTheEarlierSpan()], timeout_s=None))))
+        DetectingSpanExporter(inner, Engine([OnTheEarlierSpan()], timeout_s=None))))
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("invoke_agent a"):
         with tracer.start_as_current_span("reasoning") as reasoning:
