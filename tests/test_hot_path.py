@@ -146,10 +146,12 @@ def test_clean_value_fast_path_equals_the_generic_one(limit):
 
     for _ in range(400):
         v = value(0)
+        before = repr(v)
         fast, slow = ContentBudget(settings), ContentBudget(settings)
         # the reference: the old recursion, which recursed through _clean_value only
         assert mc._to_json(mc._clean_value(v, fast)) == mc._to_json(_old_clean_value(v, slow))
         assert (fast.truncated, fast.redacted) == (slow.truncated, slow.redacted)
+        assert repr(v) == before  # copied where cleaned, never changed in place
 
 
 def _old_clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
@@ -194,3 +196,27 @@ def test_endpoint_memo_returns_fresh_dicts():
                                                                   "server.port": 443}
     assert provider_for("https://api.deepseek.com/v1", "openai") == "deepseek"
     assert provider_for(None, "openai") == "openai"
+
+
+class _Tool:
+    def __str__(self) -> str:
+        return "tool object"
+
+
+@pytest.mark.parametrize("limit", [12, 10_000])
+def test_static_json_memo_equals_cleaning_each_time(limit):
+    settings = Settings.from_env({}, max_content_length=limit)
+    values = [
+        [{"type": "function", "function": {"name": "f", "description": "use AKIAIOSFODNN7EXAMPLE", "n": 1}}],
+        [{"type": "function", "function": {"name": "f", "description": "use AKIAIOSFODNN7EXAMPLE", "n": 1.0}}],
+        [{"type": "function", "function": {"name": "f", "description": "use AKIAIOSFODNN7EXAMPLE", "n": True}}],
+        [{"type": "text", "content": "You are a careful assistant. " * 3}],
+        [{"type": "function", "x": _Tool()}],  # not plain JSON: cleaned every time
+        ({"type": "text", "content": "tuple of parts"},),
+    ]
+    for _ in range(3):  # the first round fills the memo, the next ones read it
+        for value in values:
+            memo, plain_budget = ContentBudget(settings), ContentBudget(settings)
+            memo.redacted, plain_budget.redacted = 2, 2  # flags from earlier values of the same span add up
+            assert mc._static_json(value, memo) == mc._to_json(mc._clean_value(value, plain_budget))
+            assert (memo.truncated, memo.redacted) == (plain_budget.truncated, plain_budget.redacted)

@@ -81,8 +81,10 @@ _SCALARS = frozenset({int, float, bool, type(None)})
 def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
     """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated).
 
-    Plain ``str`` / ``dict`` / ``list`` values (what the extractors build) are handled inline,
-    one level per call; anything else (subclasses, SDK objects) takes the generic path.
+    Plain ``str`` / ``dict`` / ``list`` values (what the extractors build) are handled inline and
+    copied only where a string changed: with nothing to redact or cut, the value itself comes back
+    (it is only serialised, never kept or changed). Anything else (subclasses, tuples, SDK objects)
+    takes the generic path, which always copies.
     """
     kind = type(value)
     if kind is str:
@@ -92,21 +94,39 @@ def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
     if depth > 8:
         return budget.text(value) if isinstance(value, str) else value
     if kind is dict:
-        out = {}
+        out = None
         text = budget.text
         for k, v in value.items():
             kv = type(v)
             if kv is str:
-                out[k] = v if k in _STRUCTURAL_KEYS and len(v) <= _STRUCTURAL_MAX else text(v)
+                if k in _STRUCTURAL_KEYS and len(v) <= _STRUCTURAL_MAX:
+                    continue
+                cleaned = text(v)
             elif kv in _SCALARS:
-                out[k] = v
+                continue
             else:
-                out[k] = _clean_value(v, budget, depth + 1)
-        return out
+                cleaned = _clean_value(v, budget, depth + 1)
+            if cleaned is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = cleaned
+        return value if out is None else out
     if kind is list:
+        out_list = None
         text = budget.text
-        return [text(v) if type(v) is str else v if type(v) in _SCALARS else _clean_value(v, budget, depth + 1)
-                for v in value]
+        for i, v in enumerate(value):
+            kv = type(v)
+            if kv is str:
+                cleaned = text(v)
+            elif kv in _SCALARS:
+                continue
+            else:
+                cleaned = _clean_value(v, budget, depth + 1)
+            if cleaned is not v:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[i] = cleaned
+        return value if out_list is None else out_list
     return _clean_value_generic(value, budget, depth)
 
 
@@ -129,6 +149,44 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=s
 def _to_json(value: Any) -> str:
     # json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), without building the encoder per call
     return _ENCODER.encode(value)
+
+
+# Tool definitions and system instructions: an agent sends the same ones with every call, and they
+# can be large (tens of KB of tool schemas), so their cleaned JSON is kept across calls. The key is
+# the value's own JSON from a strict encoder (plain JSON types only; anything else is cleaned as
+# usual), which fixes everything the cleaning depends on: each string, each key, the structure.
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_STATIC: dict[tuple[str, int, bool], tuple[str, bool, int]] = {}
+_STATIC_MAX_ENTRIES = 64
+_STATIC_MAX_CHARS = 1 << 20
+
+
+def _static_json(value: Any, budget: ContentBudget) -> str:
+    """``_to_json(_clean_value(value, budget))``, remembered across calls for the same value and settings."""
+    try:
+        raw = _RAW_ENCODER.encode(value)
+    except (TypeError, ValueError):  # SDK objects, circular data: no key
+        return _to_json(_clean_value(value, budget))
+    settings = budget.settings
+    key = (raw, settings.max_content_length, settings.redact_secrets)
+    hit = _STATIC.get(key)
+    if hit is None:
+        truncated, redacted = budget.truncated, budget.redacted
+        budget.truncated, budget.redacted = False, 0
+        try:
+            text = _to_json(_clean_value(value, budget))
+            hit = (text, budget.truncated, budget.redacted)
+        finally:
+            budget.truncated |= truncated
+            budget.redacted += redacted
+        if len(raw) <= _STATIC_MAX_CHARS:
+            if len(_STATIC) >= _STATIC_MAX_ENTRIES:
+                _STATIC.clear()
+            _STATIC[key] = hit
+        return hit[0]
+    budget.truncated |= hit[1]
+    budget.redacted += hit[2]
+    return hit[0]
 
 
 class ModelCall:
@@ -173,9 +231,9 @@ class ModelCall:
         if request.input_messages:
             attributes[sc.GEN_AI_INPUT_MESSAGES] = _to_json(_clean_value(request.input_messages, budget))
         if request.system_instructions:
-            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _to_json(_clean_value(request.system_instructions, budget))
+            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _static_json(request.system_instructions, budget)
         if request.tool_definitions:
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = _to_json(_clean_value(request.tool_definitions, budget))
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = _static_json(request.tool_definitions, budget)
 
     # --- while the SDK method runs --------------------------------------------------
     def activate(self) -> object:
