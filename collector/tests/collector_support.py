@@ -6,6 +6,7 @@ import gzip
 import http.server
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -38,7 +39,9 @@ class Sink:
     """A loopback OTLP backend recording what it receives. ``mode``: ``ok``, ``unavailable`` (retryable
     refusal), ``slow`` (answers after ``delay`` seconds)."""
 
-    def __init__(self, grpc_port: int | None = None, http_port: int | None = None) -> None:
+    def __init__(self, grpc_port: int | None = None, http_port: int | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        self.tls = tls  # (cert_file, key_file): serve both protocols over TLS
         self.grpc_port = grpc_port or free_port()
         self.http_port = http_port or free_port()
         self.lock = threading.Lock()
@@ -93,7 +96,12 @@ class Sink:
             handler = grpc.unary_unary_rpc_method_handler(export, request_deserializer=None,
                                                           response_serializer=resp_cls.SerializeToString)
             self._grpc.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
-        assert self._grpc.add_insecure_port(f"{HOST}:{self.grpc_port}") == self.grpc_port
+        if self.tls:
+            with open(self.tls[0], "rb") as cert, open(self.tls[1], "rb") as key:
+                creds = grpc.ssl_server_credentials([(key.read(), cert.read())])
+            assert self._grpc.add_secure_port(f"{HOST}:{self.grpc_port}", creds) == self.grpc_port
+        else:
+            assert self._grpc.add_insecure_port(f"{HOST}:{self.grpc_port}") == self.grpc_port
         self._grpc.start()
         sink = self
 
@@ -131,6 +139,10 @@ class Sink:
 
         self._http = http.server.ThreadingHTTPServer((HOST, self.http_port), Handler)
         self._http.daemon_threads = True
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._http.socket = context.wrap_socket(self._http.socket, server_side=True)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return self
 

@@ -96,3 +96,41 @@ def test_tls_on_both_protocols(sink, make_collector, self_signed):
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     plain.close()
     wait_for(lambda: {"b" * 16, "c" * 16} <= set(sink.spans), 15, "spans sent over TLS")
+
+
+@pytest.mark.parametrize("exporter", ["otlp_grpc", "otlp_http"])
+def test_exporter_trusts_the_backend_through_its_ca_file(tmp_path, self_signed, exporter):
+    from collector_support import Collector, Sink, collector_config
+
+    cert, key = self_signed
+    sink = Sink(tls=(cert, key)).start()
+    collectors = []
+    try:
+        def start(tls: dict, name: str) -> Collector:
+            cfg = collector_config(str(tmp_path / name), sink, exporter=exporter)
+            exp = cfg["exporters"][f"{exporter}/sink"]
+            if exporter == "otlp_http":
+                exp["endpoint"] = exp["endpoint"].replace("http://", "https://")
+            exp["tls"] = tls
+            collectors.append(Collector(cfg, str(tmp_path)))
+            return collectors[-1].start()
+
+        trusted = start({"ca_file": cert}, "trusted")
+        body = raw_span_request("4" * 32, "d" * 16).SerializeToString()
+        url = f"http://{trusted.http_endpoint}/v1/traces"
+        assert requests.post(url, data=body, headers=PROTOBUF, timeout=10).status_code == 200
+        wait_for(lambda: "d" * 16 in sink.spans, 15, "a span exported over TLS with the CA file")
+
+        # Without the CA the backend's certificate is not trusted: nothing is delivered, the batch is
+        # kept and retried, and the collector stays up.
+        untrusted = start({}, "untrusted")
+        body = raw_span_request("5" * 32, "e" * 16).SerializeToString()
+        url = f"http://{untrusted.http_endpoint}/v1/traces"
+        assert requests.post(url, data=body, headers=PROTOBUF, timeout=10).status_code == 200
+        wait_for(lambda: untrusted.metric("otelcot_exporter_retries_total") >= 1, 15,
+                 "the failed TLS handshake counted")
+        assert "e" * 16 not in sink.spans and untrusted.alive()
+    finally:
+        for c in collectors:
+            c.stop()
+        sink.stop()
