@@ -347,6 +347,7 @@ def main() -> None:
     port = server.server_address[1]
     rnd = random.Random(args.seed)
     times: dict[str, dict[str, list[int]]] = {v: {s: [] for s in covered(v)} for v in variants}
+    rounds: dict[str, dict[str, list[float]]] = {v: {s: [] for s in covered(v)} for v in variants}  # per process
     allocs: dict[str, dict[str, list[int]]] = {v: {s: [] for s in covered(v)} for v in variants}
     spans: dict[str, int] = {v: 0 for v in variants}
     text: dict[str, tuple] = {}
@@ -359,6 +360,7 @@ def main() -> None:
                 out = run_worker(pythons[v], v, covered(v), port, args.iters, args.warmup, False, envs[v])
                 for s, xs in out["samples"].items():
                     times[v][s].extend(xs)
+                    rounds[v][s].append(statistics.median(xs))
                 spans[v] += out["spans"]
                 versions.setdefault(v, out["versions"])
             print(f"[sdk_overhead] round {r + 1}/{args.rounds} done ({time.time() - started:.0f} s)", file=sys.stderr)
@@ -413,7 +415,33 @@ def main() -> None:
             print(f"| {s} | {n or ''} | {v} | {row['median_us']:.0f} | {row['p99_us']:.0f} | {over_s} | "
                   f"{times_x} | {ratio} | {per_chunk} | {alloc_s} |")
             row["chunks"] = n
+            if v != "bare" and "bare" in rounds and rounds["bare"].get(s):
+                # Paired by round: this variant's process median minus bare's in the same round. The spread
+                # across rounds shows how far one process's speed moves the figure on this machine.
+                paired = [(x - b) / 1000 for x, b in zip(rounds[v][s], rounds["bare"][s])]
+                row["paired_overhead_us"] = statistics.median(paired)
+                row["paired_overhead_range_us"] = [min(paired), max(paired)]
         results[s] = rows
+    print()
+    print("Paired by round (variant process median - bare process median of the same round), µs: "
+          "median [min, max] over rounds; ratio = otel-cot / variant per round, median [min, max]")
+    for s, rows in results.items():
+        ours = rows.get("otel-cot", {})
+        cells = []
+        for v, row in rows.items():
+            if "paired_overhead_us" not in row:
+                continue
+            lo, hi = row["paired_overhead_range_us"]
+            cell = f"{v} {row['paired_overhead_us']:+.0f} [{lo:+.0f}, {hi:+.0f}]"
+            if v != "otel-cot" and "paired_overhead_us" in ours:
+                ratios = [(o - b) / (x - b) for o, x, b in zip(rounds["otel-cot"][s], rounds[v][s], rounds["bare"][s])
+                          if x != b]
+                if ratios:
+                    row["paired_ratio"] = statistics.median(ratios)
+                    row["paired_ratio_range"] = [min(ratios), max(ratios)]
+                    cell += f" ratio {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}]"
+            cells.append(cell)
+        print(f"# {s}: " + "; ".join(cells))
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "versions": versions, "spans": spans,
                                                "rounds": args.rounds, "iters": args.iters}, indent=1))

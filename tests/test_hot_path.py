@@ -198,6 +198,25 @@ def test_endpoint_memo_returns_fresh_dicts():
     assert provider_for(None, "openai") == "openai"
 
 
+def test_absent_only_when_every_field_reads_as_missing():
+    from pydantic import BaseModel, ConfigDict
+
+    class Extra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+        content: str | None = None
+
+    objects = _sdk_objects() + [Extra(), Extra(reasoning="r"), Extra(reasoning_content=None), {"reasoning": "x"}, None]
+    names = ("reasoning_content", "reasoning", "reasoning_details")
+    told = 0
+    for obj in objects:
+        if mc.absent(obj, names):
+            told += 1
+            assert all(_reference_get(obj, n, _MISSING) is _MISSING for n in names), type(obj)
+    assert told > 100
+    assert not mc.absent(Extra(reasoning="r"), names) and not mc.absent(Extra(reasoning_content=None), names)
+    assert not mc.absent({"reasoning": "x"}, names)
+
+
 class _Tool:
     def __str__(self) -> str:
         return "tool object"

@@ -408,6 +408,27 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
+def absent(obj: Any, names: tuple[str, ...]) -> bool:
+    """True when ``get(obj, name)`` would give the default for every one of ``names``, told in one step for
+    pydantic models (no look-up through pydantic per name); False when that cannot be told this way."""
+    cls = type(obj)
+    info = _DIRECT[cls] if cls in _DIRECT else _model_names(cls)
+    if info is None:
+        return False
+    for name in names:
+        direct = info.get(name)
+        if direct is None:
+            direct = info[name] = _direct(cls, name)
+        if not direct:
+            return False
+    values = obj.__dict__
+    extra = getattr(obj, "__pydantic_extra__", None)
+    for name in names:
+        if name in values or (extra and name in extra):
+            return False
+    return True
+
+
 # Classes whose instances are not mappings: for them ``getattr(obj, name, default)`` is exactly ``get``.
 _OBJECT_CLASSES: dict[type, bool] = {type(None): True}
 

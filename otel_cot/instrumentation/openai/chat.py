@@ -14,6 +14,7 @@ from ...content import ThinkTagTracker, split_think
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
 from .._model_call import (
     Message,
+    absent,
     ModelRequest,
     ModelResponse,
     ReasoningBlock,
@@ -29,6 +30,7 @@ from .._model_call import (
 )
 
 _REASONING_FIELDS = (("reasoning_content", sc.SOURCE_REASONING_CONTENT), ("reasoning", sc.SOURCE_REASONING_FIELD))
+_EXTRA_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -254,15 +256,16 @@ class ChatStreamAccumulator:
         refusal = read(delta, "refusal", None)
         if refusal:
             state.refusal.append(refusal)
-        for field_name, _source in _REASONING_FIELDS:  # provider extras: usually missing, so through get
-            text = get(delta, field_name)
-            if isinstance(text, str) and text:
-                state.reasoning.setdefault(field_name, []).append(text)
-                times = state.reasoning_times.setdefault(field_name, [now_ns, now_ns])
-                times[1] = now_ns
-        details = get(delta, "reasoning_details")
-        if details:
-            state.details.extend(details)
+        if not absent(delta, _EXTRA_FIELDS):  # provider extras (DeepSeek, Groq, OpenRouter...), absent on OpenAI
+            for field_name, _source in _REASONING_FIELDS:
+                text = get(delta, field_name)
+                if isinstance(text, str) and text:
+                    state.reasoning.setdefault(field_name, []).append(text)
+                    times = state.reasoning_times.setdefault(field_name, [now_ns, now_ns])
+                    times[1] = now_ns
+            details = get(delta, "reasoning_details")
+            if details:
+                state.details.extend(details)
         for call in read(delta, "tool_calls", None) or ():
             read_call = reader(call)
             index = read_call(call, "index", None) or 0
