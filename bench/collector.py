@@ -376,7 +376,9 @@ def main() -> None:
             every = 1_000 if args.quick else args.sample_every
             results[mode] = sustained(spans, every, args.window)
     ceiling = results.get("decode", {}).get("per_core")
-    print(f"# {n} requests x 1,000 spans per mode, {os.cpu_count()} CPUs")
+    burst = [m for m in modes if m != "sustained"]
+    print(f"# {os.cpu_count()} CPUs; " + (f"{n} requests x 1,000 spans per mode ({', '.join(burst)})" if burst else "")
+          + ("; sustained: see below" if "sustained" in modes else ""))
     print("| mode | spans | collector CPU s | spans/s per core | % of decode ceiling | wall spans/s | peak RSS MiB "
           "| all at sink |")
     print("|---|---|---|---|---|---|---|---|")
