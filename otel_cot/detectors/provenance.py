@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from .base import KIND_TOOL_RESULT, SpanView, TraceContext, snippet
 
@@ -15,7 +16,7 @@ _VERBS = (r"send|forward|transfer|e-?mail|delete|remove|post|pay|share|invite|vi
           r"create|book|reserve|write|say|tell|add|make|upload|download|run|execute|open|grant|give|concatenate")
 _ADDRESSEE = (r"(?:ai|a\.i\.|assistant|agent|model|llm|chatbot|language model|gpt[\w\-.]*|claude[\w\-.]*|"
               r"gemini[\w\-.]*|llama[\w\-.]*)\b(?<!\.md)(?<!\.txt)(?<!\.json)(?<!\.yaml)(?<!\.yml)(?<!\.py)")
-MARKERS = re.compile(
+_MARKER_SOURCE = (
     r"ignore (?:all |any )?(?:of )?(?:your |the |my |these )?(?:previous|prior|above|earlier|preceding|former) "
     r"(?:instructions?|prompts?|directions?|rules|tasks?)"
     r"|disregard (?:all |any )?(?:of )?(?:your |the |my )?(?:previous|prior|above|earlier|other) "
@@ -34,9 +35,20 @@ MARKERS = re.compile(
     r"|\btodo\s*:?\s+(?:please )?(?:" + _VERBS + r")\b"
     r"|\bimportant\s*!{2,}"
     r"|without (?:asking|telling|informing|notifying|confirming with) (?:me|the user|them|anyone)"
-    r"|(?:do not|don't|never) (?:tell|inform|notify|ask|mention (?:this|it) to) (?:the user|me)",
-    re.IGNORECASE,
+    r"|(?:do not|don't|never) (?:tell|inform|notify|ask|mention (?:this|it) to) (?:the user|me)"
 )
+MARKERS = re.compile(_MARKER_SOURCE, re.IGNORECASE)
+# The pattern's literals are lower case: on ASCII text lowered once (same length, same positions) it
+# finds the same matches without IGNORECASE, about twice as fast.
+_MARKERS_LOWER = re.compile(_MARKER_SOURCE)
+
+
+def markers(text: str) -> Iterator[re.Match[str]]:
+    """Instruction markers in ``text`` (match positions index ``text``)."""
+    if text.isascii():
+        return _MARKERS_LOWER.finditer(text.lower())
+    return MARKERS.finditer(text)
+
 
 _EMAIL = r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
 _URL = r"(?:https?://|www\.)[^\s<>\"'`)\]]+|\b[\w\-]+(?:\.[\w\-]+)*\.(?:com|net|org|io|co|info|biz|xyz|ru|cn|app|dev|me|ly)\b(?:/[^\s<>\"'`)\]]*)?"
@@ -102,11 +114,13 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
     text = view.text
     if not text:
         return
-    trusted = (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+    trusted: str | None = None  # what the user and system said: built only once a marker is found
     covered = -1
-    for marker in MARKERS.finditer(text):
+    for marker in markers(text):
         if marker.start() < covered:
             continue
+        if trusted is None:
+            trusted = (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
         evidence = snippet(text, marker.start(), marker.end(), context=80)
