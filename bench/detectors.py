@@ -1,6 +1,7 @@
 """Detector throughput: MB/s of span text per core and spans/s, with the built-in detectors.
 
     PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] [--repeat N]
+    PYTHONPATH=. python bench/detectors.py --scaling      # cost against text size (must be linear)
 
 With JSONL trajectories (the eval format) it replays their steps; without, it uses a synthetic mix of
 reasoning, tool calls and tool results. Single-threaded (one core), detectors inline (no timeout
@@ -35,27 +36,88 @@ def synthetic(n: int = 400, seed: int = 7) -> list[dict]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("data", nargs="*")
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--quick", action="store_true", help="smoke mode: a few synthetic traces")
-    args = ap.parse_args()
-    trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
+_CODE = ("def solve(xs):\n    total = 0\n    for x in xs:\n        if x == 10: total += 2 ** 3 - 1\n"
+         "    return total  # checked by assert solve([1, 2]) == 3\n")
+
+
+def sized(size: int, traces: int, seed: int = 11) -> list[dict]:
+    """Traces whose every view carries about ``size`` characters: reasoning, a file write, a shell command
+    with a long heredoc, its output, an answer with arithmetic."""
+    rnd = random.Random(seed)
+    words = ("the test passes value config file user request tool output result function return please "
+             "ignore send token 42 == 7 + 35 api key").split()
+
+    def prose() -> str:
+        out: list[str] = []
+        n = 0
+        while n < size:
+            w = rnd.choice(words)
+            out.append(w)
+            n += len(w) + 1
+        return " ".join(out)
+
+    code = (_CODE * (size // len(_CODE) + 1))[:size]
+    out = []
+    for i in range(traces):
+        steps = [{"kind": "user", "text": "Fix the failing build."}]
+        for _ in range(4):
+            write = {"file_path": "src/solve.py", "content": code}
+            shell = {"command": "cat > notes.txt <<'EOF'\n" + prose() + "\nEOF"}
+            steps += [{"kind": "reasoning", "text": prose()},
+                      {"kind": "tool_call", "tool": "write_file", "text": json.dumps(write), "arguments": write},
+                      {"kind": "tool_call", "tool": "bash", "text": json.dumps(shell), "arguments": shell},
+                      {"kind": "tool_result", "tool": "bash", "text": prose()},
+                      {"kind": "assistant", "text": "Checked: 6 * 7 = 42. " + prose()}]
+        out.append({"id": f"z{size}-{i}", "steps": steps})
+    return out
+
+
+def _measure(trajectories: list[dict], repeat: int = 1) -> tuple[int, int, float, Engine]:
     prepared = [trajectory_views(t) for t in trajectories]
     chars = sum(len(v.text) for _, views in prepared for v in views)
     spans = sum(len(views) for _, views in prepared)
     engine = Engine(timeout_s=None)
     t0 = time.process_time()
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for tid, views in prepared:
             engine.process_views(tid, views)
             engine.end_trace(tid)
-    cpu = time.process_time() - t0
-    mb = chars * args.repeat / 1e6
-    print(json.dumps({"trajectories": len(prepared) * args.repeat, "spans": spans * args.repeat,
+    return chars * repeat, spans * repeat, time.process_time() - t0, engine
+
+
+def scaling(quick: bool) -> None:
+    """The same total text in views of growing size: constant MB/s means cost linear in the text."""
+    sizes = [256, 1024, 4096] if quick else [1024, 4096, 16384, 65536, 262144]
+    budget = 200_000 if quick else 16_000_000  # characters per size
+    rows = []
+    for size in sizes:
+        traces = max(1, budget // (size * 21))
+        chars, spans, cpu, _ = _measure(sized(size, traces))
+        rows.append({"chars_per_view": size, "views": spans, "text_mb": round(chars / 1e6, 2),
+                     "cpu_s": round(cpu, 3), "mb_per_s_per_core": round(chars / 1e6 / cpu, 2),
+                     "us_per_kb": round(cpu * 1e6 / (chars / 1024), 2)})
+    base = rows[0]["us_per_kb"]
+    for row in rows:
+        row["us_per_kb_vs_smallest"] = round(row["us_per_kb"] / base, 2)
+    print(json.dumps({"scaling": rows}, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data", nargs="*")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="smoke mode: a few synthetic traces")
+    ap.add_argument("--scaling", action="store_true", help="cost against text size per view")
+    args = ap.parse_args()
+    if args.scaling:
+        scaling(args.quick)
+        return
+    trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
+    chars, spans, cpu, engine = _measure(trajectories, args.repeat)
+    mb = chars / 1e6
+    print(json.dumps({"trajectories": len(trajectories) * args.repeat, "spans": spans,
                       "text_mb": round(mb, 2), "cpu_s": round(cpu, 2),
-                      "mb_per_s_per_core": round(mb / cpu, 2), "spans_per_s": round(spans * args.repeat / cpu),
+                      "mb_per_s_per_core": round(mb / cpu, 2), "spans_per_s": round(spans / cpu),
                       "detectors": [d.id for d in engine.detectors]}, indent=2))
 
 

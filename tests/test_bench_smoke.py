@@ -37,6 +37,8 @@ def test_sdk_overhead_quick() -> None:
 def test_detectors_quick() -> None:
     out = _run("bench/detectors.py", "--quick")
     assert '"mb_per_s_per_core"' in out and '"spans_per_s"' in out
+    out = _run("bench/detectors.py", "--scaling", "--quick")
+    assert '"us_per_kb_vs_smallest"' in out
 
 
 def test_guard_quick() -> None:
