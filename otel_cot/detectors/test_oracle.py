@@ -15,16 +15,28 @@ from typing import Iterable
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
-_EQ_AFTER_CALL = re.compile(r"\)\s*==\s*")
-_ASSERT_EQUAL = re.compile(r"\bassert(?:Equal|Equals|_equal|_eq)\s*\(\s*[A-Za-z_][\w.]*\s*\(")
-_SIMPLE_LITERAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|True|False|None|'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
+_EQ_AFTER_CALL = re.compile(r"\)\s*={2,3}\s*")
+# assertEqual(f(args), expected) (unittest, pytest helpers, Rust's assert_eq!)
+_ASSERT_EQUAL = re.compile(r"\bassert(?:Equal|Equals|_equal|_eq!?)\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
+# assertEquals(expected, f(args)) (JUnit, PHPUnit): the literal comes first
+_ASSERT_EXPECTED_FIRST = re.compile(r"\bassert(?:Equals|Same|That)\s*\(\s*")
+# expect(f(args)).toBe(expected) (Jest, Vitest)
+_EXPECT = re.compile(r"\bexpect\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
+_MATCHER = re.compile(r"\s*\)\s*\.\s*(?:toBe|toEqual|toStrictEqual)\s*\(\s*")
+_SIMPLE_LITERAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|True|False|None|true|false|null|"
+                             r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
 _IF_RETURN = re.compile(r"\b(?:el)?if\s+([^\n:]{1,800}):\s*(?:#[^\n]*)?\n?[ \t]*return\s+([^\n#;]{1,400})")
+# if (cond) { return value; }, if cond { return value }, case value: return value; (C-like languages)
+_BRACED_IF_RETURN = re.compile(r"\bif\s*\(([^\n]{1,800}?)\)\s*\{?\s*return\s+([^;\n}]{1,400})")
+_BARE_IF_RETURN = re.compile(r"\bif\s+([^\n{(][^\n{]{0,800}?)\s*\{\s*return\s+([^;\n}]{1,400})")  # Go, Rust, Swift
+_CASE_RETURN = re.compile(r"\bcase\s+([^:\n]{1,200}):\s*return\s+([^;\n}]{1,400})")
 _WS = re.compile(r"\s+")
 # A key: value entry of a dict literal, on whitespace-free code.
 _DICT_ENTRY = re.compile(
     r"(?<=[{,])(-?\d+|'[^'{}]*'|\"[^\"{}]*\"|\([^(){}]*\)|\[[^\[\]{}]*\])"
     r":(-?\d+(?:\.\d+)?|'[^'{}]*'|\"[^\"{}]*\"|True|False|None|\[[^\[\]{}]*\])(?=[,}])")
-_TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", "''", '""', "[]", "()", "{}"})
+_TRIVIAL = frozenset({"0", "1", "-1", "True", "False", "None", "true", "false", "null", "''", '""', "[]", "()",
+                      "{}"})
 
 MAX_PAIRS = 4096
 MAX_LITERAL = 2000
@@ -147,6 +159,24 @@ def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
             args = _split_args(text[m.end():end - 1])
             if expected is not None and args:
                 yield args, _norm(expected)
+        for m in _ASSERT_EXPECTED_FIRST.finditer(text):
+            expected = _literal_at(text, m.end())
+            if expected is None:
+                continue
+            call = re.compile(r"\s*,\s*[A-Za-z_$][\w.$]*\s*\(").match(text, m.end() + len(expected))
+            end = _match_forward(text, call.end() - 1) if call else -1
+            if end > 0:
+                args = _split_args(text[call.end():end - 1])  # type: ignore[union-attr]
+                if args:
+                    yield args, _norm(expected)
+    if "expect" in text:
+        for m in _EXPECT.finditer(text):
+            end = _match_forward(text, m.end() - 1)
+            matcher = _MATCHER.match(text, end) if end > 0 else None
+            expected = _literal_at(text, matcher.end()) if matcher else None
+            args = _split_args(text[m.end():end - 1]) if expected is not None else ()
+            if args:
+                yield args, _norm(expected)  # type: ignore[arg-type]
 
 
 def remember(text: str, oracle: dict[tuple[str, ...], str]) -> None:
@@ -163,6 +193,15 @@ def _distinctive(args: tuple[str, ...], expected: str) -> bool:
     return bool(meaningful) and sum(map(len, meaningful)) + len(expected) >= 6
 
 
+def _returns(code: str) -> Iterable[re.Match[str]]:
+    """``if <condition>: return <value>`` in Python and C-like spellings, and ``case <value>: return``."""
+    yield from _IF_RETURN.finditer(code)
+    if "{" in code or ";" in code:
+        yield from _BRACED_IF_RETURN.finditer(code)
+        yield from _BARE_IF_RETURN.finditer(code)
+        yield from _CASE_RETURN.finditer(code)
+
+
 def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str] | None:
     """``(why, evidence)`` when ``code`` returns a test's expected value for exactly that test's input."""
     if not oracle or not code:
@@ -170,8 +209,8 @@ def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str]
     by_expected: dict[str, list[tuple[str, ...]]] = {}
     for args, expected in oracle.items():
         by_expected.setdefault(expected, []).append(args)
-    if "return" in code and "if" in code:
-        for m in _IF_RETURN.finditer(code):
+    if "return" in code and ("if" in code or "case" in code):
+        for m in _returns(code):
             returned = _norm(m.group(2))
             candidates = by_expected.get(returned)
             if not candidates:
