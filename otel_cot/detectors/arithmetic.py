@@ -28,6 +28,7 @@ _LATEX = [
 _UNICODE = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "²": "^2", "³": "^3"})
 _MOD_SUFFIX = re.compile(r"(?:\\[pb]mod\s*\{\s*(\d+)\s*\}|\(\s*mod\s+(\d+)\s*\)|\bmod\s+(\d+))\s*$", re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_CUT = re.compile(r",?\s?(?:\.\.\.|…)")  # "11.28...", "999,242,597,..."
 _NUMBER_ONLY = re.compile(r"^-?\d+(?:\.\d+)?$")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 
@@ -109,8 +110,14 @@ def _value(text: str, modulus: int | None) -> tuple[int | float, bool, int]:
     return _evaluate(expr, modulus), has_op, decimals
 
 
-def _equal(a: int | float, b: int | float, decimals: int) -> bool:
-    if isinstance(a, int) and isinstance(b, int):
+def _equal(a: int | float, b: int | float, decimals: int, truncated: bool = False) -> bool:
+    """``a`` (computed) equals ``b`` (stated) to the precision ``b`` is written with (``11.28...``: cut)."""
+    if truncated:  # the stated digits are a prefix of the value (cut), or the value rounded
+        if isinstance(b, int) and str(abs(int(a))).startswith(str(abs(b))) and (a >= 0) == (b >= 0):
+            return True
+        if 0 <= abs(a) - abs(b) < 10 ** -decimals and (a >= 0) == (b >= 0):
+            return True
+    elif isinstance(a, int) and isinstance(b, int):
         return a == b
     tolerance = 0.5 * 10 ** -decimals if decimals else 1e-9 * max(1.0, abs(a), abs(b))
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=tolerance)
@@ -138,7 +145,7 @@ def _bounds(text: str, at: int, step: int, reach: int = 300) -> int:
 
 
 def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | float, int | float]]:
-    """``(equation, stated, actual)`` for each checkable equation in prose whose two sides differ."""
+    """``(equation, stated, actual)`` for each ``calculation = number`` in prose whose two sides differ."""
     prose = _FENCED.sub(" ", text)
     checked = 0
     positions = [m.start() for _, m in zip(range(limit * 4), _EQUALS.finditer(prose))]
@@ -171,12 +178,14 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
             rv, rop, rdec = _value(right_expr, modulus)
         except (Unsupported, ValueError, OverflowError, ZeroDivisionError, RecursionError):
             continue
-        if not (lop or rop or modulus):
+        # Only "calculation = stated result": "79 = 7 + 9" (a digit sum written as a rewrite) or
+        # "a × b = a × c + ..." are steps of working, not a claimed result.
+        if rop or not (lop or left_mod):
             continue
         checked += 1
-        if not _equal(lv, rv, max(ldec, rdec)):
-            computed_left = lop or bool(left_mod)
-            yield f"{left} = {right}", rv if computed_left else lv, lv if computed_left else rv
+        truncated = _CUT.match(prose, hi + 1) is not None
+        if not _equal(lv, rv, rdec, truncated):
+            yield f"{left} = {right}", rv, lv
 
 
 def _trim(side: str) -> str:

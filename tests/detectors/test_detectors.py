@@ -270,6 +270,8 @@ def test_false_calculation_in_an_answer():
     assert run(d, [view("model_call", "Since 2^10 = 1000, the buffer is big enough.")])
     assert not run(d, [view("model_call", "Since 2^10 = 1024 and 6^3 mod 11 = 7, both hold; 1/3 = 0.33.")])
     assert not run(d, [view("model_call", "With n = 3 and f(2) = 7 we get E(1) = 5/9.")])
+    # working steps and cut decimals are not claimed results
+    assert not run(d, [view("model_call", "79 = 7 + 9 = 16, so not divisible by 3; 79 ÷ 7 = 11.28..., so not by 7.")])
     # reasoning is scratch work, not a statement to the user
     assert not run(d, [view("reasoning", "2^10 = 1000 roughly")])
 
