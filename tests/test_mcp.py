@@ -215,3 +215,29 @@ def test_mcp_attribute_names_are_the_semconv_packages():
     mcp_attributes = pytest.importorskip("opentelemetry.semconv._incubating.attributes.mcp_attributes")
     assert sc.MCP_METHOD_NAME == mcp_attributes.MCP_METHOD_NAME
     assert sc.MCP_PROTOCOL_VERSION == mcp_attributes.MCP_PROTOCOL_VERSION
+
+
+async def test_inside_a_framework_tool_span_the_client_span_is_tools_call(mcp_instrumentation, spans, sink):
+    """An agent framework's execute_tool span around the MCP call (the OpenAI Agents SDK makes one): the
+    client span is the MCP conventions' ``tools/call {tool}`` under it, not a second execute_tool span."""
+    from opentelemetry import context as otel_context
+    from opentelemetry.trace import SpanKind
+
+    outer = tools.ToolCall("compute_fib", call_id="call_fib_1")
+    token = outer.activate()
+    try:
+        async with stdio_session(sink) as session:
+            result = dump(await session.call_tool("compute_fib", {"n": 6}))
+    finally:
+        otel_context.detach(token)
+        outer.finish(result)
+    assert result["structuredContent"] == {"result": 8}
+    assert [s.name for s in spans.all()].count("execute_tool compute_fib") == 1
+    (rpc,) = [s for s in spans.all() if s.name == "tools/call compute_fib"]
+    assert rpc.kind == SpanKind.CLIENT and rpc.parent.span_id == outer.span.get_span_context().span_id
+    assert attrs(rpc)[sc.GEN_AI_TOOL_CALL_ID] == "call_fib_1"  # the same call: judged once by the detectors
+    assert attrs(rpc)[sc.MCP_METHOD_NAME] == "tools/call" and attrs(rpc)[sc.GEN_AI_TOOL_TYPE] == "mcp"
+    assert json.loads(attrs(rpc)[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"n": 6}
+    found = server_spans(sink, {_hex(rpc.context.trace_id, 32)}, 1)
+    (server_side,) = [s for s in found if s["name"] == "execute_tool compute_fib"]
+    assert server_side["parent"] == _hex(rpc.context.span_id), "the server span continues the RPC's"

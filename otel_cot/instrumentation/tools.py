@@ -62,7 +62,7 @@ class ToolCall:
                  tool_type: str = "function", description: str | None = None,
                  attributes: Mapping[str, Any] | None = None, tracer: Tracer | None = None,
                  settings: Settings | None = None, parent: otel_context.Context | None = None,
-                 kind: SpanKind = SpanKind.INTERNAL, claim: bool = True) -> None:
+                 kind: SpanKind = SpanKind.INTERNAL, claim: bool = True, span_name: str | None = None) -> None:
         self._settings = settings or config.current()
         self._ended = False
         self._budget = ContentBudget(self._settings)
@@ -89,7 +89,7 @@ class ToolCall:
         if attributes:
             span_attributes.update(attributes)
         self.span = (tracer or _tracer()).start_span(
-            f"{sc.OPERATION_EXECUTE_TOOL} {name}", context=parent, kind=kind,
+            span_name or f"{sc.OPERATION_EXECUTE_TOOL} {name}", context=parent, kind=kind,
             attributes=span_attributes, links=links)
 
     @property

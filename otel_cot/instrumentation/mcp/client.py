@@ -1,7 +1,10 @@
 """Client side: ``ClientSession.call_tool`` (and mcp 2.x's ``Client.call_tool``) as ``execute_tool {tool}``.
 
 The span is current while the request is sent, and its trace context goes into the request's
-``params._meta``, so the server's span continues the same trace.
+``params._meta``, so the server's span continues the same trace. When the call runs inside an
+``execute_tool`` span for the same tool (an agent framework's, e.g. the OpenAI Agents SDK's, or
+``@otel_cot.tool``), ours is the MCP conventions' client span ``tools/call {tool}`` under it, carrying the
+same ``gen_ai.tool.call.id``, rather than a second ``execute_tool`` span.
 """
 
 from __future__ import annotations
@@ -69,6 +72,14 @@ class _ClientCall:
         return self.call.span
 
 
+def _enclosing_tool_span(name: str) -> Any:
+    """The current span when it is an ``execute_tool`` span for the tool ``name`` (still open), else None."""
+    span = trace.get_current_span()
+    if span.is_recording() and getattr(span, "name", None) == f"{sc.OPERATION_EXECUTE_TOOL} {name}":
+        return span
+    return None
+
+
 def _start(telemetry: Telemetry, wrapped: Callable[..., Any], instance: Any, args: tuple,
            kwargs: dict) -> tuple[ToolCall, object, dict] | None:
     try:
@@ -78,8 +89,16 @@ def _start(telemetry: Telemetry, wrapped: Callable[..., Any], instance: Any, arg
         if not isinstance(name, str):
             return None
         arguments = args[1] if len(args) > 1 else kwargs.get("arguments")
-        call = ToolCall(name, arguments=arguments, tool_type=TOOL_TYPE, attributes=_attributes(instance),
-                        tracer=telemetry.tracer, settings=telemetry.settings, kind=SpanKind.CLIENT)
+        enclosing = _enclosing_tool_span(name)
+        if enclosing is None:
+            call = ToolCall(name, arguments=arguments, tool_type=TOOL_TYPE, attributes=_attributes(instance),
+                            tracer=telemetry.tracer, settings=telemetry.settings, kind=SpanKind.CLIENT)
+        else:  # the enclosing span has the model's call (claimed already): ours is its RPC
+            call_id = (getattr(enclosing, "attributes", None) or {}).get(sc.GEN_AI_TOOL_CALL_ID)
+            call = ToolCall(name, call_id=call_id if isinstance(call_id, str) else None, arguments=arguments,
+                            tool_type=TOOL_TYPE, attributes=_attributes(instance), tracer=telemetry.tracer,
+                            settings=telemetry.settings, kind=SpanKind.CLIENT, claim=False,
+                            span_name=f"{TOOLS_CALL} {name}")
     except Exception as exc:
         report_internal_error("mcp call_tool start", exc)
         return None
