@@ -48,6 +48,11 @@ def build() -> Any:
         return CallToolResult(content=[TextContent(type="text", text=reason)], isError=True)
 
     @server.tool()
+    def update_plan(plan: str) -> str:
+        """Record the current plan (the tool the recorded Agents SDK run calls)."""
+        return f"plan updated ({len(plan.splitlines())} steps)"
+
+    @server.tool()
     def request_meta(ctx: Context) -> list[str]:
         """The keys of this request's params._meta, but for the trace context."""
         meta = ctx.request_context.meta
