@@ -14,6 +14,7 @@ from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
 from otel_cot.instrumentation.google_genai import GoogleGenAIInstrumentor
 from otel_cot.instrumentation.openai import OpenAIInstrumentor
 
+from .support.otlp_sink import OtlpSink
 from .support.replay import ReplayServer
 
 _EXPORTER = InMemorySpanExporter()
@@ -46,6 +47,14 @@ class Instrumentation:
         for instrumentor in self.instrumentors:
             if instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.uninstrument()
+
+
+@pytest.fixture
+def sink() -> Iterator[OtlpSink]:
+    """A loopback OTLP receiver (for spans a subprocess exports, e.g. the test MCP server's)."""
+    receiver = OtlpSink()
+    yield receiver
+    receiver.close()
 
 
 @pytest.fixture

@@ -19,17 +19,9 @@ from .conftest import attrs
 from .support import mcp_server
 from .support.fixtures import load
 from .support.mcp_client import dump, server_spans, stdio_session
-from .support.otlp_sink import OtlpSink
 
 TOOL_USE = "anthropic/messages-nostream--resume_with_override_thinking_and_tools__google_gemini_2_5_flash--mirascope.json"
 FINAL = "anthropic/messages-nostream--call_with_tools__anthropic_claude_sonnet_4_0__async--mirascope-i1.json"
-
-
-@pytest.fixture
-def sink():
-    receiver = OtlpSink()
-    yield receiver
-    receiver.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ server's span continues that trace."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 import pytest
@@ -19,15 +18,7 @@ from otel_cot.instrumentation.mcp import MCPInstrumentor
 
 from .conftest import _PROVIDER, attrs
 from .support import agents_sdk as sdk
-from .support.mcp_client import SERVER_SCRIPT, server_spans
-from .support.otlp_sink import OtlpSink
-
-
-@pytest.fixture
-def sink():
-    receiver = OtlpSink()
-    yield receiver
-    receiver.close()
+from .support.mcp_client import SERVER_SCRIPT, server_env, server_spans
 
 
 @pytest.fixture
@@ -45,10 +36,7 @@ def instrumented(instrumentation, spans):
 
 
 def test_mcp_tool_under_the_agents_sdk_is_one_execute_tool_span(replay, instrumented, spans, sink):
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-           "OTEL_SERVICE_NAME": "fib-server", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env = server_env(sink)
     replay.serve(sdk.response(sdk.THINK_AND_CALL), sdk.response(sdk.FINAL))
 
     async def main() -> str:

@@ -21,17 +21,22 @@ SERVER_SCRIPT = Path(__file__).resolve().parent / "mcp_server.py"
 @asynccontextmanager
 async def stdio_session(sink: OtlpSink, *, traced: bool = True) -> AsyncIterator[ClientSession]:
     """A session with the server in a subprocess; ``traced=False`` runs it without otel-cot."""
+    params = StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)], env=server_env(sink, traced))
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+def server_env(sink: OtlpSink, traced: bool = True) -> dict[str, str]:
+    """The test MCP server's environment: ``otel_cot.init()`` from OTEL_* variables, exporting to ``sink``."""
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
            "OTEL_SERVICE_NAME": "fib-server", "OTEL_BSP_SCHEDULE_DELAY": "50"}
     if not traced:
         env["OTEL_SDK_DISABLED"] = "true"
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    params = StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)], env=env)
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+    return env
 
 
 @asynccontextmanager
