@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from .support.fixtures import FIXTURES, load
-from .support.otlp_sink import OtlpSink
 
 REASONING = "openai-compatible/chat-nostream--deepseek_model_thinking_part--pydantic-ai.json"
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,13 +23,6 @@ client = openai.OpenAI(api_key="test-key", base_url={base!r}, max_retries=0)
 result = client.chat.completions.create(**fx["request"]["body"])
 print("RESULT", type(result).__name__)
 """
-
-
-@pytest.fixture
-def sink():
-    server = OtlpSink()
-    yield server
-    server.close()
 
 
 def _run(script: str, env: dict[str, str], replay, *, command: list[str] | None = None) -> str:
