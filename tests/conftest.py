@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from opentelemetry import trace
@@ -47,6 +47,46 @@ class Instrumentation:
         for instrumentor in self.instrumentors:
             if instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.uninstrument()
+
+
+def bare_then_instrumented(call: Callable[[], Any], instrumentation: Instrumentation, spans: "Spans") -> Any:
+    """``call()`` without otel-cot, then with it (spans cleared in between); the instrumented result, which
+    must equal the bare one."""
+    instrumentation.off()
+    bare = call()
+    instrumentation.on()
+    spans.clear()
+    result = call()
+    assert result == bare, "instrumentation changed what the SDK returned"
+    return result
+
+
+@pytest.fixture
+def mcp_instrumentation(instrumentation: Instrumentation) -> Iterator[Any]:
+    """The MCP instrumentor on the test settings (yielded, for tests that switch it off)."""
+    from otel_cot.instrumentation.mcp import MCPInstrumentor
+
+    instrumentor = MCPInstrumentor()
+    instrumentor.instrument(settings=instrumentation.settings)
+    yield instrumentor
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def agents(instrumentation: Instrumentation, spans: "Spans") -> Iterator[Any]:
+    """The OpenAI Agents SDK instrumentation (with the OpenAI one) in place of the plain instrumentors."""
+    from otel_cot.instrumentation import _pending
+
+    from .support import agents_sdk as sdk
+
+    instrumentation.off()
+    _pending.clear()
+    on = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
+    on.on()
+    yield on
+    on.off()
+    _pending.clear()
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import pytest
 from agents import Agent, RunConfig, function_tool
 from opentelemetry import trace
 
-from otel_cot.instrumentation import _pending
 
-from .conftest import _PROVIDER, attrs
+from .conftest import attrs
 from .support import agents_sdk as sdk
 
 
@@ -20,17 +19,6 @@ from .support import agents_sdk as sdk
 def update_plan(plan: str) -> str:
     """Record the current plan."""
     return f"plan updated ({len(plan.splitlines())} steps)"
-
-
-@pytest.fixture
-def agents(instrumentation, spans):
-    instrumentation.off()
-    _pending.clear()
-    on = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
-    on.on()
-    yield on
-    on.off()
-    _pending.clear()
 
 
 def _planner(replay) -> Agent:

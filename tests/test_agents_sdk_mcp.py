@@ -7,35 +7,18 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import pytest
 from agents import Agent, Runner
 from agents.mcp import MCPServerStdio
 from opentelemetry.trace import SpanKind
 
 from otel_cot import semconv as sc
-from otel_cot.instrumentation import _pending
-from otel_cot.instrumentation.mcp import MCPInstrumentor
 
-from .conftest import _PROVIDER, attrs
+from .conftest import attrs
 from .support import agents_sdk as sdk
 from .support.mcp_client import SERVER_SCRIPT, server_env, server_spans
 
 
-@pytest.fixture
-def instrumented(instrumentation, spans):
-    instrumentation.off()
-    _pending.clear()
-    agents = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
-    agents.on()
-    mcp = MCPInstrumentor()
-    mcp.instrument(settings=instrumentation.settings)
-    yield
-    mcp.uninstrument()
-    agents.off()
-    _pending.clear()
-
-
-def test_mcp_tool_under_the_agents_sdk_is_one_execute_tool_span(replay, instrumented, spans, sink):
+def test_mcp_tool_under_the_agents_sdk_is_one_execute_tool_span(replay, agents, mcp_instrumentation, spans, sink):
     env = server_env(sink)
     replay.serve(sdk.response(sdk.THINK_AND_CALL), sdk.response(sdk.FINAL))
 

@@ -26,7 +26,7 @@ from otel_cot.instrumentation import _wrappers
 from otel_cot.instrumentation._model_call import ModelCall
 from otel_cot.instrumentation.google_genai import generate_content
 
-from .conftest import attrs
+from .conftest import attrs, bare_then_instrumented
 from .support.expected import sse_events
 from .support.fixtures import fixture_names, load
 
@@ -175,13 +175,7 @@ def test_every_gemini_fixture_is_covered():
 @pytest.mark.parametrize("name", FIXTURES)
 def test_replay(name, is_async, replay, instrumentation, spans):
     fx = load(name)
-    instrumentation.off()
-    bare = _run(fx, replay, is_async)
-    instrumentation.on()
-    spans.clear()
-    result = _run(fx, replay, is_async)
-
-    assert result == bare, "instrumentation changed what the SDK returned"
+    result = bare_then_instrumented(lambda: _run(fx, replay, is_async), instrumentation, spans)
     model = _only_model_span(spans)
     model_name = _kwargs(fx)["model"]
     assert model.name == f"generate_content {model_name}"
@@ -192,9 +186,9 @@ def test_replay(name, is_async, replay, instrumentation, spans):
     everything = json.dumps([dict(s.attributes or {}) for s in spans.all()])
     assert not any(sig[:40] in everything for sig in _signatures(fx)), "a thought signature was copied"
 
-    if not bare["ok"]:
+    if not result["ok"]:
         assert model.status.status_code.name == "ERROR"
-        assert attrs(model)["error.type"] == bare["exc"]
+        assert attrs(model)["error.type"] == result["exc"]
         assert not spans.reasoning()
         return
     assert model.status.status_code.name != "ERROR"

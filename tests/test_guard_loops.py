@@ -22,9 +22,8 @@ from otel_cot import semconv as sc
 from otel_cot.detectors.base import Finding
 from otel_cot.guard import configure
 from otel_cot.instrumentation import _pending
-from otel_cot.instrumentation.mcp import MCPInstrumentor
 
-from .conftest import _PROVIDER, attrs
+from .conftest import attrs
 from .support import agents_sdk as sdk
 from .support.fixtures import load
 from .support.mcp_client import dump, stdio_session
@@ -396,14 +395,6 @@ def test_a_failing_ask_callback_follows_on_error(replay, spans):
 
 
 # --- MCP, with a real server -------------------------------------------------------------------------
-@pytest.fixture
-def mcp_instrumentation(instrumentation):
-    instrumentor = MCPInstrumentor()
-    instrumentor.instrument(settings=instrumentation.settings)
-    yield
-    instrumentor.uninstrument()
-
-
 async def _mcp_loop(replay, session, fx) -> tuple[dict[str, Any], dict[str, Any]]:
     replay.serve(fx["response"], load(FINAL)["response"])
     model = anthropic.AsyncAnthropic(api_key="test-key", base_url=replay.url, max_retries=0)
@@ -462,15 +453,6 @@ def run_shell(command: str) -> str:
     """Run a shell command (records it; executes nothing)."""
     RAN.append(("run_shell", command))
     return f"ran: {command}"
-
-
-@pytest.fixture
-def agents(instrumentation, spans):
-    instrumentation.off()
-    on = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
-    on.on()
-    yield on
-    on.off()
 
 
 def _agents_run(replay, command: str) -> dict[str, Any]:

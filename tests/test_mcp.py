@@ -16,7 +16,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_cot import semconv as sc
 from otel_cot.instrumentation import tools
-from otel_cot.instrumentation.mcp import MCPInstrumentor, _common, client, server
+from otel_cot.instrumentation.mcp import _common, client, server
 
 from .conftest import attrs
 from .support import mcp_server
@@ -38,15 +38,6 @@ def sink():
     receiver = OtlpSink()
     yield receiver
     receiver.close()
-
-
-@pytest.fixture
-def mcp_instrumentation(instrumentation):
-    instrumentor = MCPInstrumentor()
-    instrumentor.instrument(settings=instrumentation.settings)
-    yield instrumentor
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
 
 
 async def _call_all(session) -> list:

@@ -17,26 +17,14 @@ from opentelemetry import trace
 
 import otel_cot
 from otel_cot.config import Settings
-from otel_cot.instrumentation import _pending
 from otel_cot.instrumentation.openai_agents import models
 from otel_cot.instrumentation.openai_agents import processor as processor_module
 from otel_cot.instrumentation.tools import ToolCall
 
-from .conftest import _PROVIDER, attrs
+from .conftest import attrs
 from .support import agents_sdk as sdk
 
 TEST_TRACER = trace.get_tracer("tests")
-
-
-@pytest.fixture
-def agents(instrumentation, spans):
-    instrumentation.off()
-    _pending.clear()
-    on = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
-    on.on()
-    yield on
-    on.off()
-    _pending.clear()
 
 
 def _named(spans, prefix):

@@ -14,7 +14,7 @@ import pytest
 
 from otel_cot import secrets
 
-from .conftest import attrs
+from .conftest import attrs, bare_then_instrumented
 from .support import expected
 from .support.calls import call_async, call_sync
 from .support.fixtures import fixture_names, load
@@ -41,13 +41,7 @@ def test_every_fixture_is_covered():
 @pytest.mark.parametrize("name", FIXTURES)
 def test_replay(name, is_async, replay, instrumentation, spans):
     fx = load(name)
-    instrumentation.off()
-    bare = _run(fx, replay, is_async)
-    instrumentation.on()
-    spans.clear()
-    result = _run(fx, replay, is_async)
-
-    assert result == bare, "instrumentation changed what the SDK returned"
+    result = bare_then_instrumented(lambda: _run(fx, replay, is_async), instrumentation, spans)
 
     model_spans = spans.model_calls()
     assert len(model_spans) == 1, [s.name for s in model_spans]
@@ -55,9 +49,9 @@ def test_replay(name, is_async, replay, instrumentation, spans):
     assert model.name == f"chat {fx['request']['body'].get('model')}"
     assert attrs(model)["gen_ai.provider.name"]
 
-    if not bare["ok"]:
+    if not result["ok"]:
         assert model.status.status_code.name == "ERROR"
-        assert attrs(model)["error.type"] == bare["exc"]
+        assert attrs(model)["error.type"] == result["exc"]
         return
     assert model.status.status_code.name != "ERROR"
 
