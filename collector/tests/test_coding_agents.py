@@ -233,18 +233,24 @@ def agent_collector(tmp_path_factory):
     sink.stop()
 
 
-@pytest.mark.parametrize("agent", AGENTS)
-def test_agent_session_through_the_collector(agent_collector, agent):
+def _through_the_collector(agent_collector, agent: str, name: str):
+    """Send the agent's ``name`` fixture to the collector; (doc, session, trace id, records at the sink)."""
     sink, collector = agent_collector
-    doc, raw = fixture(agent, "session")
+    doc, raw = fixture(agent, name)
     session = session_of(doc, agent)
     sent = len(records_of(request_of(raw)))
     SENDERS[agent](collector, raw)
     records = wait_for(lambda: len(sink_records(sink, session, SESSION_ATTR[agent])) == sent
-                       and sink_records(sink, session, SESSION_ATTR[agent]), 20, f"{agent} logs at the sink")
+                       and sink_records(sink, session, SESSION_ATTR[agent]), 20, f"{agent} {name} logs at the sink")
+    return doc, session, hashlib.sha256(f"{agent}:{session}".encode()).digest()[:16], records
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_agent_session_through_the_collector(agent_collector, agent):
+    sink, _ = agent_collector
+    doc, session, trace_id, records = _through_the_collector(agent_collector, agent, "session")
     check_expected(doc, records)
 
-    trace_id = hashlib.sha256(f"{agent}:{session}".encode()).digest()[:16]
     flagged = [r for r in records if attrs(r).get(semconv.COT_FLAGGED)]
 
     def session_spans():
@@ -269,15 +275,9 @@ def test_agent_session_through_the_collector(agent_collector, agent):
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_benign_session_through_the_collector(agent_collector, agent):
-    sink, collector = agent_collector
-    doc, raw = fixture(agent, "benign")
-    session = session_of(doc, agent)
-    sent = len(records_of(request_of(raw)))
-    SENDERS[agent](collector, raw)
-    records = wait_for(lambda: len(sink_records(sink, session, SESSION_ATTR[agent])) == sent
-                       and sink_records(sink, session, SESSION_ATTR[agent]), 20, f"{agent} benign logs")
+    sink, _ = agent_collector
+    _doc, _session, trace_id, records = _through_the_collector(agent_collector, agent, "benign")
     assert not [attrs(r) for r in records if attrs(r).get(semconv.COT_FLAGGED)]
-    trace_id = hashlib.sha256(f"{agent}:{session}".encode()).digest()[:16]
     with sink.lock:
         assert not [s for s in sink.spans.values() if s.trace_id == trace_id]
 
