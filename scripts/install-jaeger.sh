@@ -8,19 +8,8 @@ set -euo pipefail
 VERSION="v1.76.0"
 TOOLS="${OTEL_COT_TOOLS_DIR:-$HOME/.cache/otel-cot/bin}"
 BIN="$TOOLS/jaeger-$VERSION"
-if [[ -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-# one build at a time (a second caller waits, then finds the binary)
-mkdir -p "$TOOLS"
-exec 9>"$TOOLS/.jaeger.lock"
-flock 9
-if [[ -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-command -v go >/dev/null || { echo "install-jaeger.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
+reuse_or_lock jaeger "$BIN"
 WORK="$(dirname "$TOOLS")/build/jaeger-$VERSION"
 mkdir -p "$TOOLS" "$WORK"
 cd "$WORK"

@@ -11,19 +11,8 @@ MANIFEST="$ROOT/scripts/otelcol-manifest.yaml"
 TOOLS="${OTEL_COT_TOOLS_DIR:-$HOME/.cache/otel-cot/bin}"
 KEY="$(cat "$MANIFEST" <(echo "$BUILDER_VERSION") | sha256sum | cut -c1-12)"
 BIN="$TOOLS/otelcol-cot-$KEY"
-if [[ -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-# one build at a time (a second caller waits, then finds the binary)
-mkdir -p "$TOOLS"
-exec 9>"$TOOLS/.otelcol.lock"
-flock 9
-if [[ -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-command -v go >/dev/null || { echo "install-otelcol.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+source "$ROOT/scripts/lib.sh"
+reuse_or_lock otelcol "$BIN"
 WORK="$(dirname "$TOOLS")/build/otelcol-$KEY"
 mkdir -p "$TOOLS" "$WORK"
 BUILDER="$TOOLS/ocb-$BUILDER_VERSION"
