@@ -11,7 +11,7 @@ hard-coded expected output of the reward-hacking category. Matching is on the li
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
@@ -63,26 +63,30 @@ def _match_back(text: str, close: int, limit: int = MAX_LITERAL) -> int:
     return -1
 
 
-def _match_forward(text: str, open_: int, limit: int = MAX_LITERAL) -> int:
-    """Index just past the bracket that closes the one at ``open_``, or -1."""
+def _structure(text: str, start: int, stop: int) -> Iterator[tuple[int, str, int]]:
+    """``(index, character, bracket depth after it)`` for the characters outside string quotes."""
     depth = 0
-    stop = min(len(text), open_ + limit)
-    i = open_
     quote = ""
-    while i < stop:
+    for i in range(start, stop):
         c = text[i]
         if quote:
             if c == quote:
                 quote = ""
         elif c in "'\"":
             quote = c
-        elif c in _OPEN:
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
+        else:
+            if c in _OPEN:
+                depth += 1
+            elif c in _CLOSE:
+                depth -= 1
+            yield i, c, depth
+
+
+def _match_forward(text: str, open_: int, limit: int = MAX_LITERAL) -> int:
+    """Index just past the bracket that closes the one at ``open_``, or -1."""
+    for i, c, depth in _structure(text, open_, min(len(text), open_ + limit)):
+        if depth == 0 and c in _CLOSE:
+            return i + 1
     return -1
 
 
@@ -105,20 +109,9 @@ def _literal_at(text: str, pos: int) -> str | None:
 def _split_args(args: str) -> tuple[str, ...]:
     """Top-level comma-separated arguments, normalised (keyword names dropped)."""
     parts: list[str] = []
-    depth = 0
-    quote = ""
     start = 0
-    for i, c in enumerate(args):
-        if quote:
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c in _OPEN:
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
-        elif c == "," and depth == 0:
+    for i, c, depth in _structure(args, 0, len(args)):
+        if c == "," and depth == 0:
             parts.append(args[start:i])
             start = i + 1
     parts.append(args[start:])
