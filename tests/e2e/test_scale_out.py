@@ -74,17 +74,24 @@ def _all_stored(jaeger, traces: list[dict[str, Any]], key: str, timeout: float =
     return done
 
 
-def test_load_balanced_instances_see_whole_traces(jaeger, make_collector, make_otelcol, tmp_path):
-    instances = [make_collector(jaeger.otlp_grpc, http=False, wait="200ms") for _ in range(3)]
+def _load_balancer(make_otelcol, instances, tmp_path, *, timeout: str, **options):
+    """The OpenTelemetry Collector in front: load_balancing by trace ID over ``instances``, with a
+    persistent sending queue."""
     queue_dir = tmp_path / "lb-queue"
     queue_dir.mkdir()
-    otelcol = make_otelcol(
+    return make_otelcol(
         {"load_balancing": {
             "routing_key": "traceID",
-            "protocol": {"otlp": {"tls": {"insecure": True}, "timeout": "5s", "sending_queue": {"enabled": False}}},
+            "protocol": {"otlp": {"tls": {"insecure": True}, "timeout": timeout, "sending_queue": {"enabled": False}}},
             "sending_queue": {"enabled": True, "storage": "file_storage/lb"},
+            **options,
             "resolver": {"static": {"hostnames": [c.otlp_grpc for c in instances]}}}},
         ["load_balancing"], extensions={"file_storage/lb": {"directory": str(queue_dir)}})
+
+
+def test_load_balanced_instances_see_whole_traces(jaeger, make_collector, make_otelcol, tmp_path):
+    instances = [make_collector(jaeger.otlp_grpc, http=False, wait="200ms") for _ in range(3)]
+    otelcol = _load_balancer(make_otelcol, instances, tmp_path, timeout="5s")
     traces = [_trace(i) for i in range(TRACES)]
 
     with ThreadPoolExecutor(8) as pool:
@@ -135,17 +142,8 @@ def test_an_instance_killed_and_restarted_loses_nothing_and_annotates_once(jaege
     retried span may be stored twice (contrib #47600), and no stored copy carries a finding twice. The
     restarted instance lost its traces' context, so its edits are judged alone (medium, no related span)."""
     instances = [make_collector(jaeger.otlp_grpc, http=False, wait="200ms") for _ in range(2)]
-    queue_dir = tmp_path / "lb-queue"
-    queue_dir.mkdir()
-    otelcol = make_otelcol(
-        {"load_balancing": {
-            "routing_key": "traceID",
-            "protocol": {"otlp": {"tls": {"insecure": True}, "timeout": "2s", "sending_queue": {"enabled": False}}},
-            "sending_queue": {"enabled": True, "storage": "file_storage/lb"},
-            "retry_on_failure": {"enabled": True, "initial_interval": "200ms", "max_interval": "1s",
-                                 "max_elapsed_time": "120s"},
-            "resolver": {"static": {"hostnames": [c.otlp_grpc for c in instances]}}}},
-        ["load_balancing"], extensions={"file_storage/lb": {"directory": str(queue_dir)}})
+    otelcol = _load_balancer(make_otelcol, instances, tmp_path, timeout="2s", retry_on_failure={
+        "enabled": True, "initial_interval": "200ms", "max_interval": "1s", "max_elapsed_time": "120s"})
     traces = [_trace(i) for i in range(40)]
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda t: post(otelcol.otlp_http, request("coder", t["first"])), traces)) == {200}
