@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from otel_cot import textscan
+
 from .base import KIND_TOOL_RESULT, SpanView, TraceContext, snippet
 
 _VERBS = (r"send|forward|transfer|e-?mail|delete|remove|post|pay|share|invite|visit|go to|click|update|change|"
@@ -37,16 +39,13 @@ _MARKER_SOURCE = (
     r"|without (?:asking|telling|informing|notifying|confirming with) (?:me|the user|them|anyone)"
     r"|(?:do not|don't|never) (?:tell|inform|notify|ask|mention (?:this|it) to) (?:the user|me)"
 )
-MARKERS = re.compile(_MARKER_SOURCE, re.IGNORECASE)
-# The pattern's literals are lower case: on ASCII text lowered once (same length, same positions) it
-# finds the same matches without IGNORECASE, about twice as fast.
-_MARKERS_LOWER = re.compile(_MARKER_SOURCE)
+# Markers are common in long tool results of attacked runs: ``re`` is tried only where the compiled
+# matcher says one may start.
+MARKERS = textscan.compile(_MARKER_SOURCE, re.IGNORECASE, positions=True)
 
 
 def markers(text: str) -> Iterator[re.Match[str]]:
     """Instruction markers in ``text`` (match positions index ``text``)."""
-    if text.isascii():
-        return _MARKERS_LOWER.finditer(text.lower())
     return MARKERS.finditer(text)
 
 
@@ -139,7 +138,26 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
 
 
 def _mentioned(value: str, trusted: str) -> bool:
-    return re.search(rf"(?<![\w.@\-]){re.escape(value)}(?![\w@\-]|\.\w)", trusted) is not None
+    r"""``value`` occurs in ``trusted`` as a whole token: what ``(?<![\w.@-])value(?![\w@-]|\.\w)`` finds,
+    by substring search (a regex per value would be compiled for every new value)."""
+    n = len(value)
+    end = len(trusted)
+    i = trusted.find(value)
+    while i >= 0:
+        before = trusted[i - 1] if i else ""
+        j = i + n
+        after = trusted[j] if j < end else ""
+        if not (before and (_is_word(before) or before in ".@-")) and \
+                not (after and (_is_word(after) or after in "@-")) and \
+                not (after == "." and j + 1 < end and _is_word(trusted[j + 1])):
+            return True
+        i = trusted.find(value, i + 1)
+    return False
+
+
+def _is_word(c: str) -> bool:
+    """``re``'s ``\\w`` for one character of a ``str`` pattern."""
+    return c.isalnum() or c == "_"
 
 
 def _useful(kind: str, value: str) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, NamedTuple
 
+from otel_cot import textscan
+
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, \
     TraceContext, make_finding
 
@@ -51,7 +53,7 @@ def _finder() -> Callable[[str], list]:
 # self-identifying formats count here.
 _GENERIC = re.compile(r"generic|assignment|entropy", re.IGNORECASE)
 
-CODE = re.compile(
+CODE = textscan.compile(
     r"\b(?:security|verification|confirmation|one[- ]time|login|sign[- ]?in|2fa|two[- ]factor|otp|mfa|"
     r"auth(?:entication|orization)?|reset|access|passcode|recovery)\s+(?:code|pin|passcode|token|key)"
     r"(?:\s+(?:is|was|:))?\D{0,30}?\b(?P<code>[A-Z0-9\-]*\d[A-Z0-9\-]{3,})\b"

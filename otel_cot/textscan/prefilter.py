@@ -1,0 +1,239 @@
+"""``compile()``: a regex with ``re``'s API and ``re``'s matches that skips text it cannot match.
+
+Every pattern compiled here is registered in one set. The first time a text is asked about, the whole set
+is scanned over it once by a compiled multi-pattern engine (:mod:`.backends`), and the answer is kept
+for the last few texts: the detectors that read the same view ask about the same string object, so the
+view's text is scanned once, however many patterns look at it. A pattern that cannot match the text then
+costs a set lookup instead of a regex pass. When it may match, ``re`` runs as before, so every match is
+``re``'s own; with ``positions=True`` it runs only where the engine says a match may start (the
+``finditer`` of a marker pattern over a long tool result tries a handful of places, not every one).
+
+Texts shorter than :data:`MIN_SCAN` characters, and calls with ``endpos``, go straight to ``re``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from typing import Any, Iterator
+
+from .backends import BACKENDS, Backend, available, logger
+from .superset import Superset, loosen, shadow
+
+MIN_SCAN = 32
+MIN_POSITIONAL_LEN = 4
+_CACHED_TEXTS = 4
+_ENV = "OTEL_COT_TEXTSCAN"  # hyperscan | re2 | python | off: force a backend (default: the first available)
+ORDER = ("hyperscan", "re2", "python")
+
+
+class _Registry:
+    """The registered patterns and the backend built over them (rebuilt after new registrations)."""
+
+    def __init__(self) -> None:
+        self.patterns: list[Prefiltered] = []
+        self.supersets: list[Superset] = []
+        self.positions: list[bool] = []
+        self.lock = threading.Lock()
+        self.backend: Backend | None = None
+        self.built = -1
+        self.choice: str | None = None
+        self.local = threading.local()
+
+    def add(self, prefiltered: Prefiltered, positions: bool | None) -> int:
+        loose = loosen(prefiltered.regex)
+        if positions is None:  # worth it when the loosened pattern is specific enough to match rarely
+            positions = loose.span_min_len >= MIN_POSITIONAL_LEN
+        with self.lock:
+            self.patterns.append(prefiltered)
+            self.supersets.append(loose)
+            self.positions.append(positions)
+            return len(self.supersets) - 1
+
+    def current(self) -> Backend:
+        backend = self.backend
+        if backend is not None and self.built == len(self.supersets):
+            return backend
+        with self.lock:
+            if self.backend is None or self.built != len(self.supersets):
+                self.backend = _build(self.choice, self.supersets, self.positions)
+                self.built = len(self.supersets)
+            return self.backend
+
+    def use(self, name: str | None) -> None:
+        with self.lock:
+            self.choice = name
+            self.backend = None
+        self.local = threading.local()
+
+
+def _build(choice: str | None, supersets: list[Superset], positions: list[bool]) -> Backend:
+    names = [choice] if choice else ([os.environ[_ENV]] if os.environ.get(_ENV) else list(ORDER))
+    for name in names:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown text-scan backend {name!r} (one of {', '.join(BACKENDS)})")
+        if not available(name):
+            continue
+        try:
+            return BACKENDS[name](list(supersets), list(positions))
+        except Exception:  # an engine that fails to build must not cost the detectors
+            logger.warning("textscan: the %s backend failed to build; trying the next", name, exc_info=True)
+    return BACKENDS["python"](list(supersets), list(positions))
+
+
+REGISTRY = _Registry()
+
+
+def backend_name() -> str:
+    """The backend in use (``hyperscan``, ``re2``, ``python`` or ``off``)."""
+    return REGISTRY.current().name
+
+
+def use_backend(name: str | None) -> None:
+    """Switch backend (None: the default choice; ``off``: plain ``re`` everywhere). For tests and
+    benchmarks: the matches are the same whichever is used."""
+    REGISTRY.use(name)
+
+
+def registered() -> list[Prefiltered]:
+    """The patterns compiled so far, in registration order."""
+    with REGISTRY.lock:
+        return list(REGISTRY.patterns)
+
+
+def warm() -> str:
+    """Build the backend now (it is otherwise built at the first scan); returns its name."""
+    return REGISTRY.current().name
+
+
+class _Scan:
+    __slots__ = ("text", "backend", "state")
+
+    def __init__(self, text: str, backend: Backend) -> None:
+        self.text = text
+        self.backend = backend
+        self.state = backend.scan(shadow(text))
+
+
+def _scan_of(text: str) -> _Scan:
+    registry = REGISTRY
+    local = registry.local
+    cache: list[_Scan] | None = getattr(local, "cache", None)
+    if cache is None:
+        cache = local.cache = []
+    for entry in cache:
+        if entry.text is text:
+            return entry
+    entry = _Scan(text, registry.current())
+    cache.insert(0, entry)
+    del cache[_CACHED_TEXTS:]
+    return entry
+
+
+class Prefiltered:
+    """A compiled pattern: ``re.Pattern``'s matching methods and attributes, the same results."""
+
+    __slots__ = ("regex", "index", "pattern", "flags", "groups", "groupindex")
+
+    def __init__(self, regex: re.Pattern[str], positions: bool | None = None) -> None:
+        self.regex = regex
+        self.pattern = regex.pattern
+        self.flags = regex.flags
+        self.groups = regex.groups
+        self.groupindex = regex.groupindex
+        self.index = REGISTRY.add(self, positions)
+
+    def __repr__(self) -> str:
+        return f"textscan.compile({self.pattern!r}, {self.flags!r})"
+
+    def _scan(self, string: str) -> _Scan | None:
+        """The text's scan when it is worth asking (else None: use ``re`` directly)."""
+        if len(string) < MIN_SCAN:
+            return None
+        return _scan_of(string)
+
+    def may_match(self, string: str) -> bool:
+        """False only when the pattern cannot match anywhere in ``string``."""
+        scan = self._scan(string)
+        return scan is None or scan.backend.may(scan.state, self.index)
+
+    def search(self, string: str, pos: int = 0, *endpos: int) -> re.Match[str] | None:
+        scan = None if endpos else self._scan(string)
+        if scan is None:
+            return self.regex.search(string, pos, *endpos)
+        backend = scan.backend
+        if not backend.may(scan.state, self.index):
+            return None
+        if not backend.positional(self.index):
+            return self.regex.search(string, pos)
+        for m in self._starts(string, scan, pos):
+            return m
+        return None
+
+    def finditer(self, string: str, pos: int = 0, *endpos: int) -> Iterator[re.Match[str]]:
+        scan = None if endpos else self._scan(string)
+        if scan is None:
+            return self.regex.finditer(string, pos, *endpos)
+        backend = scan.backend
+        if not backend.may(scan.state, self.index):
+            return iter(())
+        if not backend.positional(self.index):
+            return self.regex.finditer(string, pos)
+        return self._starts(string, scan, pos)
+
+    def _starts(self, string: str, scan: _Scan, pos: int) -> Iterator[re.Match[str]]:
+        """``finditer`` by trying ``re`` only where the backend says a match may start. ``search`` tries
+        every position from ``pos`` in order and the others cannot match, so the first success at or
+        after ``pos`` is ``search``'s answer (patterns here never match the empty string)."""
+        match = self.regex.match
+        next_start = scan.backend.next_start
+        state = scan.state
+        index = self.index
+        n = len(string)
+        while pos <= n:
+            start = next_start(state, index, pos)
+            if start is None:
+                return
+            m = match(string, start)
+            if m is None:
+                pos = start + 1
+                continue
+            yield m
+            pos = m.end()
+
+    def findall(self, string: str, pos: int = 0, *endpos: int) -> list[Any]:
+        if not endpos and not self.may_match(string):
+            return []
+        return self.regex.findall(string, pos, *endpos)
+
+    def match(self, string: str, pos: int = 0, *endpos: int) -> re.Match[str] | None:
+        return self.regex.match(string, pos, *endpos)
+
+    def fullmatch(self, string: str, pos: int = 0, *endpos: int) -> re.Match[str] | None:
+        return self.regex.fullmatch(string, pos, *endpos)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        if not self.may_match(string):
+            return string
+        return self.regex.sub(repl, string, count)
+
+    def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:
+        if not self.may_match(string):
+            return string, 0
+        return self.regex.subn(repl, string, count)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        if not self.may_match(string):
+            return [string]
+        return self.regex.split(string, maxsplit)
+
+
+def compile(pattern: str | re.Pattern[str], flags: int = 0, *, positions: bool | None = None) -> Prefiltered:
+    """``re.compile`` whose matching methods skip text the pattern cannot match (same results).
+
+    ``positions``: also ask the backend where matches may start, so that on a text where the pattern may
+    match ``re`` is tried only there (default: when every loosened match is at least
+    :data:`MIN_POSITIONAL_LEN` characters long, i.e. specific enough to be rare)."""
+    regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+    return Prefiltered(regex, positions)
