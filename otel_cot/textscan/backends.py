@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from typing import Any, Protocol, Sequence
+from typing import Any, Container, Protocol, Sequence
 
 from .superset import Superset
 
@@ -32,10 +32,13 @@ logger = logging.getLogger("otel_cot.textscan")
 class Backend(Protocol):
     name: str
 
-    def scan(self, shadow: bytes) -> Any:
-        """Per-text state for :meth:`may` and :meth:`next_start`."""
+    count: int  # the patterns it was built over (indexes 0 .. count - 1)
 
-    def may(self, state: Any, index: int) -> bool: ...
+    def scan(self, shadow: bytes) -> Any:
+        """Per-text state for :meth:`may_set` and :meth:`next_start`."""
+
+    def may_set(self, state: Any) -> Container[int]:
+        """The indexes of the patterns that may match the text (``in`` is all that is asked of it)."""
 
     def next_start(self, state: Any, index: int, pos: int) -> int | None:
         """The first position >= ``pos`` where the pattern may start a match; None when none can.
@@ -51,27 +54,52 @@ class LiteralBackend:
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
         self.factors = [s.factors for s in supersets]
+        self.count = len(supersets)
 
     def scan(self, shadow: bytes) -> Any:
-        return [shadow.lower(), {}]
+        return shadow
 
-    def may(self, state: Any, index: int) -> bool:
-        factors = self.factors[index]
-        if factors is None:
-            return True
-        memo = state[1]
-        answer = memo.get(index)
-        if answer is None:
-            lowered = state[0]
-            answer = memo[index] = any(all(any(f in lowered for f in clause) for clause in branch)
-                                       for branch in factors)
-        return answer
+    def may_set(self, state: Any) -> Container[int]:
+        return _LiteralAnswers(self.factors, state.lower())
 
     def positional(self, index: int) -> bool:
         return False
 
     def next_start(self, state: Any, index: int, pos: int) -> int | None:  # pragma: no cover - unused
         return pos
+
+
+class _LiteralAnswers:
+    """Which patterns may match one lowered shadow, worked out for each pattern when first asked."""
+
+    __slots__ = ("factors", "lowered", "memo")
+
+    def __init__(self, factors: list[Any], lowered: bytes) -> None:
+        self.factors = factors
+        self.lowered = lowered
+        self.memo: dict[int, bool] = {}
+
+    def __contains__(self, index: object) -> bool:
+        answer = self.memo.get(index)  # type: ignore[call-overload]
+        if answer is None:
+            factors = self.factors[index]  # type: ignore[index]
+            lowered = self.lowered
+            answer = factors is None or any(all(any(f in lowered for f in clause) for clause in branch)
+                                            for branch in factors)
+            self.memo[index] = answer  # type: ignore[index]
+        return answer
+
+
+class _Everything:
+    """Every pattern may match."""
+
+    __slots__ = ()
+
+    def __contains__(self, index: object) -> bool:
+        return True
+
+
+EVERYTHING = _Everything()
 
 
 class HyperscanBackend:
@@ -95,6 +123,7 @@ class HyperscanBackend:
                       if positions[i] and s.span_regex is not None and i not in self.always}
         self.span_dbs: dict[int, Any] = {}
         self.min_len = {i: s.span_min_len for i, s in enumerate(supersets)}
+        self.count = len(supersets)
 
     def _compile(self, wanted: dict[int, bytes], flags: int) -> tuple[Any, set[int]]:
         hs = self._hs
@@ -147,10 +176,12 @@ class HyperscanBackend:
         db = self.db
         if db is not None:
             db.scan(shadow, match_event_handler=_add_id, context=found, scratch=self._scratch(db))
+        if self.always:
+            found |= self.always
         return [shadow, found, None]
 
-    def may(self, state: Any, index: int) -> bool:
-        return index in state[1] or index in self.always
+    def may_set(self, state: Any) -> Container[int]:
+        return state[1]
 
     def positional(self, index: int) -> bool:
         return index in self.spans and self._span_db(index) is not None
@@ -223,6 +254,7 @@ class RE2Backend:
             except re2.error:
                 self.always.add(i)
         self.set.Compile()
+        self.count = len(supersets)
         self.rx: dict[int, Any] = {}
         for i, s in enumerate(supersets):
             if positions[i] and s.span_regex is not None and i not in self.always:
@@ -234,13 +266,15 @@ class RE2Backend:
     def scan(self, shadow: bytes) -> Any:
         hits = self.set.Match(shadow) or ()
         if 0 not in hits:  # the engine gave up: nothing is rejected
-            return [shadow, None]
+            return [shadow, EVERYTHING]
         ids = self.ids
-        return [shadow, {ids[h] for h in hits}]
+        found = {ids[h] for h in hits}
+        if self.always:
+            found |= self.always
+        return [shadow, found]
 
-    def may(self, state: Any, index: int) -> bool:
-        found = state[1]
-        return found is None or index in found or index in self.always
+    def may_set(self, state: Any) -> Container[int]:
+        return state[1]
 
     def positional(self, index: int) -> bool:
         return index in self.rx
@@ -256,13 +290,13 @@ class NoBackend(LiteralBackend):
     name = "off"
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
-        self.factors = [None] * len(supersets)
+        self.count = len(supersets)
 
     def scan(self, shadow: bytes) -> Any:
         return None
 
-    def may(self, state: Any, index: int) -> bool:
-        return True
+    def may_set(self, state: Any) -> Container[int]:
+        return EVERYTHING
 
 
 BACKENDS = {"hyperscan": HyperscanBackend, "re2": RE2Backend, "python": LiteralBackend, "off": NoBackend}

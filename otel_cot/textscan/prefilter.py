@@ -8,13 +8,14 @@ costs a set lookup instead of a regex pass. When it may match, ``re`` runs as be
 ``re``'s own; with ``positions=True`` it runs only where the engine says a match may start (the
 ``finditer`` of a marker pattern over a long tool result tries a handful of places, not every one).
 
-Texts shorter than :data:`MIN_SCAN` characters, and calls with ``endpos``, go straight to ``re``.
+Texts shorter than :data:`MIN_SCAN` characters go straight to ``re``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from typing import Any, Iterator
 
@@ -23,6 +24,7 @@ from .superset import Superset, loosen, shadow
 
 MIN_SCAN = 32
 MIN_POSITIONAL_LEN = 4
+_END = sys.maxsize  # re's own default for endpos
 _CACHED_TEXTS = 4
 _ENV = "OTEL_COT_TEXTSCAN"  # hyperscan | re2 | python | off: force a backend (default: the first available)
 ORDER = ("hyperscan", "re2", "python")
@@ -103,31 +105,49 @@ def registered() -> list[Prefiltered]:
 
 
 def warm() -> str:
-    """Build the backend now (it is otherwise built at the first scan); returns its name."""
-    return REGISTRY.current().name
+    """Build the backend and every pattern's start-position data now (otherwise built when first needed);
+    returns the backend's name."""
+    backend = REGISTRY.current()
+    for index in range(len(REGISTRY.supersets)):
+        backend.positional(index)
+    return backend.name
 
 
 class _Scan:
-    __slots__ = ("text", "backend", "state")
+    """One text's answers: ``may`` holds the indexes of the patterns that may match it, out of the first
+    ``covered`` (patterns registered after the backend was built are never rejected)."""
 
-    def __init__(self, text: str, backend: Backend) -> None:
+    __slots__ = ("text", "backend", "state", "may", "covered")
+
+    def __init__(self, text: str | None, backend: Backend | None) -> None:
         self.text = text
         self.backend = backend
-        self.state = backend.scan(shadow(text))
+        if backend is None:
+            self.state, self.may, self.covered = None, frozenset(), 0
+        else:
+            self.state = backend.scan(shadow(text))  # type: ignore[arg-type]
+            self.may = backend.may_set(self.state)
+            self.covered = backend.count
+
+
+_LAST = _Scan(None, None)  # the last text scanned, by any thread (checked by identity before the cache)
 
 
 def _scan_of(text: str) -> _Scan:
+    global _LAST
     registry = REGISTRY
     local = registry.local
-    cache: list[_Scan] | None = getattr(local, "cache", None)
+    cache: list[_Scan] | None = local.__dict__.get("cache")
     if cache is None:
         cache = local.cache = []
     for entry in cache:
         if entry.text is text:
+            _LAST = entry
             return entry
     entry = _Scan(text, registry.current())
     cache.insert(0, entry)
     del cache[_CACHED_TEXTS:]
+    _LAST = entry
     return entry
 
 
@@ -149,6 +169,9 @@ class Prefiltered:
 
     def _scan(self, string: str) -> _Scan | None:
         """The text's scan when it is worth asking (else None: use ``re`` directly)."""
+        scan = _LAST
+        if scan.text is string:
+            return scan
         if len(string) < MIN_SCAN:
             return None
         return _scan_of(string)
@@ -156,46 +179,49 @@ class Prefiltered:
     def may_match(self, string: str) -> bool:
         """False only when the pattern cannot match anywhere in ``string``."""
         scan = self._scan(string)
-        return scan is None or scan.backend.may(scan.state, self.index)
+        return scan is None or self.index in scan.may or self.index >= scan.covered
 
-    def search(self, string: str, pos: int = 0, *endpos: int) -> re.Match[str] | None:
-        scan = None if endpos else self._scan(string)
+    def search(self, string: str, pos: int = 0, endpos: int = _END) -> re.Match[str] | None:
+        scan = self._scan(string)
         if scan is None:
-            return self.regex.search(string, pos, *endpos)
-        backend = scan.backend
-        if not backend.may(scan.state, self.index):
+            return self.regex.search(string, pos, endpos)
+        index = self.index
+        if index not in scan.may and index < scan.covered:
             return None
-        if not backend.positional(self.index):
-            return self.regex.search(string, pos)
-        for m in self._starts(string, scan, pos):
+        if not scan.backend.positional(index):  # type: ignore[union-attr]
+            return self.regex.search(string, pos, endpos)
+        for m in self._starts(string, scan, pos, endpos):
             return m
         return None
 
-    def finditer(self, string: str, pos: int = 0, *endpos: int) -> Iterator[re.Match[str]]:
-        scan = None if endpos else self._scan(string)
+    def finditer(self, string: str, pos: int = 0, endpos: int = _END) -> Iterator[re.Match[str]]:
+        scan = self._scan(string)
         if scan is None:
-            return self.regex.finditer(string, pos, *endpos)
-        backend = scan.backend
-        if not backend.may(scan.state, self.index):
+            return self.regex.finditer(string, pos, endpos)
+        index = self.index
+        if index not in scan.may and index < scan.covered:
             return iter(())
-        if not backend.positional(self.index):
-            return self.regex.finditer(string, pos)
-        return self._starts(string, scan, pos)
+        if not scan.backend.positional(index):  # type: ignore[union-attr]
+            return self.regex.finditer(string, pos, endpos)
+        return self._starts(string, scan, pos, endpos)
 
-    def _starts(self, string: str, scan: _Scan, pos: int) -> Iterator[re.Match[str]]:
+    def _starts(self, string: str, scan: _Scan, pos: int, endpos: int) -> Iterator[re.Match[str]]:
         """``finditer`` by trying ``re`` only where the backend says a match may start. ``search`` tries
         every position from ``pos`` in order and the others cannot match, so the first success at or
-        after ``pos`` is ``search``'s answer (patterns here never match the empty string)."""
+        after ``pos`` is ``search``'s answer (patterns here never match the empty string). With
+        ``endpos``, ``re`` sees the text cut there; a match of the cut text is a match of the loosened
+        pattern in the whole text, so the whole text's start positions still cover it."""
         match = self.regex.match
-        next_start = scan.backend.next_start
+        next_start = scan.backend.next_start  # type: ignore[union-attr]
         state = scan.state
         index = self.index
-        n = len(string)
-        while pos <= n:
+        stop = min(endpos, len(string))
+        pos = max(pos, 0)
+        while pos < stop:
             start = next_start(state, index, pos)
-            if start is None:
+            if start is None or start >= stop:
                 return
-            m = match(string, start)
+            m = match(string, start, endpos)
             if m is None:
                 pos = start + 1
                 continue

@@ -41,7 +41,6 @@ except ImportError:  # pragma: no cover - Python 3.10
 PLACEHOLDER = ord("?")  # what a non-ASCII character becomes in the shadow (the 'replace' error handler's)
 # Non-ASCII characters that IGNORECASE matches against ASCII letters (checked against re in the tests).
 CASE_TWINS = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
-_TWINS_RX = re.compile("[" + "".join(CASE_TWINS) + "]")
 _TWINS_TABLE = str.maketrans(CASE_TWINS)
 
 MAX_COUNT = 16  # counted repeats above this are loosened ({2,400} -> {2,}): smaller automata, faster builds
@@ -53,7 +52,7 @@ def shadow(text: str) -> bytes:
     """The text as one ASCII byte per character (see the module doc)."""
     if text.isascii():
         return text.encode("ascii")
-    if _TWINS_RX.search(text) is not None:
+    if "\u0130" in text or "\u0131" in text or "\u017f" in text or "\u212a" in text:  # CASE_TWINS
         text = text.translate(_TWINS_TABLE)
     return text.encode("ascii", "replace")
 
@@ -67,8 +66,9 @@ class Superset:
       pattern could not be read): such a pattern is never rejected. A positive lookahead at the end of a
       top-level branch is kept as text to match, and a positive lookbehind at its start as text before
       it, which makes ``(?<=[sr])k`` or ``key(?=\\s*=)`` as selective as the real pattern.
-    - ``span_regex``: every real match ``[s, e)`` is also a match of this one at ``[s, e)`` (all
-      assertions dropped), so its match starts bound the real ones; ``span_min_len`` its shortest match.
+    - ``span_regex``: every real match starting at ``s`` has a match of this one starting at ``s`` (the
+      same loosening, lookbehinds dropped), so its match starts bound the real ones; ``span_min_len`` its
+      shortest match.
     - ``factors``: literals a match needs, for a prefilter without a compiled engine: one entry per
       top-level branch of the pattern, each a list of clauses, each clause lower-case byte strings one of
       which is in the lowered shadow. A text may match when, for some branch, every clause has a string
@@ -92,8 +92,8 @@ def loosen(pattern: re.Pattern[str]) -> Superset:
     try:
         parsed = _sre_parse.parse(pattern.pattern, pattern.flags & ~re.DEBUG)
         flags = parsed.state.flags
-        node = _Translator(lookarounds=True).seq(parsed.data, flags, top=True)
-        span = _Translator(lookarounds=False).seq(parsed.data, flags, top=True)
+        node = _Translator(lookahead=True, lookbehind=True).seq(parsed.data, flags, top=True)
+        span = _Translator(lookahead=True, lookbehind=False).seq(parsed.data, flags, top=True)
     except Exception:  # a construct this module does not know: the pattern is never rejected
         return Superset(None, None)
     if node.min_len == 0 or span.min_len == 0:  # matches the empty string: every text
@@ -151,8 +151,12 @@ def _factors(node: _Node) -> tuple[tuple[tuple[bytes, ...], ...], ...] | None:
 
 
 class _Translator:
-    def __init__(self, lookarounds: bool) -> None:
-        self.lookarounds = lookarounds
+    """``lookahead`` / ``lookbehind``: let a positive lookaround of a top-level branch stand for text
+    (see :meth:`seq`). A lookahead keeps the match's start, a lookbehind moves it."""
+
+    def __init__(self, lookahead: bool, lookbehind: bool) -> None:
+        self.lookahead = lookahead
+        self.lookbehind = lookbehind
 
     def seq(self, items: Any, flags: int, top: bool = False) -> _Node:
         """A sequence. ``top``: a whole top-level branch (nothing of the pattern before or after it), where
@@ -167,21 +171,22 @@ class _Translator:
                 _group, add, remove, sub = av
                 return self.seq(sub, (flags | add) & ~remove, top=True)
         nodes = [self.item(op, av, flags) for op, av in items]
-        plain = _concat(nodes)
-        if not (top and self.lookarounds):
-            return plain
-        best = plain
-        for i, (op, av) in enumerate(items):
-            if op is _sre.ASSERT and av[0] == 1:  # (?=X): the text after A holds X
-                ahead = _concat(nodes[:i] + [self.seq(av[1], flags)])
-                best = _longer(best, ahead)
-                break
-        for i in range(len(items) - 1, -1, -1):
-            op, av = items[i]
-            if op is _sre.ASSERT and av[0] == -1:  # (?<=X): X ends where B starts
-                behind = _concat([self.seq(av[1], flags)] + nodes[i + 1:])
-                best = _longer(best, behind)
-                break
+        best = _concat(nodes)
+        if not top:
+            return best
+        if self.lookahead:
+            for i, (op, av) in enumerate(items):
+                ahead = _lookahead(op, av)
+                if ahead is not None:  # (?=X): the text after A holds X
+                    x = _alternate([self.seq(sub, flags) for sub in ahead])
+                    best = _longer(best, _concat(nodes[:i] + [x]))
+                    break
+        if self.lookbehind:
+            for i in range(len(items) - 1, -1, -1):
+                op, av = items[i]
+                if op is _sre.ASSERT and av[0] == -1:  # (?<=X): X ends where B starts
+                    best = _longer(best, _concat([self.seq(av[1], flags)] + nodes[i + 1:]))
+                    break
         return best
 
     def item(self, op: Any, av: Any, flags: int) -> _Node:
@@ -205,6 +210,24 @@ class _Translator:
             _group, yes, no = av
             return _alternate([self.seq(yes, flags), self.seq(no, flags) if no is not None else _EMPTY])
         raise _Unsupported(op)
+
+
+def _lookahead(op: Any, av: Any) -> list[Any] | None:
+    """The alternatives ``X`` of a positive lookahead item: ``(?=X)``, or a group of them ``(?:(?=X)|(?=Y))``;
+    None for anything else."""
+    if op is _sre.ASSERT and av[0] == 1:
+        return [av[1]]
+    if op is _sre.SUBPATTERN and not av[1] and not av[2] and len(av[3]) == 1:
+        return _lookahead(*av[3][0])
+    if op is _sre.BRANCH:
+        out: list[Any] = []
+        for branch in av[1]:
+            inner = _lookahead(*branch[0]) if len(branch) == 1 else None
+            if inner is None:
+                return None
+            out.extend(inner)
+        return out
+    return None
 
 
 def _freeze(av: Any) -> Any:
