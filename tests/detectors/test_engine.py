@@ -8,7 +8,9 @@ import time
 
 from otel_cot import semconv
 from otel_cot.detectors import Engine, Finding, SpanRecord
-from otel_cot.detectors.base import make_finding
+from otel_cot.detectors.base import SpanView, TraceContext, make_finding
+from otel_cot.detectors.rules import builtin_rule_packs, load_rule_pack
+from otel_cot.guard.recorder import judge
 
 
 class Boom:
@@ -118,3 +120,46 @@ def test_tool_call_part_is_judged_without_execute_tool_span():
                                                       {semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps(out)}))
     assert any(f.category == "destructive_action" and f.span_id == "2" * 16 for f in found)
     assert all(isinstance(f, Finding) for f in found)
+
+
+class _Reads:
+    """Counts the views it is called on; reads only the given kinds."""
+
+    version = "1"
+    categories = ()
+
+    def __init__(self, det_id: str, kinds: frozenset[str] | None) -> None:
+        self.id = det_id
+        if kinds is not None:
+            self.kinds = kinds
+        self.seen: list[str] = []
+
+    def detect(self, view, ctx):
+        self.seen.append(view.kind)
+        return ()
+
+
+def test_a_detector_that_declares_kinds_is_called_on_those_only():
+    picky, greedy = _Reads("picky", frozenset({"tool_call"})), _Reads("greedy", None)
+    kinds = ["user", "reasoning", "tool_call", "tool_result", "model_call", "tool_call"]
+    views = [SpanView(kind=k, text=f"{k} text", tool="bash" if k.startswith("tool") else None, span_id=str(i))
+             for i, k in enumerate(kinds)]
+    for timeout in (None, 2.0):  # inline and on the detector thread
+        picky.seen.clear()
+        greedy.seen.clear()
+        Engine([picky, greedy], timeout_s=timeout).process_views("t", views)
+        assert picky.seen == ["tool_call", "tool_call"]
+        assert greedy.seen == kinds
+    picky.seen.clear()
+    for v in views:  # the guard's loop skips the same way
+        judge([picky], v, TraceContext("t"), time.perf_counter() + 10, strict=True)
+    assert picky.seen == ["tool_call", "tool_call"]
+
+
+def test_rule_pack_reads_only_the_kinds_of_its_rules():
+    assert builtin_rule_packs()[0].kinds == {"tool_call"}
+    pack = load_rule_pack({"rules": [
+        {"id": "a", "category": "deception", "kinds": ["reasoning"], "patterns": ["hide it"]},
+        {"id": "b", "category": "deception", "kinds": ["model_call", "reasoning"], "patterns": ["lie"],
+         "keywords": ["lie"]}]})
+    assert pack.kinds == {"reasoning", "model_call"}
