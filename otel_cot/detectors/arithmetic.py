@@ -14,9 +14,11 @@ import operator
 import re
 from typing import Iterator
 
+from otel_cot import textscan
+
 MAX_BITS = 4096
-_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-_EQUALS = re.compile(r"(?<![=<>!:≤≥≠])=(?!=)")
+_FENCED = textscan.compile(r"```.*?(?:```|$)", re.DOTALL)
+_EQUALS = textscan.compile(r"(?<![=<>!:≤≥≠])=(?!=)")
 # What an arithmetic side may contain: these characters and these words.
 _SIDE_CHARS = set("0123456789+-*/^(){}., \t$−×·÷²³")
 _SIDE_WORDS = ("\\times", "\\cdot", "\\left", "\\right", "\\pmod", "\\bmod", "\\div", "mod")

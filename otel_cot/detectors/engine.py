@@ -19,6 +19,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
+from otel_cot import textscan
+
 from .base import Detector, Finding, SpanView, TraceContext
 from .views import SpanRecord, dedupe_key, views_from_record
 
@@ -93,6 +95,7 @@ class Engine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
+        textscan.warm()  # the detectors' compiled matcher, built here rather than inside a detector call
 
     # --- public API ---------------------------------------------------------------------------
     def process(self, record: SpanRecord) -> list[Finding]:

@@ -1,14 +1,14 @@
 """The engines that reject text for many loosened patterns at once (see :mod:`.superset`).
 
 A backend is built from the registered patterns' :class:`~.superset.Superset` forms and answers, for one
-text's ASCII shadow, which patterns may match it (``scan`` then ``may``) and, for the patterns registered
-with ``positions``, where a match may start (``next_start``). Every answer is a superset: ``may`` False
-means the real pattern cannot match; ``next_start(pos)`` is at most the start of the first real match at
-or after ``pos``.
+text's ASCII shadow, which patterns may match it (``scan`` then ``may_set``) and, for the patterns
+registered with ``positions``, where a match may start (``cursor``). Every answer is a superset: a pattern
+left out of ``may_set`` cannot match; a cursor's answer for ``pos`` is at most the start of the first
+real match at or after ``pos``.
 
 - :class:`HyperscanBackend` (``hyperscan`` on PyPI, Vectorscan inside): one database for every pattern,
-  one pass per text; start positions from a second database with leftmost start-of-match reporting,
-  scanned only for texts where such a pattern may match.
+  one pass per text; start positions from the pattern's reversed span form run over the reversed text
+  (its match ends are the starts), only for texts where that pattern may match.
 - :class:`RE2Backend` (``google-re2``): an ``RE2::Set`` for the may-match answer; start positions by
   searching the loosened pattern with RE2 from ``pos``.
 - :class:`LiteralBackend` (no dependency): each pattern's required literals (:attr:`Superset.factors`)
@@ -20,9 +20,11 @@ or after ``pos``.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
+import os
 import threading
-from typing import Any, Container, Protocol, Sequence
+from typing import Any, Callable, Container, Protocol, Sequence
 
 from .superset import Superset
 
@@ -35,16 +37,18 @@ class Backend(Protocol):
     count: int  # the patterns it was built over (indexes 0 .. count - 1)
 
     def scan(self, shadow: bytes) -> Any:
-        """Per-text state for :meth:`may_set` and :meth:`next_start`."""
+        """Per-text state for :meth:`may_set` and :meth:`cursor`."""
 
     def may_set(self, state: Any) -> Container[int]:
         """The indexes of the patterns that may match the text (``in`` is all that is asked of it)."""
 
-    def next_start(self, state: Any, index: int, pos: int) -> int | None:
-        """The first position >= ``pos`` where the pattern may start a match; None when none can.
-        Only for patterns registered with positions and supported by the backend (see ``positional``)."""
+    def positional(self, index: int) -> bool:
+        """Whether :meth:`cursor` can answer for this pattern."""
 
-    def positional(self, index: int) -> bool: ...
+    def cursor(self, state: Any, index: int, pos: int, endpos: int, ascii: bool) -> Callable[[int], int | None]:
+        """For one search of ``text[:endpos]`` from ``pos``: a function giving the first position at or
+        after its argument where a match may start (None: no match can start there or later). ``ascii``:
+        the text is ASCII (its shadow is the text)."""
 
 
 class LiteralBackend:
@@ -65,8 +69,9 @@ class LiteralBackend:
     def positional(self, index: int) -> bool:
         return False
 
-    def next_start(self, state: Any, index: int, pos: int) -> int | None:  # pragma: no cover - unused
-        return pos
+    def cursor(self, state: Any, index: int, pos: int, endpos: int,
+               ascii: bool) -> Callable[[int], int | None]:  # pragma: no cover - never positional
+        raise NotImplementedError
 
 
 class _LiteralAnswers:
@@ -104,8 +109,8 @@ EVERYTHING = _Everything()
 
 class HyperscanBackend:
     """Hyperscan / Vectorscan: one pass over the shadow answers every pattern. Start positions come from a
-    per-pattern database with leftmost start-of-match reporting, built the first time it is needed and
-    scanned only over texts where that pattern may match."""
+    per-pattern database of its reversed span form, built the first time it is needed and run (over the
+    reversed text, or the searched slice of it) only where that pattern may match."""
 
     name = "hyperscan"
 
@@ -119,10 +124,9 @@ class HyperscanBackend:
         wanted = {i: s.regex.encode("ascii") for i, s in enumerate(supersets) if s.regex is not None}
         self.db, failed = self._compile(wanted, hyperscan.HS_FLAG_SINGLEMATCH)
         self.always |= failed
-        self.spans = {i: s.span_regex.encode("ascii") for i, s in enumerate(supersets)
+        self.spans = {i: s for i, s in enumerate(supersets)
                       if positions[i] and s.span_regex is not None and i not in self.always}
-        self.span_dbs: dict[int, Any] = {}
-        self.min_len = {i: s.span_min_len for i, s in enumerate(supersets)}
+        self.span_dbs: dict[tuple[int, bool], Any] = {}
         self.count = len(supersets)
 
     def _compile(self, wanted: dict[int, bytes], flags: int) -> tuple[Any, set[int]]:
@@ -145,22 +149,48 @@ class HyperscanBackend:
         return (self._database(ok, flags) if ok else None), failed
 
     def _database(self, exprs: dict[int, bytes], flags: int) -> Any:
-        db = self._hs.Database()
+        """Compile, or load the same database compiled by an earlier process (see :func:`cache_dir`)."""
+        hs = self._hs
+        folder = cache_dir()
+        path = None
+        if folder is not None:
+            key = hashlib.sha256(repr((getattr(hs, "__version__", ""), flags, sorted(exprs.items()))).encode())
+            path = os.path.join(folder, key.hexdigest()[:32] + ".hsdb")
+            try:
+                with open(path, "rb") as fh:
+                    return hs.loadb(fh.read(), hs.HS_MODE_BLOCK)
+            except Exception:  # absent, unreadable, or built by another engine version: compile
+                pass
+        db = hs.Database()
         db.compile(expressions=list(exprs.values()), ids=list(exprs), elements=len(exprs),
                    flags=[flags] * len(exprs))
+        if path is not None:
+            try:
+                os.makedirs(folder, exist_ok=True)  # type: ignore[arg-type]
+                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+                with open(tmp, "wb") as fh:
+                    fh.write(hs.dumpb(db))
+                os.replace(tmp, path)
+                _prune(folder)  # type: ignore[arg-type]
+            except Exception:  # a read-only home or a full disk only costs the next start its compile
+                logger.debug("textscan: cannot cache the compiled database in %s", folder, exc_info=True)
         return db
 
-    def _span_db(self, index: int) -> Any:
-        """The pattern's start-reporting database (None: the engine refuses it; no positions then)."""
+    def _span_db(self, index: int, ascii: bool) -> Any:
+        """The database of the pattern's reversed span form (with word boundaries for ASCII text), or
+        None when the engine refuses it (no positions then)."""
+        key = (index, ascii)
         try:
-            return self.span_dbs[index]
+            return self.span_dbs[key]
         except KeyError:
             pass
         with self._lock:
-            if index not in self.span_dbs:
-                db, failed = self._compile({index: self.spans[index]}, self._hs.HS_FLAG_SOM_LEFTMOST)
-                self.span_dbs[index] = db
-            return self.span_dbs[index]
+            if key not in self.span_dbs:
+                loose = self.spans[index]
+                regex = loose.span_ascii_reversed if ascii else loose.span_reversed
+                db, failed = self._compile({index: regex.encode("ascii")}, 0)  # type: ignore[union-attr]
+                self.span_dbs[key] = db
+            return self.span_dbs[key]
 
     def _scratch(self, db: Any) -> Any:
         scratch = self._local.__dict__.get("scratch")
@@ -184,47 +214,75 @@ class HyperscanBackend:
         return state[1]
 
     def positional(self, index: int) -> bool:
-        return index in self.spans and self._span_db(index) is not None
+        return index in self.spans and self._span_db(index, False) is not None \
+            and self._span_db(index, True) is not None
 
-    def next_start(self, state: Any, index: int, pos: int) -> int | None:
-        windows = state[2]
-        if windows is None:
-            windows = state[2] = {}
-        mine = windows.get(index)
-        if mine is None:
-            mine = windows[index] = self._windows(state[0], index)
-        starts, ends = mine
-        k = bisect.bisect_left(ends, pos)
-        if k >= len(ends):
-            return None
-        return max(starts[k], pos)
+    def cursor(self, state: Any, index: int, pos: int, endpos: int, ascii: bool) -> Callable[[int], int | None]:
+        shadow = state[0]
+        n = len(shadow)
+        hi = min(endpos, n)
+        lo = max(0, min(pos, hi) - 1)  # from one character before pos: a \b at pos reads it
+        if lo == 0 and hi == n:  # the whole text: kept for the other searches of this text
+            cache = state[2]
+            if cache is None:
+                cache = state[2] = {}
+            starts = cache.get(index)
+            if starts is None:
+                starts = cache[index] = self._starts(shadow, index, ascii, 0, n)
+        else:
+            starts = self._starts(shadow, index, ascii, lo, hi)
 
-    def _windows(self, shadow: bytes, index: int) -> tuple[list[int], list[int]]:
-        """Merged windows of the positions where a match may start, as sorted start and end lists: a
-        loosened match ``[s, e)`` allows real starts from ``s`` to ``e`` minus the shortest match."""
-        db = self._span_db(index)
-        spans: list[tuple[int, int]] = []
-        db.scan(shadow, match_event_handler=_add_span, context=spans, scratch=self._scratch(db))
-        shortest = self.min_len[index]
-        starts: list[int] = []
+        def next_start(at: int) -> int | None:
+            k = bisect.bisect_left(starts, at)
+            return starts[k] if k < len(starts) else None
+
+        return next_start
+
+    def _starts(self, shadow: bytes, index: int, ascii: bool, lo: int, hi: int) -> list[int]:
+        """Every position in ``shadow[lo:hi]`` where a match of the span pattern starts, sorted: the
+        reversed pattern run over the reversed slice reports each such start as a match end. (The slice
+        is the engine's whole text: ``re`` too sees ``hi`` as the end of the text, and a boundary at
+        ``lo + 1`` reads the character at ``lo``.)"""
+        db = self._span_db(index, ascii)
         ends: list[int] = []
-        for start, end in sorted(spans):
-            last = max(start, end - shortest)
-            if starts and start <= ends[-1] + 1:
-                if last > ends[-1]:
-                    ends[-1] = last
-            else:
-                starts.append(start)
-                ends.append(last)
-        return starts, ends
+        db.scan(shadow[lo:hi][::-1], match_event_handler=_add_end, context=ends, scratch=self._scratch(db))
+        ends.sort(reverse=True)
+        return [hi - e for e in ends]
+
+
+def cache_dir() -> str | None:
+    """Where compiled Hyperscan databases are kept between processes (compiling them all takes about a
+    second; loading them, milliseconds): ``$OTEL_COT_TEXTSCAN_CACHE``, else ``~/.cache/otel-cot/textscan``
+    (``$XDG_CACHE_HOME`` respected); ``off`` keeps none."""
+    configured = os.environ.get("OTEL_COT_TEXTSCAN_CACHE")
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off", "0", "false", "no") else configured
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "otel-cot", "textscan")
+
+
+MAX_CACHED = 256  # database files kept (each pattern set and start-position pattern has its own)
+
+
+def _prune(folder: str) -> None:
+    """Keep the most recently written :data:`MAX_CACHED` files."""
+    names = [n for n in os.listdir(folder) if n.endswith(".hsdb")]
+    if len(names) <= MAX_CACHED:
+        return
+    paths = sorted((os.path.join(folder, n) for n in names), key=os.path.getmtime)
+    for path in paths[: len(paths) - MAX_CACHED]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 def _add_id(index: int, start: int, end: int, flags: int, found: set[int]) -> None:
     found.add(index)
 
 
-def _add_span(index: int, start: int, end: int, flags: int, spans: list[tuple[int, int]]) -> None:
-    spans.append((start, end))
+def _add_end(index: int, start: int, end: int, flags: int, ends: list[int]) -> None:
+    ends.append(end)
 
 
 class RE2Backend:
@@ -279,9 +337,15 @@ class RE2Backend:
     def positional(self, index: int) -> bool:
         return index in self.rx
 
-    def next_start(self, state: Any, index: int, pos: int) -> int | None:
-        m = self.rx[index].search(state[0], pos)
-        return None if m is None else m.start()
+    def cursor(self, state: Any, index: int, pos: int, endpos: int, ascii: bool) -> Callable[[int], int | None]:
+        search, shadow = self.rx[index].search, state[0]
+        hi = min(endpos, len(shadow))
+
+        def next_start(at: int) -> int | None:
+            m = search(shadow, at, hi)
+            return None if m is None else m.start()
+
+        return next_start
 
 
 class NoBackend(LiteralBackend):

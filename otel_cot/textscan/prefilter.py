@@ -105,12 +105,17 @@ def registered() -> list[Prefiltered]:
 
 
 def warm() -> str:
-    """Build the backend and every pattern's start-position data now (otherwise built when first needed);
-    returns the backend's name."""
-    backend = REGISTRY.current()
-    for index in range(len(REGISTRY.supersets)):
-        backend.positional(index)
-    return backend.name
+    """Build the backend and every pattern's start-position data now rather than on first use (a guard
+    check must not pay for it); returns the backend's name. Never raises: a backend that fails to build is
+    replaced by the pure-Python one."""
+    try:
+        backend = REGISTRY.current()
+        for index in range(len(REGISTRY.supersets)):
+            backend.positional(index)
+        return backend.name
+    except Exception:  # pragma: no cover - _build already falls back; positional() data stays lazy
+        logger.warning("textscan: warming the backend failed", exc_info=True)
+        return "unknown"
 
 
 class _Scan:
@@ -212,13 +217,11 @@ class Prefiltered:
         ``endpos``, ``re`` sees the text cut there; a match of the cut text is a match of the loosened
         pattern in the whole text, so the whole text's start positions still cover it."""
         match = self.regex.match
-        next_start = scan.backend.next_start  # type: ignore[union-attr]
-        state = scan.state
-        index = self.index
         stop = min(endpos, len(string))
         pos = max(pos, 0)
+        next_start = scan.backend.cursor(scan.state, self.index, pos, stop, string.isascii())  # type: ignore[union-attr]
         while pos < stop:
-            start = next_start(state, index, pos)
+            start = next_start(pos)
             if start is None or start >= stop:
                 return
             m = match(string, start, endpos)
@@ -262,4 +265,13 @@ def compile(pattern: str | re.Pattern[str], flags: int = 0, *, positions: bool |
     match ``re`` is tried only there (default: when every loosened match is at least
     :data:`MIN_POSITIONAL_LEN` characters long, i.e. specific enough to be rare)."""
     regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
-    return Prefiltered(regex, positions)
+    key = (regex.pattern, regex.flags, positions)
+    with _INTERN_LOCK:  # the same pattern (a rule pack loaded by every new engine) is registered once
+        found = _INTERNED.get(key)
+        if found is None:
+            found = _INTERNED[key] = Prefiltered(regex, positions)
+        return found
+
+
+_INTERNED: dict[tuple[str, int, bool | None], Prefiltered] = {}
+_INTERN_LOCK = threading.Lock()

@@ -68,7 +68,10 @@ class Superset:
       it, which makes ``(?<=[sr])k`` or ``key(?=\\s*=)`` as selective as the real pattern.
     - ``span_regex``: every real match starting at ``s`` has a match of this one starting at ``s`` (the
       same loosening, lookbehinds dropped), so its match starts bound the real ones; ``span_min_len`` its
-      shortest match.
+      shortest match. ``span_ascii_regex`` is the same with ``\\b`` and ``\\B`` kept, for ASCII text
+      (where the shadow is the text and the engines' ASCII word boundaries are ``re``'s). The
+      ``*_reversed`` forms match the reversed strings: run over the reversed text, their match ends are
+      exactly the starts of the span pattern's matches.
     - ``factors``: literals a match needs, for a prefilter without a compiled engine: one entry per
       top-level branch of the pattern, each a list of clauses, each clause lower-case byte strings one of
       which is in the lowered shadow. A text may match when, for some branch, every clause has a string
@@ -79,6 +82,9 @@ class Superset:
     factors: tuple[tuple[tuple[bytes, ...], ...], ...] | None
     span_regex: str | None = None
     span_min_len: int = 0
+    span_ascii_regex: str | None = None
+    span_reversed: str | None = None
+    span_ascii_reversed: str | None = None
 
 
 class _Unsupported(Exception):
@@ -94,11 +100,12 @@ def loosen(pattern: re.Pattern[str]) -> Superset:
         flags = parsed.state.flags
         node = _Translator(lookahead=True, lookbehind=True).seq(parsed.data, flags, top=True)
         span = _Translator(lookahead=True, lookbehind=False).seq(parsed.data, flags, top=True)
+        bounded = _Translator(lookahead=True, lookbehind=False, ascii_bounds=True).seq(parsed.data, flags, top=True)
     except Exception:  # a construct this module does not know: the pattern is never rejected
         return Superset(None, None)
     if node.min_len == 0 or span.min_len == 0:  # matches the empty string: every text
         return Superset(None, None)
-    return Superset(node.regex, _factors(node), span.regex, span.min_len)
+    return Superset(node.regex, _factors(node), span.regex, span.min_len, bounded.regex, span.rev, bounded.rev)
 
 
 Clause = frozenset  # of lowered byte strings, one of which every match contains
@@ -111,9 +118,17 @@ class _Node:
     exact: frozenset[bytes] | None  # the lowered strings it matches, when few
     clauses: tuple[Clause, ...] = ()  # every match satisfies all of them (the most selective first)
     branches: tuple["_Node", ...] = ()  # a top-level alternation's branches
+    least: "_Node | None" = None  # a repeat at its minimum count (``a{2,}`` -> ``a{2}``)
+    reverse: str | None = None  # the regex matching the reversed strings (None: ``regex`` itself)
+
+    @property
+    def rev(self) -> str:
+        return self.regex if self.reverse is None else self.reverse
 
 
 _EMPTY = _Node("", 0, frozenset({b""}))
+_BOUNDS = {_sre.AT_BOUNDARY: "\\b", _sre.AT_UNI_BOUNDARY: "\\b", _sre.AT_NON_BOUNDARY: "\\B",
+           _sre.AT_UNI_NON_BOUNDARY: "\\B"}
 MAX_CLAUSES = 3
 
 
@@ -154,9 +169,10 @@ class _Translator:
     """``lookahead`` / ``lookbehind``: let a positive lookaround of a top-level branch stand for text
     (see :meth:`seq`). A lookahead keeps the match's start, a lookbehind moves it."""
 
-    def __init__(self, lookahead: bool, lookbehind: bool) -> None:
+    def __init__(self, lookahead: bool, lookbehind: bool, ascii_bounds: bool = False) -> None:
         self.lookahead = lookahead
         self.lookbehind = lookbehind
+        self.ascii_bounds = ascii_bounds  # keep \b and \B (exact on ASCII text only)
 
     def seq(self, items: Any, flags: int, top: bool = False) -> _Node:
         """A sequence. ``top``: a whole top-level branch (nothing of the pattern before or after it), where
@@ -171,21 +187,25 @@ class _Translator:
                 _group, add, remove, sub = av
                 return self.seq(sub, (flags | add) & ~remove, top=True)
         nodes = [self.item(op, av, flags) for op, av in items]
-        best = _concat(nodes)
         if not top:
-            return best
+            return _concat(nodes)
+        # The match of a top-level branch only has to be somewhere in the text: a repeat at its end can
+        # shrink to its minimum (``X\s*`` needs ``X``, ``\w+X`` needs ``\wX``), which keeps the engine's
+        # automata small. At the start only when the match's start does not matter (not for spans).
+        trim = self.lookbehind
+        best = _concat(_trim(nodes, trim))
         if self.lookahead:
             for i, (op, av) in enumerate(items):
                 ahead = _lookahead(op, av)
                 if ahead is not None:  # (?=X): the text after A holds X
                     x = _alternate([self.seq(sub, flags) for sub in ahead])
-                    best = _longer(best, _concat(nodes[:i] + [x]))
+                    best = _longer(best, _concat(_trim(nodes[:i] + [x], trim)))
                     break
         if self.lookbehind:
             for i in range(len(items) - 1, -1, -1):
                 op, av = items[i]
                 if op is _sre.ASSERT and av[0] == -1:  # (?<=X): X ends where B starts
-                    best = _longer(best, _concat([self.seq(av[1], flags)] + nodes[i + 1:]))
+                    best = _longer(best, _concat(_trim([self.seq(av[1], flags)] + nodes[i + 1:], trim)))
                     break
         return best
 
@@ -202,6 +222,8 @@ class _Translator:
             return _repeat(self.seq(sub, flags), lo, hi)
         if op is getattr(_sre, "ATOMIC_GROUP", None):
             return self.seq(av, flags)
+        if op is _sre.AT and self.ascii_bounds and av in _BOUNDS:
+            return _Node(_BOUNDS[av], 0, frozenset({b""}))
         if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
             return _EMPTY
         if op is _sre.GROUPREF:
@@ -318,6 +340,7 @@ def _concat(nodes: list[_Node]) -> _Node:
     if len(nodes) == 1:
         return nodes[0]
     regex = "".join(_group(n.regex) if _is_alternation(n.regex) else n.regex for n in nodes)
+    reverse = "".join(_group(n.rev) if _is_alternation(n.rev) else n.rev for n in reversed(nodes))
     min_len = sum(n.min_len for n in nodes)
     # Every part's clauses hold, and so does each run of consecutive parts with exact string sets.
     clauses: list[Clause] = []
@@ -338,7 +361,7 @@ def _concat(nodes: list[_Node]) -> _Node:
         exact = _cross(exact, n.exact)
         if exact is None:
             break
-    return _Node(regex, min_len, exact, _best_clauses(clauses))
+    return _Node(regex, min_len, exact, _best_clauses(clauses), reverse=reverse)
 
 
 def _alternate(branches: list[_Node]) -> _Node:
@@ -358,7 +381,10 @@ def _alternate(branches: list[_Node]) -> _Node:
             break
         union = union | own[0]  # type: ignore[operator]
     clauses = (union,) if union is not None and _useful(union) else ()
-    return _Node(_group(regex) if len(branches) > 1 else regex, min_len, exact, clauses, tuple(branches))
+    reverse = "|".join(b.rev for b in branches)
+    if len(branches) > 1:
+        regex, reverse = _group(regex), _group(reverse)
+    return _Node(regex, min_len, exact, clauses, tuple(branches), reverse=reverse)
 
 
 def _repeat(node: _Node, lo: int, hi: int) -> _Node:
@@ -367,6 +393,7 @@ def _repeat(node: _Node, lo: int, hi: int) -> _Node:
     unbounded = hi is _sre.MAXREPEAT or hi > MAX_COUNT
     lo = min(lo, MAX_COUNT)
     body = node.regex if _is_atom(node.regex) else _group(node.regex)
+    rbody = node.rev if _is_atom(node.rev) else _group(node.rev)
     if unbounded:
         suffix = "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
     elif lo == hi == 1:
@@ -389,7 +416,27 @@ def _repeat(node: _Node, lo: int, hi: int) -> _Node:
         if exact is not None and len(exact) > MAX_EXACT:
             exact = None
     clauses = _own_clauses(node) if lo >= 1 else ()
-    return _Node(body + suffix, lo * node.min_len, exact, clauses)
+    least = None
+    if lo >= 1 and (unbounded or hi > lo):
+        least = node if lo == 1 else _Node(f"{body}{{{lo}}}", lo * node.min_len, None, clauses,
+                                             reverse=f"{rbody}{{{lo}}}")
+    return _Node(body + suffix, lo * node.min_len, exact, clauses, least=least, reverse=rbody + suffix)
+
+
+def _trim(nodes: list[_Node], front: bool) -> list[_Node]:
+    """The parts of a top-level branch with what can match nothing dropped at its ends and a repeat there
+    at its minimum (at the start only with ``front``)."""
+    nodes = [n for n in nodes if n.regex or n.min_len]
+    if front:
+        while nodes and nodes[0].min_len == 0:
+            nodes.pop(0)
+        if nodes and nodes[0].least is not None:
+            nodes[0] = nodes[0].least
+    while nodes and nodes[-1].min_len == 0:
+        nodes.pop()
+    if nodes and nodes[-1].least is not None:
+        nodes[-1] = nodes[-1].least
+    return nodes
 
 
 def _longer(a: _Node, b: _Node) -> _Node:
