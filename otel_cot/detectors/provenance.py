@@ -57,11 +57,12 @@ _NUMBER = r"(?<![\w\-:.])\d{2,}(?![\w\-:]|\.\d)"
 _TOKEN = r"\b(?=[\w\-]*[_\d])(?=[\w\-]*[A-Za-z])[A-Za-z_][\w\-]{5,}\b"
 _QUOTED = r"'([^'\n]{2,60})'|\"([^\"\n]{2,60})\"|`([^`\n]{2,60})`"
 _NAME = r"\b[A-Z][a-z]+(?: (?:[A-Z][a-z]+|&|of|de|la)){1,3}\b"
-# Read around markers only; ``re`` is tried where one of these may start (words, numbers, quotes).
+# Read around markers only; ``re`` is tried where one of these may start (names, numbers, quotes...).
+# Nearly every text holds one, so it stays out of the whole-text scan.
 ENTITY = textscan.compile(
     f"(?P<email>{_EMAIL})|(?P<url>{_URL})|(?P<iban>{_IBAN})|(?P<phone>{_PHONE})|(?P<num>{_NUMBER})"
     f"|{_QUOTED}|(?P<token>{_TOKEN})|(?P<name>{_NAME})",
-    positions=True,
+    positions=True, rejects=False,
 )
 STRONG = {"email", "url", "iban", "phone"}
 _STOP_NAMES = re.compile(r"^(?:Dear|Best|Kind|Thanks|Thank|Please|Signed|Hello|Hi|Regards|Best Regards|"

@@ -124,8 +124,7 @@ class HyperscanBackend:
         wanted = {i: s.regex.encode("ascii") for i, s in enumerate(supersets) if s.regex is not None}
         self.db, failed = self._compile(wanted, hyperscan.HS_FLAG_SINGLEMATCH)
         self.always |= failed
-        self.spans = {i: s for i, s in enumerate(supersets)
-                      if positions[i] and s.span_regex is not None and i not in self.always}
+        self.spans = {i: s for i, s in enumerate(supersets) if positions[i] and s.span_regex is not None}
         self.span_dbs: dict[tuple[int, bool], Any] = {}
         self.count = len(supersets)
 
@@ -315,7 +314,7 @@ class RE2Backend:
         self.count = len(supersets)
         self.rx: dict[int, Any] = {}
         for i, s in enumerate(supersets):
-            if positions[i] and s.span_regex is not None and i not in self.always:
+            if positions[i] and s.span_regex is not None:
                 try:
                     self.rx[i] = re2.compile(s.span_regex.encode("ascii"), options)
                 except re2.error:

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import threading
+from dataclasses import replace
 from typing import Any, Iterator
 
 from .backends import BACKENDS, Backend, available, logger
@@ -43,10 +44,12 @@ class _Registry:
         self.choice: str | None = None
         self.local = threading.local()
 
-    def add(self, prefiltered: Prefiltered, positions: bool | None) -> int:
+    def add(self, prefiltered: Prefiltered, positions: bool | None, rejects: bool) -> int:
         loose = loosen(prefiltered.regex)
         if positions is None:  # worth it when the loosened pattern is specific enough to match rarely
             positions = loose.span_min_len >= MIN_POSITIONAL_LEN
+        if not rejects:  # kept out of the whole-text scan: every text may match
+            loose = replace(loose, regex=None, factors=None, parts=())
         with self.lock:
             self.patterns.append(prefiltered)
             self.supersets.append(loose)
@@ -161,13 +164,13 @@ class Prefiltered:
 
     __slots__ = ("regex", "index", "pattern", "flags", "groups", "groupindex")
 
-    def __init__(self, regex: re.Pattern[str], positions: bool | None = None) -> None:
+    def __init__(self, regex: re.Pattern[str], positions: bool | None = None, rejects: bool = True) -> None:
         self.regex = regex
         self.pattern = regex.pattern
         self.flags = regex.flags
         self.groups = regex.groups
         self.groupindex = regex.groupindex
-        self.index = REGISTRY.add(self, positions)
+        self.index = REGISTRY.add(self, positions, rejects)
 
     def __repr__(self) -> str:
         return f"textscan.compile({self.pattern!r}, {self.flags!r})"
@@ -258,20 +261,23 @@ class Prefiltered:
         return self.regex.split(string, maxsplit)
 
 
-def compile(pattern: str | re.Pattern[str], flags: int = 0, *, positions: bool | None = None) -> Prefiltered:
+def compile(pattern: str | re.Pattern[str], flags: int = 0, *, positions: bool | None = None,
+            rejects: bool = True) -> Prefiltered:
     """``re.compile`` whose matching methods skip text the pattern cannot match (same results).
 
     ``positions``: also ask the backend where matches may start, so that on a text where the pattern may
     match ``re`` is tried only there (default: when every loosened match is at least
-    :data:`MIN_POSITIONAL_LEN` characters long, i.e. specific enough to be rare)."""
+    :data:`MIN_POSITIONAL_LEN` characters long, i.e. specific enough to be rare). ``rejects=False``: keep
+    the pattern out of the whole-text scan (it would match nearly every text, e.g. "a number or a
+    capitalised word", and only cost the scan); with ``positions`` it is still tried only where it starts."""
     regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
-    key = (regex.pattern, regex.flags, positions)
+    key = (regex.pattern, regex.flags, positions, rejects)
     with _INTERN_LOCK:  # the same pattern (a rule pack loaded by every new engine) is registered once
         found = _INTERNED.get(key)
         if found is None:
-            found = _INTERNED[key] = Prefiltered(regex, positions)
+            found = _INTERNED[key] = Prefiltered(regex, positions, rejects)
         return found
 
 
-_INTERNED: dict[tuple[str, int, bool | None], Prefiltered] = {}
+_INTERNED: dict[tuple[str, int, bool | None, bool], Prefiltered] = {}
 _INTERN_LOCK = threading.Lock()

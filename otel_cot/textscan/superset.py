@@ -85,6 +85,7 @@ class Superset:
     span_ascii_regex: str | None = None
     span_reversed: str | None = None
     span_ascii_reversed: str | None = None
+    parts: tuple[str, ...] = ()  # ``regex``'s top-level alternatives (an engine may prefer them apart)
 
 
 class _Unsupported(Exception):
@@ -105,7 +106,9 @@ def loosen(pattern: re.Pattern[str]) -> Superset:
         return Superset(None, None)
     if node.min_len == 0 or span.min_len == 0:  # matches the empty string: every text
         return Superset(None, None)
-    return Superset(node.regex, _factors(node), span.regex, span.min_len, bounded.regex, span.rev, bounded.rev)
+    parts = tuple(b.regex for b in node.branches) if node.branches else (node.regex,)
+    return Superset(node.regex, _factors(node), span.regex, span.min_len, bounded.regex, span.rev, bounded.rev,
+                    parts)
 
 
 Clause = frozenset  # of lowered byte strings, one of which every match contains
