@@ -1,7 +1,13 @@
 """Detector throughput: MB/s of span text per core and spans/s, with the built-in detectors.
 
-    PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] [--repeat N]
+    PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] [--repeat N] [--backend NAME]
     PYTHONPATH=. python bench/detectors.py --scaling      # cost against text size (must be linear)
+    PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] --gitleaks   # secret scan vs gitleaks
+
+``--gitleaks`` builds gitleaks from the Go module proxy on first use (``scripts/install-gitleaks.sh``,
+cached in ~/.cache/otel-cot/bin) and scans the same text with it: one file per trajectory, its default
+rules, CPU time of the process (user + system, all its threads). Our side: ``otel_cot.secrets.find_secrets``
+over every view's text, and the ``cot.secret_exposure`` detector alone in the engine.
 
 With JSONL trajectories (the eval format) it replays their steps; without, it uses a synthetic mix of
 reasoning, tool calls and tool results. Single-threaded (one core), detectors inline (no timeout
@@ -12,8 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 from otel_cot import textscan
 from otel_cot.detectors import Engine
@@ -87,6 +98,55 @@ def _measure(trajectories: list[dict], repeat: int = 1) -> tuple[int, int, float
     return chars * repeat, spans * repeat, time.process_time() - t0, engine
 
 
+def gitleaks_binary() -> str:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "install-gitleaks.sh"
+    return subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def secret_scan(trajectories: list[dict]) -> dict:
+    """MB/s per core of our secret scan and of gitleaks on the same text."""
+    from otel_cot.detectors.registry import default_detectors
+    from otel_cot.secrets import find_secrets
+
+    prepared = [trajectory_views(t) for t in trajectories]
+    texts = [v.text for _, views in prepared for v in views]
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    Engine(timeout_s=None)  # registers and builds the compiled matcher outside the timing
+    t0 = time.process_time()
+    ours = sum(len(find_secrets(t)) for t in texts)
+    scanner = time.process_time() - t0
+    engine = Engine([d for d in default_detectors() if d.id == "cot.secret_exposure"], timeout_s=None)
+    t0 = time.process_time()
+    for tid, views in prepared:
+        engine.process_views(tid, views)
+        engine.end_trace(tid)
+    detector = time.process_time() - t0
+    binary = gitleaks_binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (_, views) in enumerate(prepared):
+            Path(tmp, f"{n:05d}.txt").write_text("\n".join(v.text for v in views), encoding="utf-8")
+        runs = {}
+        for label, extra in (("default", []), ("no_decoding", ["--max-decode-depth", "0"])):
+            report = os.path.join(tmp, f"report-{label}.json")
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([binary, "dir", tmp, "--no-banner", "--exit-code", "0", "--log-level", "error",
+                            "--report-format", "json", "--report-path", report, *extra], check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            with open(report, encoding="utf-8") as fh:
+                runs[label] = (cpu, len(json.load(fh)))
+    out = {"text_mb": round(mb, 2), "backend": textscan.backend_name(),
+           "find_secrets_mb_per_s_per_core": round(mb / scanner, 1), "find_secrets_found": ours,
+           "secret_exposure_detector_mb_per_s_per_core": round(mb / detector, 1),
+           "gitleaks": binary.rsplit("/", 1)[-1]}
+    for label, (cpu, found) in runs.items():  # gitleaks' default decodes base64/hex/percent text 5 deep
+        out[f"gitleaks_{label}_mb_per_s_per_core"] = round(mb / cpu, 2)
+        out[f"gitleaks_{label}_found"] = found
+        out[f"find_secrets_vs_gitleaks_{label}"] = round(cpu / scanner, 1)
+        out[f"secret_exposure_vs_gitleaks_{label}"] = round(cpu / detector, 1)
+    return out
+
+
 def scaling(quick: bool) -> None:
     """The same total text in views of growing size: constant MB/s means cost linear in the text."""
     sizes = [256, 1024, 4096] if quick else [1024, 4096, 16384, 65536, 262144]
@@ -112,9 +172,14 @@ def main() -> None:
     ap.add_argument("--scaling", action="store_true", help="cost against text size per view")
     ap.add_argument("--backend", choices=["hyperscan", "re2", "python", "off"],
                     help="text-scan backend (default: the first available; off: plain re)")
+    ap.add_argument("--gitleaks", action="store_true", help="secret scan against gitleaks on the same text")
     args = ap.parse_args()
     if args.backend:
         textscan.use_backend(args.backend)
+    if args.gitleaks:
+        trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
+        print(json.dumps({"secret_scan": secret_scan(trajectories)}, indent=2))
+        return
     if args.scaling:
         scaling(args.quick)
         return
