@@ -163,8 +163,11 @@ def _is_word(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+_DATE_OR_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}")
+
+
 def _useful(kind: str, value: str) -> bool:
-    if re.match(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}", value):
+    if _DATE_OR_TIME.match(value):
         return False  # dates and times are not attacker data
     if kind == "num" or value.isdigit():
         return len(value) >= 2
