@@ -21,7 +21,6 @@ engine a key to judge each once.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -88,28 +87,6 @@ def _parts(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return []
 
 
-_FIELDS = dataclasses.fields(SpanView)
-_DEFAULTS = {f.name: f.default for f in _FIELDS if f.default is not dataclasses.MISSING}
-_FACTORIES = [(f.name, f.default_factory) for f in _FIELDS if f.default_factory is not dataclasses.MISSING]
-
-
-def _fast_view(**fields: Any) -> SpanView:
-    """``SpanView(**fields)`` without the frozen dataclass's ``object.__setattr__`` per field (a span's
-    views are built on every span the collector receives)."""
-    view = object.__new__(SpanView)
-    state = view.__dict__
-    state.update(_DEFAULTS)
-    for name, factory in _FACTORIES:
-        if name not in fields:
-            state[name] = factory()  # type: ignore[misc]
-    state.update(fields)
-    return view
-
-
-# Only while SpanView is a plain frozen dataclass (no slots, no __post_init__); otherwise the real thing.
-_view = SpanView if "__slots__" in vars(SpanView) or hasattr(SpanView, "__post_init__") else _fast_view
-
-
 def views_from_record(record: SpanRecord) -> Iterator[SpanView]:
     """Every view ``record`` carries, in the order they happened."""
     attrs = record.attributes
@@ -123,7 +100,7 @@ def views_from_record(record: SpanRecord) -> Iterator[SpanView]:
     )
     reasoning = attrs.get(semconv.COT_REASONING_CONTENT)
     if reasoning:
-        yield _view(kind=KIND_REASONING, text=_text(reasoning),
+        yield SpanView(kind=KIND_REASONING, text=_text(reasoning),
                        location=semconv.COT_REASONING_CONTENT, **base)
 
     if semconv.GEN_AI_INPUT_MESSAGES in attrs:
@@ -136,11 +113,11 @@ def views_from_record(record: SpanRecord) -> Iterator[SpanView]:
     call_id = str(call_id) if call_id else None
     if semconv.GEN_AI_TOOL_CALL_ARGUMENTS in attrs:
         args = _text(attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS])
-        yield _view(kind=KIND_TOOL_CALL, text=args, tool=str(tool) if tool else None, arguments=args,
+        yield SpanView(kind=KIND_TOOL_CALL, text=args, tool=str(tool) if tool else None, arguments=args,
                        tool_call_id=call_id, location=semconv.GEN_AI_TOOL_CALL_ARGUMENTS, **base)
     if semconv.GEN_AI_TOOL_CALL_RESULT in attrs:
         error = attrs.get(semconv.ERROR_TYPE)
-        yield _view(kind=KIND_TOOL_RESULT, text=_text(attrs[semconv.GEN_AI_TOOL_CALL_RESULT]),
+        yield SpanView(kind=KIND_TOOL_RESULT, text=_text(attrs[semconv.GEN_AI_TOOL_CALL_RESULT]),
                        tool=str(tool) if tool else None, tool_call_id=call_id,
                        error=str(error) if error else None,
                        location=semconv.GEN_AI_TOOL_CALL_RESULT, **base)
@@ -160,14 +137,14 @@ def _input_views(value: Any, base: dict[str, Any]) -> Iterator[SpanView]:
             ptype = part.get("type")
             if ptype == "tool_call_response":
                 call_id = part.get("id")
-                yield _view(kind=KIND_TOOL_RESULT, text=_text(part.get("response", part.get("result"))),
+                yield SpanView(kind=KIND_TOOL_RESULT, text=_text(part.get("response", part.get("result"))),
                                tool=part.get("name"), tool_call_id=str(call_id) if call_id else None,
                                location=where, **base)
             elif ptype == "text" and role in ("user", "system"):
-                yield _view(kind=KIND_USER if role == "user" else KIND_SYSTEM,
+                yield SpanView(kind=KIND_USER if role == "user" else KIND_SYSTEM,
                                text=_text(part.get("content")), location=where, **base)
             elif ptype == "text" and role == "tool":
-                yield _view(kind=KIND_TOOL_RESULT, text=_text(part.get("content")), location=where,
+                yield SpanView(kind=KIND_TOOL_RESULT, text=_text(part.get("content")), location=where,
                                **base)
 
 
@@ -177,13 +154,13 @@ def _output_views(value: Any, base: dict[str, Any]) -> Iterator[SpanView]:
             where = f"{semconv.GEN_AI_OUTPUT_MESSAGES}[{i}].parts[{j}]"
             ptype = part.get("type")
             if ptype == "reasoning":
-                yield _view(kind=KIND_REASONING, text=_text(part.get("content")), location=where, **base)
+                yield SpanView(kind=KIND_REASONING, text=_text(part.get("content")), location=where, **base)
             elif ptype == "text":
-                yield _view(kind=KIND_MODEL_CALL, text=_text(part.get("content")), location=where, **base)
+                yield SpanView(kind=KIND_MODEL_CALL, text=_text(part.get("content")), location=where, **base)
             elif ptype == "tool_call":
                 args = _text(part.get("arguments"))
                 call_id = part.get("id")
-                yield _view(kind=KIND_TOOL_CALL, text=args, tool=part.get("name"), arguments=args,
+                yield SpanView(kind=KIND_TOOL_CALL, text=args, tool=part.get("name"), arguments=args,
                                tool_call_id=str(call_id) if call_id else None, location=where, **base)
 
 
