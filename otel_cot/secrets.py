@@ -802,7 +802,7 @@ def _add_repeats(text: str, hits: list[_Hit]) -> list[_Hit]:
 
 def find_secrets(text: str) -> list[SecretMatch]:
     """Secrets in ``text``: non-overlapping, sorted by start, spans cover the value only."""
-    if not text:
+    if not text or not _TRIGGER_RX.may_match(text):  # no trigger anywhere: nothing to confirm
         return []
     hits = _scan(text)
     if hits:

@@ -46,8 +46,11 @@ TRICKY_PATTERNS += [textscan.compile(p, positions=True, rejects=False) for p in 
 
 
 @pytest.fixture
-def backend():
-    """Yields a function switching the backend; the default is restored afterwards."""
+def backend(monkeypatch):
+    """Yields a function switching the backend; the default is restored afterwards. Every text, however
+    short, goes through the backend (the pure-Python one skips short texts in use)."""
+    for cls in (backends.LiteralBackend, backends.HyperscanBackend, backends.RE2Backend):
+        monkeypatch.setattr(cls, "min_scan", 1)
     yield textscan.use_backend
     textscan.use_backend(None)
 

@@ -42,11 +42,18 @@ _MARKER_SOURCE = (
 # Markers are common in long tool results of attacked runs: ``re`` is tried only where the compiled
 # matcher says one may start.
 MARKERS = textscan.compile(_MARKER_SOURCE, re.IGNORECASE, positions=True)
+# Without a compiled matcher: the pattern's literals are lower case, so on ASCII text lowered once (same
+# length, same positions) it finds the same matches without IGNORECASE, about twice as fast.
+_MARKERS_LOWER = re.compile(_MARKER_SOURCE)
 
 
 def markers(text: str) -> Iterator[re.Match[str]]:
     """Instruction markers in ``text`` (match positions index ``text``)."""
-    return MARKERS.finditer(text)
+    if MARKERS.positional() or not MARKERS.may_match(text):
+        return MARKERS.finditer(text)
+    if text.isascii():
+        return _MARKERS_LOWER.finditer(text.lower())
+    return MARKERS.regex.finditer(text)
 
 
 _EMAIL = r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"

@@ -33,6 +33,8 @@ logger = logging.getLogger("otel_cot.textscan")
 
 class Backend(Protocol):
     name: str
+    reads_text: bool  # False: scan() is not called (no shadow is made)
+    min_scan: int  # shorter texts are not scanned (``re`` runs on them directly)
 
     count: int  # the patterns it was built over (indexes 0 .. count - 1)
 
@@ -52,9 +54,12 @@ class Backend(Protocol):
 
 
 class LiteralBackend:
-    """Pure Python: a pattern may match when its shadow contains one of its required literals."""
+    """Pure Python: a pattern may match when the lowered shadow holds, for one of its top-level
+    alternatives, a string of every clause of that alternative (:attr:`Superset.factors`)."""
 
     name = "python"
+    reads_text = True
+    min_scan = 512  # below this the literal checks cost more than they save
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
         self.factors = [s.factors for s in supersets]
@@ -113,6 +118,8 @@ class HyperscanBackend:
     reversed text, or the searched slice of it) only where that pattern may match."""
 
     name = "hyperscan"
+    reads_text = True
+    min_scan = 32
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
         import hyperscan
@@ -288,6 +295,8 @@ class RE2Backend:
     """RE2: a set of all loosened patterns for the may-match answer, each loosened pattern for starts."""
 
     name = "re2"
+    reads_text = True
+    min_scan = 32
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
         import re2
@@ -351,11 +360,13 @@ class NoBackend(LiteralBackend):
     """Every pattern may match everywhere: plain ``re``, for comparisons."""
 
     name = "off"
+    reads_text = False
+    min_scan = 1 << 62
 
     def __init__(self, supersets: Sequence[Superset], positions: Sequence[bool]) -> None:
         self.count = len(supersets)
 
-    def scan(self, shadow: bytes) -> Any:
+    def scan(self, shadow: bytes) -> Any:  # pragma: no cover - not called (reads_text)
         return None
 
     def may_set(self, state: Any) -> Container[int]:

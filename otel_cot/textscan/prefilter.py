@@ -8,7 +8,8 @@ costs a set lookup instead of a regex pass. When it may match, ``re`` runs as be
 ``re``'s own; with ``positions=True`` it runs only where the engine says a match may start (the
 ``finditer`` of a marker pattern over a long tool result tries a handful of places, not every one).
 
-Texts shorter than :data:`MIN_SCAN` characters go straight to ``re``.
+Texts shorter than the backend's ``min_scan`` characters (:data:`MIN_SCAN` for the compiled ones) go
+straight to ``re``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .backends import BACKENDS, Backend, available, logger
 from .superset import Superset, loosen, shadow
 
 MIN_SCAN = 32
+_MIN_SCAN = MIN_SCAN  # the backend in use's
 MIN_POSITIONAL_LEN = 4
 _END = sys.maxsize  # re's own default for endpos
 _CACHED_TEXTS = 4
@@ -60,10 +62,12 @@ class _Registry:
         backend = self.backend
         if backend is not None and self.built == len(self.supersets):
             return backend
+        global _MIN_SCAN
         with self.lock:
             if self.backend is None or self.built != len(self.supersets):
                 self.backend = _build(self.choice, self.supersets, self.positions)
                 self.built = len(self.supersets)
+                _MIN_SCAN = self.backend.min_scan
             return self.backend
 
     def use(self, name: str | None) -> None:
@@ -133,7 +137,7 @@ class _Scan:
         if backend is None:
             self.state, self.may, self.covered = None, frozenset(), 0
         else:
-            self.state = backend.scan(shadow(text))  # type: ignore[arg-type]
+            self.state = backend.scan(shadow(text)) if backend.reads_text else None  # type: ignore[arg-type]
             self.may = backend.may_set(self.state)
             self.covered = backend.count
 
@@ -180,9 +184,14 @@ class Prefiltered:
         scan = _LAST
         if scan.text is string:
             return scan
-        if len(string) < MIN_SCAN:
+        if len(string) < _MIN_SCAN:
             return None
         return _scan_of(string)
+
+    def positional(self) -> bool:
+        """Whether the backend in use answers where this pattern's matches may start (``finditer`` on a
+        text it may match then runs ``re`` only there)."""
+        return REGISTRY.current().positional(self.index)
 
     def may_match(self, string: str) -> bool:
         """False only when the pattern cannot match anywhere in ``string``."""
@@ -190,7 +199,9 @@ class Prefiltered:
         return scan is None or self.index in scan.may or self.index >= scan.covered
 
     def search(self, string: str, pos: int = 0, endpos: int = _END) -> re.Match[str] | None:
-        scan = self._scan(string)
+        scan = _LAST  # (``_scan`` inlined: this runs for every pattern on every view)
+        if scan.text is not string:
+            scan = self._scan(string)
         if scan is None:
             return self.regex.search(string, pos, endpos)
         index = self.index
@@ -203,7 +214,9 @@ class Prefiltered:
         return None
 
     def finditer(self, string: str, pos: int = 0, endpos: int = _END) -> Iterator[re.Match[str]]:
-        scan = self._scan(string)
+        scan = _LAST
+        if scan.text is not string:
+            scan = self._scan(string)
         if scan is None:
             return self.regex.finditer(string, pos, endpos)
         index = self.index
