@@ -3,6 +3,7 @@
     PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] [--repeat N] [--backend NAME]
     PYTHONPATH=. python bench/detectors.py --scaling      # cost against text size (must be linear)
     PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] --gitleaks   # secret scan vs gitleaks
+    PYTHONPATH=. python bench/detectors.py --memory       # bytes held per trace (must not grow)
 
 ``--gitleaks`` builds gitleaks from the Go module proxy on first use (``scripts/install-gitleaks.sh``,
 cached in ~/.cache/otel-cot/bin) and scans the same text with it: one file per trajectory, its default
@@ -147,6 +148,37 @@ def secret_scan(trajectories: list[dict]) -> dict:
     return out
 
 
+def held_memory(traces: int = 800) -> dict:
+    """Bytes the engine holds per trace (tracemalloc), on the collector bench's load: tool spans of 6
+    attributes (collector/bench/throughput.py), 10 per trace, all traces kept (no eviction)."""
+    import gc
+    import tracemalloc
+
+    from otel_cot.detectors import SpanRecord
+
+    def record(sid: int) -> SpanRecord:
+        i = sid % 1000
+        attrs = {"gen_ai.tool.name": "bash", "gen_ai.operation.name": "execute_tool",
+                 "gen_ai.tool.call.id": f"call_{sid}", "gen_ai.tool.type": "function",
+                 "gen_ai.tool.call.arguments": json.dumps({"command": f"pytest tests/test_{i}.py -q"}),
+                 "gen_ai.tool.call.result": "1 passed in 0.01s " * 5}
+        return SpanRecord(trace_id=format(sid // 10 + (1 << 100), "032x"), span_id=format(sid, "016x"),
+                          name="execute_tool bash", attributes=attrs, start_time_ns=1, end_time_ns=2)
+
+    engine = Engine(timeout_s=None, max_traces=10 * traces)
+    textscan.warm()
+    engine.process_many([record(sid) for sid in range(10, 1010)])  # warm every cache first
+    records = [record(sid) for sid in range(1010, 1010 + 10 * traces)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    engine.process_many(records)
+    gc.collect()
+    grown = sum(d.size_diff for d in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    return {"traces_held": engine.trace_count - 100, "bytes_per_held_trace": round(grown / traces)}
+
+
 def scaling(quick: bool) -> None:
     """The same total text in views of growing size: constant MB/s means cost linear in the text."""
     sizes = [256, 1024, 4096] if quick else [1024, 4096, 16384, 65536, 262144]
@@ -173,9 +205,13 @@ def main() -> None:
     ap.add_argument("--backend", choices=["hyperscan", "re2", "python", "off"],
                     help="text-scan backend (default: the first available; off: plain re)")
     ap.add_argument("--gitleaks", action="store_true", help="secret scan against gitleaks on the same text")
+    ap.add_argument("--memory", action="store_true", help="bytes the engine holds per trace")
     args = ap.parse_args()
     if args.backend:
         textscan.use_backend(args.backend)
+    if args.memory:
+        print(json.dumps({"memory": held_memory(80 if args.quick else 800)}, indent=2))
+        return
     if args.gitleaks:
         trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
         print(json.dumps({"secret_scan": secret_scan(trajectories)}, indent=2))

@@ -39,6 +39,8 @@ def test_detectors_quick() -> None:
     assert '"mb_per_s_per_core"' in out and '"spans_per_s"' in out
     out = _run("bench/detectors.py", "--scaling", "--quick")
     assert '"us_per_kb_vs_smallest"' in out
+    out = _run("bench/detectors.py", "--memory", "--quick")
+    assert '"bytes_per_held_trace"' in out
 
 
 def test_guard_quick() -> None:

@@ -13,8 +13,10 @@ The loosening, from the parsed pattern (``re._parser``):
   worked out by asking ``re`` itself about each of the 128 ASCII characters under the atom's flags, plus
   :data:`PLACEHOLDER` when it can match a character outside ASCII. Case-insensitivity is spelled out in
   the classes, so the engines run case-sensitive;
-- zero-width assertions (``\\b``, ``^``, ``$``, lookarounds) are dropped, backreferences become "anything",
-  lazy and possessive repeats become greedy, atomic groups plain groups, long counted repeats unbounded.
+- zero-width assertions (``\\b``, ``^``, ``$``, lookarounds) are dropped, except that a positive
+  lookaround of a top-level alternative may stand for text instead (see :class:`Superset`); backreferences
+  become "anything", lazy and possessive repeats greedy, atomic groups plain groups, long counted repeats
+  unbounded, and a repeat at either end of a top-level alternative shrinks to its minimum count.
 
 The ASCII shadow of a text (:func:`shadow`) has one byte per character: ASCII characters as they are, the
 four non-ASCII characters that ``re`` case-folds onto ASCII letters (``İ ı ſ K``) as those letters, every
