@@ -224,10 +224,13 @@ def test_missing_libraries_fall_back_to_pure_python(backend, monkeypatch):
     assert textscan.backend_name() == "python"
 
 
-def test_unknown_backend_is_a_clear_error(backend):
-    backend("nope")
+def test_unknown_backend_is_a_clear_error(backend, monkeypatch, caplog):
     with pytest.raises(ValueError, match="unknown text-scan backend"):
-        textscan.backend_name()
+        backend("nope")
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN", "hyperscann")  # a typo in the environment: warned, default used
+    backend(None)
+    assert textscan.backend_name() == next(b for b in prefilter.ORDER if backends.available(b))
+    assert "is not a text-scan backend" in caplog.text
 
 
 @pytest.mark.parametrize("name", BACKENDS)

@@ -78,10 +78,15 @@ class _Registry:
 
 
 def _build(choice: str | None, supersets: list[Superset], positions: list[bool]) -> Backend:
-    names = [choice] if choice else ([os.environ[_ENV]] if os.environ.get(_ENV) else list(ORDER))
+    names = [choice] if choice else list(ORDER)
+    configured = os.environ.get(_ENV, "").strip().lower()
+    if not choice and configured:
+        if configured in BACKENDS:
+            names = [configured]
+        else:  # a typo must not cost the detectors: say so, and use the default
+            logger.warning("%s=%r is not a text-scan backend (one of %s); using the default", _ENV, configured,
+                           ", ".join(BACKENDS))
     for name in names:
-        if name not in BACKENDS:
-            raise ValueError(f"unknown text-scan backend {name!r} (one of {', '.join(BACKENDS)})")
         if not available(name):
             continue
         try:
@@ -101,7 +106,10 @@ def backend_name() -> str:
 
 def use_backend(name: str | None) -> None:
     """Switch backend (None: the default choice; ``off``: plain ``re`` everywhere). For tests and
-    benchmarks: the matches are the same whichever is used."""
+    benchmarks: the matches are the same whichever is used. A backend whose library is missing falls back
+    to the pure-Python one."""
+    if name is not None and name not in BACKENDS:
+        raise ValueError(f"unknown text-scan backend {name!r} (one of {', '.join(BACKENDS)})")
     REGISTRY.use(name)
 
 
