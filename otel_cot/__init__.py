@@ -8,23 +8,23 @@ Everything else (the agent's openai / anthropic code) stays as it is.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import threading
 from typing import Any, Iterable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from . import config
-from ._guard import set_internal_error_reporter
 from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
-from .guard import Decision, ToolCallBlocked, acheck_tool_call, check_tool_call
+from .guard import Decision, ToolCallBlocked, configure
+from .instrumentation.providers import installed_instrumentors
+from .instrumentation.tool_check import acheck_tool_call, check_tool_call
 from .instrumentation.tools import agent, tool
+from .internal_errors import set_internal_error_reporter
+from .runtime import runtime
 
 __all__ = [
     "ConfigurationError",
@@ -44,39 +44,10 @@ __all__ = [
 
 logger = logging.getLogger("otel_cot")
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
-
-
-# library -> (instrumentor module, class, importable module that proves the library is installed)
-_INSTRUMENTORS: dict[str, tuple[str, str, str]] = {
-    "openai": ("otel_cot.instrumentation.openai", "OpenAIInstrumentor", "openai"),
-    "anthropic": ("otel_cot.instrumentation.anthropic", "AnthropicInstrumentor", "anthropic"),
-    "google_genai": ("otel_cot.instrumentation.google_genai", "GoogleGenAIInstrumentor", "google.genai"),
-    "mcp": ("otel_cot.instrumentation.mcp", "MCPInstrumentor", "mcp"),
-    "openai_agents": ("otel_cot.instrumentation.openai_agents", "OpenAIAgentsInstrumentor", "agents"),
-}
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a missing parent package ("google" for "google.genai")
-        return False
-
 
 def instrumentors() -> dict[str, type]:
     """Our instrumentors by library, for the libraries that are installed (the SDKs are optional)."""
-    found = {}
-    for name, (module, cls, probe) in _INSTRUMENTORS.items():
-        if not _installed(probe):
-            logger.debug("otel-cot: %s is not installed; not instrumenting it", name)
-            continue
-        try:
-            found[name] = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError) as exc:
-            logger.debug("otel-cot: instrumentation for %s unavailable (%s)", name, exc)
-    return found
+    return installed_instrumentors()
 
 
 def init(
@@ -109,10 +80,10 @@ def init(
     ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
     and logged, asked about or blocked by policy (docs/guard.md).
     """
-    with _lock:
-        if _state:
+    with runtime.lock:
+        if runtime.started:
             logger.debug("otel-cot: init() called again; keeping the first configuration")
-            return _state.get("provider")
+            return runtime.provider
         if (os.environ.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
             # Telemetry off is not safety off: a configured guard still checks @tool and check_tool_call().
             logger.info("otel-cot: OTEL_SDK_DISABLED=true, not instrumenting")
@@ -148,14 +119,13 @@ def init(
                            "own, so wrap it in otel_cot.detectors.exporter.DetectingSpanExporter")
         if owned:
             trace.set_tracer_provider(provider)
-        config.set_current(settings)
+        runtime.settings = settings
         _configure_guard(guard)
-        _state.update(provider=provider, owned=owned, instrumented=_instrument_all(provider, settings))
+        runtime.start(provider, owned, _instrument_all(provider, settings))
         return provider
 
 
 def _configure_guard(policy: Any) -> None:
-    from .guard import configure
     from .guard.policy import policy_from_env
 
     policy = policy if policy is not None else policy_from_env()
@@ -179,17 +149,6 @@ def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
 
 def shutdown(timeout_millis: int = 30_000) -> None:
     """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider."""
-    with _lock:
-        from .guard import configure
-
+    with runtime.lock:
         configure(None)
-        if not _state:
-            return
-        for instrumentor in _state.get("instrumented", []):
-            instrumentor.uninstrument()
-        provider: TracerProvider = _state["provider"]
-        provider.force_flush(timeout_millis)
-        if _state.get("owned"):
-            provider.shutdown()
-        _state.clear()
-        config.set_current(None)
+        runtime.stop(timeout_millis)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
+
+from .runtime import runtime
 
 logger = logging.getLogger("otel_cot")
 
@@ -67,7 +69,6 @@ class Settings:
     """Run the misalignment detectors in-process, before export (no collector needed)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -95,17 +96,9 @@ class Settings:
         return settings
 
 
-_current: Settings | None = None
-
-
 def current() -> Settings:
-    """The settings in force: the ones ``init()`` set, else the environment's."""
-    global _current
-    if _current is None:
-        _current = Settings.from_env()
-    return _current
-
-
-def set_current(settings: Settings | None) -> None:
-    global _current
-    _current = settings
+    """The settings in force: the ones ``init()`` set, else the environment's (read once)."""
+    settings = runtime.settings
+    if settings is None:
+        settings = runtime.settings = Settings.from_env()
+    return settings

@@ -21,7 +21,6 @@ import otel_cot
 from otel_cot import semconv as sc
 from otel_cot.detectors.base import Finding
 from otel_cot.guard import configure
-from otel_cot.instrumentation import _pending
 
 from .conftest import attrs
 from .support import agents_sdk as sdk
@@ -64,10 +63,7 @@ ASYNC_TOOLS = {"bash": abash}
 
 @pytest.fixture(autouse=True)
 def _fresh():
-    _pending.clear()
-    RAN.clear()
-    yield
-    configure(None)
+    RAN.clear()  # otel-cot's state (the guard, pending tool calls) is reset by conftest's fresh_runtime
 
 
 def _step(tool: str, tool_input: dict[str, Any], thinking: str | None = None) -> dict[str, Any]:

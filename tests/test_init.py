@@ -140,10 +140,16 @@ def test_unsupported_protocol_is_a_clear_error():
 def test_a_library_that_is_not_installed_is_skipped(monkeypatch, caplog):
     import logging
 
-    import otel_cot
+    from importlib.metadata import EntryPoint
 
-    monkeypatch.setitem(otel_cot._INSTRUMENTORS, "not_there",
-                        ("otel_cot.instrumentation.not_there", "NotThereInstrumentor", "surely_not_installed_pkg"))
+    import otel_cot
+    from otel_cot.instrumentation import providers
+
+    real = providers.providers()
+    not_there = providers.Provider("not_there", EntryPoint(
+        "otel_cot_not_there", "otel_cot.instrumentation.not_there:NotThereInstrumentor", providers.ENTRY_POINT_GROUP),
+        "surely_not_installed_pkg", ())
+    monkeypatch.setattr(providers, "providers", lambda: {**real, "not_there": not_there})
     with caplog.at_level(logging.DEBUG, logger="otel_cot"):
         found = otel_cot.instrumentors()
     assert "not_there" not in found and {"openai", "anthropic"} <= set(found)

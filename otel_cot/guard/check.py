@@ -1,7 +1,9 @@
-"""The guard: judge a pending tool call with the trace's recent history, apply the policy, record the decision.
+"""The guard: judge a pending tool call with the trace's recent history and apply the policy.
 
     guard = Guard(policy)
     decision = guard.check("bash", {"command": "git push --force"})   # or: await guard.acheck(...)
+
+It returns the decision and writes no span: the instrumentation records it (``otel_cot.check_tool_call``).
 
 Detectors are the engine's (pure functions of a view and a ``TraceContext``), run inline on the caller's
 thread: a thread hand-off would cost more than the rules themselves. The time budget (``timeout_ms``) is
@@ -22,9 +24,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from .. import semconv as sc
-from .._guard import report_internal_error
 from ..detectors.base import KIND_TOOL_CALL, Detector, Finding, SpanView, severity_rank
 from ..detectors.views import MAX_VIEW_CHARS, dedupe_key
+from ..internal_errors import report_internal_error
+from ..runtime import runtime
+from ..values import plain
 from .decision import ACTIONS, ALLOWED, ASK, ASKED_ALLOWED, ASKED_DENIED, BLOCK, BLOCKED, AskRequest, Decision
 from .paths import path_matches, resolve, simple_commands, touched_paths
 from .policy import Policy, allowed_tool
@@ -41,8 +45,6 @@ def arguments_text(arguments: Any) -> str:
         return ""
     if isinstance(arguments, str):
         return arguments[:MAX_ARGUMENT_CHARS]
-    from ..instrumentation._model_call import plain
-
     return json.dumps(plain(arguments), ensure_ascii=False, default=str)[:MAX_ARGUMENT_CHARS]
 
 
@@ -77,7 +79,7 @@ class Guard:
         decision, request = self._decide(name, arguments, call_id, span, started)
         if request is not None:
             decision = self._asked(decision, request, _call_sync(self.policy.ask, request))
-        return self._recorded(decision, span)
+        return decision
 
     async def acheck(self, name: str, arguments: Any = None, *, call_id: str | None = None,
                      span: Span | None = None) -> Decision:
@@ -85,7 +87,7 @@ class Guard:
         decision, request = self._decide(name, arguments, call_id, span, started)
         if request is not None:
             decision = self._asked(decision, request, await _call_async(self.policy.ask, request))
-        return self._recorded(decision, span)
+        return decision
 
     def _decide(self, name: str, arguments: Any, call_id: str | None, span: Span | None,
                 started: float) -> tuple[Decision, AskRequest | None]:
@@ -174,13 +176,6 @@ class Guard:
             return _replace(decision, outcome=ASKED_ALLOWED)
         return _replace(decision, outcome=ASKED_DENIED, reason=f"{request.finding.explanation}; the user declined")
 
-    def _recorded(self, decision: Decision, span: Span | None) -> Decision:
-        try:
-            record(decision, span)
-        except Exception as exc:
-            report_internal_error("guard record", exc)
-        return decision
-
     # --- what the instrumentation feeds in ---------------------------------------------------
     def observe_model_call(self, span: Span, input_messages: Any, output_messages: Any) -> None:
         from ..detectors.views import SpanRecord
@@ -225,9 +220,7 @@ def _command_pattern(argv: list[str], patterns: tuple[str, ...]) -> str | None:
 
 
 def _rootless_trace() -> int:
-    from ..instrumentation import _pending
-
-    return _pending._last_rootless_trace.get() or 0
+    return runtime.pending.last_rootless_trace() or 0
 
 
 # --- ask callbacks: sync or async, from sync or async code ---------------------------------------
@@ -265,61 +258,3 @@ def _run_coroutine(awaitable: Any) -> Any:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
-
-
-# --- the decision on the span ------------------------------------------------------------------
-def decision_attributes(decision: Decision) -> dict[str, Any]:
-    from ..config import current
-    from ..content import clean
-
-    attributes: dict[str, Any] = {
-        sc.COT_GUARD_DECISION: decision.outcome,
-        sc.COT_GUARD_ACTION: decision.action,
-        sc.COT_GUARD_DURATION_MS: round(decision.duration_ms, 4),
-        sc.COT_GUARD_FINDING_COUNT: len(decision.findings),
-    }
-    if decision.rule:
-        attributes[sc.COT_GUARD_RULE] = decision.rule
-    finding = decision.finding
-    if finding is not None:
-        settings = current()
-        attributes[sc.COT_GUARD_FINDING_CATEGORY] = finding.category
-        attributes[sc.COT_GUARD_FINDING_SEVERITY] = finding.severity
-        attributes[sc.COT_GUARD_FINDING_DETECTOR] = finding.detector_id
-        attributes[sc.COT_GUARD_FINDING_EXPLANATION] = clean(finding.explanation, settings).text
-        if finding.evidence and settings.capture_content:
-            attributes[sc.COT_GUARD_FINDING_EVIDENCE] = clean(finding.evidence[:512], settings).text
-        if finding.related_span_id:
-            attributes[sc.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
-    if decision.error:
-        attributes[sc.COT_GUARD_ERROR] = decision.error
-    return attributes
-
-
-def record(decision: Decision, span: Span | None = None) -> None:
-    """Write the decision onto the tool span (``span``, else the current span if it is a tool span).
-
-    Without a tool span (``check_tool_call`` in a loop that runs its tools untraced) the decision goes
-    onto the current span as a ``cot.guard.decision`` event, and a blocked call gets an
-    ``execute_tool {name}`` span of its own, so what was stopped shows in the trace.
-    """
-    attributes = decision_attributes(decision)
-    target = span if span is not None else trace.get_current_span()
-    is_tool_span = span is not None or (getattr(target, "attributes", None) or {}).get(
-        sc.GEN_AI_OPERATION_NAME) == sc.OPERATION_EXECUTE_TOOL
-    if is_tool_span:
-        target.set_attributes(attributes)
-        return
-    if target.is_recording():
-        target.add_event(sc.COT_GUARD_DECISION_EVENT, attributes)
-    if not decision.allowed:
-        from ..instrumentation.tools import ToolCall
-
-        call = ToolCall(decision.tool, attributes=attributes)
-        call.fail(_blocked_error(decision))
-
-
-def _blocked_error(decision: Decision) -> BaseException:
-    from .decision import ToolCallBlocked
-
-    return ToolCallBlocked(decision)

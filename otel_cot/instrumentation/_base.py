@@ -14,16 +14,17 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
 from .. import config
+from .. import semconv as sc
 from .._version import __version__
 from ..config import Settings
 
 logger = logging.getLogger("otel_cot")
 
-TRACER_NAME = "otel_cot"
-
 
 @dataclass
 class Telemetry:
+    """What an instrumentor's wrappers write with: its tracer and the settings it was switched on with."""
+
     tracer: Tracer
     settings: Settings
 
@@ -42,7 +43,7 @@ class CotInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = kwargs.get("settings") or config.current()
-        tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        tracer = trace.get_tracer(sc.TRACER_NAME, __version__, tracer_provider=kwargs.get("tracer_provider"))
         self._telemetry = Telemetry(tracer, settings)
         self._wrapped: list[tuple[Any, str]] = []
         for module_name, path, wrapper in self._targets(self._telemetry):

@@ -7,7 +7,8 @@ with ``on_block: raise``, ``raise_exception`` (the SDK raises ``ToolInputGuardra
 whose ``output.output_info`` is our ``Decision``).
 
 ``OpenAIAgentsInstrumentor`` runs it for every function tool while a guard is configured; add
-``GUARDRAIL`` to a tool's ``tool_input_guardrails`` yourself to control its position among your own.
+``GUARDRAIL`` (``from otel_cot.instrumentation.openai_agents.guardrail import GUARDRAIL``) to a tool's
+``tool_input_guardrails`` yourself to control its position among your own.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from agents.tool_guardrails import (
     ToolInputGuardrailResult,
 )
 
-from .api import acheck_tool_call, active
-from .integrations import on_block
+from ...guard.api import on_block
+from ...runtime import runtime
+from ..tool_check import acheck_tool_call
 
 
 async def _otel_cot_guard(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
@@ -41,7 +43,8 @@ GUARDRAIL: ToolInputGuardrail[Any] = ToolInputGuardrail(guardrail_function=_otel
 async def input_guardrails_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """Around the SDK's ``_execute_tool_input_guardrails``: ours first, then the tool's own, as the SDK would."""
     func_tool = kwargs.get("func_tool")
-    if active() is None or func_tool is None or GUARDRAIL in (getattr(func_tool, "tool_input_guardrails", None) or ()):
+    if (runtime.guard is None or func_tool is None
+            or GUARDRAIL in (getattr(func_tool, "tool_input_guardrails", None) or ())):
         return await wrapped(*args, **kwargs)
     from agents.exceptions import ToolInputGuardrailTripwireTriggered
 
