@@ -75,3 +75,26 @@ def test_no_private_name_crosses_a_package_boundary(path):
 def test_the_guard_imports_nothing_of_the_instrumentation():
     for path in sorted((PACKAGE / "guard").rglob("*.py")):
         assert not [t for t, _ in _imports(path) if t.startswith("otel_cot.instrumentation")], path
+
+
+def test_the_guard_package_points_to_the_recording_check():
+    import otel_cot.guard
+
+    with pytest.raises(AttributeError, match="use otel_cot.check_tool_call"):
+        otel_cot.guard.check_tool_call  # noqa: B018
+
+
+def test_a_malformed_entry_point_is_skipped_with_a_warning(monkeypatch, caplog):
+    from importlib.metadata import EntryPoint, EntryPoints
+
+    from otel_cot.instrumentation import providers as registry
+
+    good = [p.entry_point for p in providers().values()]
+    bad = EntryPoint("otel_cot_elsewhere", "somewhere_else:Instrumentor", ENTRY_POINT_GROUP)
+
+    class Distribution:
+        entry_points = EntryPoints([*good, bad])
+
+    monkeypatch.setattr(registry, "distribution", lambda name: Distribution())
+    assert list(registry.providers()) == [ep.name.removeprefix("otel_cot_") for ep in good]
+    assert "skipping instrumentor entry point otel_cot_elsewhere" in caplog.text

@@ -71,8 +71,15 @@ def providers() -> dict[str, Provider]:
         logger.warning("otel-cot: no %s distribution metadata (run from a source tree that was never "
                        "installed?); no library will be instrumented: pip install -e .", DISTRIBUTION)
         return {}
-    found = (_provider(entry_point) for entry_point in entry_points)
-    return {provider.name: provider for provider in found}
+    found: dict[str, Provider] = {}
+    for entry_point in entry_points:
+        try:
+            provider = _provider(entry_point)
+        except (OSError, SyntaxError, ValueError, KeyError) as exc:  # a packaging bug of ours; never fail init()
+            logger.warning("otel-cot: skipping instrumentor entry point %s (%s)", entry_point.name, exc)
+            continue
+        found[provider.name] = provider
+    return found
 
 
 def installed_instrumentors() -> dict[str, type]:
