@@ -11,7 +11,7 @@ import sys
 import pytest
 
 
-NO_COLLECTOR = "import otel_cot.demo_stack as s; s.collector_command = lambda: None; "
+NO_COLLECTOR = "import otel_cot.demo.stack as s; s.collector_command = lambda: None; "
 
 
 @pytest.mark.parametrize("mode,prelude", [([], ""), (["--in-process"], ""), ([], NO_COLLECTOR)],

@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_cot.demo_stack import otlp_spans
+from otel_cot.demo.stack import otlp_spans
 
 from .support import kv, post, request, wait_for
 
