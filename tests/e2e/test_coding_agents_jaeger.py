@@ -14,6 +14,8 @@ import requests
 
 from otel_cot.demo.stack import OtelCotCollector, any_value, collector_config, http_get, wait_for
 
+pytestmark = pytest.mark.e2e
+
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "coding_agents")
 AGENTS = {"claude_code": ("claude-code", "session.id"), "codex": ("codex_cli_rs", "conversation.id"),
           "gemini_cli": ("gemini-cli", "session.id")}
