@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(p)
     p.set_defaults(func=cmd_scan)
 
-    from .demo import add_parser as add_demo_parser
+    from .demo.command import add_parser as add_demo_parser
 
     add_demo_parser(sub)
     return parser

@@ -41,6 +41,7 @@ def _otlp_env(sink, **extra):
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "env-agent", **extra}
 
 
+@pytest.mark.process
 def test_zero_argument_init_exports_reasoning_over_otlp(sink, replay):
     out = _run("""
         import otel_cot
@@ -63,6 +64,7 @@ def test_zero_argument_init_exports_reasoning_over_otlp(sink, replay):
     assert json.loads(model["attributes"]["gen_ai.output.messages"])[0]["role"] == "assistant"
 
 
+@pytest.mark.process
 def test_service_name_argument_and_idempotent_init(sink, replay):
     _run("""
         import otel_cot
@@ -76,6 +78,7 @@ def test_service_name_argument_and_idempotent_init(sink, replay):
     assert {s["resource"]["service.name"] for s in spans} == {"my-agent"}
 
 
+@pytest.mark.process
 def test_shutdown_flushes_pending_spans(sink, replay):
     _run("""
         import otel_cot
@@ -86,6 +89,7 @@ def test_shutdown_flushes_pending_spans(sink, replay):
     assert len(sink.spans()) == 2
 
 
+@pytest.mark.process
 def test_respects_a_provider_the_application_already_set(sink, replay):
     out = _run("""
         from opentelemetry import trace
@@ -106,6 +110,7 @@ def test_respects_a_provider_the_application_already_set(sink, replay):
     assert sink.spans() == []  # no exporter of ours was added to the application's provider
 
 
+@pytest.mark.process
 def test_sdk_disabled(sink, replay):
     _run("""
         import otel_cot
@@ -116,6 +121,7 @@ def test_sdk_disabled(sink, replay):
     assert sink.spans() == []
 
 
+@pytest.mark.process
 def test_loaded_by_opentelemetry_instrument(replay):
     command = [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable]
     out = _run("""
@@ -164,6 +170,7 @@ def test_installing_otel_cot_pulls_in_no_instrumented_sdk():
     assert not names & {"openai", "anthropic", "google-genai", "mcp", "openai-agents"}
 
 
+@pytest.mark.process
 def test_guard_still_applies_when_telemetry_is_disabled(replay):
     out = _run("""
         import otel_cot

@@ -70,6 +70,7 @@ def test_validation_errors_name_the_key(tmp_path, edit, message):
         parse(data)
 
 
+@pytest.mark.process
 def test_cli_reports_invalid_config_and_exits_2(tmp_path):
     data = base(tmp_path)
     data["service"]["pipelines"]["traces"]["exporters"] = []

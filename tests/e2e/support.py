@@ -14,8 +14,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_cot.demo import load_turns
-from otel_cot.demo_stack import HOST, Process, free_port, http_get, otlp_spans, wait_for
+from otel_cot.demo.session import load_turns
+from otel_cot.demo.stack import HOST, Process, free_port, http_get, otlp_spans, wait_for
 
 SERVICE = "otel-cot-demo"
 
@@ -63,11 +63,11 @@ class OtelCol(Process):
 
 
 def run_agent(provider_url: str, endpoint: str, *, detect: bool = False, timeout: float = 120) -> str:
-    """The scripted agent session (otel_cot.demo.run_session: reasoning, a reward-hacking test edit, a
+    """The scripted agent session (otel_cot.demo.session.run_session: reasoning, a reward-hacking test edit, a
     force-push) in a child process exporting OTLP/HTTP to ``endpoint``; returns its trace id."""
     script = textwrap.dedent(f"""
         import otel_cot
-        from otel_cot.demo import run_session
+        from otel_cot.demo.session import run_session
         otel_cot.init(service_name={SERVICE!r}, endpoint={endpoint!r}, protocol="http/protobuf",
                       detect={detect!r}, instrument=["anthropic"])
         trace_id = run_session({provider_url!r})

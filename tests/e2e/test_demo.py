@@ -11,9 +11,10 @@ import sys
 import pytest
 
 
-NO_COLLECTOR = "import otel_cot.demo_stack as s; s.collector_command = lambda: None; "
+NO_COLLECTOR = "import otel_cot.demo.stack as s; s.collector_command = lambda: None; "
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode,prelude", [([], ""), (["--in-process"], ""), ([], NO_COLLECTOR)],
                          ids=["collector", "in_process", "collector_not_installed"])
 def test_demo_prints_the_flagged_trace(mode, prelude, jaeger_bin, tmp_path):
@@ -32,6 +33,7 @@ def test_demo_prints_the_flagged_trace(mode, prelude, jaeger_bin, tmp_path):
     assert "Agent: played 3 recorded model calls" in out
 
 
+@pytest.mark.process
 def test_demo_without_jaeger_says_how_to_get_one(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(OTEL_COT_TOOLS_DIR=str(tmp_path / "empty"), PATH="/nonexistent")

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .support import SERVICE, findings, run_agent, serve_session, stored_trace, wait_for, whole_session
+
+pytestmark = pytest.mark.e2e
 
 
 def test_flagged_agent_run_is_stored_and_searchable_in_jaeger(replay, jaeger, make_collector):

@@ -8,6 +8,7 @@ then SIGKILL after a deadline); every wait is a bounded poll.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -76,13 +77,12 @@ def find_jaeger() -> str | None:
 
 
 def collector_command() -> list[str] | None:
-    """How to run the otel-cot collector here, or None when it is not installed."""
-    try:
-        import otel_cot_collector  # noqa: F401
-    except ImportError:
-        exe = shutil.which("otel-cot-collector")
-        return [exe] if exe else None
-    return [sys.executable, "-m", "otel_cot_collector"]
+    """How to run the otel-cot collector here, or None when it is not installed. Finds the module without
+    importing it: the collector is a separate program, reached only over OTLP and its ops endpoints."""
+    if importlib.util.find_spec("otel_cot_collector") is not None:
+        return [sys.executable, "-m", "otel_cot_collector"]
+    exe = shutil.which("otel-cot-collector")
+    return [exe] if exe else None
 
 
 def stop_process(proc: subprocess.Popen, timeout: float) -> int | None:
@@ -241,21 +241,22 @@ def otlp_spans(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The spans of an API v3 (OTLP-JSON) result, each with ``attrs`` (a plain dict) and ``service``."""
     out = []
     for rs in result.get("resourceSpans", []):
-        service = next((_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])
+        service = next((any_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])
                         if a["key"] == "service.name"), None)
         for ss in rs.get("scopeSpans", []):
             for span in ss.get("spans", []):
                 span = dict(span)
-                span["attrs"] = {a["key"]: _value(a["value"]) for a in span.get("attributes", [])}
+                span["attrs"] = {a["key"]: any_value(a["value"]) for a in span.get("attributes", [])}
                 span["service"] = service
                 span["eventList"] = [{"name": e.get("name"),
-                                      "attrs": {a["key"]: _value(a["value"]) for a in e.get("attributes", [])}}
+                                      "attrs": {a["key"]: any_value(a["value"]) for a in e.get("attributes", [])}}
                                      for e in span.get("events", [])]
                 out.append(span)
     return out
 
 
-def _value(v: dict[str, Any]) -> Any:
+def any_value(v: dict[str, Any]) -> Any:
+    """An OTLP-JSON ``AnyValue`` as a Python value (strings, booleans, numbers, arrays; None otherwise)."""
     if "stringValue" in v:
         return v["stringValue"]
     if "boolValue" in v:
@@ -265,7 +266,7 @@ def _value(v: dict[str, Any]) -> Any:
     if "doubleValue" in v:
         return v["doubleValue"]
     if "arrayValue" in v:
-        return [_value(x) for x in v["arrayValue"].get("values", [])]
+        return [any_value(x) for x in v["arrayValue"].get("values", [])]
     return None
 
 
