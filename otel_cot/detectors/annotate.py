@@ -1,4 +1,4 @@
-"""How findings are written onto spans (DESIGN.md "Findings"), as plain attribute dicts.
+"""How findings are written onto spans (``docs/architecture.md`` "Findings"), as plain attribute dicts.
 
 Each finding becomes a ``gen_ai.evaluation.result`` event; the span gets searchable attributes
 (``cot.flagged``, ``cot.finding.categories``, ``cot.finding.max_severity``) because Jaeger searches span
