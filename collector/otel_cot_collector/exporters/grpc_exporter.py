@@ -1,4 +1,4 @@
-"""OTLP/gRPC transport: one channel, raw serialized requests, the OTLP retryable-code table."""
+"""The ``otlp_grpc`` exporter (alias ``otlp``): one channel, raw serialized requests, the OTLP retryable-code table."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..config import ExporterConfig
+from ..registry import ExporterContext, Factory
 from .base import DROP, RETRY, SENT, Result, Transport
+from .otlp_config import GRPC, ExporterConfig, parser
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.ABORTED, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.DATA_LOSS}
@@ -68,3 +69,11 @@ class GrpcTransport(Transport):
 
     def close(self) -> None:
         self.channel.close()
+
+
+def create(cfg: ExporterConfig, ctx: ExporterContext) -> GrpcTransport:
+    return GrpcTransport(cfg)
+
+
+factory = Factory(kind="exporter", type=GRPC, aliases=("otlp",), config=ExporterConfig, parse=parser(GRPC),
+                  create=create)

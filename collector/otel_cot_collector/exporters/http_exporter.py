@@ -1,4 +1,5 @@
-"""OTLP/HTTP transport (protobuf): 429/502/503/504 and network errors retry, honouring Retry-After."""
+"""The ``otlp_http`` exporter (alias ``otlphttp``): OTLP/HTTP with protobuf bodies; 429/502/503/504 and
+network errors retry, honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import time
 import requests
 
 from .. import otlp
-from ..config import ExporterConfig
+from ..registry import ExporterContext, Factory
 from .base import DROP, RETRY, SENT, Result, Transport
+from .otlp_config import HTTP, ExporterConfig, parser
 
 _RETRYABLE = {429, 502, 503, 504}
 
@@ -65,3 +67,11 @@ class HttpTransport(Transport):
 
     def close(self) -> None:
         self.session.close()
+
+
+def create(cfg: ExporterConfig, ctx: ExporterContext) -> HttpTransport:
+    return HttpTransport(cfg)
+
+
+factory = Factory(kind="exporter", type=HTTP, aliases=("otlphttp",), config=ExporterConfig, parse=parser(HTTP),
+                  create=create)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -10,9 +10,11 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..config import ProtocolConfig
 from . import ingest
 from .ingest import Ingest
+
+if TYPE_CHECKING:
+    from .otlp import ProtocolConfig
 
 _CODES = {
     ingest.INVALID: code_pb2.INVALID_ARGUMENT,
