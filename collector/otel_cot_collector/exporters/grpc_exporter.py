@@ -9,9 +9,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..registry import ExporterContext, Factory
 from .base import DROP, RETRY, SENT, Result, Transport
-from .otlp_config import GRPC, ExporterConfig, parser
+from .otlp_config import GRPC, ExporterConfig, otlp_factory
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.ABORTED, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.DATA_LOSS}
@@ -71,9 +70,4 @@ class GrpcTransport(Transport):
         self.channel.close()
 
 
-def create(cfg: ExporterConfig, ctx: ExporterContext) -> GrpcTransport:
-    return GrpcTransport(cfg)
-
-
-factory = Factory(kind="exporter", type=GRPC, aliases=("otlp",), config=ExporterConfig, parse=parser(GRPC),
-                  create=create)
+factory = otlp_factory(GRPC, "otlp", GrpcTransport)

@@ -10,9 +10,8 @@ import time
 import requests
 
 from .. import otlp
-from ..registry import ExporterContext, Factory
 from .base import DROP, RETRY, SENT, Result, Transport
-from .otlp_config import HTTP, ExporterConfig, parser
+from .otlp_config import HTTP, ExporterConfig, otlp_factory
 
 _RETRYABLE = {429, 502, 503, 504}
 
@@ -69,9 +68,4 @@ class HttpTransport(Transport):
         self.session.close()
 
 
-def create(cfg: ExporterConfig, ctx: ExporterContext) -> HttpTransport:
-    return HttpTransport(cfg)
-
-
-factory = Factory(kind="exporter", type=HTTP, aliases=("otlphttp",), config=ExporterConfig, parse=parser(HTTP),
-                  create=create)
+factory = otlp_factory(HTTP, "otlphttp", HttpTransport)

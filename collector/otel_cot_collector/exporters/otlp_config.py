@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import ConfigError, Section, boolean, duration, endpoint, existing_file, str_map, text
-from .base import SendingConfig, parse_sending
+from ..registry import Factory
+from .base import SendingConfig, Transport, parse_sending
 
 GRPC, HTTP = "otlp_grpc", "otlp_http"
 _SCHEME = re.compile(r"^https?://")
@@ -45,3 +46,13 @@ def parser(kind: str) -> Callable[[Section, ExporterConfig], ExporterConfig]:
                               timeout=s.get("timeout", d.timeout, duration), **parse_sending(s, d))
 
     return parse
+
+
+def otlp_factory(kind: str, alias: str, transport: Callable[[ExporterConfig], Transport]) -> Factory:
+    """The factory of OTLP exporter type ``kind``, sending through ``transport(config)``."""
+
+    def create(cfg: ExporterConfig, ctx: Any) -> Transport:
+        return transport(cfg)
+
+    return Factory(kind="exporter", type=kind, aliases=(alias,), config=ExporterConfig, parse=parser(kind),
+                   create=create)
