@@ -179,6 +179,7 @@ class ProcessorContext:
     ``emit(signal, data, exporters=None)`` queues one serialized ``Export*ServiceRequest`` for the
     exporters of ``signal``'s pipeline (or the named ``exporters``): emitted while the pipeline handles
     queued data, in the same transaction as that data's outbox rows; emitted from ``tick``, right after.
+    Call it on the pipeline thread (from an entry point or ``tick``), not from a thread of your own.
     ``share(key, build)`` returns the object the first caller built under ``key``, so components of both
     pipelines can share one (the detector engine)."""
 

@@ -142,8 +142,9 @@ class Detect:
             group.flagged = group.flagged or placed.flagged
             if new and self.findings is not None:
                 resource = group.spans[0].resource
-                service = services.get(id(resource)) or services.setdefault(id(resource), _service(resource))
-                published.extend((f, service) for f in new)
+                if id(resource) not in services:
+                    services[id(resource)] = _service(resource)
+                published.extend((f, services[id(resource)]) for f in new)
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
                          help="Time spent in the detector engine", signal="traces")
         if self.findings is not None:
