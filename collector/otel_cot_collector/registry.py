@@ -1,7 +1,7 @@
 """The component registry, shaped like the OpenTelemetry Collector's: every receiver, processor and exporter
 type is a :class:`Factory` (its type name, default config, config parser, the signals it applies to, what
 must come before it, and how to create it), and :mod:`.components` lists the factories this collector is
-built with, one line each. The config parser (:mod:`.config`), the pipeline (:mod:`.pipeline`) and the
+built with, one line each. The config reader (:mod:`.config`), the pipeline (:mod:`.pipeline`) and the
 service (:mod:`.service`) know components only through their factories.
 
 What ``create(config, context)`` returns, by kind:
@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from .config import SIGNALS, Config, ConfigError, Section, component_type
+from .config_parsing import SIGNALS, ConfigError, Section, component_type
 
 if TYPE_CHECKING:
     from otel_cot.detectors import Finding
@@ -49,8 +49,8 @@ class Factory:
     - ``kind``: ``receiver``, ``processor`` or ``exporter``; ``type``: the name before ``/`` in a
       component id (``otlp_grpc`` in ``otlp_grpc/jaeger``); ``aliases``: other names for the type.
     - ``config()``: the default config, a dataclass whose field defaults are the documented defaults.
-    - ``parse(section, default)``: reads the component's :class:`~.config.Section` into a config (start
-      from ``default``); raise :class:`~.config.ConfigError` naming ``section.sub(key)``. Keys it did not
+    - ``parse(section, default)``: reads the component's :class:`~.config_parsing.Section` into a config (start
+      from ``default``); raise :class:`~.config_parsing.ConfigError` naming ``section.sub(key)``. Keys it did not
       read are reported as unknown afterwards.
     - ``create(config, context)``: the component (see the module docstring for what each kind returns).
     - ``signals``: the pipelines it may be listed in.
@@ -70,7 +70,7 @@ class Factory:
     needs: tuple[str, ...] = ()
     first: bool = False
     aliases: tuple[str, ...] = ()
-    resolve: Callable[[Any, Config, str], Sequence[str]] | None = None
+    resolve: Callable[[Any, Any, str], Sequence[str]] | None = None  # (config, the whole Config, path)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -185,7 +185,7 @@ class ProcessorContext:
 
     name: str  # the component id
     signal: str  # the pipeline it runs in
-    config: Config  # the whole config
+    config: Any  # the whole config.Config
     metrics: Metrics
     findings: FindingsFeed
     emit: Emit

@@ -14,7 +14,8 @@ from inprocess_support import EXPORTER, HARMLESS, Harness, config, span_id, trac
 
 from otel_cot_collector import otlp
 from otel_cot_collector.components import default_registry
-from otel_cot_collector.config import ConfigError, Section, parse, text
+from otel_cot_collector.config import ConfigError, parse
+from otel_cot_collector.config_parsing import Section, text
 from otel_cot_collector.exporters.grpc_exporter import GrpcTransport
 from otel_cot_collector.exporters.http_exporter import HttpTransport
 from otel_cot_collector.processors.grouping import Group

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import otlp
-from ..config import Section, duration, size
+from ..config_parsing import Section, duration, size
 from ..store import Store
 from ..telemetry import Metrics
 

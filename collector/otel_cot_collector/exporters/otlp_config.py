@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..config import ConfigError, Section, boolean, duration, endpoint, existing_file, str_map, text
+from ..config_parsing import ConfigError, Section, boolean, duration, endpoint, existing_file, str_map, text
 from ..registry import Factory
 from .base import SendingConfig, Transport, parse_sending
 

@@ -22,7 +22,7 @@ from otel_cot.detectors.base import severity_rank
 from otel_cot.detectors.judging import is_flagged, judge
 
 from .. import otlp
-from ..config import ConfigError, Section, duration, existing_file, integer
+from ..config_parsing import ConfigError, Section, duration, existing_file, integer
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
 from ..telemetry import Metrics
 from .agents import agent_log_mappers

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
@@ -16,7 +16,7 @@ from otel_cot import semconv
 from otel_cot.detectors import Finding
 
 from .. import __version__, otlp
-from ..config import Config, ConfigError, Section, duration, str_list
+from ..config_parsing import ConfigError, Section, duration, str_list
 from ..registry import Emit, Factory, ProcessorContext
 
 METRIC_NAME = semconv.COT_FINDINGS_METRIC
@@ -101,7 +101,7 @@ def parse(s: Section, d: FindingsMetricsConfig) -> FindingsMetricsConfig:
     return out
 
 
-def resolve(cfg: FindingsMetricsConfig, whole: Config, path: str) -> list[str]:
+def resolve(cfg: FindingsMetricsConfig, whole: Any, path: str) -> list[str]:
     targets = cfg.exporters if cfg.exporters is not None else (
         whole.pipelines["metrics"].exporters if "metrics" in whole.pipelines else None)
     if not targets:

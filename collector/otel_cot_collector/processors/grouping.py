@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..config import Section, duration, integer
+from ..config_parsing import Section, duration, integer
 from ..registry import Factory, ProcessorContext
 
 if TYPE_CHECKING:

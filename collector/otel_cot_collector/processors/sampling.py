@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..config import Section, fraction, integer
+from ..config_parsing import Section, fraction, integer
 from ..registry import Factory, ProcessorContext
 from ..telemetry import Metrics
 from .grouping import Group

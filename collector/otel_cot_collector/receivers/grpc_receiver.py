@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -12,9 +12,7 @@ from grpc_status import rpc_status
 from .. import otlp
 from . import ingest
 from .ingest import Ingest
-
-if TYPE_CHECKING:
-    from .otlp import ProtocolConfig
+from .otlp_config import ProtocolConfig
 
 _CODES = {
     ingest.INVALID: code_pb2.INVALID_ARGUMENT,
