@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from otel_cot.detectors import Finding
 
 
-@dataclass
+@dataclass(slots=True)  # many of them are held: no per-instance dict for the garbage collector to walk
 class SpanRef:
     """A span with the resource and scope it came with (shared objects within one request)."""
 
@@ -26,7 +26,7 @@ class SpanRef:
     inbox_id: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """One trace's spans as they leave grouping, and what the processors after it found: ``findings``
     newly written on it, ``flagged`` (a span of it carries a finding, now or from an earlier pass),
