@@ -96,7 +96,7 @@ class Pipeline:
                 self.store.inbox_event.clear()
                 worked = self.step(force=self._stopping.is_set())
                 if self._stopping.is_set() and not worked and len(self.grouper) == 0:
-                    self._tick(force=True)
+                    self.tick(force=True)
                     return
                 if not worked:
                     deadline = self.grouper.next_deadline()
@@ -129,7 +129,7 @@ class Pipeline:
             worked = True
             self._flush(groups, done, rows)
         self.store.move(done, rows)
-        self._tick()
+        self.tick()
         return worked
 
     def _handle(self, row_id: int, signal: otlp.Signal | None, data: bytes, done: list[int],
@@ -197,7 +197,7 @@ class Pipeline:
             self.metrics.inc("otelcot_findings_total", help="Findings written, by category and severity",
                              category=finding.category, severity=finding.severity)
 
-    def _tick(self, force: bool = False) -> None:
+    def tick(self, force: bool = False) -> None:
         """Processors' timed work (``findings_metrics``); what they emit is queued right away."""
         for tick in self._ticks:
             try:

@@ -88,7 +88,7 @@ def test_findings_metrics_go_out_on_tick(harness):
     h.add(otlp.TRACES, trace_request((1, 1, DESTRUCTIVE)))
     h.pipeline.step(force=True)
     assert h.outbox(otlp.METRICS) == []  # interval 1h: not yet
-    h.pipeline._tick(force=True)
+    h.pipeline.tick(force=True)
     [data] = h.outbox(otlp.METRICS)
     metric = ExportMetricsServiceRequest.FromString(data).resource_metrics[0].scope_metrics[0].metrics[0]
     assert metric.name == semconv.COT_FINDINGS_METRIC and metric.sum.data_points[0].as_int >= 1

@@ -152,7 +152,7 @@ def test_processors_get_their_context(tmp_path):
         assert [(ctx.name, ctx.signal) for ctx in seen] == [("probe", "traces"), ("probe", "logs")]
         assert seen[0].share("k", lambda: object()) is seen[1].share("k", lambda: object())
         seen[0].emit("logs", b"emitted")
-        h.pipeline._tick()
+        h.pipeline.tick()
         assert h.outbox(otlp.LOGS) == [b"emitted"]
     finally:
         h.close()
