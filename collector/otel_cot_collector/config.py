@@ -22,6 +22,7 @@ from .registry import Registry
 __all__ = ["Config", "ConfigError", "PipelineConfig", "QueueConfig", "TelemetryConfig", "load", "parse",
            "substitute_env"]
 
+
 # --- the service section --------------------------------------------------------------------------
 @dataclass
 class PipelineConfig:
@@ -161,11 +162,11 @@ def load(path: str, environ: Mapping[str, str] | None = None, registry: Registry
     """Read, substitute and validate ``path``; raises ConfigError naming the file."""
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+            raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(substitute_env(text, environ))
+        data = yaml.safe_load(substitute_env(raw, environ))
         return parse(data, registry)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
