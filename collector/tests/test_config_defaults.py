@@ -61,6 +61,7 @@ def test_omitted_required_key_is_named(tmp_path, path, message):
         parse(data)
 
 
+@pytest.mark.process
 def test_validate_accepts_a_config_without_telemetry(tmp_path):
     data = full(tmp_path)
     del data["service"]["telemetry"]
