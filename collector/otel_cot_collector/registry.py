@@ -36,7 +36,7 @@ from .config_parsing import SIGNALS, ConfigError, Section, component_type
 if TYPE_CHECKING:
     from otel_cot.detectors import Finding
 
-    from .receivers.ingest import Ingest
+    from .ingest import Ingest
     from .telemetry import Metrics
 
 KINDS = ("receiver", "processor", "exporter")

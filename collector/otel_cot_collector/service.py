@@ -12,7 +12,7 @@ from .config import Config
 from .exporters.base import Exporter
 from .http_server import HttpServer, serve
 from .pipeline import Pipeline
-from .receivers.ingest import Ingest
+from .ingest import Ingest
 from .registry import ExporterContext, ReceiverContext
 from .store import Store
 from .telemetry import Metrics

@@ -1,5 +1,5 @@
 """The ``otlp`` receiver: OTLP/gRPC and OTLP/HTTP front ends (either or both) over one admission path
-(:mod:`.ingest`), which queues a request durably before it is acknowledged."""
+(:mod:`otel_cot_collector.ingest`), which queues a request durably before it is acknowledged."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import grpc
 from ..http_server import HttpServer, serve
 from ..registry import Factory, ReceiverContext
 from . import grpc_receiver, http_receiver
-from .ingest import Ingest
+from ..ingest import Ingest
 from .otlp_config import ReceiverConfig, parse
 
 logger = logging.getLogger("otel_cot_collector")
