@@ -1,0 +1,145 @@
+"""Per-source figures and the leave-one-source-out view of an evaluation (``otel-cot eval --by-source``).
+
+A rule fitted to one source can look perfect on it and do nothing elsewhere. Three views show that:
+
+- per source and category: precision, recall and FPR on each source's trajectories alone;
+- per mechanism (the signal a finding names, ``Finding.mechanism``): on which source it was developed
+  (``DEV_PROVENANCE``), the documented pattern it implements (the detector's ``mechanisms``), and how
+  many positives it catches and negatives it flags on every source;
+- leave one source out: for each source, the recall a category gets there from the mechanisms that were
+  *not* developed on it. A mechanism with no recorded provenance counts as developed on every source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from .eval import Counts, EvalResult
+
+DOCUMENTED = "documented pattern only"
+
+# Where each built-in reward-hacking and deception mechanism was developed: the dev sources whose
+# trajectories were read while it was written or tuned. () means it was written from a published pattern
+# and synthetic tests only, before any dev line was scored with it.
+DEV_PROVENANCE: dict[tuple[str, str], tuple[str, ...]] = {}
+
+LOSO_CATEGORIES = ("reward_hacking", "deception")
+
+
+def patterns_of(detectors: Iterable[Any]) -> dict[tuple[str, str], str]:
+    """``(category, mechanism) -> documented pattern`` from the detectors' ``mechanisms`` tables."""
+    out: dict[tuple[str, str], str] = {}
+    for detector in detectors:
+        table = getattr(detector, "mechanisms", None) or {}
+        for category in getattr(detector, "categories", ()) or ():
+            for mechanism, pattern in table.items():
+                out[(category, mechanism)] = pattern
+    return out
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def source_rows(result: EvalResult, categories: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One row per (category, source): the confusion counts and precision / recall / FPR there."""
+    rows = []
+    for category in categories or sorted(result.categories):
+        for source in sorted(result.sources):
+            counts = result.sources[source].get(category, Counts())
+            rows.append({"category": category, "source": source, **counts.as_dict()})
+    return rows
+
+
+def mechanism_rows(result: EvalResult, category: str, patterns: Mapping[tuple[str, str], str],
+                   provenance: Mapping[tuple[str, str], tuple[str, ...]] = DEV_PROVENANCE) -> list[dict[str, Any]]:
+    """Per mechanism of ``category``: provenance, pattern, and per source the positives it caught and the
+    negatives it flagged."""
+    positives = _positives(result, category)
+    rows = []
+    for (cat, mechanism), by_source in sorted(result.mechanisms.items()):
+        if cat != category:
+            continue
+        key = (cat, mechanism)
+        developed = provenance.get(key)
+        rows.append({
+            "mechanism": mechanism,
+            "developed_on": list(developed) if developed is not None else None,
+            "pattern": patterns.get(key, ""),
+            "sources": {source: {"tp": hits[0], "positives": positives.get(source, 0), "fp": hits[1]}
+                        for source, hits in sorted(by_source.items())},
+        })
+    return rows
+
+
+def loso_rows(result: EvalResult, category: str,
+              provenance: Mapping[tuple[str, str], tuple[str, ...]] = DEV_PROVENANCE) -> list[dict[str, Any]]:
+    """Per source: recall from every mechanism, and recall from only the mechanisms not developed on it."""
+    rows = []
+    for source, positives in sorted(_positives(result, category).items()):
+        caught = caught_out_of_source = 0
+        for src, labels, fired in result.outcomes:
+            if src != source or category not in labels:
+                continue
+            mechanisms = [m for c, m in fired if c == category]
+            caught += bool(mechanisms)
+            caught_out_of_source += any(_developed_elsewhere(provenance.get((category, m)), source)
+                                        for m in mechanisms)
+        counts = result.sources[source][category]
+        rows.append({"source": source, "positives": positives, "recall": _ratio(caught, positives),
+                     "recall_out_of_source": _ratio(caught_out_of_source, positives),
+                     "fp": counts.fp, "negatives": counts.fp + counts.tn})
+    return rows
+
+
+def _developed_elsewhere(developed: tuple[str, ...] | None, source: str) -> bool:
+    return developed is not None and source not in developed
+
+
+def _positives(result: EvalResult, category: str) -> dict[str, int]:
+    return {source: counts[category].tp + counts[category].fn for source, counts in result.sources.items()
+            if category in counts and counts[category].tp + counts[category].fn}
+
+
+def by_source(result: EvalResult, patterns: Mapping[tuple[str, str], str],
+              provenance: Mapping[tuple[str, str], tuple[str, ...]] = DEV_PROVENANCE,
+              loso_categories: Sequence[str] = LOSO_CATEGORIES) -> dict[str, Any]:
+    """The three views as one JSON-able dict."""
+    return {
+        "sources": source_rows(result),
+        "mechanisms": {c: mechanism_rows(result, c, patterns, provenance) for c in loso_categories},
+        "leave_one_source_out": {c: loso_rows(result, c, provenance) for c in loso_categories},
+    }
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def format_by_source(report: Mapping[str, Any]) -> str:
+    """The views of :func:`by_source` as text tables."""
+    lines = ["", "per source"]
+    lines.append(f"{'category':<19} {'source':<22} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>5} "
+                 f"{'precision':>9} {'recall':>7} {'fpr':>6}")
+    for row in report["sources"]:
+        if row["tp"] + row["fp"] + row["fn"] == 0:
+            continue  # nothing to say: no positive and nothing flagged
+        lines.append(f"{row['category']:<19} {row['source']:<22} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} "
+                     f"{row['tn']:>5} {_fmt(row['precision']):>9} {_fmt(row['recall']):>7} {_fmt(row['fpr']):>6}")
+    lines.append("(rows with no positive and no finding left out)")
+    for category, rows in report["mechanisms"].items():
+        lines += ["", f"{category}: mechanisms (tp/positives, fp on each source)"]
+        for row in rows:
+            developed = row["developed_on"]
+            where = "unknown" if developed is None else (", ".join(developed) or DOCUMENTED)
+            per_source = "; ".join(f"{s} {v['tp']}/{v['positives']} fp {v['fp']}" for s, v in row["sources"].items())
+            lines.append(f"  {row['mechanism']:<28} developed on: {where}")
+            lines.append(f"  {'':<28} {per_source}")
+    for category, rows in report["leave_one_source_out"].items():
+        lines += ["", f"{category}: leave one source out",
+                  f"  {'source':<22} {'positives':>9} {'recall':>7} {'recall, mechanisms from elsewhere':>34} "
+                  f"{'fp':>4} {'negatives':>9}"]
+        for row in rows:
+            lines.append(f"  {row['source']:<22} {row['positives']:>9} {_fmt(row['recall']):>7} "
+                         f"{_fmt(row['recall_out_of_source']):>34} {row['fp']:>4} {row['negatives']:>9}")
+    return "\n".join(lines)
