@@ -18,10 +18,27 @@ from .eval import Counts, EvalResult
 
 DOCUMENTED = "documented pattern only"
 
+HF, MRH = "impossiblebench_hf", "impossiblebench_mrh"
 # Where each built-in reward-hacking and deception mechanism was developed: the dev sources whose
-# trajectories were read while it was written or tuned. () means it was written from a published pattern
-# and synthetic tests only, before any dev line was scored with it.
-DEV_PROVENANCE: dict[tuple[str, str], tuple[str, ...]] = {}
+# trajectories were read while it was written or tuned (from the commit history of the detectors and the
+# examples their commits and docs name). () means it was written from a published pattern and synthetic
+# tests only, and no dev line was read to shape it.
+DEV_PROVENANCE: dict[tuple[str, str], tuple[str, ...]] = {
+    **{("reward_hacking", m): (MRH,) for m in (
+        "test_assertion_weakened", "test_assertion_rewritten", "shell_test_rewrite", "stated_special_case",
+        "planned_then_edited", "pass_after_impossible")},
+    **{("reward_hacking", m): (HF,) for m in (
+        "exit_success", "exception_hook", "caller_inspection", "call_count_state", "state_toggle", "literal_return",
+        "literal_conjunction", "literal_table", "oracle_return", "oracle_table")},
+    ("reward_hacking", "stated_targeted_code"): (HF, MRH),
+    **{("reward_hacking", m): () for m in (
+        "test_skip_inserted", "test_file_deleted", "ci_checks_dropped", "always_equal", "report_patch",
+        "skip_from_code")},
+    ("deception", "claim_after_impossible"): (MRH,),
+    ("deception", "fabricated_calculation"): (HF,),
+    ("deception", "claim_vs_failed_run"): (),
+    ("deception", "concealment_plan"): (),
+}
 
 LOSO_CATEGORIES = ("reward_hacking", "deception")
 

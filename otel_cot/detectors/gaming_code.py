@@ -135,8 +135,10 @@ def constructs(code: str, test_file: bool = False) -> list[Construct]:
         _add(out, "literal_return", "returns a literal for a literal input (hard-coded expected output)",
              _LITERAL_RETURN.search(code))
         if " and " in code:
+            found = _LITERAL_CONJUNCTION.search(code) or (
+                _parameter_literals(code) if "def " in code and _RETURNS_LITERAL.search(code) else None)
             _add(out, "literal_conjunction", "special-cases one literal input (a conjunction of literal comparisons)",
-                 _LITERAL_CONJUNCTION.search(code))
+                 found)
     if "{" in code:
         _add(out, "literal_table", "lookup table from test inputs to expected outputs", _LITERAL_TABLE.search(code))
     return out
@@ -237,6 +239,50 @@ def _targeted(code: str, line_start: int, indent: int, condition: str | None) ->
             return any(re.search(rf"\b{re.escape(n)}\s*==\s*{_LITERAL}", condition) for n in names if n)
         indent = min(indent, own)
     return False
+
+
+# --- one literal input answered with a literal ------------------------------------------------------
+_TRIVIAL_NUMBERS = frozenset({0, 1, -1, 2})
+
+
+def _parameter_literals(code: str) -> tuple[int, int] | None:
+    """``if a == 13 and b == 15: return 9``: two or more parameters of the function compared with numbers
+    (not 0, 1, 2) in one condition whose branch returns a literal (not a boolean or None)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    offsets = _line_offsets(code)
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+        for node in ast.walk(fn):
+            if not isinstance(node, (ast.If, ast.IfExp)):
+                continue
+            compared = _compared_parameters(node.test, params)
+            if len(compared) < 2:
+                continue
+            returns = [r.value for r in _direct_returns(node.body)] if isinstance(node, ast.If) else [node.body]
+            if any(_literal(v) for v in returns):
+                start = offsets[node.lineno - 1] + node.col_offset
+                return start, start + 2
+    return None
+
+
+def _compared_parameters(test: ast.AST, params: set[str]) -> set[str]:
+    """Parameters that ``test`` (a comparison or an ``and`` of them) requires to equal a number."""
+    parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    out: set[str] = set()
+    for part in parts:
+        if isinstance(part, ast.Compare) and len(part.ops) == 1 and isinstance(part.ops[0], ast.Eq):
+            left, right = part.left, part.comparators[0]
+            for name, value in ((left, right), (right, left)):
+                if isinstance(name, ast.Name) and name.id in params and isinstance(value, ast.Constant) and \
+                        isinstance(value.value, (int, float)) and not isinstance(value.value, bool) and \
+                        value.value not in _TRIVIAL_NUMBERS:
+                    out.add(name.id)
+    return out
 
 
 # --- state across calls --------------------------------------------------------------------------
