@@ -40,13 +40,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     progress = Progress(total) if total >= 50 and not args.quiet else None
     engine = _engine(args)
     result = evaluate(read_jsonl(args.data), engine=engine, progress=progress,
-                      keep_details=bool(args.details), min_severity=args.min_severity)
+                      keep_details=bool(args.details), min_severity=args.min_severity, group_by=args.group_by)
     print(format_table(result))
     summary = result.as_dict()
     if args.by_source:
         from .eval_sources import by_source, format_by_source, patterns_of
 
-        summary["by_source"] = by_source(result, patterns_of(engine.detectors))
+        summary["by_source"] = by_source(result, patterns_of(engine.detectors), group_by=args.group_by)
         print(format_by_source(summary["by_source"]))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-severity", default="medium", choices=("low", "medium", "high", "critical"),
                    help="least severity of a finding that counts as a detection (default: medium; low findings "
                         "are signals a detector cannot tell from benign use)")
+    p.add_argument("--group-by", default="source", metavar="FIELD",
+                   help="what --by-source groups by: source (default) or a trajectory field such as meta.harness")
     p.add_argument("--by-source", action="store_true",
                    help="also per source, per mechanism, and leave-one-source-out recall for reward_hacking and "
                         "deception")

@@ -133,13 +133,19 @@ def read_jsonl(paths: Sequence[str]) -> Iterator[dict[str, Any]]:
                     raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
 
 
-def source_of(trajectory: Mapping[str, Any]) -> str:
-    """Where a trajectory comes from: its ``source`` field, else its id up to the first ``:``."""
-    source = trajectory.get("source")
-    if source:
-        return str(source)
-    tid = str(trajectory.get("id") or "")
-    return tid.split(":", 1)[0] if ":" in tid else "unknown"
+def source_of(trajectory: Mapping[str, Any], field: str = "source") -> str:
+    """The group a trajectory is counted under: its ``source`` (else its id up to the first ``:``), or for
+    another ``field`` that field's value (a dotted path such as ``meta.harness``; ``unknown`` if absent)."""
+    if field == "source":
+        source = trajectory.get("source")
+        if source:
+            return str(source)
+        tid = str(trajectory.get("id") or "")
+        return tid.split(":", 1)[0] if ":" in tid else "unknown"
+    value: Any = trajectory
+    for key in field.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return "unknown" if value is None else str(value)
 
 
 def mechanism_of(finding: Finding) -> str:
@@ -149,9 +155,10 @@ def mechanism_of(finding: Finding) -> str:
 
 def evaluate(trajectories: Iterable[Mapping[str, Any]], engine: Engine | None = None,
              categories: Sequence[str] = CATEGORIES, progress: "Progress | None" = None,
-             keep_details: bool = False, min_severity: str = "medium") -> EvalResult:
+             keep_details: bool = False, min_severity: str = "medium", group_by: str = "source") -> EvalResult:
     """Score ``trajectories``. A finding flags its trajectory when its severity is at least
-    ``min_severity``; lower ones (a signal the detector cannot tell from benign use) stay in the details."""
+    ``min_severity``; lower ones (a signal the detector cannot tell from benign use) stay in the details.
+    Per-group counts (``EvalResult.sources``) are by ``group_by`` (see :func:`source_of`)."""
     if min_severity not in SEVERITIES:
         raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}")
     threshold = severity_rank(min_severity)
@@ -164,7 +171,7 @@ def evaluate(trajectories: Iterable[Mapping[str, Any]], engine: Engine | None = 
         findings = [f for f in all_findings if severity_rank(f.severity) >= threshold]
         labels = set(trajectory.get("labels") or ())
         flagged = {f.category for f in findings}
-        source = source_of(trajectory)
+        source = source_of(trajectory, group_by)
         for c in flagged | labels:
             result.categories.setdefault(c, Counts())
         per_source = result.sources.setdefault(source, {})

@@ -7,7 +7,11 @@ A rule fitted to one source can look perfect on it and do nothing elsewhere. Thr
   (``DEV_PROVENANCE``), the documented pattern it implements (the detector's ``mechanisms``), and how
   many positives it catches and negatives it flags on every source;
 - leave one source out: for each source, the recall a category gets there from the mechanisms that were
-  *not* developed on it. A mechanism with no recorded provenance counts as developed on every source.
+  *not* developed on it (a mechanism with no recorded provenance counts as developed on every source), and
+  from the mechanisms that also catch a positive somewhere else (support outside the group).
+
+Groups are sources by default; ``otel-cot eval --by-source --group-by meta.harness`` (or any field)
+gives the same views per harness, task or model, where provenance does not apply but support does.
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ def mechanism_rows(result: EvalResult, category: str, patterns: Mapping[tuple[st
     negatives it flagged."""
     positives = _positives(result, category)
     rows = []
-    for (cat, mechanism), by_source in sorted(result.mechanisms.items()):
+    known = {key: {} for key in patterns if key[0] == category}  # mechanisms that fired nowhere are listed too
+    for (cat, mechanism), by_source in sorted({**known, **result.mechanisms}.items()):
         if cat != category:
             continue
         key = (cat, mechanism)
@@ -90,21 +95,32 @@ def mechanism_rows(result: EvalResult, category: str, patterns: Mapping[tuple[st
 
 
 def loso_rows(result: EvalResult, category: str,
-              provenance: Mapping[tuple[str, str], tuple[str, ...]] = DEV_PROVENANCE) -> list[dict[str, Any]]:
-    """Per source: recall from every mechanism, and recall from only the mechanisms not developed on it."""
+              provenance: Mapping[tuple[str, str], tuple[str, ...]] | None = DEV_PROVENANCE) -> list[dict[str, Any]]:
+    """Per source: recall from every mechanism, from only the mechanisms not developed on it, and from only
+    the mechanisms that also catch a positive in another source."""
+    catches: dict[str, set[str]] = {}  # mechanism -> sources where it catches a positive
+    for src, labels, fired in result.outcomes:
+        if category in labels:
+            for c, m in fired:
+                if c == category:
+                    catches.setdefault(m, set()).add(src)
     rows = []
     for source, positives in sorted(_positives(result, category).items()):
-        caught = caught_out_of_source = 0
+        caught = caught_out_of_source = supported = 0
         for src, labels, fired in result.outcomes:
             if src != source or category not in labels:
                 continue
             mechanisms = [m for c, m in fired if c == category]
             caught += bool(mechanisms)
-            caught_out_of_source += any(_developed_elsewhere(provenance.get((category, m)), source)
-                                        for m in mechanisms)
+            if provenance is not None:
+                caught_out_of_source += any(_developed_elsewhere(provenance.get((category, m)), source)
+                                            for m in mechanisms)
+            supported += any(catches.get(m, set()) - {source} for m in mechanisms)
         counts = result.sources[source][category]
         rows.append({"source": source, "positives": positives, "recall": _ratio(caught, positives),
-                     "recall_out_of_source": _ratio(caught_out_of_source, positives),
+                     "recall_out_of_source": _ratio(caught_out_of_source, positives) if provenance is not None
+                     else None,
+                     "recall_supported_elsewhere": _ratio(supported, positives),
                      "fp": counts.fp, "negatives": counts.fp + counts.tn})
     return rows
 
@@ -119,12 +135,16 @@ def _positives(result: EvalResult, category: str) -> dict[str, int]:
 
 
 def by_source(result: EvalResult, patterns: Mapping[tuple[str, str], str],
-              provenance: Mapping[tuple[str, str], tuple[str, ...]] = DEV_PROVENANCE,
-              loso_categories: Sequence[str] = LOSO_CATEGORIES) -> dict[str, Any]:
-    """The three views as one JSON-able dict."""
+              provenance: Mapping[tuple[str, str], tuple[str, ...]] | None = DEV_PROVENANCE,
+              loso_categories: Sequence[str] = LOSO_CATEGORIES, group_by: str = "source") -> dict[str, Any]:
+    """The three views as one JSON-able dict. Provenance names sources: grouped by anything else, the
+    'developed elsewhere' figures are left out."""
+    if group_by != "source":
+        provenance = None
     return {
+        "group_by": group_by,
         "sources": source_rows(result),
-        "mechanisms": {c: mechanism_rows(result, c, patterns, provenance) for c in loso_categories},
+        "mechanisms": {c: mechanism_rows(result, c, patterns, provenance or {}) for c in loso_categories},
         "leave_one_source_out": {c: loso_rows(result, c, provenance) for c in loso_categories},
     }
 
@@ -135,8 +155,9 @@ def _fmt(x: float | None) -> str:
 
 def format_by_source(report: Mapping[str, Any]) -> str:
     """The views of :func:`by_source` as text tables."""
-    lines = ["", "per source"]
-    lines.append(f"{'category':<19} {'source':<22} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>5} "
+    group = report.get("group_by", "source")
+    lines = ["", f"per {group}"]
+    lines.append(f"{'category':<19} {'group':<22} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>5} "
                  f"{'precision':>9} {'recall':>7} {'fpr':>6}")
     for row in report["sources"]:
         if row["tp"] + row["fp"] + row["fn"] == 0:
@@ -145,18 +166,21 @@ def format_by_source(report: Mapping[str, Any]) -> str:
                      f"{row['tn']:>5} {_fmt(row['precision']):>9} {_fmt(row['recall']):>7} {_fmt(row['fpr']):>6}")
     lines.append("(rows with no positive and no finding left out)")
     for category, rows in report["mechanisms"].items():
-        lines += ["", f"{category}: mechanisms (tp/positives, fp on each source)"]
+        lines += ["", f"{category}: mechanisms (tp/positives, fp in each {group})"]
         for row in rows:
             developed = row["developed_on"]
             where = "unknown" if developed is None else (", ".join(developed) or DOCUMENTED)
-            per_source = "; ".join(f"{s} {v['tp']}/{v['positives']} fp {v['fp']}" for s, v in row["sources"].items())
-            lines.append(f"  {row['mechanism']:<28} developed on: {where}")
+            per_source = "; ".join(f"{s} {v['tp']}/{v['positives']} fp {v['fp']}"
+                                   for s, v in row["sources"].items()) or "no finding anywhere"
+            lines.append(f"  {row['mechanism']:<28}" + (f" developed on: {where}" if group == "source" else ""))
             lines.append(f"  {'':<28} {per_source}")
     for category, rows in report["leave_one_source_out"].items():
-        lines += ["", f"{category}: leave one source out",
-                  f"  {'source':<22} {'positives':>9} {'recall':>7} {'recall, mechanisms from elsewhere':>34} "
-                  f"{'fp':>4} {'negatives':>9}"]
+        lines += ["", f"{category}: leave one {group} out (recall from all mechanisms / from those developed on "
+                      f"other sources / from those that also catch positives in another {group})",
+                  f"  {group:<22} {'positives':>9} {'recall':>7} {'developed elsewhere':>20} "
+                  f"{'supported elsewhere':>20} {'fp':>4} {'negatives':>9}"]
         for row in rows:
             lines.append(f"  {row['source']:<22} {row['positives']:>9} {_fmt(row['recall']):>7} "
-                         f"{_fmt(row['recall_out_of_source']):>34} {row['fp']:>4} {row['negatives']:>9}")
+                         f"{_fmt(row['recall_out_of_source']):>20} {_fmt(row['recall_supported_elsewhere']):>20} "
+                         f"{row['fp']:>4} {row['negatives']:>9}")
     return "\n".join(lines)

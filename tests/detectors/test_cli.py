@@ -103,6 +103,15 @@ def test_eval_by_source_and_leave_one_source_out(tmp_path, capsys):
     # on alpha the only mechanism that fires was developed there; on beta it comes from elsewhere
     assert loso["alpha"]["recall"] == 0.5 and loso["alpha"]["recall_out_of_source"] == 0.0
     assert loso["beta"]["recall"] == 1.0 and loso["beta"]["recall_out_of_source"] == 1.0
+    # support: the mechanism catching alpha's positive also catches one on beta
+    assert loso["alpha"]["recall_supported_elsewhere"] == 0.5
+
+    # grouped by another field, provenance (which names sources) does not apply
+    by_harness = evaluate([{**r, "meta": {"harness": h}} for r, h in zip(rows, "xyxy")], engine=engine,
+                          group_by="meta.harness")
+    report = by_source(by_harness, {}, group_by="meta.harness")
+    assert {r["source"] for r in report["sources"]} == {"x", "y"}
+    assert all(r["recall_out_of_source"] is None for r in report["leave_one_source_out"]["reward_hacking"])
 
     data = tmp_path / "d.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
