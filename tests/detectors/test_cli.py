@@ -95,8 +95,10 @@ def test_eval_by_source_and_leave_one_source_out(tmp_path, capsys):
     per_source = {(r["category"], r["source"]): r for r in report["sources"]}
     assert (per_source[("reward_hacking", "alpha")]["tp"], per_source[("reward_hacking", "alpha")]["fn"]) == (1, 1)
     assert (per_source[("reward_hacking", "beta")]["tp"], per_source[("reward_hacking", "beta")]["fp"]) == (1, 1)
-    [mechanism] = report["mechanisms"]["reward_hacking"]
-    assert mechanism["mechanism"] == "exit_success" and mechanism["developed_on"] == ["alpha"]
+    rows = {r["mechanism"]: r for r in report["mechanisms"]["reward_hacking"]}
+    assert rows["always_equal"]["sources"] == {}  # listed although it fired nowhere
+    mechanism = rows["exit_success"]
+    assert mechanism["developed_on"] == ["alpha"]
     assert mechanism["pattern"]  # every built-in mechanism cites the pattern it implements
     assert mechanism["sources"]["beta"] == {"tp": 1, "positives": 1, "fp": 1}
     loso = {r["source"]: r for r in report["leave_one_source_out"]["reward_hacking"]}
