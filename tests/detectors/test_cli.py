@@ -95,9 +95,9 @@ def test_eval_by_source_and_leave_one_source_out(tmp_path, capsys):
     per_source = {(r["category"], r["source"]): r for r in report["sources"]}
     assert (per_source[("reward_hacking", "alpha")]["tp"], per_source[("reward_hacking", "alpha")]["fn"]) == (1, 1)
     assert (per_source[("reward_hacking", "beta")]["tp"], per_source[("reward_hacking", "beta")]["fp"]) == (1, 1)
-    rows = {r["mechanism"]: r for r in report["mechanisms"]["reward_hacking"]}
-    assert rows["always_equal"]["sources"] == {}  # listed although it fired nowhere
-    mechanism = rows["exit_success"]
+    by_mechanism = {r["mechanism"]: r for r in report["mechanisms"]["reward_hacking"]}
+    assert by_mechanism["always_equal"]["sources"] == {}  # listed although it fired nowhere
+    mechanism = by_mechanism["exit_success"]
     assert mechanism["developed_on"] == ["alpha"]
     assert mechanism["pattern"]  # every built-in mechanism cites the pattern it implements
     assert mechanism["sources"]["beta"] == {"tp": 1, "positives": 1, "fp": 1}
