@@ -156,13 +156,14 @@ def _fmt(x: float | None) -> str:
 def format_by_source(report: Mapping[str, Any]) -> str:
     """The views of :func:`by_source` as text tables."""
     group = report.get("group_by", "source")
+    w = max([22] + [len(r["source"]) for r in report["sources"]])
     lines = ["", f"per {group}"]
-    lines.append(f"{'category':<19} {'group':<22} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>5} "
+    lines.append(f"{'category':<19} {'group':<{w}} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>5} "
                  f"{'precision':>9} {'recall':>7} {'fpr':>6}")
     for row in report["sources"]:
         if row["tp"] + row["fp"] + row["fn"] == 0:
             continue  # nothing to say: no positive and nothing flagged
-        lines.append(f"{row['category']:<19} {row['source']:<22} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} "
+        lines.append(f"{row['category']:<19} {row['source']:<{w}} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} "
                      f"{row['tn']:>5} {_fmt(row['precision']):>9} {_fmt(row['recall']):>7} {_fmt(row['fpr']):>6}")
     lines.append("(rows with no positive and no finding left out)")
     for category, rows in report["mechanisms"].items():
@@ -177,10 +178,10 @@ def format_by_source(report: Mapping[str, Any]) -> str:
     for category, rows in report["leave_one_source_out"].items():
         lines += ["", f"{category}: leave one {group} out (recall from all mechanisms / from those developed on "
                       f"other sources / from those that also catch positives in another {group})",
-                  f"  {group:<22} {'positives':>9} {'recall':>7} {'developed elsewhere':>20} "
+                  f"  {group:<{w}} {'positives':>9} {'recall':>7} {'developed elsewhere':>20} "
                   f"{'supported elsewhere':>20} {'fp':>4} {'negatives':>9}"]
         for row in rows:
-            lines.append(f"  {row['source']:<22} {row['positives']:>9} {_fmt(row['recall']):>7} "
+            lines.append(f"  {row['source']:<{w}} {row['positives']:>9} {_fmt(row['recall']):>7} "
                          f"{_fmt(row['recall_out_of_source']):>20} {_fmt(row['recall_supported_elsewhere']):>20} "
                          f"{row['fp']:>4} {row['negatives']:>9}")
     return "\n".join(lines)
