@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 
 class Construct(NamedTuple):
@@ -175,12 +175,11 @@ def _preempting_exit(code: str) -> tuple[int, int] | None:
 def _module_only_stops(code: str) -> bool:
     """At module level the code only imports, defines, assigns constants, prints and exits: a module that
     stops whoever imports it (a script does its work at module level: calls, loops, ``if``)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    parsed = _parse(code)
+    if parsed is None:
         return False
     defines = False
-    for node in tree.body:
+    for node in parsed[0].body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             defines = True
         elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass)):
@@ -248,14 +247,7 @@ _TRIVIAL_NUMBERS = frozenset({0, 1, -1, 2})
 def _parameter_literals(code: str) -> tuple[int, int] | None:
     """``if a == 13 and b == 15: return 9``: two or more parameters of the function compared with numbers
     (not 0, 1, 2) in one condition whose branch returns a literal (not a boolean or None)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    offsets = _line_offsets(code)
-    for fn in ast.walk(tree):
-        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
+    for fn, offsets in _functions(code):
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
         for node in ast.walk(fn):
             if not isinstance(node, (ast.If, ast.IfExp)):
@@ -288,14 +280,7 @@ def _compared_parameters(test: ast.AST, params: set[str]) -> set[str]:
 # --- state across calls --------------------------------------------------------------------------
 def _state_toggle(code: str) -> tuple[int, int] | None:
     """A function that keeps state across calls and returns a literal under a test of that state."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    offsets = _line_offsets(code)
-    for fn in ast.walk(tree):
-        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
+    for fn, offsets in _functions(code):
         state = _persistent_names(fn)
         if not state:
             continue
@@ -310,6 +295,35 @@ def _state_toggle(code: str) -> tuple[int, int] | None:
                 start = offsets[node.lineno - 1] + node.col_offset
                 return start, start + 1
     return None
+
+
+_LAST_PARSE: tuple[object, object] = (None, None)  # several checks read the same code in a row
+
+
+def _parse(code: str) -> tuple[ast.Module, list[int]] | None:
+    """The code's syntax tree and the offset of each line, or None when it does not parse (cut, not
+    Python)."""
+    global _LAST_PARSE
+    last = _LAST_PARSE
+    if last[0] is code:
+        return last[1]  # type: ignore[return-value]
+    try:
+        parsed: tuple[ast.Module, list[int]] | None = (ast.parse(code), _line_offsets(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        parsed = None
+    _LAST_PARSE = (code, parsed)
+    return parsed
+
+
+def _functions(code: str) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[int]]]:
+    """Every function definition in ``code`` (nested ones too), with the line offsets."""
+    parsed = _parse(code)
+    if parsed is None:
+        return
+    tree, offsets = parsed
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, offsets
 
 
 def _line_offsets(code: str) -> list[int]:
