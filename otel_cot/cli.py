@@ -1,6 +1,7 @@
 """``otel-cot``: the command line.
 
-    otel-cot eval DATA.jsonl... [--json FILE]   precision / recall / FPR of the detectors on labelled data
+    otel-cot eval DATA.jsonl... [--json FILE] [--by-source]
+                                                precision / recall / FPR of the detectors on labelled data
     otel-cot scan FILES...                      findings in stored traces (OTLP JSON, Jaeger JSON)
     otel-cot demo [--jaeger-url URL]            a scripted agent session into Jaeger; prints the flagged trace's URL
 """
@@ -37,12 +38,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with open(path, encoding="utf-8") as fh:
             total += sum(1 for line in fh if line.strip())
     progress = Progress(total) if total >= 50 and not args.quiet else None
-    result = evaluate(read_jsonl(args.data), engine=_engine(args), progress=progress,
-                      keep_details=bool(args.details))
+    engine = _engine(args)
+    result = evaluate(read_jsonl(args.data), engine=engine, progress=progress,
+                      keep_details=bool(args.details), min_severity=args.min_severity, group_by=args.group_by)
     print(format_table(result))
+    summary = result.as_dict()
+    if args.by_source:
+        from .eval_sources import by_source, format_by_source, patterns_of
+
+        summary["by_source"] = by_source(result, patterns_of(engine.detectors), group_by=args.group_by)
+        print(format_by_source(summary["by_source"]))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result.as_dict(), fh, indent=2)
+            json.dump(summary, fh, indent=2)
             fh.write("\n")
     if args.details:
         with open(args.details, "w", encoding="utf-8") as fh:
@@ -91,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="JSONL files of labelled trajectories")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--details", metavar="FILE", help="write per-trajectory findings as JSONL")
+    p.add_argument("--min-severity", default="medium", choices=("low", "medium", "high", "critical"),
+                   help="least severity of a finding that counts as a detection (default: medium; low findings "
+                        "are signals a detector cannot tell from benign use)")
+    p.add_argument("--group-by", default="source", metavar="FIELD",
+                   help="what --by-source groups by: source (default) or a trajectory field such as meta.harness")
+    p.add_argument("--by-source", action="store_true",
+                   help="also per source, per mechanism, and leave-one-source-out recall for reward_hacking and "
+                        "deception")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_engine_options(p)
     p.set_defaults(func=cmd_eval)

@@ -114,6 +114,7 @@ COT_FINDING_DETECTOR_VERSION = "cot.finding.detector_version"
 COT_FINDING_EVIDENCE = "cot.finding.evidence"
 COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
 COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
+COT_FINDING_MECHANISM = "cot.finding.mechanism"
 COT_FINDING_SPAN_NAME = "cot.finding"
 
 # Runtime guard (otel_cot.guard): its decision about a tool call, on the tool span.

@@ -16,7 +16,8 @@ from typing import Iterator
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = {"otel_cot": ROOT / "otel_cot", "otel_cot_collector": ROOT / "collector" / "otel_cot_collector"}
 
-# Lowest first: (layer name, module prefixes). A module belongs to the layer of its longest matching prefix.
+# Lowest first: (layer name, module prefixes). A module belongs to the layer of its longest matching prefix;
+# ``otel_cot`` itself (the package's ``__init__``) matches only itself, so a new top-level module must be placed.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("otel_cot._version", "otel_cot.values", "otel_cot.semconv", "otel_cot.secrets",
                     "otel_cot.pending")),
@@ -24,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("content", ("otel_cot.content", "otel_cot._setup")),
     ("detectors", ("otel_cot.detectors",)),
     ("judgement", ("otel_cot.guard",)),
-    ("capture", ("otel_cot.instrumentation", "otel_cot.eval")),
+    ("capture", ("otel_cot.instrumentation", "otel_cot.eval", "otel_cot.eval_sources")),
     ("public API", ("otel_cot",)),
     ("commands", ("otel_cot.cli", "otel_cot.demo")),
     ("collector", ("otel_cot_collector",)),
@@ -47,7 +48,8 @@ def layer_of(module: str) -> int | None:
     best, best_len = None, -1
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+            covers = module == prefix or (prefix != "otel_cot" and module.startswith(prefix + "."))
+            if covers and len(prefix) > best_len:
                 best, best_len = index, len(prefix)
     return best
 

@@ -34,6 +34,8 @@ def finding_event_attributes(finding: Finding) -> dict[str, Any]:
         attrs[semconv.COT_FINDING_EVIDENCE_LOCATION] = finding.evidence_location
     if finding.related_span_id:
         attrs[semconv.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
+    if finding.mechanism:
+        attrs[semconv.COT_FINDING_MECHANISM] = finding.mechanism
     return attrs
 
 
