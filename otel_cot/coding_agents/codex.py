@@ -1,0 +1,5 @@
+from .reader import SessionReader
+
+
+class CodexReader(SessionReader):
+    agent = "codex"

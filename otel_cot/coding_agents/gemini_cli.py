@@ -1,0 +1,5 @@
+from .reader import SessionReader
+
+
+class GeminiCliReader(SessionReader):
+    agent = "gemini_cli"
