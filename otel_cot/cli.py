@@ -3,6 +3,7 @@
     otel-cot eval DATA.jsonl... [--json FILE]   precision / recall / FPR of the detectors on labelled data
     otel-cot scan FILES...                      findings in stored traces (OTLP JSON, Jaeger JSON)
     otel-cot demo [--jaeger-url URL]            a scripted agent session into Jaeger; prints the flagged trace's URL
+    otel-cot watch [--once] [--detect]          Claude Code / Codex / Gemini CLI session files as spans over OTLP
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .demo import add_parser as add_demo_parser
 
     add_demo_parser(sub)
+    from .coding_agents.cli import add_parser as add_watch_parser
+
+    add_watch_parser(sub)
     return parser
 
 

@@ -52,13 +52,17 @@ class _Chain:
     """One conversation thread in the file: the session's own, or a sidechain's. Holds its open model turn
     and the input (prompt, tool results) that the next model turn will read."""
 
-    __slots__ = ("turn", "inputs", "compaction", "last_ns")
+    __slots__ = ("turn", "inputs", "compaction", "last_ns", "closed_id", "splits")
 
     def __init__(self) -> None:
         self.turn: ModelTurn | None = None
         self.inputs: list[Message] = []
         self.compaction = False
         self.last_ns: int | None = None
+        # The message id of the last turn exported; more blocks of it after that (the file was idle in
+        # between, or a record of another kind came between its blocks) make a turn of their own.
+        self.closed_id: str | None = None
+        self.splits = 0
 
 
 class ClaudeCodeReader(SessionReader):
@@ -133,16 +137,20 @@ class ClaudeCodeReader(SessionReader):
         chain = self._chain(record)
         agent_key = self._agent_key(record, ts)
         now = ts or chain.last_ns or self.end_ns or 0
-        key = str(message.get("id") or record.get("uuid") or f"@{self.stats.records}")
+        message_id = str(message.get("id") or record.get("uuid") or f"@{self.stats.records}")
         out: list[Item] = []
         turn = chain.turn
-        if turn is not None and turn.key != key:
+        if turn is not None and turn.response_id != message_id:
             out.extend(self._close(chain))
             turn = None
         if turn is None:
+            key = message_id
+            if message_id == chain.closed_id:
+                chain.splits += 1
+                key = f"{message_id}+{chain.splits}"
             model = message.get("model") if isinstance(message.get("model"), str) else None
             turn = chain.turn = ModelTurn(key=key, agent_key=agent_key, model=model, provider=PROVIDER,
-                                          start_ns=chain.last_ns or now, end_ns=now, response_id=key,
+                                          start_ns=chain.last_ns or now, end_ns=now, response_id=message_id,
                                           input_messages=chain.inputs, compaction=chain.compaction)
             chain.inputs, chain.compaction = [], False
         turn.end_ns = max(turn.end_ns, now)
@@ -234,7 +242,11 @@ class ClaudeCodeReader(SessionReader):
 
     def _close(self, chain: _Chain) -> list[Item]:
         turn, chain.turn = chain.turn, None
-        return [turn] if turn is not None else []
+        if turn is None:
+            return []
+        if turn.response_id != chain.closed_id:
+            chain.closed_id, chain.splits = turn.response_id, 0
+        return [turn]
 
     # --- end of file ---------------------------------------------------------------------------------------
     def flush(self) -> list[Item]:
@@ -250,7 +262,8 @@ class ClaudeCodeReader(SessionReader):
     def snapshot(self) -> dict[str, Any]:
         state = super().snapshot()
         state["chains"] = {key: {"turn": turn_to_dict(c.turn) if c.turn else None, "inputs": c.inputs,
-                                 "compaction": c.compaction, "last_ns": c.last_ns}
+                                 "compaction": c.compaction, "last_ns": c.last_ns, "closed_id": c.closed_id,
+                                 "splits": c.splits}
                            for key, c in self._chains.items()}
         state["tools"] = [tool_to_dict(run) for run in self._tools.values()]
         state["sidechains"] = [subagent_to_dict(end) for end in self._sidechains.values()]
@@ -265,5 +278,6 @@ class ClaudeCodeReader(SessionReader):
             chain.inputs = list(data.get("inputs") or [])
             chain.compaction = bool(data.get("compaction"))
             chain.last_ns = data.get("last_ns")
+            chain.closed_id, chain.splits = data.get("closed_id"), int(data.get("splits") or 0)
         self._tools = {run["call_id"]: tool_from_dict(run) for run in state.get("tools") or ()}
         self._sidechains = {end["agent_key"]: SubagentEnd(**end) for end in state.get("sidechains") or ()}

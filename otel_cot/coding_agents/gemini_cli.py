@@ -35,6 +35,7 @@ from .tool_arguments import span_arguments
 
 PROVIDER = "gcp.gemini"
 _ERROR_STATUS = frozenset({"error", "cancelled"})
+CLOSED_IDS = 32
 
 
 def parent_session_from_path(path: str | None) -> str | None:
@@ -84,6 +85,7 @@ class GeminiCliReader(SessionReader):
         self._inputs: list[Message] = []
         self._last_ns: int | None = None  # time of the last message that became final
         self._final = 0  # messages that became final (for whole-document files)
+        self._closed: list[str] = []  # the ids of the last messages exported (a later copy of one is ignored)
 
     # --- records ---------------------------------------------------------------------------------------
     def feed(self, record: Mapping[str, Any]) -> list[Item]:
@@ -137,6 +139,9 @@ class GeminiCliReader(SessionReader):
             if kind == "gemini":
                 self._pending = dict(message)  # the same message, written again with more in it
             return []
+        if message.get("id") in self._closed:  # written again after it was exported (the file was idle)
+            self.stats.late_results += 1
+            return []
         out = self._close()
         if kind == "gemini":
             self._pending = dict(message)
@@ -159,6 +164,7 @@ class GeminiCliReader(SessionReader):
         self._final += 1
         ts = parse_time(message.get("timestamp")) or self._last_ns or self.end_ns or 0
         key = str(message["id"])
+        self._closed = (self._closed + [key])[-CLOSED_IDS:]
         turn = ModelTurn(key=key, agent_key=None, model=message.get("model") if isinstance(message.get("model"), str)
                          else None, provider=PROVIDER, start_ns=self._last_ns or ts, end_ns=ts,
                          input_messages=self._inputs)
@@ -205,7 +211,8 @@ class GeminiCliReader(SessionReader):
     # --- state across restarts ---------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         state = super().snapshot()
-        state.update(pending=self._pending, inputs=self._inputs, last_ns=self._last_ns, final=self._final)
+        state.update(pending=self._pending, inputs=self._inputs, last_ns=self._last_ns, final=self._final,
+                     closed=self._closed)
         return state
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -214,3 +221,4 @@ class GeminiCliReader(SessionReader):
         self._inputs = list(state.get("inputs") or [])
         self._last_ns = state.get("last_ns")
         self._final = int(state.get("final") or 0)
+        self._closed = list(state.get("closed") or [])

@@ -1,0 +1,67 @@
+"""``otel-cot watch``'s memory across restarts: per session file, how far it was read and the reader's state.
+
+One JSON file (``$XDG_STATE_HOME/otel-cot/watch-state.json``, else ``~/.local/state/otel-cot/...``; on
+Windows ``%LOCALAPPDATA%\\otel-cot\\...``), written atomically (a temporary file in the same directory,
+flushed to disk, then renamed over the old one), and only after the spans read up to that point were
+exported. A restart therefore resumes exactly there: nothing is read twice, nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from typing import Any, Mapping
+
+logger = logging.getLogger("otel_cot.watch")
+VERSION = 1
+
+
+def default_state_path(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if env.get("XDG_STATE_HOME"):
+        base = env["XDG_STATE_HOME"]
+    elif os.name == "nt" and env.get("LOCALAPPDATA"):
+        base = env["LOCALAPPDATA"]
+    else:
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "otel-cot", "watch-state.json")
+
+
+def load_state(path: str) -> dict[str, dict[str, Any]]:
+    """The saved entries per file path; empty when there is no state yet. An unreadable state file is set aside
+    (renamed ``.corrupt``) with an error logged, and reading starts over."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.error("otel-cot watch: cannot read the state file %s (%s); it is kept as %s.corrupt and every "
+                     "session file is read from the start", path, exc, path)
+        try:
+            os.replace(path, path + ".corrupt")
+        except OSError:
+            pass
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return {str(k): v for k, v in files.items() if isinstance(v, dict)} if isinstance(files, dict) else {}
+
+
+def save_state(path: str, files: Mapping[str, Mapping[str, Any]]) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".watch-state-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"version": VERSION, "files": files}, fh, ensure_ascii=False, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
