@@ -10,12 +10,12 @@ import pytest
 
 from otel_cot import semconv as sc
 from otel_cot.coding_agents.reader import text_of
-from otel_cot.coding_agents.session import make_reader, read_session_file, read_session_lines, root_of, spans_of
+from otel_cot.coding_agents import read_session_file, read_session_lines, span_records
+from otel_cot.coding_agents.session import make_reader, root_of, spans_of
 from otel_cot.coding_agents.spans import SpanBuilder, trace_id
 from otel_cot.config import Settings
 from otel_cot.content import clean
 from otel_cot.detectors.engine import Engine
-from otel_cot.detectors.exporter import record_from_span
 from tests.support.coding_sessions import fixture, lines_of, long_claude_session, records_of
 
 CLAUDE_SESSION = fixture("claude_code", "session.jsonl")
@@ -51,11 +51,7 @@ def _signature(spans):
 def _findings(spans):
     engine = Engine(timeout_s=None)
     names = {format(s.context.span_id, "016x"): s for s in spans}
-    out = []
-    for span in sorted(spans, key=lambda s: (s.end_time, s.start_time)):
-        for f in engine.process(record_from_span(span)):
-            out.append((names[f.span_id], f))
-    return out
+    return [(names[f.span_id], f) for found in engine.process_many(span_records(spans)) for f in found]
 
 
 # --- Claude Code ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ every line is ``{"timestamp", "type", "payload"}`` with ``type`` one of
   ``task_complete`` ends a turn. The others repeat response items or are UI events: read, not used;
 - ``turn_context``: per turn, the ``model``; ``compacted``: the summary that replaced the history.
 
-Older rollouts (Codex until about 0.20, mid-2025) had no wrapper: the first line is the session
+Older rollouts (the spring 2025 releases, e.g. ``codex-rs/core/src/rollout.rs`` at 89a151f5) had no wrapper: the first line is the session
 (``{"id", "timestamp", "instructions", "git"}``), then bare response items and ``{"record_type": "state"}``
 lines, with no time per line and, in the first versions, no reasoning at all. Their items get the session's
 time plus one microsecond per line (only their order is real).

@@ -18,6 +18,8 @@ from typing import Iterable
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_cot.config import Settings
+from otel_cot.detectors.exporter import record_from_span
+from otel_cot.detectors.views import SpanRecord
 
 from .claude_code import ClaudeCodeReader
 from .codex import CodexReader
@@ -48,6 +50,12 @@ def spans_of(builder: SpanBuilder, scope: Scope, items: Iterable[Item]) -> list[
         elif isinstance(item, SubagentEnd):
             out.append(builder.subagent(scope, item))
     return out
+
+
+def span_records(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
+    """The detector engine's view of ``spans``, in the order they ended (the order the engine judges in)."""
+    ordered = sorted(spans, key=lambda s: (s.end_time or 0, s.start_time or 0))
+    return [record_from_span(span) for span in ordered]
 
 
 def root_of(builder: SpanBuilder, reader: SessionReader) -> ReadableSpan | None:
