@@ -69,6 +69,16 @@ def _copy(source, dest):
     shutil.copyfile(source, dest)
 
 
+def _claude_file(tmp_path, name=f"{CLAUDE_SID}.jsonl"):
+    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", name)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    return dest
+
+
+def _whole_claude_session():
+    return read_session_file("claude_code", fixture("claude_code", "session.jsonl")).spans
+
+
 def _watcher(tmp_path, exporter, **kw):
     kw.setdefault("idle_s", 3600.0)
     return Watcher(_layout(tmp_path), exporter, state_path=str(tmp_path / "state.json"), **kw)
@@ -90,8 +100,7 @@ def test_once_exports_every_session_as_the_reader_reads_it_and_a_second_run_noth
 
 
 def test_a_line_written_in_two_halves_is_read_when_complete(tmp_path):
-    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", f"{CLAUDE_SID}.jsonl")
-    os.makedirs(os.path.dirname(dest))
+    dest = _claude_file(tmp_path)
     lines = lines_of(fixture("claude_code", "session.jsonl"))
     exporter = InMemorySpanExporter()
     watcher = _watcher(tmp_path, exporter)
@@ -111,13 +120,11 @@ def test_a_line_written_in_two_halves_is_read_when_complete(tmp_path):
         fh.write(lines[5][half:])
         fh.writelines(lines[6:])
     assert watcher.step() and watcher.finish_all()
-    whole = read_session_file("claude_code", fixture("claude_code", "session.jsonl")).spans
-    assert _signature(exporter.get_finished_spans()) == _signature(whole)
+    assert _signature(exporter.get_finished_spans()) == _signature(_whole_claude_session())
 
 
 def test_a_replaced_file_ends_the_old_session_and_is_read_from_its_start(tmp_path):
-    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", "current.jsonl")
-    os.makedirs(os.path.dirname(dest))
+    dest = _claude_file(tmp_path, "current.jsonl")
     first, second = fixture("claude_code", "session.jsonl"), fixture("claude_code", "benign.jsonl")
     lines = lines_of(first)
     with open(dest, "wb") as fh:
@@ -129,12 +136,11 @@ def test_a_replaced_file_ends_the_old_session_and_is_read_from_its_start(tmp_pat
     shutil.copyfile(second, tmp)
     os.replace(tmp, dest)  # a new inode under the same name
     assert watcher.step()
+    old_trace = read_session_lines_spans(lines[:8])  # the replaced session, ended where it was cut off
     got = exporter.get_finished_spans()
-    partial = read_session_lines_spans(lines[:8])
-    assert _signature(got) == _signature(partial + read_session_file("claude_code", second).spans[:0] +
-                                         [s for s in got if s.context.trace_id != partial[0].context.trace_id])
-    roots = [s for s in got if s.parent is None]
-    assert [r.context.trace_id for r in roots] == [partial[0].context.trace_id]  # the replaced session ended
+    assert _signature([s for s in got if s.context.trace_id == old_trace[0].context.trace_id]) == \
+        _signature(old_trace)
+    assert sum(s.parent is None for s in got) == 1  # only the replaced session ended so far
     assert watcher.finish_all()
     benign = read_session_file("claude_code", second).spans
     new = [s for s in exporter.get_finished_spans() if s.context.trace_id == benign[0].context.trace_id]
@@ -180,8 +186,7 @@ def test_a_deleted_file_exports_what_it_held_and_leaves_the_state(tmp_path):
 
 
 def test_idle_session_gets_its_root_once_even_when_it_continues(tmp_path):
-    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", f"{CLAUDE_SID}.jsonl")
-    os.makedirs(os.path.dirname(dest))
+    dest = _claude_file(tmp_path)
     lines = lines_of(fixture("claude_code", "session.jsonl"))
     with open(dest, "wb") as fh:
         fh.writelines(lines[:10])
@@ -205,7 +210,7 @@ def test_idle_session_gets_its_root_once_even_when_it_continues(tmp_path):
 
 
 def test_a_refused_export_is_retried_and_the_state_waits_for_it(tmp_path):
-    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", f"{CLAUDE_SID}.jsonl")
+    dest = _claude_file(tmp_path)
     _copy(fixture("claude_code", "session.jsonl"), dest)
 
     class Flaky(InMemorySpanExporter):
@@ -222,13 +227,11 @@ def test_a_refused_export_is_retried_and_the_state_waits_for_it(tmp_path):
     assert not os.path.exists(tmp_path / "state.json") and watcher.counters.errors == 1
     exporter.refuse = False
     assert watcher.step() and watcher.finish_all()
-    whole = read_session_file("claude_code", fixture("claude_code", "session.jsonl")).spans
-    assert _signature(exporter.get_finished_spans()) == _signature(whole)
+    assert _signature(exporter.get_finished_spans()) == _signature(_whole_claude_session())
 
 
 def test_a_line_longer_than_a_read_is_skipped_and_counted(tmp_path):
-    dest = os.path.join(_layout(tmp_path)["claude_code"], "p", "long.jsonl")
-    os.makedirs(os.path.dirname(dest))
+    dest = _claude_file(tmp_path, "long.jsonl")
     lines = list(long_claude_session(3))
     with open(dest, "wb") as fh:
         fh.writelines(lines[:2] + [b'{"type":"user","filler":"' + b"x" * 5000 + b'"}\n'] + lines[2:])
@@ -278,6 +281,11 @@ def _wait(predicate, timeout=30.0, what=""):
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _wait_read_to_end(state, dest):
+    _wait(lambda: state.exists() and load_state(str(state)).get(dest, {}).get("offset") == os.path.getsize(dest),
+          what=f"the state to reach the end of {dest}")
 
 
 def test_cli_once_exports_to_an_otlp_receiver(tmp_path):
@@ -330,15 +338,12 @@ def test_sigkill_mid_session_then_restart_exports_every_record_once(tmp_path, ag
             with open(dest, "ab") as fh:
                 fh.write(line)
             if i in kills:
-                # wait until the watcher has read this line and saved its state, then kill it mid-session
-                _wait(lambda: state.exists() and load_state(str(state)).get(dest, {}).get("offset") ==
-                      os.path.getsize(dest), what="the state to reach the line")
+                _wait_read_to_end(state, dest)  # the watcher has read this line and saved its state: kill it
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
                 proc = _watch(env, "--poll", "0.05", "--idle", "3600", "-q")
                 procs.append(proc)
-        _wait(lambda: state.exists() and load_state(str(state)).get(dest, {}).get("offset") ==
-              os.path.getsize(dest), what="the whole file to be read")
+        _wait_read_to_end(state, dest)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         # the session is over: a short idle time ends its trace

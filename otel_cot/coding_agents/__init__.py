@@ -11,6 +11,11 @@ The stable API (imported lazily, so ``import otel_cot.coding_agents`` is cheap):
 - :func:`span_arguments` (``tool, arguments`` → ``(tool, arguments)`` as the spans and detectors carry them).
 - :func:`trace_id`, :func:`span_id`: the derived ids; :data:`AGENTS`: ``claude_code``, ``codex``, ``gemini_cli``.
 - :func:`default_dirs`, :func:`session_files`: where each agent keeps its sessions.
+
+A session in progress: ``read_session_file(..., finished=True)`` includes the open model turn (the one whose
+tool call is pending, with its reasoning) and calls without a result; ``finished=False`` leaves them out. To
+read only what was appended since last time, keep ``reader.snapshot()`` and the byte offset, and feed the new
+complete lines to a reader restored from it (what ``otel-cot watch`` does).
 """
 
 from __future__ import annotations
