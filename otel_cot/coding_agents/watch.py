@@ -44,7 +44,7 @@ from otel_cot.config import Settings
 from .model import Item
 from .reader import SessionReader
 from .session import make_reader, root_of, spans_of
-from .sources import DOCUMENT, LINES, session_files
+from .sources import LINES, session_files
 from .spans import SpanBuilder
 from .state import load_state, save_state
 
