@@ -25,9 +25,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from otel_cot import semconv as sc
 from otel_cot._version import __version__
 from otel_cot.config import Settings
-from otel_cot.content import ContentBudget
+from otel_cot.content import ContentBudget, clean_value, to_json
 
-from ._cleaning import clean_value, to_json
 from .model import CLAUDE_CODE, CODEX, GEMINI_CLI, ModelTurn, Scope, SubagentEnd, ToolRun
 
 SCOPE_NAME = "otel_cot.coding_agents"
