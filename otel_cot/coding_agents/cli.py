@@ -38,7 +38,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from otel_cot.config import ConfigurationError, Settings
 
     from .sources import default_dirs
-    from .state import default_state_path
+    from .state import ExportLease, default_state_path
     from .watch import Watcher, install_signal_handlers
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -62,7 +62,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
             dirs[agent] = override
     if args.agent:
         dirs = {agent: path for agent, path in dirs.items() if agent in args.agent}
-    watcher = Watcher(dirs, exporter, state_path=args.state or default_state_path(), settings=settings,
+    state_path = args.state or default_state_path()
+    lease = ExportLease(state_path)  # held until exit: the hooks' checker leaves exporting to us meanwhile
+    if not lease.acquire(wait=False):
+        print(f"otel-cot watch: another process is exporting from {state_path} (another otel-cot watch, or "
+              "the hooks' checker for a moment); waiting for it", file=sys.stderr)
+        lease.acquire(wait=True)
+    watcher = Watcher(dirs, exporter, state_path=state_path, settings=settings,
                       idle_s=args.idle, poll_s=args.poll, since_s=args.since * 3600 if args.since else None,
                       status=None if args.quiet else sys.stderr)
     if not args.once:
@@ -74,3 +80,4 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return watcher.run(once=args.once)
     finally:
         exporter.shutdown()
+        lease.release()

@@ -4,6 +4,11 @@ One JSON file (``$XDG_STATE_HOME/otel-cot/watch-state.json``, else ``~/.local/st
 Windows ``%LOCALAPPDATA%\\otel-cot\\...``), written atomically (a temporary file in the same directory,
 flushed to disk, then renamed over the old one), and only after the spans read up to that point were
 exported. A restart therefore resumes exactly there: nothing is read twice, nothing is skipped.
+
+The coding-agent hooks (:mod:`otel_cot.hooks`) export from the same state file, so that the two never send the
+same records: whoever exports holds the :class:`ExportLease` (an exclusive lock on ``<state file>.lock``).
+``watch`` holds it for as long as it runs; the hooks' checker takes it for one export at a time and, when
+``watch`` holds it, leaves the exporting to ``watch``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ import logging
 import os
 import tempfile
 from typing import Any, Mapping
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the lease is always granted
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger("otel_cot.watch")
 VERSION = 1
@@ -65,3 +75,38 @@ def save_state(path: str, files: Mapping[str, Mapping[str, Any]]) -> None:
         except OSError:
             pass
         raise
+
+
+class ExportLease:
+    """The right to export the sessions of one state file (and to write it): an exclusive ``flock`` on
+    ``<state file>.lock``, released by ``release`` or when the process ends, however it ends."""
+
+    def __init__(self, state_path: str) -> None:
+        self.path = state_path + ".lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, *, wait: bool) -> bool:
+        """Take the lease; with ``wait`` False, give up at once if another process holds it."""
+        if self._fd is not None:
+            return True
+        if fcntl is None:
+            self._fd = -1
+            return True
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None and fd >= 0:
+            os.close(fd)  # closing the descriptor drops the lock

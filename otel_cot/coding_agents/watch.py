@@ -23,6 +23,9 @@ How it reads:
 - A file replaced (new inode) or truncated is read again from its start as a new file; a deleted file's open
   turn and root are exported and its state dropped. Gemini CLI's older ``.json`` files are rewritten in
   place: they are read whole when they change.
+- A tool call the coding-agent hooks judged gets the guard's decision on its ``execute_tool`` span
+  (:mod:`.guard_decisions`). The hooks export through this same class and state file; the
+  :class:`~.state.ExportLease` keeps the two from sending the same records.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_cot.config import Settings
 
-from .model import Item
+from .guard_decisions import GuardDecisions
+from .model import GEMINI_CLI, Item
 from .reader import SessionReader
 from .session import make_reader, root_of, spans_of
-from .sources import LINES, session_files
+from .sources import DOCUMENT, LINES, session_files
 from .spans import SpanBuilder
 from .state import load_state, save_state
 
@@ -101,7 +105,8 @@ class Watcher:
                  settings: Settings | None = None, idle_s: float = 900.0, poll_s: float = 1.0,
                  rescan_s: float = 5.0, since_s: float | None = None, batch_size: int = 512,
                  max_read: int = MAX_READ, clock: Callable[[], float] = time.time,
-                 status: TextIO | None = None, status_interval_s: float = 10.0) -> None:
+                 status: TextIO | None = None, status_interval_s: float = 10.0,
+                 decisions: GuardDecisions | None = None) -> None:
         self.dirs = dict(dirs)
         self.exporter = exporter
         self.state_path = state_path
@@ -109,6 +114,7 @@ class Watcher:
         self.idle_s, self.poll_s, self.rescan_s, self.since_s = idle_s, poll_s, rescan_s, since_s
         self.batch_size, self.max_read, self.clock = batch_size, max_read, clock
         self.counters = Counters()
+        self.decisions = decisions or GuardDecisions(os.path.dirname(os.path.abspath(state_path)))
         self.stop_event = threading.Event()
         self._status = status
         self._status_interval = status_interval_s
@@ -159,6 +165,24 @@ class Watcher:
         """End every session's trace now (``--once``): open turns, calls without a result, root spans."""
         for tracker in self._trackers.values():
             self._emit(self._finish(tracker, root=not tracker.root_done))
+        return self._export()
+
+    def track(self, agent: str, path: str) -> None:
+        """Follow ``path`` (a session file named by a hook, not found by a directory scan) from where the state
+        file says it was read to."""
+        if path not in self._trackers:
+            kind = DOCUMENT if agent == GEMINI_CLI and path.endswith(".json") else LINES
+            self._trackers[path] = FileTracker(agent, path, kind, self._saved.get(path))
+            self._dirty = True
+
+    def end_file(self, path: str, *, root: bool) -> bool:
+        """Export what the file's reader still holds (its open model turn, calls without a result) and, with
+        ``root``, the session's root span: the agent said its answer, or the session, ended. False when the
+        backend refused the batch."""
+        tracker = self._trackers.get(path)
+        if tracker is not None:
+            self._emit(self._finish(tracker, root=root and not tracker.root_done))
+            tracker.idle_done = True
         return self._export()
 
     # --- files ----------------------------------------------------------------------------------------------
@@ -260,7 +284,7 @@ class Watcher:
         if tracker.reader.scope is None:  # records before the session is known: nothing to attach them to
             self.counters.errors += 1
             return []
-        return spans_of(self.builder, tracker.reader.scope, items)
+        return self.decisions.annotate(spans_of(self.builder, tracker.reader.scope, items))
 
     def _finish(self, tracker: FileTracker, *, root: bool) -> list[ReadableSpan]:
         spans = self._spans(tracker, tracker.reader.flush())
