@@ -19,6 +19,7 @@ AGENT_VARIABLES = ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "OTEL_C
 
 def hook_env(home: str, **extra: str) -> Iterator[dict[str, str]]:
     """The environment of an agent whose hooks talk to a checker of their own; stops it afterwards."""
+    os.makedirs(home, exist_ok=True)
     sock_dir = tempfile.mkdtemp(prefix="oc-", dir="/tmp")  # a unix socket path must stay short
     env = {k: v for k, v in os.environ.items() if k not in AGENT_VARIABLES}
     env.update(HOME=home, XDG_STATE_HOME=os.path.join(home, "state"), XDG_CONFIG_HOME=os.path.join(home, "config"),

@@ -319,3 +319,16 @@ def stop_checker(env: dict[str, str], timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
+
+
+class ServiceHooks(HookCommands):
+    """The same hooks answered in this process by a :class:`~otel_cot.hooks.service.HookService` (no shell, no
+    checker process): for tests about what the checker does rather than how it is reached."""
+
+    def __init__(self, agent: str, service: Any, policy: str) -> None:
+        self.agent, self.service, self.policy = agent, service, policy
+
+    def fire(self, event: str, payload: dict[str, Any], tool: str | None = None) -> list[HookCall]:
+        code, out, err = self.service.handle(self.agent, event, self.policy, json.dumps(payload).encode())
+        verdict, reason = self._verdict(code, out.decode(), err.decode())
+        return [HookCall(event, tool, payload.get("tool_input"), code, out.decode(), err.decode(), verdict, reason)]
