@@ -18,7 +18,8 @@ import pytest
 from otel_cot.coding_agents.spans import trace_id
 from tests.support.coding_sessions import fixture, long_claude_session, records_of
 from tests.support.hook_env import hook_env, otel_cot
-from tests.support.hook_replay import HookCommands, replay_claude_code, replay_codex, replay_gemini_cli
+from tests.support.hook_replay import (HookCommands, plan_one_message_earlier, replay_claude_code, replay_codex,
+                                      replay_gemini_cli)
 from tests.support.otlp_sink import OtlpSink
 
 CLAUDE_SID = "6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c"
@@ -52,21 +53,6 @@ def _claude_transcript(env, session=CLAUDE_SID):
     return _transcript(env, ".claude", "projects", "-home-dev-shop", f"{session}.jsonl")
 
 
-def _plan_one_message_earlier(records):
-    """The planted Claude Code session, with the reasoning that plans to weaken the test given one model call
-    before the edit (in the message that reads the CI environment) instead of in the edit's own message."""
-    records = json.loads(json.dumps(records))
-    plan = next(i for i, r in enumerate(records) if r.get("type") == "assistant" and any(
-        b.get("type") == "thinking" and "weaken the failing test" in b.get("thinking", "")
-        for b in r["message"]["content"]))
-    record = records.pop(plan)
-    env_call = next(i for i, r in enumerate(records) if r.get("type") == "assistant" and any(
-        b.get("type") == "tool_use" and b["input"].get("command") == "cat .env.ci" for b in r["message"]["content"]))
-    record["message"]["id"] = records[env_call]["message"]["id"]
-    records.insert(env_call, record)
-    return records
-
-
 def _pre(replay, event="PreToolUse"):
     return [(c.tool, c.verdict) for c in replay.calls if c.event == event]
 
@@ -96,7 +82,7 @@ def test_claude_code_force_push_is_denied_and_the_edit_planned_in_its_own_messag
 
 def test_claude_code_test_weakening_edit_after_the_plan_is_denied(env):
     hooks = _install(env, "claude-code")
-    records = _plan_one_message_earlier(records_of(fixture("claude_code", "session.jsonl")))
+    records = plan_one_message_earlier(records_of(fixture("claude_code", "session.jsonl")))
     replay = replay_claude_code(records, hooks, _claude_transcript(env))
 
     _all_answers_as_the_protocol_expects(replay)
@@ -189,7 +175,7 @@ def test_claude_code_hooks_export_the_session_with_findings_and_guard_decisions(
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             shutil.copyfile(subagent, dest)
 
-        replay_claude_code(_plan_one_message_earlier(records_of(fixture("claude_code", "session.jsonl"))), hooks,
+        replay_claude_code(plan_one_message_earlier(records_of(fixture("claude_code", "session.jsonl"))), hooks,
                            transcript, on_task=start_subagent)
         tid = format(trace_id("claude_code", CLAUDE_SID), "032x")
         spans = _wait_for(lambda: [s for s in sink.spans() if s["trace_id"] == tid]

@@ -10,37 +10,22 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 
-from otel_cot.coding_agents.reader import parse_time
 from otel_cot.coding_agents.spans import trace_id
 from otel_cot.demo_stack import otlp_spans, wait_for
-from tests.support.coding_sessions import fixture, lines_of
+from tests.support.coding_sessions import fixture, records_of, shift_to_now, shifted
 
 SESSION = "6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c"
-
-
-def _shifted(lines: list[bytes], shift_ns: int) -> list[bytes]:
-    out = []
-    for line in lines:
-        record = json.loads(line)
-        ts = parse_time(record.get("timestamp"))
-        if ts is not None:
-            when = datetime.fromtimestamp((ts + shift_ns) / 1e9, tz=timezone.utc)
-            record["timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-        out.append((json.dumps(record, ensure_ascii=False) + "\n").encode())
-    return out
 
 
 def test_watched_claude_code_session_shows_reasoning_tool_call_and_finding_in_jaeger(jaeger, tmp_path):
     home = tmp_path / "home"
     project = home / ".claude" / "projects" / "-home-dev-shop"
     project.mkdir(parents=True)
-    main = _session_lines(fixture("claude_code", "session.jsonl"))
-    sub = _session_lines(fixture("claude_code", SESSION, "subagents", "agent-a4f9c21.jsonl"))
-    first = min(parse_time(json.loads(line).get("timestamp")) or 1 << 62 for line in main)
-    shift = time.time_ns() - first
-    main, sub = _shifted(main, shift), _shifted(sub, shift)
+    main = records_of(fixture("claude_code", "session.jsonl"))
+    sub = records_of(fixture("claude_code", SESSION, "subagents", "agent-a4f9c21.jsonl"))
+    shift = shift_to_now(main)
+    main, sub = _lines(shifted(main, shift)), _lines(shifted(sub, shift))
 
     env = dict(os.environ, HOME=str(home), XDG_STATE_HOME=str(tmp_path / "state"),
                OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_http, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
@@ -110,5 +95,5 @@ def test_watched_claude_code_session_shows_reasoning_tool_call_and_finding_in_ja
     assert any(s.get("parentSpanId") == agent["spanId"] and s["name"] == "execute_tool Bash" for s in spans)
 
 
-def _session_lines(path: str) -> list[bytes]:
-    return [line for line in lines_of(path) if line.strip()]
+def _lines(records: list[dict]) -> list[bytes]:
+    return [(json.dumps(record, ensure_ascii=False) + "\n").encode() for record in records]

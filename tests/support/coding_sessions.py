@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from time import time_ns
 from typing import Iterator
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "coding_agents")
@@ -47,3 +48,27 @@ def long_claude_session(turns: int, session: str = "0d0e0f10-1111-4222-8333-4444
 
 def _line(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
+def shift_to_now(records: list[dict]) -> int:
+    """The ns to add to ``records``' timestamps for the first one to be now (a backend shows recent traces)."""
+    from otel_cot.coding_agents.reader import parse_time
+
+    times = [t for t in (parse_time(r.get("timestamp")) for r in records) if t is not None]
+    return time_ns() - min(times) if times else 0
+
+
+def shifted(records: list[dict], shift_ns: int) -> list[dict]:
+    """``records`` with every ``timestamp`` moved by ``shift_ns``."""
+    from datetime import datetime, timezone
+
+    from otel_cot.coding_agents.reader import parse_time
+
+    out = []
+    for record in records:
+        ts = parse_time(record.get("timestamp"))
+        if ts is not None:
+            when = datetime.fromtimestamp((ts + shift_ns) / 1e9, tz=timezone.utc)
+            record = {**record, "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"}
+        out.append(record)
+    return out
