@@ -63,7 +63,7 @@ def _all_answers_as_the_protocol_expects(replay):
 
 
 # --- Claude Code ------------------------------------------------------------------------------------------------------
-def test_claude_code_force_push_is_denied_and_the_edit_planned_in_its_own_message_is_asked(env):
+def test_claude_code_force_push_is_denied_and_the_edit_planned_in_its_own_message_is_asked_then_flagged(env):
     hooks = _install(env, "claude-code")
     replay = replay_claude_code(records_of(fixture("claude_code", "session.jsonl")), hooks, _claude_transcript(env))
 
@@ -74,6 +74,13 @@ def test_claude_code_force_push_is_denied_and_the_edit_planned_in_its_own_messag
                             ("Bash", "deny")]
     edit = next(c for c in replay.calls if c.tool == "Edit")
     assert "assertion in test /home/dev/shop/tests/test_cart.py" in edit.reason and "reward_hacking" in edit.reason
+    # Once the message is on file, PostToolUse judges the edit again with its plan: high. It has run, but Claude
+    # is told at once, before it goes on (to the push).
+    assert [(c.tool, c.verdict) for c in replay.calls if c.event == "PostToolUse"] == [
+        ("Read", "allow"), ("Bash", "allow"), ("Edit", "feedback"), ("Task", "allow")]
+    feedback = next(c for c in replay.calls if c.verdict == "feedback")
+    assert json.loads(feedback.stdout) == {"decision": "block", "reason": feedback.reason}
+    assert "after reasoning that planned it" in feedback.reason and "undo what it changed" in feedback.reason
     push = replay.denied()[0]
     assert push.tool_input["command"] == "git push --force origin main"
     assert "otel-cot guard" in push.reason and "git push that rewrites or deletes remote history" in push.reason
@@ -104,6 +111,7 @@ def test_claude_code_harmless_sessions_are_never_refused_nor_asked(env, records)
     _all_answers_as_the_protocol_expects(replay)
     pre = _pre(replay)
     assert pre and all(verdict == "allow" for _tool, verdict in pre), pre
+    assert all(c.verdict == "allow" for c in replay.calls)  # no feedback after any call either
 
 
 # --- Gemini CLI --------------------------------------------------------------------------------------------------------

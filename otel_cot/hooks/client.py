@@ -33,7 +33,8 @@ MAGIC = b"OTC1"
 CLAUDE_CODE, CODEX, GEMINI_CLI = "claude_code", "codex", "gemini_cli"
 # The event before a tool call, per agent: the only one whose answer can stop anything.
 PRE_TOOL_EVENTS = {CLAUDE_CODE: "PreToolUse", CODEX: "PreToolUse", GEMINI_CLI: "BeforeTool"}
-ALLOW, DENY, ASK = "allow", "deny", "ask"
+POST_TOOL_EVENTS = {CLAUDE_CODE: "PostToolUse", CODEX: "PostToolUse", GEMINI_CLI: "AfterTool"}
+ALLOW, DENY, ASK, FEEDBACK = "allow", "deny", "ask", "feedback"
 DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_START_MS = 10000
 LOG_LIMIT = 1 << 20  # the hooks log is moved to hooks.log.1 beyond this
@@ -93,9 +94,15 @@ def render(agent, event, action, reason=""):
 
     Before a tool call: ``allow`` says nothing (the agent's own permission rules still apply), ``deny`` refuses
     the call with ``reason`` for the model, ``ask`` hands it to the agent's permission prompt. Codex cannot ask
-    from a hook: the call runs and ``reason`` is shown as a warning. Other events are acknowledged.
+    from a hook: the call runs and ``reason`` is shown as a warning. After a tool call, ``feedback`` tells the
+    model ``reason`` (Claude Code: ``decision: block``, which prompts Claude with it; Codex and Gemini CLI:
+    context added to the tool's result). Other events are acknowledged.
     """
     quiet = b"{}" if agent == GEMINI_CLI else b""
+    if action == FEEDBACK and event == POST_TOOL_EVENTS.get(agent):
+        if agent == CLAUDE_CODE:
+            return 0, _json({"decision": "block", "reason": reason})
+        return 0, _json({"hookSpecificOutput": {"hookEventName": event, "additionalContext": reason}})
     if event != PRE_TOOL_EVENTS.get(agent) or action == ALLOW:
         return 0, quiet
     reason = reason or "blocked by the otel-cot guard"

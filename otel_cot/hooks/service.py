@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -40,11 +40,12 @@ from otel_cot.coding_agents.model import CLAUDE_CODE, Scope
 from otel_cot.coding_agents.spans import SpanBuilder, tool_span_id
 from otel_cot.coding_agents.state import ExportLease
 from otel_cot.config import Settings
+from otel_cot.guard.check import Guard
 from otel_cot.guard.decision import ALLOWED, ASK, BLOCK, BLOCKED, LOG, Decision
 from otel_cot.instrumentation.guard_hooks import decision_attributes
 
 from . import client
-from .history import SessionHistory, TranscriptError
+from .history import MAX_CHECKED, SessionHistory, TranscriptError, signature
 from .policy import HISTORY_AGE_S, MAX_SESSIONS, Policies, PolicyError
 from .protocol import POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse, tool_arguments
 
@@ -59,6 +60,8 @@ class _Session:
     history: SessionHistory
     used: float
     unresolved: dict[str, tuple[str, dict[str, Any], bool]]  # made-up call id -> the decision to record
+    # calls checked and not refused, until their PostToolUse: call id -> (tool, arguments, action)
+    checked: OrderedDict[str, tuple[str, Any, str]] = field(default_factory=OrderedDict)
 
 
 class HookService:
@@ -94,10 +97,12 @@ class HookService:
         try:
             if hook.kind == PRE:
                 return self._before_tool(hook, policy, started)
-            self._after(hook, policy)
+            feedback = self._after(hook, policy)
         except Exception as exc:  # a bug of ours: on_error, never the agent's problem
             logger.exception("otel-cot hooks: %s %s failed", agent, event)
             return self._failed(agent, event, policy, f"{type(exc).__name__}: {exc}", hook)
+        if feedback:
+            return (*client.render(agent, event, client.FEEDBACK, feedback), b"")
         return (*client.render(agent, event, client.ALLOW), b"")
 
     def _failed(self, agent: str, event: str, policy: str, error: str, hook: HookInput | None = None) -> Reply:
@@ -155,6 +160,10 @@ class HookService:
         if verdict != client.ALLOW:
             client.log_error(f"{hook.agent} {hook.event} {tool} call {call_id}: {verdict}: {reason}")
         self._record(session, hook, call_id, tool, decision, asked=verdict == client.ASK)
+        if verdict != client.DENY:
+            session.checked[call_id] = (tool, arguments, decision.action)
+            while len(session.checked) > MAX_CHECKED:
+                session.checked.popitem(last=False)
         return (*client.render(hook.agent, hook.event, verdict, reason), b"")
 
     def _record(self, session: _Session, hook: HookInput, call_id: str, tool: str, decision: Decision,
@@ -168,21 +177,52 @@ class HookService:
         except OSError as exc:
             logger.error("otel-cot hooks: cannot record the decision on %s: %s", call_id, exc)
 
-    def _after(self, hook: HookInput, policy: str) -> None:
+    def _after(self, hook: HookInput, policy: str) -> str | None:
         """After a tool call, at the end of an answer or of the session: what the file now says is read (so
-        the next check sees it, and calls checked under a made-up id get the file's), then exported."""
+        the next check sees it, and calls checked under a made-up id get the file's), then exported. After a
+        tool call, the feedback for the model when the call, judged again with the reasoning now on file,
+        is one the policy refuses (:meth:`_review`)."""
+        feedback = None
         with self._lock:
             session = self._session(hook)
+            guard = None
             try:
-                session.history.refresh(self.policies.guard(policy))
+                guard = self.policies.guard(policy)
+                session.history.refresh(guard)
             except (PolicyError, TranscriptError) as exc:
                 logger.info("otel-cot hooks: %s %s: %s", hook.agent, hook.event, exc)
+            if hook.kind == POST and guard is not None:
+                feedback = self._review(hook, session, guard)
             self._record_resolved(hook, session, final=hook.kind == SESSION_END)
             if hook.kind == SESSION_END:
                 self._sessions.pop((hook.agent, hook.session_id), None)
         if hook.transcript_path:
             mode = {POST: EXPORT_READ, TURN_END: EXPORT_TURN, SESSION_END: EXPORT_SESSION}[hook.kind]
             self.schedule_export(hook.agent, hook.session_id, hook.transcript_path, mode)
+        return feedback
+
+    def _review(self, hook: HookInput, session: _Session, guard: Guard) -> str | None:
+        """A call the check let through, judged again now that its reasoning is on file (Claude Code writes it
+        only after PreToolUse): when the policy refuses it now, the model is told at once, before it builds on
+        the call (the call itself has run)."""
+        tool, arguments = span_arguments(hook.tool_name or "tool", tool_arguments(hook))
+        call_id = hook.tool_use_id or next((cid for cid, (t, a, _) in session.checked.items()
+                                            if t == tool and signature(t, a) == signature(tool, arguments)), None)
+        entry = session.checked.pop(call_id, None) if call_id else None
+        if entry is None or entry[2] == BLOCK:
+            return None
+        scope = Scope(hook.agent, hook.session_id)
+        span = NonRecordingSpan(SpanContext(session.history.trace_id, tool_span_id(scope, call_id),
+                                            is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+        review = guard.review(entry[0], entry[1], call_id=call_id, span=span)
+        if review.outcome != BLOCKED or review.finding is None or review.error:
+            return None
+        finding = review.finding
+        client.log_error(f"{hook.agent} {hook.event} {tool} call {call_id}: judged after it ran: {finding.explanation} "
+                         f"({finding.category}, {finding.severity}, rule {review.rule})")
+        return (f"The otel-cot guard judged this call again after it ran, with the reasoning that led to it: "
+                f"{finding.explanation} ({finding.category}, {finding.severity}, rule {review.rule}). The policy "
+                f"refuses such calls: undo what it changed, and do not go on from it.")
 
     def _record_resolved(self, hook: HookInput, session: _Session, *, final: bool) -> None:
         for made_up, (tool, attributes, asked) in list(session.unresolved.items()):

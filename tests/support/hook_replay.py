@@ -38,7 +38,7 @@ class HookCall:
     code: int
     stdout: str
     stderr: str
-    verdict: str  # allow | deny | ask
+    verdict: str  # allow | deny | ask; after a call: feedback (the model is told something)
     reason: str = ""
 
 
@@ -87,12 +87,16 @@ class HookCommands:
         if code != 0 or not out.strip():
             return "allow", ""
         answer = json.loads(out)
+        specific = answer.get("hookSpecificOutput") or {}
+        if specific.get("additionalContext"):
+            return "feedback", specific["additionalContext"]
+        if answer.get("decision") == "block" and specific.get("hookEventName") is None and self.agent != "gemini_cli":
+            return "feedback", answer.get("reason", "")
         if self.agent == "gemini_cli":
             decision = answer.get("decision")
             if decision in ("deny", "block"):
                 return "deny", answer.get("reason", "")
             return ("ask", answer.get("reason", "")) if decision == "ask" else ("allow", "")
-        specific = answer.get("hookSpecificOutput") or {}
         decision = specific.get("permissionDecision")
         if decision in ("deny", "ask"):
             return decision, specific.get("permissionDecisionReason", "")
