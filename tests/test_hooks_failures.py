@@ -233,6 +233,10 @@ def test_the_client_and_the_checker_agree_on_what_they_share():
     env = {"XDG_STATE_HOME": "/x/state", "HOME": "/home/u"}
     assert os.path.dirname(default_state_path(env)) == client.state_dir(env)
     assert client.state_dir({}) == os.path.join(os.path.expanduser("~"), ".local", "state", "otel-cot")
+    from otel_cot.coding_agents import guard_decisions
+
+    for session in ("6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c", "../../etc/passwd", "a/b", ".hidden", "x" * 200, ""):
+        assert client.decisions_file("/d", "codex", session) == guard_decisions.decisions_file("/d", "codex", session)
     assert client.safe_name("6f1c2a9e-4b7d") == "6f1c2a9e-4b7d"
     assert client.safe_name("../../etc/passwd") != "../../etc/passwd" and "/" not in client.safe_name("a/b")
 

@@ -22,9 +22,23 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_cot import semconv as sc
-from otel_cot.hooks.client import decisions_file
 
 MAX_CACHED_FILES = 256
+
+
+def safe_name(value: str) -> str:
+    """``value`` as a file name: itself when it is plain (session ids are UUIDs), else a hash of it."""
+    if value and len(value) <= 128 and all(c.isalnum() or c in "._-" for c in value) and value[0] != ".":
+        return value
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def decisions_file(directory: str, agent: str, session: str) -> str:
+    """Where the decisions of one session are appended. The hook client (``otel_cot/hooks/client.py``, which runs
+    without this package) writes there too, by its own copy of this rule; a test checks that both agree."""
+    return os.path.join(directory, "guard-decisions", agent, safe_name(session) + ".jsonl")
 
 
 class GuardDecisions:

@@ -60,14 +60,23 @@ def load_state(path: str) -> dict[str, dict[str, Any]]:
 
 
 def save_state(path: str, files: Mapping[str, Mapping[str, Any]]) -> None:
+    data = json.dumps({"version": VERSION, "files": files}, ensure_ascii=False, separators=(",", ":"))
+    write_atomically(path, data.encode("utf-8"))
+
+
+def write_atomically(path: str, content: bytes, mode: int | None = None) -> None:
+    """``content`` as the file at ``path``, all or nothing: a temporary file in the same directory, flushed to
+    disk, then renamed over ``path``. ``mode``: the new file's permissions (default: the temporary file's)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".watch-state-", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".otel-cot-", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": VERSION, "files": files}, fh, ensure_ascii=False, separators=(",", ":"))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -84,10 +93,6 @@ class ExportLease:
     def __init__(self, state_path: str) -> None:
         self.path = state_path + ".lock"
         self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def acquire(self, *, wait: bool) -> bool:
         """Take the lease; with ``wait`` False, give up at once if another process holds it."""

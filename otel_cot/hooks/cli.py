@@ -60,15 +60,16 @@ def _settings(args: argparse.Namespace, agent: str) -> str:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from .install import SettingsError, default_policy_path, ensure_policy, install
+    from .install import SettingsError, default_policy_path, ensure_policy, install, read_settings
     from .protocol import agent_of
 
     agent = agent_of(args.agent)
     policy = os.path.abspath(os.path.expanduser(args.policy)) if args.policy else default_policy_path()
     settings = _settings(args, agent)
     try:
-        result = install(agent, settings, policy)
+        read_settings(settings)  # refuse before anything is written
         wrote_policy = ensure_policy(policy)
+        result = install(agent, settings, policy)
     except SettingsError as exc:
         print(f"otel-cot hooks: {exc}", file=sys.stderr)
         return 2

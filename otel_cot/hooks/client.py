@@ -69,7 +69,8 @@ def log_path(env=None):
 
 
 def safe_name(value):
-    """``value`` as a file name: itself when it is plain (session ids are UUIDs), else a hash of it."""
+    """``value`` as a file name (as ``otel_cot.coding_agents.guard_decisions.safe_name``, which this client cannot
+    import): itself when it is plain (session ids are UUIDs), else a hash of it."""
     if value and len(value) <= 128 and all(c.isalnum() or c in "._-" for c in value) and value[0] != ".":
         return value
     import hashlib

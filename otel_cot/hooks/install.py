@@ -30,9 +30,10 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from otel_cot.coding_agents.state import write_atomically
 
 from . import client
 from .client import CLAUDE_CODE, CODEX, GEMINI_CLI
@@ -109,7 +110,9 @@ def hook_command(agent: str, event: str, policy: str, python: str | None = None)
 
 
 # --- reading and writing the settings file, keeping its form ---------------------------------------------------
-def _load(path: str) -> tuple[bytes | None, dict[str, Any]]:
+def read_settings(path: str) -> tuple[bytes | None, dict[str, Any]]:
+    """The file's bytes (None when it does not exist) and its JSON; :class:`SettingsError` when it cannot be
+    changed safely."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -144,26 +147,12 @@ def _dump(data: Mapping[str, Any], raw: bytes | None) -> bytes:
 
 
 def _write(path: str, content: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    """Atomically, keeping the file's permissions (a new file: 0644, as the agents write theirs)."""
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=".otel-cot-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, content, mode)
 
 
 def is_ours(hook: Any) -> bool:
@@ -233,7 +222,7 @@ class Result:
 def install(agent: str, settings: str, policy: str, *, env: Mapping[str, str] | None = None,
             python: str | None = None) -> Result:
     spec = AGENTS[agent]
-    raw, data = _load(settings)
+    raw, data = read_settings(settings)
     if _read_record(settings, env) is None:  # the file as it was before otel-cot touched it, once
         record = {"settings": os.path.abspath(settings), "existed": raw is not None,
                   "original": base64.b64encode(raw or b"").decode()}
@@ -263,7 +252,7 @@ def uninstall(agent: str, settings: str, *, env: Mapping[str, str] | None = None
     if agent not in AGENTS:
         raise KeyError(agent)
     record = _read_record(settings, env)
-    raw, data = _load(settings)
+    raw, data = read_settings(settings)
     original_raw = _original(record)
     original = _load_bytes(original_raw) if record is not None else None
     stripped = _strip(data, original)
@@ -300,7 +289,7 @@ def _load_bytes(raw: bytes | None) -> dict[str, Any]:
 def installed(settings: str) -> list[str]:
     """The events of ``settings`` that run our hook."""
     try:
-        _raw, data = _load(settings)
+        _raw, data = read_settings(settings)
     except SettingsError:
         return []
     hooks = data.get("hooks") or {}

@@ -89,14 +89,13 @@ class HookService:
 
     # --- one hook call --------------------------------------------------------------------------------
     def handle(self, agent: str, event: str, policy: str, payload: bytes) -> Reply:
-        started = time.perf_counter()
         try:
             hook = parse(agent, event, payload)
         except HookInputError as exc:
             return self._failed(agent, event, policy, str(exc))
         try:
             if hook.kind == PRE:
-                return self._before_tool(hook, policy, started)
+                return self._before_tool(hook, policy)
             feedback = self._after(hook, policy)
         except Exception as exc:  # a bug of ours: on_error, never the agent's problem
             logger.exception("otel-cot hooks: %s %s failed", agent, event)
@@ -126,7 +125,7 @@ class HookService:
             return (*client.render(agent, event, client.DENY, reason), b"")
         return (*client.render(agent, event, client.ALLOW), b"")
 
-    def _before_tool(self, hook: HookInput, policy: str, started: float) -> Reply:
+    def _before_tool(self, hook: HookInput, policy: str) -> Reply:
         try:
             guard = self.policies.guard(policy)
         except PolicyError as exc:
@@ -147,23 +146,24 @@ class HookService:
             span = NonRecordingSpan(SpanContext(session.history.trace_id, tool_span_id(scope, call_id),
                                                 is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
             decision = guard.check(tool, arguments, call_id=call_id, span=span)
+            if problem is not None:
+                decision = _with_problem(decision, problem, guard.policy.fail_closed)
+            if decision.outcome == BLOCKED:
+                verdict, reason = client.DENY, decision.message
+            elif decision.action == ASK:
+                verdict, reason = client.ASK, _ask_reason(decision)
+            else:
+                verdict, reason = client.ALLOW, ""
+            self._record(session, hook, call_id, tool, decision, asked=verdict == client.ASK)
+            if verdict != client.DENY:
+                session.checked[call_id] = (tool, arguments, decision.action)
+                while len(session.checked) > MAX_CHECKED:
+                    session.checked.popitem(last=False)
         if problem is not None:
-            decision = _with_problem(decision, problem, guard.policy.fail_closed)
             client.log_error(f"{hook.agent} {hook.event} {tool}: {problem}; "
                              f"{'allowed' if decision.allowed else 'denied'} ({decision.rule})")
-        if decision.outcome == BLOCKED:
-            verdict, reason = client.DENY, decision.message
-        elif decision.action == ASK:
-            verdict, reason = client.ASK, _ask_reason(decision)
-        else:
-            verdict, reason = client.ALLOW, ""
         if verdict != client.ALLOW:
             client.log_error(f"{hook.agent} {hook.event} {tool} call {call_id}: {verdict}: {reason}")
-        self._record(session, hook, call_id, tool, decision, asked=verdict == client.ASK)
-        if verdict != client.DENY:
-            session.checked[call_id] = (tool, arguments, decision.action)
-            while len(session.checked) > MAX_CHECKED:
-                session.checked.popitem(last=False)
         return (*client.render(hook.agent, hook.event, verdict, reason), b"")
 
     def _record(self, session: _Session, hook: HookInput, call_id: str, tool: str, decision: Decision,

@@ -14,7 +14,7 @@ import os
 import shutil
 
 from otel_cot.coding_agents.spans import trace_id
-from otel_cot.demo_stack import otlp_spans, wait_for
+from tests.e2e.support import one_tree_with, stored_trace
 from tests.support.coding_sessions import fixture, records_of, shift_to_now, shifted
 from tests.support.hook_env import hook_env, otel_cot
 from tests.support.hook_replay import HookCommands, plan_one_message_earlier, replay_claude_code
@@ -50,14 +50,7 @@ def test_hooked_claude_code_session_in_jaeger_shows_reasoning_refused_calls_find
 
         tid = format(trace_id("claude_code", SESSION), "032x")
 
-        def complete():
-            result = jaeger.trace(tid)
-            spans = otlp_spans(result) if result else []
-            roots = [s for s in spans if not s.get("parentSpanId")]
-            return spans if len(roots) == 1 and any(s["name"] == "invoke_agent agent-a4f9c21" for s in spans) \
-                else None
-
-        spans = wait_for(complete, 60, "the hooked session's trace in Jaeger")
+        spans = stored_trace(jaeger, tid, one_tree_with("invoke_agent agent-a4f9c21"))
         log = os.path.join(env["XDG_STATE_HOME"], "otel-cot", "hooks.log")
         with open(log, encoding="utf-8") as fh:
             assert "Traceback" not in fh.read()

@@ -12,7 +12,7 @@ import sys
 import time
 
 from otel_cot.coding_agents.spans import trace_id
-from otel_cot.demo_stack import otlp_spans, wait_for
+from tests.e2e.support import one_tree_with, stored_trace
 from tests.support.coding_sessions import fixture, records_of, shift_to_now, shifted
 
 SESSION = "6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c"
@@ -48,14 +48,7 @@ def test_watched_claude_code_session_shows_reasoning_tool_call_and_finding_in_ja
 
         tid = format(trace_id("claude_code", SESSION), "032x")
 
-        def complete():
-            result = jaeger.trace(tid)
-            spans = otlp_spans(result) if result else []
-            roots = [s for s in spans if not s.get("parentSpanId")]
-            return spans if len(roots) == 1 and any(s["name"] == "invoke_agent agent-a4f9c21" for s in spans) \
-                else None
-
-        spans = wait_for(complete, 60, "the whole session trace in Jaeger")
+        spans = stored_trace(jaeger, tid, one_tree_with("invoke_agent agent-a4f9c21"))
     finally:
         watch.terminate()
         _, stderr = watch.communicate(timeout=20)
