@@ -269,3 +269,36 @@ def test_the_client_imports_nothing_heavy_on_its_way_to_an_answer(tmp_path):
                 if line.startswith("import time:") and "|" in line][1:]
     assert imported and not [m for m in imported if m.split(".")[0] in ("json", "re", "socket", "otel_cot",
                                                                            "subprocess", "selectors")], imported
+
+
+def test_an_idle_checker_exits_and_the_next_call_starts_another(tmp_path):
+    from tests.support.hook_replay import checker_pid
+
+    for env in hook_env(str(tmp_path / "home"), OTEL_COT_HOOKS_IDLE_S="1"):
+        hooks = _hooks(env)
+        transcript = str(tmp_path / "t.jsonl")
+        assert _pre(hooks, transcript, FORCE_PUSH, call_id="toolu_a").verdict == "deny"
+        first = checker_pid(env)
+        assert first is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(env["OTEL_COT_HOOKS_SOCKET"]):
+            time.sleep(0.1)
+        assert not os.path.exists(env["OTEL_COT_HOOKS_SOCKET"])  # gone after a second without a call
+        assert _pre(hooks, transcript, FORCE_PUSH, call_id="toolu_b").verdict == "deny"
+        second = checker_pid(env)
+        assert second is not None and second != first
+
+
+def test_hooks_fired_at_once_start_one_checker_and_all_get_answers(env, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.hook_replay import checker_pid
+
+    hooks = _hooks(env)
+    transcript = str(tmp_path / "t.jsonl")
+    with ThreadPoolExecutor(6) as pool:
+        calls = list(pool.map(lambda i: _pre(hooks, transcript, FORCE_PUSH, call_id=f"toolu_{i}"), range(6)))
+    assert [c.verdict for c in calls] == ["deny"] * 6
+    assert checker_pid(env) is not None
+    log = _log(env)
+    assert log.count("listening on") == 1  # one checker served them all (others found it running and left)
