@@ -212,6 +212,19 @@ def test_a_checker_that_hangs_or_is_gone_allows_the_call_in_time(env, tmp_path, 
         assert attributes[sc.COT_GUARD_RULE] == "on_error:open" and message in attributes[sc.COT_GUARD_ERROR]
 
 
+def test_after_a_failed_start_the_next_calls_do_not_wait_for_another(env, tmp_path):
+    hooks = _hooks(env)
+    hooks.env, cleanup = _checker_cases(env, tmp_path, "gone")
+    hooks.env["OTEL_COT_HOOKS_START_MS"] = "3000"
+    first = time.monotonic()
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_1").verdict == "allow"
+    second = time.monotonic()
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_2").verdict == "allow"
+    third = time.monotonic()
+    assert second - first >= 3.0 and third - second < 2.0
+    assert "could not be started less than a minute ago" in _log(env)
+
+
 @pytest.mark.parametrize("agent", ["claude-code", "gemini-cli"])
 @pytest.mark.parametrize("case", ["hangs", "gone"])
 def test_a_checker_that_hangs_or_is_gone_denies_with_on_error_closed(env, tmp_path, case, agent):

@@ -224,13 +224,23 @@ def start_checker(env=None):
     os.waitpid(pid, 0)
 
 
+START_RETRY_S = 60.0  # after a failed start, calls within this long do not wait for another one
+
+
 def connect(env=None):
-    """A connection to the checker, started first if it is not running."""
+    """A connection to the checker, started first if it is not running. When a start failed in the last minute
+    (``<socket>.failed``), no new one is tried: every tool call would otherwise wait for it."""
     env = os.environ if env is None else env
     path = socket_path(env)
     try:
         return open_connection(path, 1.0)
     except (FileNotFoundError, ConnectionRefusedError):
+        pass
+    failed = path + ".failed"
+    try:
+        if time.time() - os.stat(failed).st_mtime < START_RETRY_S:
+            raise CheckerError("the checker could not be started less than a minute ago (see %s)" % log_path(env))
+    except FileNotFoundError:
         pass
     start_checker(env)
     deadline = time.monotonic() + int(env.get("OTEL_COT_HOOKS_START_MS") or DEFAULT_START_MS) / 1000.0
@@ -239,6 +249,11 @@ def connect(env=None):
             return open_connection(path, 1.0)
         except (FileNotFoundError, ConnectionRefusedError):
             if time.monotonic() > deadline:
+                try:
+                    with open(failed, "w"):
+                        pass
+                except OSError:
+                    pass
                 raise CheckerError("the checker did not start within %s ms (see %s)"
                                    % (env.get("OTEL_COT_HOOKS_START_MS") or DEFAULT_START_MS, log_path(env)))
             time.sleep(0.02)

@@ -190,6 +190,10 @@ def serve(path: str | None = None, idle_s: float | None = None) -> int:
                     return
 
         threading.Thread(target=watchdog, name="otel-cot-hooks-idle", daemon=True).start()
+        try:
+            os.unlink(path + ".failed")  # a start that failed before: hook calls may start checkers again
+        except FileNotFoundError:
+            pass
         logger.info("otel-cot hooks: checker %d listening on %s", os.getpid(), path)
         try:
             server.serve_forever(poll_interval=0.2)
