@@ -186,8 +186,9 @@ def test_claude_code_hooks_export_the_session_with_findings_and_guard_decisions(
         replay_claude_code(plan_one_message_earlier(records_of(fixture("claude_code", "session.jsonl"))), hooks,
                            transcript, on_task=start_subagent)
         tid = format(trace_id("claude_code", CLAUDE_SID), "032x")
+        roots = {"invoke_agent claude_code", "invoke_agent agent-a4f9c21"}
         spans = _wait_for(lambda: [s for s in sink.spans() if s["trace_id"] == tid]
-                          if any(s["name"] == "invoke_agent claude_code" for s in sink.spans()) else None)
+                          if roots <= {s["name"] for s in sink.spans()} else None)
 
     ids = [s["span_id"] for s in spans]
     assert len(ids) == len(set(ids))  # nothing sent twice

@@ -115,3 +115,27 @@ def test_the_hooks_export_the_whole_session_alone_and_watch_then_has_nothing_lef
     assert watcher.run(once=True) == 0
     assert watch_exporter.get_finished_spans() == ()
     assert os.path.exists(state_dir / "watch-state.json")
+
+
+def test_a_running_otel_cot_watch_holds_the_lease_until_it_exits(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    state = str(tmp_path / "state.json")
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="console")
+    watch = subprocess.Popen([sys.executable, "-m", "otel_cot.cli", "watch", "--state", state, "--quiet",
+                              "--claude-code-dir", str(tmp_path / "none"), "--agent", "claude_code"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lease = ExportLease(state)
+    try:
+        deadline = time.monotonic() + 60
+        while lease.acquire(wait=False):  # until watch has taken it
+            lease.release()
+            assert time.monotonic() < deadline and watch.poll() is None, watch.stderr.read()
+            time.sleep(0.05)
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
+    assert lease.acquire(wait=False)
+    lease.release()

@@ -306,7 +306,7 @@ class HookService:
                 watcher.track(agent, name)
             ok = watcher.step()
             if ok and mode != EXPORT_READ:
-                for name in files:
+                for name in reversed(files):  # the subagents' files first: the session's root goes last
                     ok = watcher.end_file(name, root=mode == EXPORT_SESSION) and ok
             self.exports += 1
             if not ok:
