@@ -225,3 +225,32 @@ def test_claude_code_hooks_export_the_session_with_findings_and_guard_decisions(
         p.get("id") == push["attributes"]["gen_ai.tool.call.id"]
         for p in json.loads(s["attributes"]["gen_ai.output.messages"])[0]["parts"]))
     assert "destructive_action" in push_turn["attributes"]["cot.finding.categories"]
+
+
+def test_gemini_cli_decisions_reach_the_spans_of_calls_the_file_names_only_later(tmp_path):
+    """Gemini CLI gives BeforeTool no call id: a decision is recorded once the session file shows the call (by
+    tool and arguments), including for a refused call that never gets an AfterTool."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_cot.hooks.policy import DEFAULT_POLICY
+    from otel_cot.hooks.service import HookService
+    from tests.support.hook_replay import ServiceHooks
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    exporter = InMemorySpanExporter()
+    service = HookService(state_dir=str(tmp_path / "state"), exporter=exporter)
+    transcript = tmp_path / "chats" / GEMINI_PLANTED
+    transcript.parent.mkdir()
+    try:
+        replay = replay_gemini_cli(records_of(fixture("gemini_cli", GEMINI_PLANTED)),
+                                   ServiceHooks("gemini_cli", service, str(policy)), str(transcript))
+        assert service.wait_exported()
+    finally:
+        service.close()
+    assert [c.tool for c in replay.denied()] == ["replace", "run_shell_command"]
+    tools = {(s.name, s.attributes["gen_ai.tool.call.arguments"][:40]): s.attributes.get("cot.guard.decision")
+             for s in exporter.get_finished_spans() if s.name.startswith("execute_tool")}
+    assert sorted(tools.values()) == ["allowed", "allowed", "blocked", "blocked"], tools
+    assert all(not s.attributes.get("gen_ai.tool.call.id", "").startswith("hook-")
+               for s in exporter.get_finished_spans())

@@ -61,6 +61,7 @@ class SessionHistory:
         self._checked_calls: OrderedDict[str, str] = OrderedDict()  # signature -> call id (Gemini CLI)
         self._pending: list[ToolRun] = []  # calls on file without a result, at the last refresh
         self._seen_runs: OrderedDict[str, str] = OrderedDict()  # signature -> call id, of calls on file
+        self._made_up: OrderedDict[str, str] = OrderedDict()  # made-up call id -> signature
 
     def _reset(self) -> None:
         self.reader: SessionReader = make_reader(self.agent, self.path)
@@ -185,8 +186,9 @@ class SessionHistory:
             call_id = next((run.call_id for run in self._pending
                             if signature(run.name, run.arguments) == sig and run.call_id not in used), None)
         if call_id is None:
-            digest = hashlib.sha256(f"{self.session_id}|{sig}|{len(self._checked_calls)}".encode()).hexdigest()
+            digest = hashlib.sha256(f"{self.session_id}|{sig}|{len(self._made_up)}".encode()).hexdigest()
             call_id = "hook-" + digest[:16]
+            self._remember(self._made_up, call_id, sig)
         self._remember(self._checked_ids, call_id, None)
         self._remember(self._checked_calls, sig, call_id)
         return call_id
@@ -195,7 +197,7 @@ class SessionHistory:
         """The id the session file gives a call checked under a made-up id, once the file has it (else the id)."""
         if not call_id.startswith("hook-"):
             return call_id
-        sig = next((s for s, cid in self._checked_calls.items() if cid == call_id), None)
+        sig = self._made_up.get(call_id)
         return self._seen_runs.get(sig, call_id) if sig is not None else call_id
 
     def _was_checked(self, run: ToolRun) -> bool:

@@ -85,3 +85,61 @@ def test_hooked_claude_code_session_in_jaeger_shows_reasoning_refused_calls_find
     assert read["attrs"]["cot.guard.decision"] == "allowed"
     agent = next(s for s in spans if s["name"] == "invoke_agent agent-a4f9c21")
     assert any(s.get("parentSpanId") == agent["spanId"] and s["name"] == "execute_tool Bash" for s in spans)
+
+
+def _hooked_session_in_jaeger(jaeger, tmp_path, agent, session, transcript_parts, replay, records):
+    """Install the hooks for ``agent``, replay ``records`` through them, return (answers, the trace's spans)."""
+    for env in hook_env(str(tmp_path / "home"), OTEL_TRACES_EXPORTER="otlp",
+                        OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_http, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf"):
+        proc = otel_cot(env, "hooks", "install", agent.replace("_", "-"))
+        assert proc.returncode == 0, proc.stderr
+        settings = os.path.join(env["HOME"], ".codex", "hooks.json") if agent == "codex" else \
+            os.path.join(env["HOME"], ".gemini", "settings.json")
+        transcript = os.path.join(env["HOME"], *transcript_parts)
+        os.makedirs(os.path.dirname(transcript))
+        answers = replay(records, HookCommands(agent, settings, env, cwd=env["HOME"]), transcript)
+        root = f"invoke_agent {agent}"
+        spans = stored_trace(jaeger, format(trace_id(agent, session), "032x"), one_tree_with(root))
+    return answers, spans
+
+
+def _planned_edit_and_push(spans, edit_tool, push_tool):
+    by_id = {s["spanId"]: s for s in spans}
+    assert len(by_id) == len(spans)
+    plan = next(s for s in spans if s["name"].startswith("reasoning ")
+                and "weaken the failing test" in s["attrs"].get("cot.reasoning.content", ""))
+    edit = next(s for s in spans if s["name"] == f"execute_tool {edit_tool}")
+    assert edit["attrs"]["cot.guard.decision"] == "blocked"
+    assert "after reasoning that planned it" in edit["attrs"]["cot.guard.finding.explanation"]
+    edit_turn = by_id[plan["parentSpanId"]]
+    assert any(p.get("id") == edit["attrs"]["gen_ai.tool.call.id"]
+               for p in json.loads(edit_turn["attrs"]["gen_ai.output.messages"])[0]["parts"])
+    assert "reward_hacking" in edit_turn["attrs"]["cot.finding.categories"]
+    push = next(s for s in spans if s["name"] == f"execute_tool {push_tool}"
+                and "git push --force" in s["attrs"]["gen_ai.tool.call.arguments"])
+    assert push["attrs"]["cot.guard.decision"] == "blocked"
+    assert push["attrs"]["cot.guard.finding.category"] == "destructive_action"
+
+
+def test_hooked_gemini_cli_session_in_jaeger(jaeger, tmp_path):
+    from tests.support.hook_replay import replay_gemini_cli
+
+    name = "session-2026-03-04T10-00-7c8d9e0f.jsonl"
+    answers, spans = _hooked_session_in_jaeger(
+        jaeger, tmp_path, "gemini_cli", "7c8d9e0f-2a4b-4c6d-8e0f-1a2b3c4d5e6f",
+        (".gemini", "tmp", "3f7a9c2e", "chats", name), replay_gemini_cli, records_of(fixture("gemini_cli", name)))
+    assert [c.tool for c in answers.denied()] == ["replace", "run_shell_command"]
+    _planned_edit_and_push(spans, "replace", "run_shell_command")
+
+
+def test_hooked_codex_session_in_jaeger(jaeger, tmp_path):
+    from tests.support.hook_replay import replay_codex
+
+    name = "rollout-2026-03-03T14-00-00-0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl"
+    answers, spans = _hooked_session_in_jaeger(
+        jaeger, tmp_path, "codex", "0199a213-81c0-7800-8aa1-bbab2a035a53",
+        (".codex", "sessions", "2026", "03", "03", name), replay_codex, records_of(fixture("codex", name)))
+    assert [c.tool for c in answers.denied()] == ["apply_patch", "Bash"]
+    push_span = next(s["name"] for s in spans if "git push --force" in
+                     s["attrs"].get("gen_ai.tool.call.arguments", ""))
+    _planned_edit_and_push(spans, "apply_patch", push_span.split(" ", 1)[1])
