@@ -4,6 +4,8 @@
                                                 precision / recall / FPR of the detectors on labelled data
     otel-cot scan FILES...                      findings in stored traces (OTLP JSON, Jaeger JSON)
     otel-cot demo [--jaeger-url URL]            a scripted agent session into Jaeger; prints the flagged trace's URL
+    otel-cot watch [--once] [--detect]          Claude Code / Codex / Gemini CLI session files as spans over OTLP
+    otel-cot hooks install claude-code          the guard in the agent's hooks: a bad tool call stopped before it runs
 """
 
 from __future__ import annotations
@@ -121,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .demo.command import add_parser as add_demo_parser
 
     add_demo_parser(sub)
+    from .coding_agents.cli import add_parser as add_watch_parser
+
+    add_watch_parser(sub)
+    from .hooks.cli import add_parser as add_hooks_parser
+
+    add_hooks_parser(sub)
     return parser
 
 

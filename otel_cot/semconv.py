@@ -102,6 +102,9 @@ COT_AGENT_EVENT = "cot.agent.event"
 COT_AGENT_PROMPT_ID = "cot.agent.prompt_id"
 COT_AGENT_USER_PROMPT = "cot.agent.user_prompt"
 COT_AGENT_OUTPUT_TEXT = "cot.agent.output_text"
+# Spans the session readers make from coding agents' session files (otel-cot watch).
+COT_AGENT_COMPACTION = "cot.agent.compaction"  # the model call's input starts with a compaction summary
+COT_AGENT_TOOL_RESULT_MISSING = "cot.agent.tool_result_missing"  # the file had no result when the span was made
 
 # Findings (written by the detector engine).
 COT_FLAGGED = "cot.flagged"

@@ -73,3 +73,9 @@ def test_collector_two_instances_quick() -> None:
     out = _run("bench/collector.py", "--quick", "--modes", "lb")
     assert any(line.startswith("| lb |") and line.rstrip().endswith("| yes |") for line in out.splitlines()), out
     assert "lb: 2 instances" in out
+
+
+def test_hooks_quick() -> None:
+    out = _run("bench/hooks.py", "--quick", "--no-export")
+    assert "| client + warm checker | 19 |" in out and "| cold process | 1 |" in out
+    assert '"cold_over_warm"' in out and "first call (starts the checker)" in out

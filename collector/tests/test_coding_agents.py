@@ -21,7 +21,7 @@ from otel_cot import semconv
 from otel_cot.detectors import Engine
 from otel_cot_collector import otlp
 from otel_cot_collector.processors.agents import agent_log_mappers
-from otel_cot_collector.processors.agents.common import normalise_tool, patch_edits
+from otel_cot.coding_agents.tool_arguments import normalise_tool, patch_edits
 from otel_cot_collector.processors.agents.spans import LogSpans, trace_id_for
 from otel_cot_collector.processors.detect import Detect
 from otel_cot_collector.processors.log_views import LogRecordData

@@ -93,6 +93,16 @@ def stored_trace(jaeger: Any, trace_id: str, ready: Any, timeout: float = 60) ->
     return wait_for(get, timeout, f"trace {trace_id} in Jaeger", 0.15)
 
 
+def one_tree_with(name: str) -> Any:
+    """For ``stored_trace``: the trace is one tree (a single root, every parent stored) with a span named ``name``."""
+    def ready(spans: list[dict[str, Any]]) -> bool:
+        ids = {s["spanId"] for s in spans}
+        return len([s for s in spans if not s.get("parentSpanId")]) == 1 and \
+            all(s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")) and \
+            any(s["name"] == name for s in spans)
+    return ready
+
+
 def whole_session(spans: list[dict[str, Any]]) -> bool:
     """The session's trace is complete: its root ended (it ends last) and both findings are on it."""
     cats = {c for s in spans for c in s["attrs"].get("cot.finding.categories") or []}

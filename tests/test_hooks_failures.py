@@ -1,0 +1,317 @@
+"""The hooks never fail the agent: a broken policy file, a missing transcript, a transcript of garbage, bad hook
+input, a checker that hangs or cannot be started. The call is allowed (``on_error: open``, the default) or denied
+(``on_error: closed``), the error is appended to the hooks log and recorded as the call's guard decision (so the
+exported tool span carries ``cot.guard.error``), and the exit status and stdout are what the agent's protocol
+expects. Each case runs the installed hook command through a shell, as the agent does."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from otel_cot import semconv as sc
+from otel_cot.coding_agents.guard_decisions import GuardDecisions
+from otel_cot.hooks import client
+from otel_cot.hooks.policy import DEFAULT_POLICY
+from tests.support.hook_env import hook_env, otel_cot
+from tests.support.hook_replay import HookCommands
+
+HARMLESS = {"command": "ls -la"}
+FORCE_PUSH = {"command": "git push --force origin main"}
+
+
+@pytest.fixture
+def env(tmp_path):
+    yield from hook_env(str(tmp_path / "home"))
+
+
+def _hooks(env, agent="claude-code", policy_text=None):
+    policy = os.path.join(env["HOME"], "policy.yaml")
+    with open(policy, "w", encoding="utf-8") as fh:
+        fh.write(DEFAULT_POLICY if policy_text is None else policy_text)
+    proc = otel_cot(env, "hooks", "install", agent, "--policy", policy)
+    assert proc.returncode == 0, proc.stderr
+    settings = os.path.join(env["HOME"], ".gemini" if agent == "gemini-cli" else ".claude", "settings.json")
+    return HookCommands(agent.replace("-", "_"), settings, env, cwd=env["HOME"])
+
+
+def _pre(hooks, transcript, tool_input=HARMLESS, call_id="toolu_1", session="sess-1", raw=None):
+    event = "BeforeTool" if hooks.agent == "gemini_cli" else "PreToolUse"
+    tool = "run_shell_command" if hooks.agent == "gemini_cli" else "Bash"
+    payload = {"session_id": session, "transcript_path": transcript, "cwd": "/w", "hook_event_name": event,
+               "tool_name": tool, "tool_input": tool_input, "tool_use_id": call_id}
+    if raw is not None:
+        (command,) = hooks.commands(event, tool)
+        proc = subprocess.run(command, shell=True, input=raw, env=hooks.env, capture_output=True, timeout=60)
+        return proc
+    (call,) = hooks.fire(event, payload, tool)
+    return call
+
+
+def _log(env):
+    with open(client.log_path(env), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _decision(env, call_id, session="sess-1"):
+    decisions = GuardDecisions(client.state_dir(env))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = decisions.lookup("claude_code", session, call_id)
+        if found:
+            return found["attributes"]
+        time.sleep(0.05)
+    raise AssertionError(f"no decision recorded for {call_id}")
+
+
+def _closed(text):
+    return text.replace("on_error: open", "on_error: closed")
+
+
+# --- the policy file -------------------------------------------------------------------------------------------------
+BROKEN = {
+    "yaml": "guard:\n  rules: [\n  on_error: open\n",  # not YAML
+    "action": DEFAULT_POLICY.replace("action: block", "action: explode"),  # YAML, not a policy
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_a_broken_policy_file_allows_the_call_and_records_the_error(env, kind, tmp_path):
+    hooks = _hooks(env, policy_text=BROKEN[kind])
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    call = _pre(hooks, str(transcript), FORCE_PUSH, call_id="toolu_broken")
+    assert (call.code, call.stdout, call.stderr, call.verdict) == (0, "", "", "allow")
+    assert "cannot be used" in _log(env)
+    attributes = _decision(env, "toolu_broken")
+    assert attributes[sc.COT_GUARD_RULE] == "on_error:open" and attributes[sc.COT_GUARD_DECISION] == "allowed"
+    assert "cannot be used" in attributes[sc.COT_GUARD_ERROR]
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_a_broken_policy_file_that_says_on_error_closed_denies(env, kind, tmp_path):
+    hooks = _hooks(env, policy_text=_closed(BROKEN[kind]))
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    call = _pre(hooks, str(transcript), HARMLESS, call_id="toolu_closed")
+    assert (call.code, call.verdict) == (0, "deny")
+    assert "fails closed" in call.reason and "cannot be used" in call.reason
+    assert _decision(env, "toolu_closed")[sc.COT_GUARD_RULE] == "on_error:closed"
+
+
+# --- the transcript ----------------------------------------------------------------------------------------------------
+def _garbage(tmp_path):
+    path = tmp_path / "garbage.jsonl"
+    path.write_bytes(b"\x00\xff\xfe garbage\nnot json either\n[1, 2, 3]\n" + os.urandom(256).replace(b"\n", b"") + b"\n")
+    return str(path)
+
+
+TRANSCRIPTS = {"missing": lambda tmp_path: str(tmp_path / "gone.jsonl"), "garbage": _garbage}
+
+
+@pytest.mark.parametrize("kind", list(TRANSCRIPTS))
+def test_an_unreadable_transcript_allows_a_harmless_call_and_records_the_error(env, kind, tmp_path):
+    hooks = _hooks(env)
+    call = _pre(hooks, TRANSCRIPTS[kind](tmp_path), HARMLESS, call_id=f"toolu_{kind}")
+    assert (call.code, call.stdout, call.stderr, call.verdict) == (0, "", "", "allow")
+    attributes = _decision(env, f"toolu_{kind}")
+    assert attributes[sc.COT_GUARD_DECISION] == "allowed" and attributes[sc.COT_GUARD_RULE] == "on_error:open"
+    expected = "transcript not found" if kind == "missing" else "holds no readable record"
+    assert expected in attributes[sc.COT_GUARD_ERROR] and expected in _log(env)
+
+
+@pytest.mark.parametrize("kind", list(TRANSCRIPTS))
+def test_an_unreadable_transcript_with_on_error_closed_denies(env, kind, tmp_path):
+    hooks = _hooks(env, policy_text=_closed(DEFAULT_POLICY))
+    call = _pre(hooks, TRANSCRIPTS[kind](tmp_path), HARMLESS, call_id=f"toolu_{kind}")
+    assert (call.code, call.verdict) == (0, "deny")
+    assert "could not read this session's history" in call.reason
+    assert _decision(env, f"toolu_{kind}")[sc.COT_GUARD_RULE] == "on_error:closed"
+
+
+def test_without_its_history_a_call_is_still_judged_on_its_own(env, tmp_path):
+    hooks = _hooks(env)
+    call = _pre(hooks, str(tmp_path / "gone.jsonl"), FORCE_PUSH, call_id="toolu_push")
+    assert call.verdict == "deny" and "remote history" in call.reason
+    attributes = _decision(env, "toolu_push")
+    assert attributes[sc.COT_GUARD_DECISION] == "blocked" and "transcript not found" in attributes[sc.COT_GUARD_ERROR]
+
+
+def test_hook_input_that_is_not_json_is_allowed_and_logged(env):
+    hooks = _hooks(env)
+    proc = _pre(hooks, "", raw=b"\x00 this is not json")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    assert "the hook input is not JSON" in _log(env)
+
+
+# --- the checker ----------------------------------------------------------------------------------------------------------
+class HangingChecker:
+    """A unix socket that accepts connections and never answers."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.held: list[socket.socket] = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def _checker_cases(env, tmp_path, case):
+    """(environment, cleanup) for a checker that hangs, or one that is gone and cannot be started."""
+    if case == "hangs":
+        path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "hang.sock")
+        checker = HangingChecker(path)
+        return dict(env, OTEL_COT_HOOKS_SOCKET=path, OTEL_COT_HOOKS_TIMEOUT_MS="400"), checker.close
+    path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "gone.sock")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)  # a socket file nobody listens on: the checker died
+    stale.close()
+    return dict(env, OTEL_COT_HOOKS_SOCKET=path, OTEL_COT_HOOKS_PYTHON="/bin/false",
+                OTEL_COT_HOOKS_START_MS="400"), lambda: None
+
+
+@pytest.mark.parametrize("agent", ["claude-code", "gemini-cli"])
+@pytest.mark.parametrize("case", ["hangs", "gone"])
+def test_a_checker_that_hangs_or_is_gone_allows_the_call_in_time(env, tmp_path, case, agent):
+    hooks = _hooks(env, agent)
+    hooks.env, cleanup = _checker_cases(env, tmp_path, case)
+    try:
+        started = time.monotonic()
+        call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_lost")
+        elapsed = time.monotonic() - started
+    finally:
+        cleanup()
+    assert (call.code, call.stderr, call.verdict) == (0, "", "allow")
+    assert call.stdout == ("{}" if agent == "gemini-cli" else "")
+    assert elapsed < 20
+    message = "no answer from the checker within 400 ms" if case == "hangs" else "did not start within 400 ms"
+    assert message in _log(env)
+    if agent == "claude-code":  # Gemini CLI gives hooks no call id to record a decision under
+        attributes = _decision(env, "toolu_lost")
+        assert attributes[sc.COT_GUARD_RULE] == "on_error:open" and message in attributes[sc.COT_GUARD_ERROR]
+
+
+def test_after_a_failed_start_the_next_calls_do_not_wait_for_another(env, tmp_path):
+    hooks = _hooks(env)
+    hooks.env, cleanup = _checker_cases(env, tmp_path, "gone")
+    hooks.env["OTEL_COT_HOOKS_START_MS"] = "3000"
+    first = time.monotonic()
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_1").verdict == "allow"
+    second = time.monotonic()
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_2").verdict == "allow"
+    third = time.monotonic()
+    assert second - first >= 3.0 and third - second < 2.0
+    assert "could not be started less than a minute ago" in _log(env)
+
+
+@pytest.mark.parametrize("agent", ["claude-code", "gemini-cli"])
+@pytest.mark.parametrize("case", ["hangs", "gone"])
+def test_a_checker_that_hangs_or_is_gone_denies_with_on_error_closed(env, tmp_path, case, agent):
+    hooks = _hooks(env, agent, policy_text=_closed(DEFAULT_POLICY))
+    hooks.env, cleanup = _checker_cases(env, tmp_path, case)
+    try:
+        call = _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_lost")
+    finally:
+        cleanup()
+    assert (call.code, call.verdict) == (0, "deny")
+    assert "fails closed" in call.reason
+
+
+def test_the_client_and_the_checker_agree_on_what_they_share():
+    assert client.DECISION_ATTRIBUTES == (sc.COT_GUARD_DECISION, sc.COT_GUARD_ACTION, sc.COT_GUARD_RULE,
+                                          sc.COT_GUARD_ERROR, sc.COT_GUARD_FINDING_COUNT, sc.COT_GUARD_DURATION_MS)
+    from otel_cot.coding_agents.state import default_state_path
+
+    env = {"XDG_STATE_HOME": "/x/state", "HOME": "/home/u"}
+    assert os.path.dirname(default_state_path(env)) == client.state_dir(env)
+    assert client.state_dir({}) == os.path.join(os.path.expanduser("~"), ".local", "state", "otel-cot")
+    from otel_cot.coding_agents import guard_decisions
+
+    for session in ("6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c", "../../etc/passwd", "a/b", ".hidden", "x" * 200, ""):
+        assert client.decisions_file("/d", "codex", session) == guard_decisions.decisions_file("/d", "codex", session)
+    assert client.safe_name("6f1c2a9e-4b7d") == "6f1c2a9e-4b7d"
+    assert client.safe_name("../../etc/passwd") != "../../etc/passwd" and "/" not in client.safe_name("a/b")
+
+
+def test_the_client_imports_nothing_heavy_on_its_way_to_an_answer(tmp_path):
+    """What the user waits for before every tool call: the client run as installed (``-I -S``) against a checker
+    that answers imports no json, re, socket module, nor anything of otel_cot."""
+    path = str(tmp_path / "c.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    answer = b'{"hookSpecificOutput": {"permissionDecision": "deny"}}'
+
+    def serve():
+        conn, _ = server.accept()
+        data = b""
+        while not data.endswith(b"}"):
+            data += conn.recv(65536)
+        conn.sendall(b"OTC1\t0\t%d\t0\n" % len(answer) + answer)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    proc = subprocess.run([os.sys.executable, "-I", "-S", "-X", "importtime", client.__file__, "claude_code",
+                           "PreToolUse", "--policy", "/nonexistent"], input=b'{"session_id": "s"}',
+                          env={"OTEL_COT_HOOKS_SOCKET": path, "PATH": os.environ.get("PATH", "")},
+                          capture_output=True, timeout=60)
+    server.close()
+    assert (proc.returncode, proc.stdout) == (0, answer)
+    imported = [line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()
+                if line.startswith("import time:") and "|" in line][1:]
+    assert imported and not [m for m in imported if m.split(".")[0] in ("json", "re", "socket", "otel_cot",
+                                                                           "subprocess", "selectors")], imported
+
+
+def test_an_idle_checker_exits_and_the_next_call_starts_another(tmp_path):
+    from tests.support.hook_replay import checker_pid
+
+    for env in hook_env(str(tmp_path / "home"), OTEL_COT_HOOKS_IDLE_S="1"):
+        hooks = _hooks(env)
+        transcript = str(tmp_path / "t.jsonl")
+        assert _pre(hooks, transcript, FORCE_PUSH, call_id="toolu_a").verdict == "deny"
+        first = checker_pid(env)
+        assert first is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(env["OTEL_COT_HOOKS_SOCKET"]):
+            time.sleep(0.1)
+        assert not os.path.exists(env["OTEL_COT_HOOKS_SOCKET"])  # gone after a second without a call
+        assert _pre(hooks, transcript, FORCE_PUSH, call_id="toolu_b").verdict == "deny"
+        second = checker_pid(env)
+        assert second is not None and second != first
+
+
+def test_hooks_fired_at_once_start_one_checker_and_all_get_answers(env, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.hook_replay import checker_pid
+
+    hooks = _hooks(env)
+    transcript = str(tmp_path / "t.jsonl")
+    with ThreadPoolExecutor(6) as pool:
+        calls = list(pool.map(lambda i: _pre(hooks, transcript, FORCE_PUSH, call_id=f"toolu_{i}"), range(6)))
+    assert [c.verdict for c in calls] == ["deny"] * 6
+    assert checker_pid(env) is not None
+    log = _log(env)
+    assert log.count("listening on") == 1  # one checker served them all (others found it running and left)

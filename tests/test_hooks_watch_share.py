@@ -1,0 +1,141 @@
+"""The hooks' checker and ``otel-cot watch`` export from one state file and never send the same record twice:
+whoever exports holds the export lease; ``watch`` holds it while it runs, and then exports the tool spans with
+the decisions the hooks recorded."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_cot.coding_agents.session import read_session_file
+from otel_cot.coding_agents.state import ExportLease
+from otel_cot.coding_agents.watch import Watcher
+from otel_cot.config import Settings
+from otel_cot.hooks.policy import DEFAULT_POLICY
+from otel_cot.hooks.service import HookService
+from tests.support.coding_sessions import fixture, records_of
+from tests.support.hook_replay import ServiceHooks, replay_claude_code
+
+SESSION = "6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c"
+
+
+@pytest.fixture
+def layout(tmp_path):
+    state_dir = tmp_path / "state" / "otel-cot"
+    projects = tmp_path / "claude" / "projects"
+    transcript = projects / "-home-dev-shop" / f"{SESSION}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    return state_dir, str(projects), str(transcript), str(policy)
+
+
+def _ids(spans):
+    return [s.context.span_id for s in spans]
+
+
+def _watch(state_dir, projects):
+    exporter = InMemorySpanExporter()
+    watcher = Watcher({"claude_code": projects}, exporter, state_path=str(state_dir / "watch-state.json"),
+                      settings=Settings.from_env())
+    return watcher, exporter
+
+
+def test_while_watch_holds_the_lease_the_hooks_leave_exporting_to_it(layout):
+    state_dir, projects, transcript, policy = layout
+    hooks_exporter = InMemorySpanExporter()
+    service = HookService(state_dir=str(state_dir), exporter=hooks_exporter)
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)  # watch runs
+    try:
+        replay = replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                                    ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported()
+        assert [c.tool for c in replay.denied()] == ["Bash"]
+        assert hooks_exporter.get_finished_spans() == () and service.exports_left_to_watch > 0
+        watcher, exporter = _watch(state_dir, projects)
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+
+    spans = exporter.get_finished_spans()
+    expected = read_session_file("claude_code", transcript).spans
+    assert sorted(_ids(spans)) == sorted(_ids(expected))
+    push = next(s for s in spans if s.name == "execute_tool Bash" and "--force" in s.attributes["gen_ai.tool.call.arguments"])
+    assert push.attributes["cot.guard.decision"] == "blocked" and push.attributes["cot.guard.rule"] == "deny-high"
+    edit = next(s for s in spans if s.name == "execute_tool Edit")
+    assert edit.attributes["cot.guard.action"] == "ask"
+    assert edit.attributes["cot.guard.decision"] == "asked-allowed"  # the edit ran: the person allowed it
+
+
+def test_watch_started_mid_session_continues_where_the_hooks_stopped(layout):
+    state_dir, projects, transcript, policy = layout
+    hooks_exporter = InMemorySpanExporter()
+    service = HookService(state_dir=str(state_dir), exporter=hooks_exporter)
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+
+    def watch_starts():  # at the Task call, `otel-cot watch` is started: it takes the lease
+        assert service.wait_exported()
+        assert lease.acquire(wait=False)
+
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript, on_task=watch_starts)
+        assert service.wait_exported()
+        watcher, watch_exporter = _watch(state_dir, projects)
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+
+    by_hooks, by_watch = _ids(hooks_exporter.get_finished_spans()), _ids(watch_exporter.get_finished_spans())
+    assert by_hooks and by_watch
+    assert not set(by_hooks) & set(by_watch)  # nothing twice
+    assert len(by_hooks) == len(set(by_hooks)) and len(by_watch) == len(set(by_watch))
+    expected = read_session_file("claude_code", transcript).spans
+    assert sorted(by_hooks + by_watch) == sorted(_ids(expected))  # nothing missed
+
+
+def test_the_hooks_export_the_whole_session_alone_and_watch_then_has_nothing_left(layout):
+    state_dir, projects, transcript, policy = layout
+    hooks_exporter = InMemorySpanExporter()
+    service = HookService(state_dir=str(state_dir), exporter=hooks_exporter)
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported()
+    finally:
+        service.close()
+    spans = hooks_exporter.get_finished_spans()
+    assert sorted(_ids(spans)) == sorted(_ids(read_session_file("claude_code", transcript).spans))
+    watcher, watch_exporter = _watch(state_dir, projects)
+    assert watcher.run(once=True) == 0
+    assert watch_exporter.get_finished_spans() == ()
+    assert os.path.exists(state_dir / "watch-state.json")
+
+
+def test_a_running_otel_cot_watch_holds_the_lease_until_it_exits(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    state = str(tmp_path / "state.json")
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="console")
+    watch = subprocess.Popen([sys.executable, "-m", "otel_cot.cli", "watch", "--state", state, "--quiet",
+                              "--claude-code-dir", str(tmp_path / "none"), "--agent", "claude_code"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lease = ExportLease(state)
+    try:
+        deadline = time.monotonic() + 60
+        while lease.acquire(wait=False):  # until watch has taken it
+            lease.release()
+            assert time.monotonic() < deadline and watch.poll() is None, watch.stderr.read()
+            time.sleep(0.05)
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
+    assert lease.acquire(wait=False)
+    lease.release()
