@@ -230,7 +230,7 @@ def test_the_terminal_tree_shows_names_durations_reasoning_tool_calls_and_findin
     assert "⚑ HIGH destructive_action (cot.destructive_action): git push that rewrites" in text
     assert "⚑ → calls bash {\"command\": \"git push --force origin main\"}" in text
     assert "reasoning: The test_empty case in tests/test_parser.py keeps failing" in text
-    assert max(len(ln) for ln in lines) <= 100 + len(" ⚑ destructive_action")
+    assert max(len(ln) for ln in lines) == 100
     assert "result: Edited tests/test_parser.py (simulated)" in text
     coloured = render_tree([trace], color=True)
     assert "\033[1;31m⚑ HIGH reward_hacking\033[0m" in coloured

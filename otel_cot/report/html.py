@@ -14,6 +14,7 @@ import html
 import json
 import os
 import secrets
+from importlib import resources
 from typing import Iterable, Sequence
 
 from otel_cot.detectors.base import (
@@ -58,7 +59,7 @@ def render_html(traces: Sequence[ReportTrace], *, title: str = "otel-cot trace r
         f"script-src 'nonce-{nonce}'; img-src data:; base-uri 'none'; form-action 'none'\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         f"<meta name=\"generator\" content=\"otel-cot\"><title>{esc(head_title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_asset('report.css')}</style></head><body>",
         "<header class=\"top\"><div class=\"brand\"><span class=\"logo\">otel-cot</span>"
         f"<span class=\"sub\">{esc(title)}</span></div>"
         f"<div class=\"meta\">{esc(source) + ' · ' if source else ''}generated {esc(generated)}</div></header>",
@@ -71,7 +72,7 @@ def render_html(traces: Sequence[ReportTrace], *, title: str = "otel-cot trace r
     for trace in traces:
         parts.append(_trace_section(trace, names, collapse=spans > COLLAPSE_ABOVE))
     parts.append("</main>")
-    parts.append(f"<script nonce=\"{nonce}\">{_JS}</script></body></html>\n")
+    parts.append(f"<script nonce=\"{nonce}\">{_asset('report.js')}</script></body></html>\n")
     return "".join(parts)
 
 
@@ -345,169 +346,5 @@ def _anchor(span_id: str | None) -> str:
     return "span-" + esc(span_id or "")
 
 
-def report_title(paths: Iterable[str]) -> str:
-    names = [os.path.basename(p) for p in paths]
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-_CSS = """
-:root{--bg:#f4f5f7;--card:#fff;--ink:#1c2230;--muted:#6b7280;--line:#e5e7eb;--name:38%;
---agent:#7c3aed;--chat:#2563eb;--reasoning:#d97706;--tool:#0f9488;--finding:#dc2626;--span:#64748b;
---critical:#7f1d1d;--high:#dc2626;--medium:#ea580c;--low:#ca8a04}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-code,pre,.hint,.dur,.tick{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-a{color:#1d4ed8;text-decoration:none}a:hover{text-decoration:underline}
-.top{display:flex;justify-content:space-between;align-items:center;gap:16px;padding:12px 24px;background:#111827;color:#e5e7eb}
-.brand{display:flex;align-items:baseline;gap:12px}.logo{font-weight:700;font-size:18px;color:#fff;letter-spacing:.2px}
-.logo::before{content:"";display:inline-block;width:10px;height:10px;border-radius:50%;background:var(--high);margin-right:8px;box-shadow:0 0 0 3px rgba(220,38,38,.3)}
-.sub{color:#9ca3af}.meta{color:#9ca3af;font-size:12px;overflow-wrap:anywhere;text-align:right}
-main{max-width:1500px;margin:0 auto;padding:16px 24px 48px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;margin:0 0 16px;padding:14px 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
-h2{font-size:15px;margin:0 0 10px}
-.summary{display:flex;align-items:center;gap:28px;flex-wrap:wrap}
-.stat{display:flex;flex-direction:column}.stat b{font-size:20px}.stat span{color:var(--muted);font-size:12px}
-.verdict{font-weight:700;padding:6px 12px;border-radius:8px;text-transform:uppercase;font-size:12px;letter-spacing:.5px}
-.verdict.bad{background:#fee2e2;color:#991b1b}.verdict.ok{background:#dcfce7;color:#166534}
-.chips{display:flex;gap:6px;margin-left:auto}
-.pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11px;font-weight:600;color:#fff;background:var(--span);white-space:nowrap;margin-left:6px}
-.pill.sev-critical{background:var(--critical)}.pill.sev-high{background:var(--high)}.pill.sev-medium{background:var(--medium)}.pill.sev-low{background:var(--low)}
-.flagged-list ol{margin:0;padding:0;list-style:none;display:grid;gap:8px}
-.flagged-list li{border:1px solid #fecaca;border-left:4px solid var(--high);background:#fff7f7;border-radius:8px;padding:8px 12px}
-.flagged-list li.sev-critical{border-left-color:var(--critical)}.flagged-list li.sev-medium{border-left-color:var(--medium);border-color:#fed7aa;background:#fffaf5}
-.flagged-list li.sev-low{border-left-color:var(--low);border-color:#fde68a;background:#fffdf5}
-.flagged-list .pill{margin:0 8px 0 0}.cat{font-weight:700;margin-right:8px}.on{color:var(--muted)}.on b{color:var(--ink);font-family:ui-monospace,monospace;font-weight:600}
-.expl{margin:4px 0}
-blockquote.reasoning{margin:6px 0 0;padding:6px 10px;border-left:3px solid var(--reasoning);background:#fffbf3;border-radius:0 6px 6px 0;font-size:13px;color:#3b2f1a}
-blockquote.reasoning a{font-size:11px;text-transform:uppercase;letter-spacing:.5px;font-weight:700;color:var(--reasoning);margin-right:6px}
-code.evidence{display:block;white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;border:1px solid #fecaca;border-radius:6px;padding:4px 8px;margin-top:4px;font-size:12px;color:#7f1d1d}
-.kv{display:flex;gap:8px;align-items:baseline;margin-top:4px;font-size:12px}.kv>span{color:var(--muted);min-width:56px}
-.kv code.evidence{margin:0;flex:1}
-.trace-head{display:flex;align-items:baseline;gap:12px;flex-wrap:wrap;margin-bottom:8px}.trace-head h2{margin:0}
-.trace-head code{font-size:13px}.svc{background:#eef2ff;color:#3730a3;border-radius:6px;padding:1px 8px;font-size:12px;font-weight:600}
-.muted{color:var(--muted)}
-.toolbar{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:4px 0 10px;font-size:12px}
-.toolbar button{font:inherit;border:1px solid var(--line);background:#f9fafb;border-radius:6px;padding:3px 10px;cursor:pointer}
-.toolbar button:hover{background:#f3f4f6}.toolbar input[type=search]{font:inherit;border:1px solid var(--line);border-radius:6px;padding:3px 8px;min-width:240px;margin-left:auto}
-.wf-head,.row{display:grid;grid-template-columns:var(--name) 1fr;align-items:center}
-.wf-head{border-bottom:1px solid var(--line);padding-bottom:4px;color:var(--muted);font-size:12px;position:sticky;top:0;background:var(--card);z-index:2}
-.lane{position:relative;height:22px}
-.axis .tick{position:absolute;top:3px;font-size:11px;color:var(--muted);padding-left:4px;border-left:1px solid var(--line)}.axis .tick.end{right:0;border:0}
-.row{cursor:pointer;list-style:none;border-radius:4px;min-height:26px}
-.row::-webkit-details-marker{display:none}
-.row:hover{background:#f3f6fb}
-.row .lane{background:repeating-linear-gradient(to right,transparent 0,transparent calc(25% - 1px),#eef0f3 calc(25% - 1px),#eef0f3 25%)}
-.name{display:flex;align-items:center;min-width:0;white-space:nowrap;overflow:hidden;padding-right:8px}
-.nm{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
-.hint{color:var(--muted);font-size:12px;margin-left:8px;overflow:hidden;text-overflow:ellipsis}
-.dot{width:9px;height:9px;border-radius:2px;margin-right:7px;flex:none;background:var(--span)}
-.bar{position:absolute;top:5px;height:13px;border-radius:3px;background:var(--span);min-width:2px}
-.dur{position:absolute;top:3px;font-size:11px;color:var(--muted);white-space:nowrap}
-.dur.in{color:#fff;top:5px;font-size:10px;line-height:12px;font-weight:600}
-.k-agent>.sp .dot,.k-agent>.sp .bar{background:var(--agent)}.k-chat>.sp .dot,.k-chat>.sp .bar{background:var(--chat)}
-.k-reasoning>.sp .dot,.k-reasoning>.sp .bar{background:var(--reasoning)}.k-tool>.sp .dot,.k-tool>.sp .bar{background:var(--tool)}
-.k-finding>.sp .dot,.k-finding>.sp .bar{background:var(--finding)}
-.flagged>.sp>.row{background:#fef2f2;box-shadow:inset 3px 0 0 var(--high)}
-.flagged.sev-critical>.sp>.row{box-shadow:inset 3px 0 0 var(--critical)}.flagged.sev-medium>.sp>.row{background:#fff7ed;box-shadow:inset 3px 0 0 var(--medium)}
-.flagged.sev-low>.sp>.row{background:#fefce8;box-shadow:inset 3px 0 0 var(--low)}
-.flagged>.sp>.row .bar{outline:2px solid var(--high);outline-offset:1px}
-.span.target>.sp>.row{outline:2px solid #2563eb}
-.tw,.tw-none{flex:none;width:34px;height:18px;margin-right:4px}
-.tw{border:0;background:none;cursor:pointer;color:var(--muted);font-size:11px;padding:0;text-align:left}
-.tw::before{content:"▾ ";color:var(--ink)}.collapsed>.sp .tw::before{content:"▸ "}
-.tw .count{opacity:0}.collapsed>.sp .tw .count{opacity:1}
-.collapsed>.children{display:none}
-.tree.flagged-only .span:not([data-path]){display:none}
-.span.filtered-out>.sp{display:none}
-.panel{margin:4px 0 10px 30px;padding:10px 14px;border-left:2px solid var(--line);background:#fbfbfc;border-radius:0 8px 8px 0;max-width:1100px}
-.finding{border:1px solid #fecaca;background:#fff5f5;border-radius:8px;padding:8px 12px;margin-bottom:8px}
-.finding.sev-medium{border-color:#fed7aa;background:#fffaf5}.finding.sev-low{border-color:#fde68a;background:#fffdf5}
-.fh{display:flex;gap:8px;align-items:center}.fh .pill{margin:0}
-.view{margin:0 0 8px}.vh{font-size:11px;text-transform:uppercase;letter-spacing:.5px;color:var(--muted);font-weight:700;margin-bottom:3px}
-.vh code.tool{text-transform:none;letter-spacing:0;color:var(--ink);background:#eef2f7;border-radius:4px;padding:0 5px}
-.view pre.txt{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-height:22em;overflow:auto;background:#fff;border:1px solid var(--line);border-radius:6px;padding:6px 10px;font-size:12.5px}
-.v-reasoning pre.txt{border-left:3px solid var(--reasoning);background:#fffbf3;font-family:system-ui,sans-serif;font-size:13.5px}
-.v-tool_call pre.txt,table.args{border-left:3px solid var(--tool)}
-table.args{border-collapse:collapse;background:#fff;border:1px solid var(--line);border-left:3px solid var(--tool);border-radius:6px;width:100%;font-size:12.5px}
-table.args th{text-align:left;vertical-align:top;padding:5px 10px;color:var(--muted);font-weight:600;white-space:nowrap;width:1%;font-family:ui-monospace,monospace}
-table.args td{padding:5px 10px 5px 0}table.args pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-height:22em;overflow:auto}
-table.args tr+tr{border-top:1px solid #f1f2f4}
-pre.diff{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-height:30em;overflow:auto}
-pre.diff span{display:block;padding:0 6px}pre.diff .del{background:#fde8e8;color:#8b1c1c}pre.diff .add{background:#e6f6ea;color:#14532d}
-pre.diff .hunk{color:#6366f1}
-.view.hit table.args{border:1px solid var(--high);border-left:4px solid var(--high)}
-.view.hit pre.txt{border:1px solid var(--high);border-left:4px solid var(--high);background:#fff5f5}
-.vh .muted{text-transform:none;letter-spacing:0;font-weight:400;margin-left:4px}
-.flag{color:var(--high);margin-left:8px;text-transform:none;letter-spacing:0}
-.attrs summary{cursor:pointer;font-size:12px;color:var(--muted)}
-.attrs table{border-collapse:collapse;font-size:12px;margin-top:4px;width:100%}
-.attrs th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap;font-family:ui-monospace,monospace}
-.attrs td{padding:2px 0;white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace}
-.ids{font-size:11px;margin-top:6px}
-.empty{color:var(--muted)}
-"""
-
-_JS = r"""
-(function(){
-  "use strict";
-  function spanOf(el){ while(el && !(el.classList && el.classList.contains("span"))) el = el.parentElement; return el; }
-  function reveal(el){
-    for (var p = el.parentElement; p; p = p.parentElement){
-      if (p.classList && p.classList.contains("span")) { p.classList.remove("collapsed"); p.classList.remove("filtered-out"); }
-      if (p.classList && p.classList.contains("tree")) p.classList.remove("flagged-only");
-    }
-    el.classList.remove("filtered-out");
-  }
-  function go(hash){
-    if (!hash || hash.length < 2) return;
-    var el = document.getElementById(decodeURIComponent(hash.slice(1)));
-    if (!el || !el.classList.contains("span")) return;
-    reveal(el);
-    var d = el.querySelector(":scope > details"); if (d) d.open = true;
-    var prev = document.querySelectorAll(".span.target");
-    for (var i = 0; i < prev.length; i++) prev[i].classList.remove("target");
-    el.classList.add("target");
-    el.scrollIntoView({block: "center"});
-  }
-  document.addEventListener("click", function(ev){
-    var tw = ev.target.closest && ev.target.closest(".tw");
-    if (tw){ ev.preventDefault(); ev.stopPropagation(); spanOf(tw).classList.toggle("collapsed"); return; }
-    var a = ev.target.closest && ev.target.closest("a.jump, .ids a");
-    if (a){ ev.preventDefault(); var h = a.getAttribute("href"); history.replaceState(null, "", h); go(h); return; }
-    var b = ev.target.closest && ev.target.closest("button[data-act]");
-    if (!b) return;
-    var sec = b.closest("section"), all = sec.querySelectorAll(".span"), i;
-    var act = b.getAttribute("data-act");
-    for (i = 0; i < all.length; i++){
-      if (act === "expand") all[i].classList.remove("collapsed");
-      if (act === "collapse" && all[i].querySelector(":scope > .children > .span")) all[i].classList.add("collapsed");
-    }
-    if (act === "collapse"){ var tops = sec.querySelectorAll(".tree > .span"); for (i = 0; i < tops.length; i++) tops[i].classList.remove("collapsed"); }
-    if (act === "details"){
-      var ds = sec.querySelectorAll("details.sp"), open = b.textContent.indexOf("Open") === 0;
-      for (i = 0; i < ds.length; i++) ds[i].open = open;
-      b.textContent = open ? "Close all details" : "Open all details";
-    }
-  });
-  document.addEventListener("change", function(ev){
-    var t = ev.target;
-    if (t.getAttribute && t.getAttribute("data-act") === "flagged-only")
-      t.closest("section").querySelector(".tree").classList.toggle("flagged-only", t.checked);
-  });
-  document.addEventListener("input", function(ev){
-    var t = ev.target;
-    if (!(t.getAttribute && t.getAttribute("data-act") === "filter")) return;
-    var q = t.value.toLowerCase(), all = t.closest("section").querySelectorAll(".span"), i, s;
-    for (i = all.length - 1; i >= 0; i--){
-      s = all[i];
-      var own = s.querySelector(":scope > details").textContent.toLowerCase().indexOf(q) >= 0;
-      var kid = s.querySelector(":scope > .children > .span:not(.filtered-out)");
-      s.classList.toggle("filtered-out", !!q && !own && !kid);
-      if (q && kid) s.classList.remove("collapsed");
-    }
-  });
-  window.addEventListener("hashchange", function(){ go(location.hash); });
-  document.documentElement.setAttribute("data-report", "ready");
-  go(location.hash);
-})();
-"""
+def _asset(name: str) -> str:
+    return (resources.files("otel_cot.report") / "assets" / name).read_text(encoding="utf-8")

@@ -60,12 +60,10 @@ def _span_lines(span: ReportSpan, prefix: str, last: bool, root: bool, st: _Styl
     below = prefix + ("" if root else ("   " if last else "│  "))
     name = span.record.name or "(unnamed)"
     duration = format_duration(span.duration_ns)
-    left = prefix + branch + name
-    pad = max(2, width - len(left) - len(duration))
+    flag = ("  ⚑ " + ", ".join(dict.fromkeys(f.category for f in span.findings))) if span.findings else ""
+    pad = max(2, width - len(prefix + branch + name) - len(duration) - len(flag))
     line = prefix + branch + (st(name, "redbold") if span.findings else st(name, "bold")) + " " * pad + duration
-    if span.findings:
-        line += "  " + st("⚑ " + ", ".join(dict.fromkeys(f.category for f in span.findings)), "redbold")
-    out.append(line)
+    out.append(line + (st(flag, "redbold") if flag else ""))
     body = below + ("│  " if span.children else "   ")
 
     def add(label: str, text: str, style: str) -> None:
