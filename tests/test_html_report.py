@@ -234,3 +234,17 @@ def test_the_terminal_tree_shows_names_durations_reasoning_tool_calls_and_findin
     assert "result: Edited tests/test_parser.py (simulated)" in text
     coloured = render_tree([trace], color=True)
     assert "\033[1;31m⚑ HIGH reward_hacking\033[0m" in coloured
+
+
+def test_a_runaway_nesting_is_flattened_not_a_crash():
+    from otel_cot.detectors.views import SpanRecord
+    from otel_cot.report.model import MAX_DEPTH
+
+    chain = [SpanRecord("a" * 32, f"{i + 1:016x}", f"step {i}", {}, i, 10_000 - i, f"{i:016x}" if i else None)
+             for i in range(3000)]  # each span the parent of the next: deeper than any recursion limit
+    (trace,) = build_traces(chain)
+    assert max(s.depth for s in trace.spans) == MAX_DEPTH
+    assert len(trace.spans) == 3000 and sum(s.flattened for s in trace.spans) == 3000 - MAX_DEPTH
+    page = render_html([trace])
+    assert page.count('class="span ') == 3000 and "(nested deeper)" in page
+    assert len(render_tree([trace], color=False).splitlines()) == 3001

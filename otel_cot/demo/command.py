@@ -69,6 +69,8 @@ def main(args: argparse.Namespace) -> int:
         return code
     except _OutputClosed:
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the trace was shown: stop everything, quietly
+        return 130
     except (DemoError, TimeoutError, RuntimeError, OSError) as e:
         keep = True
         _say(f"demo failed: {e}")

@@ -349,7 +349,8 @@ class OtelCotCollector(Process):
     def start(self, timeout: float = 60.0) -> "OtelCotCollector":
         command = collector_command()
         if command is None:
-            raise FileNotFoundError("otel-cot-collector is not installed (pip install ./collector)")
+            raise FileNotFoundError("otel-cot-collector is not installed "
+                                    "(from the checkout's root: pip install ./collector)")
         path = os.path.join(self.workdir, "collector.yaml")
         with open(path, "w") as fh:
             yaml.safe_dump(self.config, fh)

@@ -188,7 +188,7 @@ def _span(span: ReportSpan, start: int, total: int, names: dict[str, str], colla
     twisty = ("<button type=\"button\" class=\"tw\" title=\"show or hide the spans below\">"
               f"<span class=\"count\">{_descendants(span)}</span></button>"
               if span.children else "<span class=\"tw-none\"></span>")
-    hint = _hint(span)
+    hint = ("(nested deeper) " if span.flattened else "") + _hint(span)
     children = "".join(_span(c, start, total, names, collapse, opened) for c in span.children)
     is_open = bool(span.findings) or span.span_id in opened
     return (

@@ -18,6 +18,7 @@ from otel_cot.detectors.views import SpanRecord, views_from_record
 # What a span is, for colour and label: by gen_ai.operation.name, else by name.
 KIND_AGENT, KIND_CHAT, KIND_REASONING_SPAN, KIND_TOOL, KIND_FINDING, KIND_OTHER = (
     "agent", "chat", "reasoning", "tool", "finding", "span")
+MAX_DEPTH = 48
 _OPERATION_KINDS = {"invoke_agent": KIND_AGENT, "create_agent": KIND_AGENT, "chat": KIND_CHAT,
                     "text_completion": KIND_CHAT, "generate_content": KIND_CHAT, "embeddings": KIND_CHAT,
                     "execute_tool": KIND_TOOL}
@@ -32,6 +33,7 @@ class ReportSpan:
     children: list["ReportSpan"] = field(default_factory=list)
     depth: int = 0
     on_flagged_path: bool = False  # the span or one of its descendants is flagged
+    flattened: bool = False  # nested deeper than MAX_DEPTH: shown under its ancestor at that depth
 
     @property
     def span_id(self) -> str:
@@ -55,6 +57,7 @@ class ReportTrace:
     roots: list[ReportSpan]
     spans: list[ReportSpan]  # depth-first, children in start order
     service: str | None = None
+    _by_id: dict[str, ReportSpan] = field(default_factory=dict, repr=False)
 
     @property
     def start_ns(self) -> int:
@@ -73,7 +76,9 @@ class ReportTrace:
         return [f for s in self.spans for f in s.findings]
 
     def span(self, span_id: str | None) -> ReportSpan | None:
-        return next((s for s in self.spans if s.span_id == span_id), None) if span_id else None
+        if len(self._by_id) != len(self.spans):
+            self._by_id = {s.span_id: s for s in self.spans}
+        return self._by_id.get(span_id or "")
 
     def reasoning_for(self, span: ReportSpan, finding: Finding) -> tuple[ReportSpan, str] | None:
         """The reasoning that explains a finding: the related span's (a cross-span finding names the
@@ -141,6 +146,7 @@ def _build_trace(trace_id: str, records: dict[str, SpanRecord], found: dict[tupl
             parent.children.append(span)
         else:
             roots.append(span)
+    _flatten_deep(roots)
     ordered: list[ReportSpan] = []
     seen: set[str] = set()
     _order(roots, 0, ordered, seen)
@@ -152,6 +158,32 @@ def _build_trace(trace_id: str, records: dict[str, SpanRecord], found: dict[tupl
         _drop_repeated_reasoning(span)
     service = next((services[s.span_id] for s in ordered if s.span_id in services), None)
     return ReportTrace(trace_id, roots, ordered, service)
+
+
+def _flatten_deep(roots: list[ReportSpan]) -> None:
+    """Spans nested deeper than MAX_DEPTH are shown as children of their ancestor at that depth (marked
+    ``flattened``): a hostile or runaway trace cannot exhaust the recursion below or the browser's
+    nesting limit."""
+    stack = [(root, 0) for root in roots]
+    seen: set[str] = set()
+    while stack:
+        span, depth = stack.pop()
+        if span.span_id in seen:
+            continue
+        seen.add(span.span_id)
+        if depth < MAX_DEPTH - 1:
+            stack.extend((child, depth + 1) for child in span.children)
+            continue
+        below, todo = [], list(span.children)
+        while todo:
+            child = todo.pop()
+            if child.span_id in seen:
+                continue
+            seen.add(child.span_id)
+            below.append(child)
+            todo.extend(child.children)
+            child.children, child.flattened = [], True
+        span.children = below
 
 
 def _start_key(span: ReportSpan) -> tuple[int, int, str]:
