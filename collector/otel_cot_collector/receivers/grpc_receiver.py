@@ -10,9 +10,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..config import ProtocolConfig
 from . import ingest
 from .ingest import Ingest
+from .otlp_config import ProtocolConfig
 
 _CODES = {
     ingest.INVALID: code_pb2.INVALID_ARGUMENT,
