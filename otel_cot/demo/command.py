@@ -77,10 +77,10 @@ def main(args: argparse.Namespace) -> int:
         _say(f"Logs and configs kept in {workdir}")
         return 1
     finally:
+        for p in reversed(started):  # the collector first, while the receiver it exports to still answers
+            p.stop()
         for close in closers:
             close()
-        for p in reversed(started):
-            p.stop()
         if ok and args.keep:
             _say(f"Kept {workdir}")
         if not keep:
