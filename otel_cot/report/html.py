@@ -15,7 +15,7 @@ import json
 import os
 import secrets
 from importlib import resources
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from otel_cot.detectors.base import (
     KIND_MODEL_CALL,
