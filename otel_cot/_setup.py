@@ -40,7 +40,7 @@ def build_exporter(endpoint: str | None = None, protocol: str | None = None,
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
         except ImportError as exc:
             raise ConfigurationError(
-                "OTLP protocol 'grpc' needs the gRPC exporter: pip install 'otel-cot[grpc]'"
+                "OTLP protocol 'grpc' needs the gRPC exporter: pip install opentelemetry-exporter-otlp-proto-grpc"
             ) from exc
         return GrpcExporter(endpoint=endpoint, headers=dict(headers) if headers else None)
     if protocol == "http/protobuf":

@@ -72,10 +72,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     # before the tool it asked for).
     records.sort(key=lambda r: (r.trace_id, r.end_time_ns, r.start_time_ns))
     names = {(r.trace_id, r.span_id): r.name for r in records}
-    count = 0
+    found = []
     for record in records:
         for f in engine.process(record):
-            count += 1
+            found.append(f)
             if args.json:
                 print(json.dumps({"trace_id": f.trace_id, "span_id": f.span_id,
                                   "span_name": names.get((f.trace_id, f.span_id), ""),
@@ -89,8 +89,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 print(f"trace={f.trace_id} span={f.span_id} [{names.get((f.trace_id, f.span_id), '')}] "
                       f"{f.severity.upper()} {f.category} {f.detector_id}: {f.explanation}{related}\n"
                       f"    evidence: {f.evidence}")
-    print(f"{len(records)} spans, {count} findings", file=sys.stderr)
-    return 1 if (count and args.fail_on_findings) else 0
+    if args.html:
+        from .report import build_traces, write_html
+
+        path = write_html(args.html, build_traces(records, found), title="trace report",
+                          source=", ".join(args.files))
+        print(f"HTML report: {path}", file=sys.stderr)
+    print(f"{len(records)} spans, {len(found)} findings", file=sys.stderr)
+    return 1 if (found and args.fail_on_findings) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="OTLP JSON (file exporter) or Jaeger JSON files")
     p.add_argument("--json", action="store_true", help="one JSON object per finding")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when anything is found")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write the traces with their findings as a self-contained HTML report")
     _add_engine_options(p)
     p.set_defaults(func=cmd_scan)
 

@@ -161,14 +161,33 @@ def _check_pipeline(signal: str, pipe: PipelineConfig, receivers: Mapping[str, A
 def load(path: str, environ: Mapping[str, str] | None = None, registry: Registry | None = None) -> Config:
     """Read, substitute and validate ``path``; raises ConfigError naming the file."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(substitute_env(raw, environ))
+        data = yaml.safe_load(substitute_env(_text(raw), environ))
         return parse(data, registry)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        raise ConfigError(f"{path}: {_yaml_error(exc)}") from None
+
+
+def _text(raw: bytes) -> str:
+    """The file as text, or a ConfigError saying why it is not a YAML file."""
+    if b"\0" in raw[:8192]:
+        raise ConfigError("a binary file (it contains NUL bytes), not a YAML config")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}), "
+                          "not a YAML config") from None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: where, and what."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {' '.join(str(problem).split())}"

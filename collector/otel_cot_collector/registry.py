@@ -59,6 +59,11 @@ class Factory:
     - ``resolve(config, whole, path)``: checks that need the whole config (references to other
       components; run at load, so ``--validate`` catches them) and returns the exporters the component
       writes to besides its pipeline's.
+    - receivers: ``listens(config)``, the addresses it will listen on as ``(key, host, port)`` (``key``
+      under the component's section), checked before anything starts (:mod:`.preflight`).
+    - ``check(config, path)``: what would stop the component from starting that parsing does not see (a
+      file it will load that does not load): problems, each naming its key under ``path``. Run before
+      anything starts and by ``--validate``.
     """
 
     kind: str
@@ -71,6 +76,8 @@ class Factory:
     first: bool = False
     aliases: tuple[str, ...] = ()
     resolve: Callable[[Any, Any, str], Sequence[str]] | None = None  # (config, the whole Config, path)
+    listens: Callable[[Any], Sequence[tuple[str, str, int]]] | None = None
+    check: Callable[[Any, str], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -13,11 +13,16 @@ from .exporters.base import Exporter
 from .http_server import HttpServer, serve
 from .pipeline import Pipeline
 from .ingest import Ingest
+from .preflight import one_line
 from .registry import ExporterContext, ReceiverContext
 from .store import Store
 from .telemetry import Metrics
 
 logger = logging.getLogger("otel_cot_collector")
+
+
+class StartupError(Exception):
+    """A component could not start (an address taken after the pre-start check, ...): one line, naming it."""
 
 
 class Service:
@@ -71,10 +76,16 @@ class Service:
             await self._shutdown()
 
     async def _start_servers(self) -> None:
-        for receiver in self.receivers:
-            await receiver.start()
+        for name, receiver in zip(self.cfg.receivers, self.receivers):
+            try:
+                await receiver.start()
+            except Exception as exc:
+                raise StartupError(f"receivers.{name}: {one_line(exc)}") from exc
         tel = self.cfg.telemetry
-        self._ops = await serve(ops.build_app(self.metrics, self.ready), tel.host, tel.port)
+        try:
+            self._ops = await serve(ops.build_app(self.metrics, self.ready), tel.host, tel.port)
+        except OSError as exc:
+            raise StartupError(f"service.telemetry.endpoint: {one_line(exc)}") from exc
 
     async def _shutdown(self) -> None:
         """Stop accepting, finish in-flight requests, process and export what is queued, within the deadline;

@@ -30,7 +30,7 @@ from ..internal_errors import report_internal_error
 from ..runtime import runtime
 from ..values import plain
 from .decision import ACTIONS, ALLOWED, ASK, ASKED_ALLOWED, ASKED_DENIED, BLOCK, BLOCKED, AskRequest, Decision
-from .paths import path_matches, resolve, simple_commands, touched_paths
+from .paths import allows, resolve, simple_commands, touched_paths
 from .policy import Policy, allowed_tool
 from .recorder import DetectorFailed, GuardTimeout, Recorder, judge
 from .workspace import WorkspaceDetector
@@ -170,7 +170,8 @@ class Guard:
                 root = self.policy.root
                 patterns = [resolve(p, root) + ("/**" if p.endswith("/**") else "") for p in allow.paths]
                 patterns = [p[:-6] + "/**" if p.endswith("/**/**") else p for p in patterns]
-                if all(any(path_matches(resolve(p, root), pat) for pat in patterns) for p in paths):
+                workspace = self.policy.workspace
+                if all(any(allows(pat, resolve(p, root), workspace) for pat in patterns) for p in paths):
                     return "allow.paths"
         return None
 

@@ -4,10 +4,12 @@ endpoint they take and whether plain ``http://`` means no TLS."""
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..config_parsing import ConfigError, Section, boolean, duration, endpoint, existing_file, str_map, text
+from ..preflight import one_line
 from ..registry import Factory
 from .base import SendingConfig, Transport, parse_sending
 
@@ -55,4 +57,13 @@ def otlp_factory(kind: str, alias: str, transport: Callable[[ExporterConfig], Tr
         return transport(cfg)
 
     return Factory(kind="exporter", type=kind, aliases=(alias,), config=ExporterConfig, parse=parser(kind),
-                   create=create)
+                   create=create, check=check)
+
+
+def check(cfg: ExporterConfig, path: str) -> Iterator[str]:
+    """The CA bundle loads (the exporter would fail to connect otherwise)."""
+    if cfg.ca_file:
+        try:
+            ssl.create_default_context(cafile=cfg.ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            yield f"{path}.tls.ca_file: cannot load {cfg.ca_file} ({one_line(exc)})"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from otel_cot import semconv
 from otel_cot.detectors import Engine, Finding, SpanRecord, load_config_file
@@ -23,6 +23,7 @@ from otel_cot.detectors.judging import is_flagged, judge
 
 from .. import otlp
 from ..config_parsing import ConfigError, Section, duration, existing_file, integer
+from ..preflight import one_line
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
@@ -226,5 +227,14 @@ def create(cfg: DetectConfig, ctx: ProcessorContext) -> Detect:
     return Detect(engine, ctx.metrics, log_spans=log_spans, findings=ctx.findings, emit=ctx.emit)
 
 
+def check(cfg: DetectConfig, path: str) -> Iterator[str]:
+    """The detectors' config file loads (rule packs, plugins)."""
+    if cfg.config_file:
+        try:
+            load_config_file(cfg.config_file)
+        except Exception as exc:  # whatever a plugin's import raises
+            yield f"{path}.config_file: {cfg.config_file}: {one_line(exc)}"
+
+
 factory = Factory(kind="processor", type="detect", config=DetectConfig, parse=parse, create=create,
-                  signals=("traces", "logs"))
+                  signals=("traces", "logs"), check=check)

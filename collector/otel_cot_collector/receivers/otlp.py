@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from typing import Iterator
 
 import grpc
 
 from ..http_server import HttpServer, serve
+from ..preflight import one_line
 from ..registry import Factory, ReceiverContext
 from . import grpc_receiver, http_receiver
 from ..ingest import Ingest
@@ -50,4 +53,20 @@ def create(cfg: ReceiverConfig, ctx: ReceiverContext) -> OtlpReceiver:
     return OtlpReceiver(ctx.name, cfg, ctx.ingest)
 
 
-factory = Factory(kind="receiver", type="otlp", config=ReceiverConfig, parse=parse, create=create)
+def listens(cfg: ReceiverConfig) -> list[tuple[str, str, int]]:
+    return [(f"protocols.{name}.endpoint", p.host, p.port) for name, p in (("grpc", cfg.grpc), ("http", cfg.http))
+            if p is not None]
+
+
+def check(cfg: ReceiverConfig, path: str) -> Iterator[str]:
+    """The TLS certificate and key load (a server would fail to start otherwise)."""
+    for name, p in (("grpc", cfg.grpc), ("http", cfg.http)):
+        if p is not None and p.tls is not None:
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(p.tls.cert_file, p.tls.key_file)
+            except (ssl.SSLError, OSError) as exc:
+                yield f"{path}.protocols.{name}.tls: cannot load the certificate and key ({one_line(exc)})"
+
+
+factory = Factory(kind="receiver", type="otlp", config=ReceiverConfig, parse=parse, create=create,
+                  listens=listens, check=check)
