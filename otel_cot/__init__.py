@@ -20,7 +20,9 @@ from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
 from .guard import Decision, ToolCallBlocked, configure
-from .instrumentation.providers import installed_instrumentors
+from .guard.api import GUARD_CONFIG_ENV
+from .instrumentation.on_import import InstrumentOnImport
+from .instrumentation.providers import installed_instrumentors, providers
 from .instrumentation.tool_check import acheck_tool_call, check_tool_call
 from .instrumentation.tools import agent, tool
 from .internal_errors import set_internal_error_reporter
@@ -65,7 +67,7 @@ def init(
     span_exporter: SpanExporter | None = None,
     guard: Any = None,
 ) -> TracerProvider | None:
-    """Instrument every supported library that is installed and export spans over OTLP.
+    """Instrument every supported library (when it is imported) and export spans over OTLP.
 
     With no arguments everything comes from the standard ``OTEL_*`` variables
     (``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_PROTOCOL``, ...)
@@ -121,30 +123,25 @@ def init(
             trace.set_tracer_provider(provider)
         runtime.settings = settings
         _configure_guard(guard)
-        runtime.start(provider, owned, _instrument_all(provider, settings))
+        runtime.start(provider, owned, _instrument_on_import(provider, settings))
         return provider
 
 
 def _configure_guard(policy: Any) -> None:
-    from .guard.policy import policy_from_env
+    if policy is None:
+        if not os.environ.get(GUARD_CONFIG_ENV, "").strip():
+            return  # no guard asked for: the policy module (YAML, the detectors) stays unimported
+        from .guard.policy import policy_from_env
 
-    policy = policy if policy is not None else policy_from_env()
-    if policy is not None:
-        configure(policy)
+        policy = policy_from_env()
+    configure(policy)
 
 
-def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
-    done = []
-    for name, cls in instrumentors().items():
-        if settings.instrument is not None and name not in settings.instrument:
-            continue
-        instrumentor = cls()
-        if instrumentor.is_instrumented_by_opentelemetry:
-            continue
-        instrumentor.instrument(tracer_provider=provider, settings=settings)
-        if instrumentor.is_instrumented_by_opentelemetry:
-            done.append(instrumentor)
-    return done
+def _instrument_on_import(provider: TracerProvider, settings: Settings) -> list[InstrumentOnImport]:
+    """A hook per selected library: it is instrumented when imported (at once if it already is), so ``init()``
+    imports none of them."""
+    return [InstrumentOnImport(p, provider, settings).arm() for name, p in providers().items()
+            if settings.instrument is None or name in settings.instrument]
 
 
 def shutdown(timeout_millis: int = 30_000) -> None:
