@@ -66,6 +66,7 @@ def init(
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
     guard: Any = None,
+    shutdown_timeout: float | None = None,
 ) -> TracerProvider | None:
     """Instrument every supported library (when it is imported) and export spans over OTLP.
 
@@ -81,6 +82,10 @@ def init(
     ``guard`` (a policy mapping, an ``otel_cot.guard.Policy`` or a YAML path; else
     ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
     and logged, asked about or blocked by policy (docs/guard.md).
+
+    ``shutdown_timeout`` (seconds; else ``OTEL_COT_SHUTDOWN_TIMEOUT``, default 3) bounds what :func:`shutdown` and
+    interpreter exit spend delivering the last spans through the exporter otel-cot adds; spans a backend did not
+    take by then are reported in one warning line.
     """
     with runtime.lock:
         if runtime.started:
@@ -98,8 +103,10 @@ def init(
             redact_secrets=redact_secrets,
             detect=detect,
             instrument=tuple(instrument) if instrument is not None else None,
+            shutdown_timeout=shutdown_timeout,
         )
         owned = False
+        processors = []
         provider = tracer_provider
         if provider is None:
             current = trace.get_tracer_provider()
@@ -109,13 +116,14 @@ def init(
                 provider = build_provider(settings.service_name)
                 owned = True
         if owned or endpoint is not None or span_exporter is not None:
-            exporter = span_exporter or build_exporter(endpoint, protocol, headers)
-            if exporter is not None:
+            sender = span_exporter or build_exporter(endpoint, protocol, headers)
+            if sender is not None:
+                exporter = sender
                 if settings.detect:
                     from .detectors.exporter import DetectingSpanExporter
 
-                    exporter = DetectingSpanExporter(exporter)
-                add_exporter(provider, exporter)
+                    exporter = DetectingSpanExporter(sender)
+                processors.append(add_exporter(provider, exporter, settings.shutdown_timeout, sender))
         elif settings.detect:
             logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "
                            "own, so wrap it in otel_cot.detectors.exporter.DetectingSpanExporter")
@@ -123,7 +131,7 @@ def init(
             trace.set_tracer_provider(provider)
         runtime.settings = settings
         _configure_guard(guard)
-        runtime.start(provider, owned, _instrument_on_import(provider, settings))
+        runtime.start(provider, owned, _instrument_on_import(provider, settings), processors)
         return provider
 
 
@@ -144,8 +152,11 @@ def _instrument_on_import(provider: TracerProvider, settings: Settings) -> list[
             if settings.instrument is None or name in settings.instrument]
 
 
-def shutdown(timeout_millis: int = 30_000) -> None:
-    """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider."""
+def shutdown(timeout_millis: int | None = None) -> None:
+    """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider.
+
+    The flush through the exporter otel-cot added ends within ``timeout_millis`` (default: ``init()``'s
+    ``shutdown_timeout``); what the backend did not take by then is reported in one warning line."""
     with runtime.lock:
         configure(None)
         runtime.stop(timeout_millis)
