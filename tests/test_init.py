@@ -232,6 +232,28 @@ def test_an_sdk_imported_after_init_is_instrumented_on_import_and_only_the_selec
     assert len([s for s in sink.spans() if s["name"].startswith("chat")]) == 1
 
 
+def test_importing_an_sdk_after_init_imports_none_of_its_lazy_modules(sink, replay):
+    """openai loads its resources on first use; instrumenting it must not load them (they are wrapped when the
+    client loads them)."""
+    lazy = ["openai.resources.chat.completions", "openai.resources.responses",
+            "openai.lib.streaming.chat._completions", "openai.lib.streaming.responses._responses"]
+    probe = f"import sys; print('LOADED', [m for m in {lazy!r} if m in sys.modules])"
+    bare = _run("import openai\n" + probe, {"OTEL_TRACES_EXPORTER": "none"}, replay)
+    assert "LOADED []" in bare, "the SDK now imports these itself: pick modules it loads lazily"
+    out = _run("""
+        import otel_cot
+        otel_cot.init()
+        import openai
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        assert OpenAIInstrumentor().is_instrumented_by_opentelemetry
+        PROBE
+        {CALL}
+        otel_cot.shutdown()
+    """.replace("PROBE", probe), _otlp_env(sink), replay)
+    assert "LOADED []" in out
+    assert sorted(s["name"] for s in sink.spans()) == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
+
+
 def test_shutdown_before_the_import_disarms_the_hook(sink, replay):
     out = _run("""
         import otel_cot
@@ -264,83 +286,3 @@ def test_init_after_shutdown_instruments_again(replay):
         print("APP SPANS", sorted(s.name for s in exporter.get_finished_spans()))
     """, {"OTEL_TRACES_EXPORTER": "none"}, replay)
     assert "APP SPANS ['chat deepseek-reasoner', 'reasoning deepseek-reasoner']" in out
-
-
-PROBE_INSTRUMENTOR = """
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-switched_on = []
-
-class Probe(BaseInstrumentor):
-    def instrumentation_dependencies(self):
-        return ()
-
-    def _instrument(self, **kwargs):
-        switched_on.append(kwargs["tracer_provider"])
-
-    def _uninstrument(self, **kwargs):
-        switched_on.clear()
-
-class Broken(Probe):
-    def __init__(self):
-        raise RuntimeError("instrumentor bug")
-"""
-
-
-@pytest.fixture
-def probe(tmp_path, monkeypatch):
-    """A library module (``otel_cot_probe_lib``, not imported yet) and an instrumentor module for it; yields a
-    function making a hook (``InstrumentOnImport``) for one of its instrumentors."""
-    from importlib.metadata import EntryPoint
-
-    from opentelemetry.sdk.trace import TracerProvider
-
-    from otel_cot.config import Settings
-    from otel_cot.instrumentation.on_import import InstrumentOnImport
-    from otel_cot.instrumentation.providers import ENTRY_POINT_GROUP, Provider
-
-    (tmp_path / "otel_cot_probe_lib.py").write_text("VALUE = 42\n")
-    (tmp_path / "otel_cot_probe_instr.py").write_text(PROBE_INSTRUMENTOR)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    hooks = []
-
-    def make(cls: str = "Probe") -> InstrumentOnImport:
-        entry_point = EntryPoint("otel_cot_probe", f"otel_cot_probe_instr:{cls}", ENTRY_POINT_GROUP)
-        hooks.append(InstrumentOnImport(Provider("probe", entry_point, "otel_cot_probe_lib", ()), TracerProvider(),
-                                        Settings()))
-        return hooks[-1]
-
-    yield make
-    for hook in hooks:
-        hook.uninstrument()
-    for name in ("otel_cot_probe_lib", "otel_cot_probe_instr"):
-        sys.modules.pop(name, None)
-
-
-def test_the_hook_switches_the_instrumentor_on_at_import_and_off_again(probe):
-    hook = probe().arm()
-    assert "otel_cot_probe_instr" not in sys.modules  # nothing of the instrumentation before the import
-    import otel_cot_probe_lib  # noqa: F401
-    import otel_cot_probe_instr
-
-    assert hook.instrumentor is not None and len(otel_cot_probe_instr.switched_on) == 1
-    hook.uninstrument()
-    assert otel_cot_probe_instr.switched_on == [] and not hook.instrumentor
-
-
-def test_a_disarmed_hook_does_nothing_when_the_library_is_imported_later(probe):
-    hook = probe().arm()
-    hook.uninstrument()  # shutdown() before the library's import: wrapt cannot take the hook back
-    import otel_cot_probe_lib  # noqa: F401
-
-    assert "otel_cot_probe_instr" not in sys.modules and hook.instrumentor is None
-
-
-@pytest.mark.expects_internal_errors
-def test_a_failing_hook_never_fails_the_users_import(probe, internal_errors):
-    """wrapt lets an exception in a post-import hook fail the import; ours reports it and the import succeeds."""
-    probe("Broken").arm()
-    import otel_cot_probe_lib
-
-    assert otel_cot_probe_lib.VALUE == 42
-    assert [(where, str(exc)) for where, exc in internal_errors] == [
-        ("instrumenting probe on import", "instrumentor bug")]
