@@ -2,6 +2,7 @@
 
     python bench/init_time.py [--runs 7]       # every scenario, a fresh process per measurement
     python bench/init_time.py --quick          # smoke mode: 1 run each
+    python bench/init_time.py --root ../old    # the otel_cot of another checkout (a before/after comparison)
 
 Every measurement is a fresh interpreter (``python -c``), so nothing is cached in ``sys.modules``; the
 runs of all scenarios are interleaved (round 1 of every scenario, then round 2, ...) so that a machine
@@ -86,13 +87,13 @@ def child_code(scenario: str) -> str:
             .replace("HEAVY", repr(HEAVY)))
 
 
-def run_once(scenario: str) -> dict:
+def run_once(scenario: str, root: Path = ROOT) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update({"OTEL_SERVICE_NAME": "init-bench", "OTEL_BSP_SCHEDULE_DELAY": "600000",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", **ENV.get(scenario, {})})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-c", child_code(scenario)], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=300)
+                          env=env, cwd=root, timeout=300)
     if proc.returncode != 0:
         raise SystemExit(f"{scenario}: child failed\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -107,6 +108,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7, help="fresh processes per scenario")
     ap.add_argument("--quick", action="store_true", help="smoke mode: one run per scenario")
     ap.add_argument("--scenarios", help="comma-separated subset (default: all)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose otel_cot is measured (default: this one)")
     args = ap.parse_args()
     scenarios = args.scenarios.split(",") if args.scenarios else list(STEPS)
     unknown = [s for s in scenarios if s not in STEPS]
@@ -114,12 +116,12 @@ def main() -> None:
         ap.error(f"unknown scenario(s) {unknown}; known: {list(STEPS)}")
     runs = 1 if args.quick else args.runs
     results: dict[str, list[dict]] = {s: [] for s in scenarios}
-    run_once(scenarios[0])  # warm the file-system cache; not counted
+    run_once(scenarios[0], args.root)  # warm the file-system cache; not counted
     for _ in range(runs):
         for scenario in scenarios:
-            results[scenario].append(run_once(scenario))
+            results[scenario].append(run_once(scenario, args.root))
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+    print(f"{args.root.resolve()}: python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {runs} run(s) per scenario")
     print("| scenario | wall ms, median (min-max) | CPU ms, median (min-max) |")
     print("|---|---|---|")

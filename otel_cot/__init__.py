@@ -106,7 +106,7 @@ def init(
             shutdown_timeout=shutdown_timeout,
         )
         owned = False
-        processors = []
+        processors: list[Any] = []
         provider = tracer_provider
         if provider is None:
             current = trace.get_tracer_provider()
