@@ -71,3 +71,9 @@ def test_collector_two_instances_quick() -> None:
     out = _run("bench/collector.py", "--quick", "--modes", "lb")
     assert any(line.startswith("| lb |") and line.rstrip().endswith("| yes |") for line in out.splitlines()), out
     assert "lb: 2 instances" in out
+
+
+def test_init_time_quick() -> None:
+    out = _run("bench/init_time.py", "--quick", "--scenarios", "init(),import openai after init()")
+    assert "| init() |" in out and "| import openai after init() |" in out
+    assert "modules imported by init(): none of" in out
