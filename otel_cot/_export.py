@@ -10,7 +10,7 @@ Bounded (:class:`BoundedSpanProcessor`): the SDK's batch processor waits for the
 ignores its timeout. Here a flush or a shutdown gets one deadline: each export inside it runs in a daemon
 thread and is given up when the deadline passes (a thread still waiting on the network is abandoned, and dies
 with the process), the spans not delivered are counted, and one warning line says how many. The exporter's own
-retry warnings for those exports are kept off the log (:func:`silence_exports_in_this_thread`): one line, not a
+retry warnings for those exports are kept off the log (:func:`silence_exporter_logs`): one line, not a
 log storm. Exports outside a flush or shutdown run as the SDK runs them.
 """
 
@@ -228,7 +228,7 @@ _EXPORTS_SHARE = 0.9
 class BoundedSpanProcessor(BatchSpanProcessor):
     """A ``BatchSpanProcessor`` whose ``force_flush(timeout_millis)`` and ``shutdown(timeout_millis)`` return within
     their time (``shutdown_timeout`` seconds when not given) and say in one warning line how many spans they
-    could not deliver.
+    could not deliver (``force_flush`` then returns False).
 
     ``sender``: the exporter that talks to the backend, when ``exporter`` wraps it (for the message and its logs).
     """
@@ -266,10 +266,11 @@ class BoundedSpanProcessor(BatchSpanProcessor):
         thread = _start_thread(run, "otel-cot-flush")
         if thread is not None:
             thread.join(wait * _EXPORTS_SHARE)
-            if shutting_down and thread.is_alive():
-                # An export started before the deadline still waits (retrying, or on a backend that does not
-                # answer): shutting the exporter down ends its retries, so what is left is counted.
-                self._bounded.shutdown()
+            if thread.is_alive():
+                if shutting_down:
+                    # An export started before the deadline still waits (retrying, or on a backend that does not
+                    # answer): shutting the exporter down ends its retries, so what is left is counted.
+                    self._bounded.shutdown()
                 thread.join(wait * (1 - _EXPORTS_SHARE))
         finished = thread is None or not thread.is_alive()
         if not finished:
@@ -282,4 +283,4 @@ class BoundedSpanProcessor(BatchSpanProcessor):
             logger.warning("otel-cot: %s not delivered to %s: the backend did not accept %s within %.2g s "
                            "(OTEL_COT_SHUTDOWN_TIMEOUT sets how long shutdown waits)", how_many, self._target,
                            "it" if lost == 1 and finished else "them", seconds)
-        return bool(result and result[0]) if finished else False
+        return finished and not lost and bool(result and result[0])

@@ -10,17 +10,22 @@ give 1 s and check the exit took well under those 7 s, with a wide margin for a 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_cot._export import BoundedSpanProcessor
 from otel_cot.config import DEFAULT_SHUTDOWN_TIMEOUT, ConfigurationError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +167,55 @@ def test_the_shutdown_timeout_setting(caplog):
         assert "ignoring OTEL_COT_SHUTDOWN_TIMEOUT" in caplog.text
     with pytest.raises(ConfigurationError, match="shutdown_timeout"):
         Settings.from_env({}, shutdown_timeout=-1)
+
+
+# --- the processor in process --------------------------------------------------------------------------
+class _Backend(SpanExporter):
+    """An exporter standing in for a backend: answers at once, or waits until released (``hang``)."""
+
+    def __init__(self, hang: bool) -> None:
+        self.released = threading.Event()
+        self.hang = hang
+        self.received: list[str] = []
+
+    def export(self, spans):
+        if self.hang:
+            self.released.wait(60)
+            return SpanExportResult.FAILURE
+        self.received += [s.name for s in spans]
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.released.set()
+
+
+def _provider_with(backend: _Backend, shutdown_timeout: float = 30.0) -> tuple[TracerProvider, BoundedSpanProcessor]:
+    provider = TracerProvider(shutdown_on_exit=False)
+    processor = BoundedSpanProcessor(backend, shutdown_timeout)
+    provider.add_span_processor(processor)
+    for name in ("a", "b"):
+        provider.get_tracer("t").start_span(name).end()
+    return provider, processor
+
+
+def test_a_flush_that_delivers_reports_nothing(caplog):
+    backend = _Backend(hang=False)
+    provider, processor = _provider_with(backend)
+    with caplog.at_level(logging.WARNING, logger="otel_cot"):
+        assert processor.force_flush(5000) is True
+        processor.shutdown()
+    assert sorted(backend.received) == ["a", "b"] and caplog.text == ""
+
+
+def test_a_flush_honours_its_timeout_and_counts_what_it_lost(caplog):
+    """The SDK's own force_flush ignores its timeout (it would wait here for the backend's 60 s)."""
+    backend = _Backend(hang=True)
+    provider, processor = _provider_with(backend)
+    with caplog.at_level(logging.WARNING, logger="otel_cot"):
+        assert processor.force_flush(300) is False
+    (record,) = caplog.records
+    assert record.getMessage().startswith("otel-cot: 2 spans were not delivered to _Backend: ")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="otel_cot"):
+        processor.shutdown(timeout_millis=300)  # shutting the exporter down releases it
+    assert backend.released.is_set() and caplog.text == ""
