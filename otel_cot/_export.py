@@ -241,6 +241,7 @@ class BoundedSpanProcessor(BatchSpanProcessor):
         self._target = target_of(sender)
         self._stuck: threading.Thread | None = None
         """A flush or shutdown that outlived its time and still waits on the exporter."""
+        self._shut_down = False
 
     def _seconds(self, timeout_millis: int | None) -> float:
         return self._shutdown_timeout if timeout_millis is None else max(timeout_millis, 0) / 1000
@@ -249,6 +250,9 @@ class BoundedSpanProcessor(BatchSpanProcessor):
         return self._within(self._seconds(timeout_millis), super().force_flush, shutting_down=False)
 
     def shutdown(self, timeout_millis: int | None = None) -> None:
+        if self._shut_down:  # otel_cot.shutdown() does it first, then the provider's shutdown again
+            return
+        self._shut_down = True
         self._within(self._seconds(timeout_millis), super().shutdown, shutting_down=True)
 
     def _within(self, seconds: float, call: Callable[[], Any], shutting_down: bool) -> bool:
