@@ -35,6 +35,7 @@ from .detectors.base import (
     severity_rank,
 )
 from .detectors.engine import Engine
+from .detectors.traces import InputError, json_kind
 
 STEP_KINDS = {
     "user": KIND_USER,
@@ -120,17 +121,58 @@ class EvalResult:
                 "categories": {c: k.as_dict() for c, k in sorted(self.categories.items())}}
 
 
+TRAJECTORY = '{"id": ..., "steps": [{"kind": ..., "text": ...}, ...], "labels": [...]}'
+
+
+def trajectory_problem(trajectory: Any) -> str | None:
+    """What keeps ``trajectory`` from being one (None if nothing does)."""
+    if not isinstance(trajectory, Mapping):
+        return f"expected a trajectory, {TRAJECTORY}; got {json_kind(trajectory)}"
+    if "steps" not in trajectory:
+        return f'no "steps": expected a trajectory, {TRAJECTORY}'
+    steps = trajectory["steps"]
+    if not isinstance(steps, list):
+        return f'"steps" is {json_kind(steps)}, expected a list'
+    for i, step in enumerate(steps):
+        if not isinstance(step, Mapping):
+            return f'steps[{i}] is {json_kind(step)}, expected an object with a "kind"'
+        if step.get("kind") not in STEP_KINDS:
+            return (f"steps[{i}].kind is {json.dumps(step.get('kind'))}, expected one of "
+                    f"{', '.join(sorted(STEP_KINDS))}")
+        if not isinstance(step.get("text"), (str, type(None))):
+            return f"steps[{i}].text is {json_kind(step['text'])}, expected a string"
+    labels = trajectory.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        return f'"labels" is {json_kind(labels)}, expected a list of category names'
+    return None
+
+
 def read_jsonl(paths: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The trajectories of JSONL files, one a line; ``InputError`` naming the file and line for a line that is not
+    one, and for a file that cannot be read or holds none."""
     for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+        found = 0
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        trajectory = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"{path}:{n}: not JSON ({exc.msg} at column {exc.colno})") from None
+                    problem = trajectory_problem(trajectory)
+                    if problem:
+                        raise InputError(f"{path}:{n}: {problem}")
+                    found += 1
+                    yield trajectory
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a text file (not UTF-8): expected JSONL trajectories") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        if not found:
+            raise InputError(f"{path}: no trajectories in it (expected one JSON object a line, {TRAJECTORY})")
 
 
 def source_of(trajectory: Mapping[str, Any], field: str = "source") -> str:

@@ -79,3 +79,9 @@ def test_hooks_quick() -> None:
     out = _run("bench/hooks.py", "--quick", "--no-export")
     assert "| client + warm checker | 19 |" in out and "| cold process | 1 |" in out
     assert '"cold_over_warm"' in out and "first call (starts the checker)" in out
+
+
+def test_init_time_quick() -> None:
+    out = _run("bench/init_time.py", "--quick", "--scenarios", "init(),import openai after init()")
+    assert "| init() |" in out and "| import openai after init() |" in out
+    assert "modules imported by init(): none of" in out

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("otel_cot._version", "otel_cot.values", "otel_cot.semconv", "otel_cot.secrets",
                     "otel_cot.pending")),
     ("process state", ("otel_cot.runtime", "otel_cot.config", "otel_cot.internal_errors")),
-    ("content", ("otel_cot.content", "otel_cot._setup")),
+    ("content", ("otel_cot.content", "otel_cot._setup", "otel_cot._export")),
     ("detectors", ("otel_cot.detectors",)),
     ("judgement", ("otel_cot.guard",)),
     ("capture and review", ("otel_cot.instrumentation", "otel_cot.coding_agents", "otel_cot.eval",
