@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -315,3 +317,100 @@ def test_hooks_fired_at_once_start_one_checker_and_all_get_answers(env, tmp_path
     assert checker_pid(env) is not None
     log = _log(env)
     assert log.count("listening on") == 1  # one checker served them all (others found it running and left)
+
+
+# --- where the checker runs, and who can reach it ---------------------------------------------------------------------
+def test_the_checker_does_not_import_modules_from_the_agents_working_directory(env, tmp_path):
+    """The checker is started from the hook, in the agent's working directory (the user's repository). ``python -m``
+    puts that directory first on sys.path: a repository with a ``typing.py`` would run its code in the checker, or
+    keep the checker from starting so that every call is let through."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    marker = tmp_path / "imported"
+    (repo / "typing.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    hooks = _hooks(env)
+    hooks.cwd = str(repo)
+    hooks.env = dict(env, OTEL_COT_HOOKS_START_MS="5000")
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_repo")
+    assert not marker.exists()
+    assert call.verdict == "deny" and "remote history" in call.reason
+
+
+class RecordingChecker:
+    """A socket that answers every request with an empty allow, and keeps what it was sent."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.received = b""
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    self.received += chunk
+            except OSError:
+                pass
+            conn.sendall(b"OTC1\t0\t0\t0\n")
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("owner", ["world-writable", "another user"])
+def test_a_socket_in_a_directory_others_control_is_not_used(env, tmp_path, owner):
+    """``/tmp/otel-cot-<uid>`` is a name anyone can take first (on macOS there is no XDG_RUNTIME_DIR). A checker
+    someone else put there would read every tool call and answer for the guard: the hook does not talk to it."""
+    if owner == "another user" and os.getuid() != 0:
+        pytest.skip("needs root to give a directory to another user")
+    directory = tempfile.mkdtemp(prefix="oc-", dir="/tmp")
+    try:
+        path = os.path.join(directory, "hooks.sock")
+        fake = RecordingChecker(path)
+        if owner == "world-writable":
+            os.chmod(directory, 0o777)
+        else:
+            os.chown(directory, 65534, 65534)
+        hooks = _hooks(env, policy_text=_closed(DEFAULT_POLICY))
+        hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path, OTEL_COT_HOOKS_START_MS="500")
+        call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_fake")
+        fake.close()
+        assert fake.received == b""
+        assert call.verdict == "deny" and "fails closed" in call.reason
+        expected = "can be written by other users" if owner == "world-writable" else "belongs to another user"
+        assert expected in call.reason and expected in _log(env)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_state_directory_that_cannot_be_written_does_not_stop_the_checker(env, tmp_path):
+    """No hooks log and no decision files can be written (a read-only home, a sandbox): the calls are still
+    judged."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    hooks = _hooks(env)
+    hooks.env = dict(env, XDG_STATE_HOME=str(blocker / "state"), OTEL_COT_HOOKS_START_MS="5000")
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_ro")
+    assert call.verdict == "deny" and "remote history" in call.reason
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_ro2").verdict == "allow"
+
+
+def test_the_hooks_log_and_the_decisions_are_readable_by_the_user_only(env, tmp_path):
+    """They name the commands the agent ran and the guard's evidence."""
+    hooks = _hooks(env)
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_private").verdict == "deny"
+    _decision(env, "toolu_private")
+    decisions = GuardDecisions(client.state_dir(env)).path("claude_code", "sess-1")
+    for path in (client.log_path(env), decisions):
+        assert os.stat(path).st_mode & 0o077 == 0, path

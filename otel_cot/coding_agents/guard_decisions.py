@@ -58,7 +58,7 @@ class GuardDecisions:
         line = {"call_id": call_id, "tool": tool, "attributes": dict(attributes)}
         if asked:
             line["asked"] = True
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
 
     def lookup(self, agent: str, session: str, call_id: str) -> dict[str, Any] | None:

@@ -68,6 +68,25 @@ def log_path(env=None):
     return os.path.join(state_dir(env), "hooks.log")
 
 
+def socket_dir_problem(directory):
+    """Why a checker socket in ``directory`` cannot be trusted, or None. Another user who owns the directory, or
+    can write to it, could put a socket of their own there: it would read every tool call and answer for the
+    guard. So the directory (and, when it is a symbolic link, the link) must be the user's, and writable by no
+    one else. None when it does not exist yet (the checker creates it)."""
+    uid = os.getuid()
+    try:
+        link, st = os.lstat(directory), os.stat(directory)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return "%s cannot be checked: %s" % (directory, exc)
+    if link.st_uid != uid or st.st_uid != uid:
+        return "%s belongs to another user" % directory
+    if st.st_mode & 0o022:
+        return "%s can be written by other users" % directory
+    return None
+
+
 def safe_name(value):
     """``value`` as a file name (as ``otel_cot.coding_agents.guard_decisions.safe_name``, which this client cannot
     import): itself when it is plain (session ids are UUIDs), else a hash of it."""
@@ -143,7 +162,7 @@ def log_error(message, env=None):
         except OSError:
             pass
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
             fh.write("%s pid=%d %s\n" % (stamp, os.getpid(), message.replace("\n", " ")))
     except Exception:
         pass
@@ -164,7 +183,7 @@ def record_failure(agent, payload, closed, error, elapsed_ms, env=None):
                       names[4]: 0, names[5]: round(elapsed_ms, 4)}
         path = decisions_file(state_dir(env), agent, session)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"call_id": call_id, "tool": data.get("tool_name"), "attributes": attributes})
                      + "\n")
     except Exception:
@@ -205,15 +224,24 @@ def start_checker(env=None):
     env = os.environ if env is None else env
     python = env.get("OTEL_COT_HOOKS_PYTHON") or sys.executable
     log = log_path(env)
-    os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+    except OSError:
+        pass  # the checker judges without a log (its output is dropped below)
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             if os.fork():
                 os._exit(0)
+            # Not the agent's working directory: ``python -m`` puts it first on sys.path, so a repository's
+            # own ``typing.py`` or ``json.py`` would be imported by the checker.
+            os.chdir("/")
             null = os.open(os.devnull, os.O_RDWR)
-            out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError:
+                out = null
             os.dup2(null, 0)
             os.dup2(out, 1)
             os.dup2(out, 2)
@@ -224,6 +252,13 @@ def start_checker(env=None):
     os.waitpid(pid, 0)
 
 
+def _check_socket_dir(path):
+    problem = socket_dir_problem(os.path.dirname(path) or ".")
+    if problem:
+        raise CheckerError("not talking to a checker at %s: %s (set OTEL_COT_HOOKS_SOCKET to a path in a directory "
+                           "only you can write to)" % (path, problem))
+
+
 START_RETRY_S = 60.0  # after a failed start, calls within this long do not wait for another one
 
 
@@ -232,6 +267,7 @@ def connect(env=None):
     (``<socket>.failed``), no new one is tried: every tool call would otherwise wait for it."""
     env = os.environ if env is None else env
     path = socket_path(env)
+    _check_socket_dir(path)
     try:
         return open_connection(path, 1.0)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -245,6 +281,7 @@ def connect(env=None):
     start_checker(env)
     deadline = time.monotonic() + int(env.get("OTEL_COT_HOOKS_START_MS") or DEFAULT_START_MS) / 1000.0
     while True:
+        _check_socket_dir(path)  # the directory may have been created meanwhile, by someone else
         try:
             return open_connection(path, 1.0)
         except (FileNotFoundError, ConnectionRefusedError):

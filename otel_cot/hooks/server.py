@@ -133,10 +133,11 @@ class CheckerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def _secure_dir(directory: str) -> None:
     os.makedirs(directory, mode=0o700, exist_ok=True)
     st = os.stat(directory)
-    if st.st_uid != os.getuid():
-        raise SystemExit(f"otel-cot hooks: {directory} belongs to another user; set OTEL_COT_HOOKS_SOCKET")
-    if st.st_mode & 0o077:
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
         os.chmod(directory, 0o700)
+    problem = client.socket_dir_problem(directory)
+    if problem:
+        raise SystemExit(f"otel-cot hooks: {problem}; set OTEL_COT_HOOKS_SOCKET")
 
 
 def build_exporter() -> Any:
