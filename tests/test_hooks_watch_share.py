@@ -139,3 +139,28 @@ def test_a_running_otel_cot_watch_holds_the_lease_until_it_exits(tmp_path):
         watch.wait(timeout=30)
     assert lease.acquire(wait=False)
     lease.release()
+
+
+def test_a_codex_session_exported_by_the_hooks_alone_gets_its_root(tmp_path):
+    """Codex has no SessionEnd hook: the session's root span goes with the end of its first answer (Stop), so the
+    trace is one tree without `watch`; every span exactly once."""
+    from tests.support.hook_replay import replay_codex
+
+    name = "rollout-2026-03-03T14-00-00-0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl"
+    transcript = tmp_path / "sessions" / name
+    transcript.parent.mkdir()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    exporter = InMemorySpanExporter()
+    service = HookService(state_dir=str(tmp_path / "state"), exporter=exporter)
+    try:
+        replay = replay_codex(records_of(fixture("codex", name)), ServiceHooks("codex", service, str(policy)),
+                              str(transcript))
+        assert service.wait_exported()
+    finally:
+        service.close()
+    assert not [c for c in replay.calls if c.event == "SessionEnd"]
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans if s.parent is None] == ["invoke_agent codex"]
+    expected = read_session_file("codex", str(transcript)).spans
+    assert sorted(_ids(spans)) == sorted(_ids(expected))

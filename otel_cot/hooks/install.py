@@ -3,7 +3,7 @@
 | agent | ``--user`` (default) | ``--project DIR`` | events |
 |---|---|---|---|
 | Claude Code | ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR``) | ``DIR/.claude/settings.local.json`` | PreToolUse, PostToolUse, Stop, SessionEnd |
-| Codex CLI | ``~/.codex/hooks.json`` (``$CODEX_HOME``) | ``DIR/.codex/hooks.json`` | PreToolUse, PostToolUse, Stop, SessionEnd |
+| Codex CLI | ``~/.codex/hooks.json`` (``$CODEX_HOME``) | ``DIR/.codex/hooks.json`` | PreToolUse, PostToolUse, Stop |
 | Gemini CLI | ``~/.gemini/settings.json`` (``$GEMINI_CLI_HOME``) | ``DIR/.gemini/settings.json`` | BeforeTool, AfterTool, AfterAgent, SessionEnd |
 
 (Claude Code's project file is ``settings.local.json``, the one not meant to be committed: the command names this
@@ -82,9 +82,9 @@ AGENTS = {
     # Claude Code: timeout in seconds; "*" matches every tool.
     CLAUDE_CODE: AgentHooks(CLAUDE_CODE, (("PreToolUse", "*"), ("PostToolUse", "*"), ("Stop", None),
                                           ("SessionEnd", None)), 30),
-    # Codex: hooks.json has Claude Code's shape; timeout in seconds; no matcher matches every tool.
-    CODEX: AgentHooks(CODEX, (("PreToolUse", None), ("PostToolUse", None), ("Stop", None), ("SessionEnd", None)),
-                      30),
+    # Codex: hooks.json has Claude Code's shape; timeout in seconds; no matcher matches every tool. Codex has no
+    # SessionEnd event (codex-rs/config/src/hook_config.rs): a key it does not know is not written into its file.
+    CODEX: AgentHooks(CODEX, (("PreToolUse", None), ("PostToolUse", None), ("Stop", None)), 30),
     # Gemini CLI: timeout in milliseconds; no matcher matches every tool.
     GEMINI_CLI: AgentHooks(GEMINI_CLI, (("BeforeTool", None), ("AfterTool", None), ("AfterAgent", None),
                                         ("SessionEnd", None)), 30000, named=True),

@@ -47,7 +47,8 @@ from otel_cot.instrumentation.guard_hooks import decision_attributes
 from . import client
 from .history import MAX_CHECKED, SessionHistory, TranscriptError, signature
 from .policy import HISTORY_AGE_S, MAX_SESSIONS, Policies, PolicyError
-from .protocol import POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse, tool_arguments
+from .protocol import (NO_SESSION_END, POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse,
+                       tool_arguments)
 
 logger = logging.getLogger("otel_cot.hooks")
 
@@ -198,6 +199,8 @@ class HookService:
                 self._sessions.pop((hook.agent, hook.session_id), None)
         if hook.transcript_path:
             mode = {POST: EXPORT_READ, TURN_END: EXPORT_TURN, SESSION_END: EXPORT_SESSION}[hook.kind]
+            if hook.kind == TURN_END and hook.agent in NO_SESSION_END:
+                mode = EXPORT_SESSION  # no hook will say the session ended: the root goes with the first answer
             self.schedule_export(hook.agent, hook.session_id, hook.transcript_path, mode)
         return feedback
 
