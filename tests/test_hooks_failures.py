@@ -414,3 +414,56 @@ def test_the_hooks_log_and_the_decisions_are_readable_by_the_user_only(env, tmp_
     decisions = GuardDecisions(client.state_dir(env)).path("claude_code", "sess-1")
     for path in (client.log_path(env), decisions):
         assert os.stat(path).st_mode & 0o077 == 0, path
+
+
+def test_a_session_being_read_does_not_hold_up_the_calls_of_another(tmp_path, monkeypatch):
+    """Two agents at once: the first call of a session with a long transcript reads for seconds; a call of another
+    session is answered meanwhile, not after it (the hook would wait, or time out and be let through)."""
+    from otel_cot.hooks.history import SessionHistory
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    slow, quick = tmp_path / "slow.jsonl", tmp_path / "quick.jsonl"
+    slow.write_text("")
+    quick.write_text("")
+    entered, release = threading.Event(), threading.Event()
+    refresh = SessionHistory.refresh
+
+    def slow_refresh(self, guard):
+        if self.path == str(slow):
+            entered.set()
+            release.wait(30)
+        return refresh(self, guard)
+
+    monkeypatch.setattr(SessionHistory, "refresh", slow_refresh)
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    answers = {}
+
+    def call(name, transcript):
+        payload = {"session_id": name, "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_{name}"}
+        answers[name] = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())
+
+    first = threading.Thread(target=call, args=("slow", slow))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=call, args=("quick", quick))
+    second.start()
+    second.join(10)
+    answered_meanwhile = not second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert answered_meanwhile
+    assert all(b'"permissionDecision": "deny"' in answers[name][1] for name in ("slow", "quick"))
+
+
+def test_a_transcript_that_is_not_a_regular_file_does_not_hang_the_checker(env, tmp_path):
+    """A FIFO as the transcript: opening it would block the checker (and every session behind it)."""
+    fifo = tmp_path / "t.jsonl"
+    os.mkfifo(fifo)
+    hooks = _hooks(env)
+    call = _pre(hooks, str(fifo), FORCE_PUSH, call_id="toolu_fifo")
+    assert call.verdict == "deny" and "remote history" in call.reason
+    assert "not a regular file" in _decision(env, "toolu_fifo")[sc.COT_GUARD_ERROR]

@@ -22,6 +22,7 @@ import copy
 import hashlib
 import json
 import os
+import stat
 from collections import OrderedDict
 from typing import Any
 
@@ -85,6 +86,8 @@ class SessionHistory:
             raise TranscriptError(f"transcript not found: {self.path}") from None
         except OSError as exc:
             raise TranscriptError(f"cannot read the transcript {self.path}: {exc}") from None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read, or never end
+            raise TranscriptError(f"the transcript {self.path} is not a regular file")
         if self.agent == GEMINI_CLI and self.path.endswith(".json"):
             items = self._read_document(st)
         else:

@@ -63,6 +63,9 @@ class _Session:
     unresolved: dict[str, tuple[str, dict[str, Any], bool]]  # made-up call id -> the decision to record
     # calls checked and not refused, until their PostToolUse: call id -> (tool, arguments, action)
     checked: OrderedDict[str, tuple[str, Any, str]] = field(default_factory=OrderedDict)
+    # One call of a session at a time; other sessions do not wait for it (a first read of a long transcript
+    # takes seconds).
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class HookService:
@@ -76,7 +79,7 @@ class HookService:
         self.decisions = GuardDecisions(self.state_dir)
         self.policies = Policies()
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the sessions table; each session has its own lock for its calls
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._exporter = exporter
         self._export = export and exporter is not None
@@ -118,6 +121,7 @@ class HookService:
             try:
                 with self._lock:
                     session = self._session(hook)
+                with session.lock:
                     call_id = session.history.call_id(decision.tool, hook.tool_input, hook.tool_use_id)
                     self._record(session, hook, call_id, decision.tool, decision, asked=False)
             except Exception:
@@ -133,6 +137,7 @@ class HookService:
             return self._failed(hook.agent, hook.event, policy, str(exc), hook)
         with self._lock:
             session = self._session(hook)
+        with session.lock:
             problem = None
             try:
                 session.history.refresh(guard)
@@ -186,6 +191,7 @@ class HookService:
         feedback = None
         with self._lock:
             session = self._session(hook)
+        with session.lock:
             guard = None
             try:
                 guard = self.policies.guard(policy)
@@ -195,7 +201,8 @@ class HookService:
             if hook.kind == POST and guard is not None:
                 feedback = self._review(hook, session, guard)
             self._record_resolved(hook, session, final=hook.kind == SESSION_END)
-            if hook.kind == SESSION_END:
+        if hook.kind == SESSION_END:
+            with self._lock:
                 self._sessions.pop((hook.agent, hook.session_id), None)
         if hook.transcript_path:
             mode = {POST: EXPORT_READ, TURN_END: EXPORT_TURN, SESSION_END: EXPORT_SESSION}[hook.kind]
