@@ -467,3 +467,36 @@ def test_a_transcript_that_is_not_a_regular_file_does_not_hang_the_checker(env, 
     call = _pre(hooks, str(fifo), FORCE_PUSH, call_id="toolu_fifo")
     assert call.verdict == "deny" and "remote history" in call.reason
     assert "not a regular file" in _decision(env, "toolu_fifo")[sc.COT_GUARD_ERROR]
+
+
+def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
+    """A checker exiting after its idle time drops the calls still waiting to be accepted: the hook asks again
+    (a new checker) instead of letting the call through unjudged."""
+    path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "leaving.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    answer = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                                "permissionDecisionReason": "judged"}}).encode()
+    connections = []
+
+    def serve():
+        for n in range(2):
+            conn, _ = server.accept()
+            connections.append(n)
+            if n == 0:
+                conn.close()  # leaving: no answer
+                continue
+            data = b""
+            while not data.endswith(b"}"):
+                data += conn.recv(65536)
+            conn.sendall(b"OTC1\t0\t%d\t0\n" % len(answer) + answer)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    hooks = _hooks(env)
+    hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path)
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_again")
+    server.close()
+    assert connections == [0, 1]
+    assert (call.verdict, call.reason) == ("deny", "judged")

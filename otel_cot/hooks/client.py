@@ -207,6 +207,13 @@ class CheckerError(Exception):
     pass
 
 
+class CheckerGone(CheckerError):
+    """The checker closed the connection without an answer: it was leaving (idle) as the call came, or died."""
+
+
+RETRY_WITHIN_S = 1.0  # a call whose checker went away this soon is asked once more (a new checker starts)
+
+
 def open_connection(path, timeout):
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -302,7 +309,10 @@ def ask_checker(sock, agent, event, policy, payload, timeout):
     head = b"\t".join((MAGIC, agent.encode(), event.encode(), policy.encode("utf-8", "surrogateescape"),
                        str(len(payload)).encode())) + b"\n"
     sock.settimeout(max(0.001, deadline - time.monotonic()))
-    sock.sendall(head + payload)
+    try:
+        sock.sendall(head + payload)
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        raise CheckerGone("the checker closed the connection (%s)" % exc) from None
     try:
         sock.shutdown(_socket.SHUT_WR)
     except OSError:
@@ -317,9 +327,13 @@ def ask_checker(sock, agent, event, policy, payload, timeout):
             chunk = sock.recv(65536)
         except _socket.timeout:
             raise CheckerError("no answer from the checker within %d ms" % (timeout * 1000)) from None
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             break
         data += chunk
+    if not data:
+        raise CheckerGone("the checker closed the connection without an answer")
     line, _, body = data.partition(b"\n")
     fields = line.split(b"\t")
     if len(fields) != 4 or fields[0] != MAGIC:
@@ -349,7 +363,14 @@ def main(argv=None):
         timeout = int(os.environ.get("OTEL_COT_HOOKS_TIMEOUT_MS") or DEFAULT_TIMEOUT_MS) / 1000.0
         sock = connect()
         try:
-            code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
+            try:
+                code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
+            except CheckerGone:
+                if time.monotonic() - started > RETRY_WITHIN_S:
+                    raise
+                sock.close()
+                sock = connect()
+                code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
         finally:
             sock.close()
     except Exception as exc:
