@@ -500,3 +500,25 @@ def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
     server.close()
     assert connections == [0, 1]
     assert (call.verdict, call.reason) == ("deny", "judged")
+
+
+def test_the_policy_file_is_read_again_when_it_changes(tmp_path):
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+
+    def verdict(n):
+        payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_{n}"}
+        out = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())[1]
+        return json.loads(out)["hookSpecificOutput"]["permissionDecision"] if out else "allow"
+
+    assert verdict(1) == "deny"
+    policy.write_text(DEFAULT_POLICY.replace("action: block", "action: log  "))  # the same size
+    assert verdict(2) == "allow"
+    policy.write_text(_closed(BROKEN["yaml"]))
+    assert verdict(3) == "deny"
