@@ -522,3 +522,24 @@ def test_the_policy_file_is_read_again_when_it_changes(tmp_path):
     assert verdict(2) == "allow"
     policy.write_text(_closed(BROKEN["yaml"]))
     assert verdict(3) == "deny"
+
+
+@pytest.mark.parametrize("agent", ["claude_code", "gemini_cli"])
+def test_half_a_surrogate_pair_in_a_tool_call_does_not_let_it_through(tmp_path, agent):
+    """A lone ``\\ud800`` in the arguments made the checker fail on Gemini CLI's call (no call id: one is made up
+    from a hash of the arguments) and the force push was allowed by on_error."""
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    event, tool = ("BeforeTool", "run_shell_command") if agent == "gemini_cli" else ("PreToolUse", "Bash")
+    payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": event, "tool_name": tool,
+               "tool_input": {"command": "git push --force origin main # \ud800"}}
+    if agent == "claude_code":
+        payload["tool_use_id"] = "toolu_1"
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    out = json.loads(service.handle(agent, event, str(policy), json.dumps(payload).encode())[1])
+    decision = out.get("decision") or out["hookSpecificOutput"]["permissionDecision"]
+    assert decision == "deny"

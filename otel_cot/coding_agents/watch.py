@@ -30,7 +30,6 @@ How it reads:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -46,7 +45,7 @@ from otel_cot.config import Settings
 
 from .guard_decisions import GuardDecisions
 from .model import GEMINI_CLI, Item
-from .reader import SessionReader
+from .reader import SessionReader, loads
 from .session import make_reader, root_of, spans_of
 from .sources import DOCUMENT, LINES, session_files
 from .spans import SpanBuilder
@@ -266,7 +265,7 @@ class Watcher:
     def _read_document(self, tracker: FileTracker, st: os.stat_result) -> list[Item]:
         try:
             with open(tracker.path, "rb") as fh:
-                document = json.loads(fh.read())
+                document = loads(fh.read())
         except (OSError, ValueError):  # caught while being rewritten: read again next time
             return []
         if not isinstance(document, dict):

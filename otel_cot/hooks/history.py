@@ -28,7 +28,7 @@ from typing import Any
 
 from otel_cot.coding_agents import make_reader, span_records, trace_id
 from otel_cot.coding_agents.model import GEMINI_CLI, ModelTurn, Scope, ToolRun
-from otel_cot.coding_agents.reader import SessionReader
+from otel_cot.coding_agents.reader import SessionReader, loads
 from otel_cot.coding_agents.spans import SpanBuilder
 from otel_cot.detectors.base import KIND_TOOL_CALL
 from otel_cot.detectors.views import views_from_record
@@ -134,7 +134,7 @@ class SessionHistory:
             raise TranscriptError(f"the transcript {self.path} is larger than {MAX_DOCUMENT} bytes")
         try:
             with open(self.path, "rb") as fh:  # type: ignore[arg-type]
-                document = json.loads(fh.read())
+                document = loads(fh.read())
         except ValueError:
             return []  # caught while Gemini CLI rewrites it: read next time
         except OSError as exc:

@@ -16,9 +16,10 @@ call; Gemini CLI has none). Sources: code.claude.com/docs/en/hooks; openai/codex
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from otel_cot.coding_agents.reader import loads
 
 from .client import CLAUDE_CODE, CODEX, GEMINI_CLI
 
@@ -68,7 +69,7 @@ def parse(agent: str, event: str, payload: bytes | str) -> HookInput:
     if kind is None:
         raise HookInputError(f"{agent} has no hook event {event!r} that otel-cot handles")
     try:
-        data = json.loads(payload)
+        data = loads(payload)
     except ValueError as exc:
         raise HookInputError(f"the hook input is not JSON ({exc})") from None
     if not isinstance(data, dict):
