@@ -164,3 +164,76 @@ def test_a_codex_session_exported_by_the_hooks_alone_gets_its_root(tmp_path):
     assert [s.name for s in spans if s.parent is None] == ["invoke_agent codex"]
     expected = read_session_file("codex", str(transcript)).spans
     assert sorted(_ids(spans)) == sorted(_ids(expected))
+
+
+def test_watch_exports_the_sessions_the_hooks_left_to_it_even_outside_its_directories(layout, tmp_path):
+    """`watch --agent codex`, or a watch service without the agent's CLAUDE_CONFIG_DIR, holds the lease but does not
+    scan the directory of a Claude Code session the hooks judge: the hooks name the file to it, and it is exported
+    all the same, once."""
+    state_dir, _projects, transcript, policy = layout
+    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
+    exporter = InMemorySpanExporter()
+    watcher = Watcher({"codex": str(tmp_path / "codex")}, exporter, state_path=str(state_dir / "watch-state.json"),
+                      settings=Settings.from_env(), follow_hook_sessions=True)
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)  # watch runs
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported() and service.exports_left_to_watch > 0
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+    spans = exporter.get_finished_spans()
+    assert sorted(_ids(spans)) == sorted(_ids(read_session_file("claude_code", transcript).spans))
+
+
+def test_a_file_named_by_the_hooks_that_watch_already_follows_under_another_name_is_read_once(layout, tmp_path):
+    state_dir, projects, transcript, policy = layout
+    link = tmp_path / "projects-link"
+    os.symlink(projects, link)
+    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
+    exporter = InMemorySpanExporter()
+    watcher = Watcher({"claude_code": str(link)}, exporter, state_path=str(state_dir / "watch-state.json"),
+                      settings=Settings.from_env(), follow_hook_sessions=True)
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported()
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+    ids = _ids(exporter.get_finished_spans())
+    assert len(ids) == len(set(ids))
+    assert sorted(ids) == sorted(_ids(read_session_file("claude_code", transcript).spans))
+
+
+def test_after_a_restart_a_file_followed_under_another_name_resumes_where_it_was(layout, tmp_path):
+    """Run 1 follows the file under the name the hooks gave (the real path); run 2 finds it first by scanning a
+    symlinked directory: it resumes from the saved position, it does not read the file again."""
+    state_dir, projects, transcript, policy = layout
+    link = tmp_path / "projects-link"
+    os.symlink(projects, link)
+    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported()
+        first = InMemorySpanExporter()
+        watcher = Watcher({}, first, state_path=str(state_dir / "watch-state.json"), settings=Settings.from_env(),
+                          follow_hook_sessions=True)
+        assert watcher.run(once=True) == 0
+        second = InMemorySpanExporter()
+        watcher = Watcher({"claude_code": str(link)}, second, state_path=str(state_dir / "watch-state.json"),
+                          settings=Settings.from_env(), follow_hook_sessions=True)
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+    assert first.get_finished_spans() and second.get_finished_spans() == ()

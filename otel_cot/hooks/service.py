@@ -38,7 +38,7 @@ from otel_cot.coding_agents import span_arguments
 from otel_cot.coding_agents.guard_decisions import GuardDecisions
 from otel_cot.coding_agents.model import CLAUDE_CODE, Scope
 from otel_cot.coding_agents.spans import SpanBuilder, tool_span_id
-from otel_cot.coding_agents.state import ExportLease
+from otel_cot.coding_agents.state import ExportLease, note_hook_session
 from otel_cot.config import Settings
 from otel_cot.guard.check import Guard
 from otel_cot.guard.decision import ALLOWED, ASK, BLOCK, BLOCKED, LOG, Decision
@@ -305,13 +305,18 @@ class HookService:
         from otel_cot.coding_agents.watch import Watcher
 
         lease = ExportLease(self.state_path)
+        files = [path, *_subagent_files(agent, session, path)]
         if not lease.acquire(wait=False):
             self.exports_left_to_watch += 1
+            try:
+                for name in files:  # so that watch follows them, wherever they are
+                    note_hook_session(self.state_path, agent, name)
+            except OSError as exc:
+                logger.error("otel-cot hooks: cannot name %s to otel-cot watch: %s", path, exc)
             return False
         try:
             watcher = Watcher({}, self._exporter, state_path=self.state_path,  # type: ignore[arg-type]
                               settings=self.settings, decisions=self.decisions)
-            files = [path, *_subagent_files(agent, session, path)]
             for name in files:
                 watcher.track(agent, name)
             ok = watcher.step()
