@@ -455,3 +455,29 @@ def test_half_a_surrogate_pair_does_not_cost_the_content_it_is_in():
                   for span in ss.spans for kv in span.attributes}
     assert "a lone \ufffd half" in attributes[sc.GEN_AI_INPUT_MESSAGES]
     assert json.loads(attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"command": "echo \ufffd \U0001F600"}
+
+
+ODD_RECORDS = {
+    "claude_code": [{"type": ["assistant"], "sessionId": "s1"}],
+    "codex": [{"type": "response_item", "timestamp": "2026-01-01T00:00:00Z",
+               "payload": {"type": "reasoning", "summary": 5}},
+              {"type": ["response_item"], "payload": {}}],
+    "gemini_cli": [{"id": "m9", "type": "gemini", "timestamp": "2026-01-01T00:00:00Z", "thoughts": 5,
+                    "toolCalls": [{"id": {"a": 1}}]},
+                   {"id": "m10", "type": "user", "content": "next"}],
+}
+SESSIONS = {"claude_code": ("session.jsonl",), "codex": ("rollout-2026-03-03T14-00-00-"
+                                                         "0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl",),
+            "gemini_cli": ("session-2026-03-04T10-00-7c8d9e0f.jsonl",)}
+
+
+@pytest.mark.parametrize("agent", list(ODD_RECORDS))
+def test_a_known_record_of_an_unexpected_shape_is_skipped_and_counted(agent):
+    """Formats change without notice: a record whose fields have other types than the reader expects is counted
+    and skipped; it does not stop the reader (``watch`` would crash on it at every restart)."""
+    lines = lines_of(fixture(agent, *SESSIONS[agent]))
+    odd = [json.dumps(r).encode() + b"\n" for r in ODD_RECORDS[agent]]
+    read = read_session_lines(agent, lines[:3] + odd + lines[3:])
+    assert read.stats.unknown["unreadable record"] >= 1
+    whole = read_session_lines(agent, lines)
+    assert {s.name for s in whole.spans if s.name.startswith("execute_tool")} <= {s.name for s in read.spans}

@@ -110,7 +110,11 @@ class SessionReader:
             self.stats.malformed += 1
             return []
         self.stats.records += 1
-        return self.feed(record)
+        try:
+            return self.feed(record)
+        except Exception:  # a known record type in a shape this reader does not expect: skipped and counted
+            self.stats.unknown["unreadable record"] += 1
+            return []
 
     def feed(self, record: Mapping[str, Any]) -> list[Item]:
         raise NotImplementedError
