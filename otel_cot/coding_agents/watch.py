@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class FileTracker:
         self.root_done = False
         self.idle_done = False  # its open items were exported at the last idle time
         self.skipping = False  # inside a line longer than MAX_READ
+        self.unreadable = False  # the last read failed (logged once)
         if entry:
             self.identity = entry.get("identity")
             self.offset = int(entry.get("offset") or 0)
@@ -242,6 +244,8 @@ class Watcher:
             st = os.stat(tracker.path)
         except OSError:
             return [], False  # deleted: handled by the next scan
+        if not stat.S_ISREG(st.st_mode):  # a directory or a FIFO named like a session file
+            return [], False
         spans: list[ReadableSpan] = []
         more = False
         if tracker.kind == LINES:
@@ -253,7 +257,15 @@ class Watcher:
             if tracker.identity != identity:
                 tracker.identity, self._dirty = identity, True
             if st.st_size > tracker.offset:
-                items, more = self._read_lines(tracker)
+                try:
+                    items, more = self._read_lines(tracker)
+                except OSError as exc:  # deleted since the stat, or not readable: tried again next time
+                    if not tracker.unreadable:
+                        logger.warning("otel-cot watch: cannot read %s: %s", tracker.path, exc)
+                        self.counters.errors += 1
+                    tracker.unreadable = True
+                    return spans, False
+                tracker.unreadable = False
                 spans.extend(self._spans(tracker, items))
         elif tracker.changed != [st.st_mtime_ns, st.st_size]:
             spans.extend(self._spans(tracker, self._read_document(tracker, st)))
