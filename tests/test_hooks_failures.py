@@ -543,3 +543,75 @@ def test_half_a_surrogate_pair_in_a_tool_call_does_not_let_it_through(tmp_path, 
     out = json.loads(service.handle(agent, event, str(policy), json.dumps(payload).encode())[1])
     decision = out.get("decision") or out["hookSpecificOutput"]["permissionDecision"]
     assert decision == "deny"
+
+
+def test_what_the_checker_keeps_per_call_is_small_whatever_the_arguments(tmp_path):
+    """Up to 512 calls are remembered per session (to match Gemini CLI's calls, which have no id): by a digest of
+    their arguments, not a copy of a Write's whole content."""
+    from otel_cot.hooks.history import SessionHistory
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    histories = []
+    real_init = SessionHistory.__init__
+
+    def keep(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        histories.append(self)
+
+    SessionHistory.__init__ = keep
+    try:
+        for n in range(20):
+            payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": "BeforeTool",
+                       "tool_name": "write_file", "tool_input": {"file_path": f"f{n}.txt", "content": "x" * 100_000}}
+            service.handle("gemini_cli", "BeforeTool", str(policy), json.dumps(payload).encode())
+    finally:
+        SessionHistory.__init__ = real_init
+    (history,) = histories
+    kept = list(history._checked_calls) + list(history._made_up.values())
+    assert len(kept) == 40 and max(map(len, kept)) < 200
+
+
+def test_a_checker_with_a_full_queue_of_connections_is_waited_for(env, tmp_path):
+    """A unix socket whose queue of connections is full refuses at once (EAGAIN), it does not make the caller
+    wait: the hook took that for a missing checker and let the call through. Claude Code runs the hooks of a
+    batch of parallel tool calls at once."""
+    path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "busy.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(0)
+    queued = []
+    try:
+        while True:  # fill the queue
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect(path)
+            queued.append(sock)
+    except BlockingIOError:
+        sock.close()
+    answer = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                                "permissionDecisionReason": "judged"}}).encode()
+
+    def serve():
+        time.sleep(0.3)
+        for sock in queued:
+            conn, _ = server.accept()
+            conn.close()
+            sock.close()
+        conn, _ = server.accept()
+        data = b""
+        while not data.endswith(b"}"):
+            data += conn.recv(65536)
+        conn.sendall(b"OTC1\t0\t%d\t0\n" % len(answer) + answer)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    hooks = _hooks(env)
+    hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path)
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_busy")
+    server.close()
+    assert queued and (call.verdict, call.reason) == ("deny", "judged")

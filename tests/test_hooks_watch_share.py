@@ -4,6 +4,7 @@ the decisions the hooks recorded."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -237,3 +238,45 @@ def test_after_a_restart_a_file_followed_under_another_name_resumes_where_it_was
         lease.release()
         service.close()
     assert first.get_finished_spans() and second.get_finished_spans() == ()
+
+
+def test_a_gemini_cli_call_refused_by_the_hook_carries_the_decision_when_watch_exports_it_first(tmp_path):
+    """Gemini CLI gives BeforeTool no call id: the checker learns the call's id from the file later (at the next
+    hook). A `watch` that reads the file in between (a refused call has no AfterTool) exported the span without
+    the decision; the decision is now found by the call's tool and arguments."""
+    session = "7c8d9e0f-2a4b-4c6d-8e0f-1a2b3c4d5e6f"
+    chats = tmp_path / "gemini" / "3f7a" / "chats"
+    chats.mkdir(parents=True)
+    transcript = chats / "session-2026-03-04T10-00-7c8d9e0f.jsonl"
+    push = {"command": "git push --force origin main"}
+    records = [{"sessionId": session, "projectHash": "3f7a", "startTime": "2026-03-04T10:00:00.000Z"},
+               {"id": "m-u1", "timestamp": "2026-03-04T10:00:01.000Z", "type": "user", "content": [{"text": "push"}]},
+               {"id": "m-g1", "timestamp": "2026-03-04T10:00:02.000Z", "type": "gemini", "content": "",
+                "model": "gemini-2.5-pro", "thoughts": [{"subject": "Push", "description": "Force it."}]}]
+    transcript.write_text("".join(json.dumps(r) + "\n" for r in records))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    state_dir = tmp_path / "state"
+    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)  # watch runs
+    try:
+        payload = {"session_id": session, "transcript_path": str(transcript), "hook_event_name": "BeforeTool",
+                   "tool_name": "run_shell_command", "tool_input": push}
+        out = service.handle("gemini_cli", "BeforeTool", str(policy), json.dumps(payload).encode())[1]
+        assert json.loads(out)["decision"] == "deny"
+        refused = {**records[2], "toolCalls": [{"id": "run_shell_command-1", "name": "run_shell_command",
+                                                "args": push, "status": "error", "timestamp": "2026-03-04T10:00:03Z",
+                                                "result": [{"functionResponse": {"response": {"error": "refused"}}}]}]}
+        with open(transcript, "a") as fh:
+            fh.write(json.dumps(refused) + "\n")
+        exporter = InMemorySpanExporter()
+        watcher = Watcher({"gemini_cli": str(tmp_path / "gemini")}, exporter,
+                          state_path=str(state_dir / "watch-state.json"), settings=Settings.from_env())
+        assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "execute_tool run_shell_command"]
+    assert span.attributes["gen_ai.tool.call.id"] == "run_shell_command-1"
+    assert span.attributes["cot.guard.decision"] == "blocked" and span.attributes["cot.guard.rule"] == "deny-high"

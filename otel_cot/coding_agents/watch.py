@@ -44,8 +44,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_cot.config import Settings
 
-from .guard_decisions import GuardDecisions
-from .model import AGENTS, GEMINI_CLI, Item
+from .guard_decisions import GuardDecisions, signature
+from .model import AGENTS, GEMINI_CLI, Item, ToolRun
 from .reader import SessionReader, loads
 from .session import make_reader, root_of, spans_of
 from .sources import DOCUMENT, LINES, session_files
@@ -324,7 +324,9 @@ class Watcher:
         if tracker.reader.scope is None:  # records before the session is known: nothing to attach them to
             self.counters.errors += 1
             return []
-        return self.decisions.annotate(spans_of(self.builder, tracker.reader.scope, items))
+        signatures = {item.call_id: signature(item.name, item.arguments) for item in items
+                      if isinstance(item, ToolRun)} if tracker.agent == GEMINI_CLI else None
+        return self.decisions.annotate(spans_of(self.builder, tracker.reader.scope, items), signatures)
 
     def _finish(self, tracker: FileTracker, *, root: bool) -> list[ReadableSpan]:
         spans = self._spans(tracker, tracker.reader.flush())

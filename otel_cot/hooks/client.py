@@ -215,14 +215,23 @@ RETRY_WITHIN_S = 1.0  # a call whose checker went away this soon is asked once m
 
 
 def open_connection(path, timeout):
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    """A connection to the socket at ``path``. A checker whose queue of connections is full (many hooks at once)
+    refuses at once with EAGAIN rather than making us wait: that is tried again until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+        except BaseException:
+            sock.close()
+            raise
 
 
 def start_checker(env=None):

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import os
 import stat
 from collections import OrderedDict
 from typing import Any
 
 from otel_cot.coding_agents import make_reader, span_records, trace_id
+from otel_cot.coding_agents.guard_decisions import signature
 from otel_cot.coding_agents.model import GEMINI_CLI, ModelTurn, Scope, ToolRun
 from otel_cot.coding_agents.reader import SessionReader, loads
 from otel_cot.coding_agents.spans import SpanBuilder
@@ -42,10 +42,6 @@ MAX_CHECKED = 512
 
 class TranscriptError(Exception):
     """The session file could not be read as a session (missing, unreadable, not the agent's format)."""
-
-
-def signature(tool: str, arguments: Any) -> str:
-    return tool + "\x00" + json.dumps(arguments, sort_keys=True, ensure_ascii=False, default=str)
 
 
 class SessionHistory:
@@ -195,6 +191,10 @@ class SessionHistory:
         self._remember(self._checked_ids, call_id, None)
         self._remember(self._checked_calls, sig, call_id)
         return call_id
+
+    def signature_of(self, call_id: str) -> str | None:
+        """The signature a call checked under a made-up id was checked with."""
+        return self._made_up.get(call_id)
 
     def resolve(self, call_id: str) -> str:
         """The id the session file gives a call checked under a made-up id, once the file has it (else the id)."""

@@ -48,6 +48,8 @@ class _Handler(socketserver.BaseRequestHandler):
         sock.settimeout(30.0)
         try:
             agent, event, policy, payload = _read_request(sock)
+        except EOFError:  # connected and closed at once: another checker seeing whether this one runs
+            return
         except (OSError, ValueError) as exc:
             logger.warning("otel-cot hooks: bad request: %s", exc)
             return
@@ -69,6 +71,8 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
     while b"\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
+            if not data:
+                raise EOFError
             raise ValueError("the request ended before its header")
         data += chunk
         if len(data) > 1 << 16 and b"\n" not in data:
@@ -91,6 +95,7 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
 class CheckerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = False
     block_on_close = True  # server_close waits for the calls being answered
+    request_queue_size = 128  # socketserver's 5 is less than the hooks of one parallel batch of tool calls
 
     def __init__(self, path: str, service: HookService, idle_s: float) -> None:
         self.path = path

@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_cot.coding_agents import span_arguments
-from otel_cot.coding_agents.guard_decisions import GuardDecisions
+from otel_cot.coding_agents.guard_decisions import GuardDecisions, signature
 from otel_cot.coding_agents.model import CLAUDE_CODE, Scope
 from otel_cot.coding_agents.spans import SpanBuilder, tool_span_id
 from otel_cot.coding_agents.state import ExportLease, note_hook_session
@@ -45,7 +45,7 @@ from otel_cot.guard.decision import ALLOWED, ASK, BLOCK, BLOCKED, LOG, Decision
 from otel_cot.instrumentation.guard_hooks import decision_attributes
 
 from . import client
-from .history import MAX_CHECKED, SessionHistory, TranscriptError, signature
+from .history import MAX_CHECKED, SessionHistory, TranscriptError
 from .policy import HISTORY_AGE_S, MAX_SESSIONS, Policies, PolicyError
 from .protocol import (NO_SESSION_END, POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse,
                        tool_arguments)
@@ -175,11 +175,13 @@ class HookService:
     def _record(self, session: _Session, hook: HookInput, call_id: str, tool: str, decision: Decision,
                 asked: bool) -> None:
         attributes = decision_attributes(decision)
+        call_signature = None
         if call_id.startswith("hook-"):  # Gemini CLI: the file gives the call its id later
             session.unresolved[call_id] = (tool, attributes, asked)
-            return
+            call_signature = session.history.signature_of(call_id)
         try:
-            self.decisions.record(hook.agent, hook.session_id, call_id, tool, attributes, asked=asked)
+            self.decisions.record(hook.agent, hook.session_id, call_id, tool, attributes, asked=asked,
+                                  call_signature=call_signature)
         except OSError as exc:
             logger.error("otel-cot hooks: cannot record the decision on %s: %s", call_id, exc)
 
