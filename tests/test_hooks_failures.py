@@ -615,3 +615,28 @@ def test_a_checker_with_a_full_queue_of_connections_is_waited_for(env, tmp_path)
     call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_busy")
     server.close()
     assert queued and (call.verdict, call.reason) == ("deny", "judged")
+
+
+def test_a_long_history_does_not_spend_the_budget_of_the_call_being_judged(tmp_path):
+    """Long tool results in the transcript (file reads, test output) take the detectors time to judge. Judged
+    inside the check, they spent its 50 ms: the guard timed out before the pending call's own detectors, and
+    `git push --force` was allowed by on_error, at every call until the backlog was worked off."""
+    from otel_cot.hooks.service import HookService
+    from tests.support.coding_sessions import long_claude_session
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    session = "0d0e0f10-1111-4222-8333-444455556666"
+    with open(transcript, "wb") as fh:
+        for line in long_claude_session(150, session):
+            record = json.loads(line)
+            if record["type"] == "user" and isinstance(record["message"]["content"], list):
+                record["message"]["content"][0]["content"] = "ok " * 8000  # a long tool result
+            fh.write(json.dumps(record).encode() + b"\n")
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    for n in range(2):
+        payload = {"session_id": session, "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_push{n}"}
+        out = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())[1]
+        assert b'"permissionDecision": "deny"' in out, out

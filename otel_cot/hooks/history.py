@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import stat
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -34,10 +36,12 @@ from otel_cot.detectors.base import KIND_TOOL_CALL
 from otel_cot.detectors.views import views_from_record
 from otel_cot.guard.check import Guard
 
+HISTORY_BUDGET_S = 2.0  # judging what a refresh read, before the check (the check has the policy's timeout_ms)
 TAIL_BYTES = 4 << 20
 HEAD_BYTES = 64 << 10
 MAX_DOCUMENT = 16 << 20
 MAX_CHECKED = 512
+logger = logging.getLogger("otel_cot.hooks")
 
 
 class TranscriptError(Exception):
@@ -94,6 +98,12 @@ class SessionHistory:
             items = self._read_lines(st.st_size)
         self._feed(guard, items)
         self._peek_open(guard)
+        # The history is judged now, on a budget of its own: within the check it would spend the pending call's
+        # budget (50 ms by default: a few long tool results), and on_error would decide the call.
+        dropped = guard.recorder.catch_up(self.trace_id, time.perf_counter() + HISTORY_BUDGET_S)
+        if dropped:
+            logger.warning("otel-cot hooks: %s: %d items of history left unjudged after %.1f s", self.path,
+                           dropped, HISTORY_BUDGET_S)
         stats = self.reader.stats
         if stats.records == 0 and st.st_size > 0:
             raise TranscriptError(f"the transcript {self.path} holds no readable record "
