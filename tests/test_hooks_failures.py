@@ -76,6 +76,30 @@ def _closed(text):
     return text.replace("on_error: open", "on_error: closed")
 
 
+JUDGED = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                            "permissionDecisionReason": "judged"}}).encode()
+
+
+def _answer_judged(conn):
+    """Read one request on ``conn`` and answer it as a checker would, with a deny "judged"."""
+    data = b""
+    while not data.endswith(b"}"):
+        data += conn.recv(65536)
+    conn.sendall(b"OTC1\t0\t%d\t0\n" % len(JUDGED) + JUDGED)
+    conn.close()
+
+
+def _in_process(tmp_path):
+    """A checker's service in this process, the default policy file and an empty transcript."""
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    return HookService(state_dir=str(tmp_path / "state"), export=False), str(policy), transcript
+
+
 # --- the policy file -------------------------------------------------------------------------------------------------
 BROKEN = {
     "yaml": "guard:\n  rules: [\n  on_error: open\n",  # not YAML
@@ -476,8 +500,6 @@ def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(8)
-    answer = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
-                                                "permissionDecisionReason": "judged"}}).encode()
     connections = []
 
     def serve():
@@ -487,11 +509,7 @@ def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
             if n == 0:
                 conn.close()  # leaving: no answer
                 continue
-            data = b""
-            while not data.endswith(b"}"):
-                data += conn.recv(65536)
-            conn.sendall(b"OTC1\t0\t%d\t0\n" % len(answer) + answer)
-            conn.close()
+            _answer_judged(conn)
 
     threading.Thread(target=serve, daemon=True).start()
     hooks = _hooks(env)
@@ -503,13 +521,8 @@ def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
 
 
 def test_the_policy_file_is_read_again_when_it_changes(tmp_path):
-    from otel_cot.hooks.service import HookService
-
+    service, policy_path, transcript = _in_process(tmp_path)
     policy = tmp_path / "policy.yaml"
-    policy.write_text(DEFAULT_POLICY)
-    transcript = tmp_path / "t.jsonl"
-    transcript.write_text("")
-    service = HookService(state_dir=str(tmp_path / "state"), export=False)
 
     def verdict(n):
         payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
@@ -528,19 +541,13 @@ def test_the_policy_file_is_read_again_when_it_changes(tmp_path):
 def test_half_a_surrogate_pair_in_a_tool_call_does_not_let_it_through(tmp_path, agent):
     """A lone ``\\ud800`` in the arguments made the checker fail on Gemini CLI's call (no call id: one is made up
     from a hash of the arguments) and the force push was allowed by on_error."""
-    from otel_cot.hooks.service import HookService
-
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(DEFAULT_POLICY)
-    transcript = tmp_path / "t.jsonl"
-    transcript.write_text("")
+    service, policy, transcript = _in_process(tmp_path)
     event, tool = ("BeforeTool", "run_shell_command") if agent == "gemini_cli" else ("PreToolUse", "Bash")
     payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": event, "tool_name": tool,
                "tool_input": {"command": "git push --force origin main # \ud800"}}
     if agent == "claude_code":
         payload["tool_use_id"] = "toolu_1"
-    service = HookService(state_dir=str(tmp_path / "state"), export=False)
-    out = json.loads(service.handle(agent, event, str(policy), json.dumps(payload).encode())[1])
+    out = json.loads(service.handle(agent, event, policy, json.dumps(payload).encode())[1])
     decision = out.get("decision") or out["hookSpecificOutput"]["permissionDecision"]
     assert decision == "deny"
 
@@ -549,13 +556,8 @@ def test_what_the_checker_keeps_per_call_is_small_whatever_the_arguments(tmp_pat
     """Up to 512 calls are remembered per session (to match Gemini CLI's calls, which have no id): by a digest of
     their arguments, not a copy of a Write's whole content."""
     from otel_cot.hooks.history import SessionHistory
-    from otel_cot.hooks.service import HookService
 
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(DEFAULT_POLICY)
-    transcript = tmp_path / "t.jsonl"
-    transcript.write_text("")
-    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    service, policy, transcript = _in_process(tmp_path)
     histories = []
     real_init = SessionHistory.__init__
 
@@ -593,8 +595,6 @@ def test_a_checker_with_a_full_queue_of_connections_is_waited_for(env, tmp_path)
             queued.append(sock)
     except BlockingIOError:
         sock.close()
-    answer = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
-                                                "permissionDecisionReason": "judged"}}).encode()
 
     def serve():
         time.sleep(0.3)
@@ -602,12 +602,7 @@ def test_a_checker_with_a_full_queue_of_connections_is_waited_for(env, tmp_path)
             conn, _ = server.accept()
             conn.close()
             sock.close()
-        conn, _ = server.accept()
-        data = b""
-        while not data.endswith(b"}"):
-            data += conn.recv(65536)
-        conn.sendall(b"OTC1\t0\t%d\t0\n" % len(answer) + answer)
-        conn.close()
+        _answer_judged(server.accept()[0])
 
     threading.Thread(target=serve, daemon=True).start()
     hooks = _hooks(env)

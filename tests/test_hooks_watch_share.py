@@ -44,6 +44,28 @@ def _watch(state_dir, projects):
     return watcher, exporter
 
 
+def _hooks_while_watch_runs(state_dir, transcript, policy, *watch_dirs):
+    """The Claude Code session replayed through the hooks while `watch` holds the lease, then one `watch --once`
+    per ``watch_dirs`` (following the files the hooks named); each run's exporter."""
+    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
+    lease = ExportLease(str(state_dir / "watch-state.json"))
+    assert lease.acquire(wait=False)
+    exporters = []
+    try:
+        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
+                           ServiceHooks("claude_code", service, policy), transcript)
+        assert service.wait_exported() and service.exports_left_to_watch > 0
+        for dirs in watch_dirs:
+            exporters.append(InMemorySpanExporter())
+            watcher = Watcher(dirs, exporters[-1], state_path=str(state_dir / "watch-state.json"),
+                              settings=Settings.from_env(), follow_hook_sessions=True)
+            assert watcher.run(once=True) == 0
+    finally:
+        lease.release()
+        service.close()
+    return exporters
+
+
 def test_while_watch_holds_the_lease_the_hooks_leave_exporting_to_it(layout):
     state_dir, projects, transcript, policy = layout
     hooks_exporter = InMemorySpanExporter()
@@ -172,20 +194,7 @@ def test_watch_exports_the_sessions_the_hooks_left_to_it_even_outside_its_direct
     scan the directory of a Claude Code session the hooks judge: the hooks name the file to it, and it is exported
     all the same, once."""
     state_dir, _projects, transcript, policy = layout
-    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
-    exporter = InMemorySpanExporter()
-    watcher = Watcher({"codex": str(tmp_path / "codex")}, exporter, state_path=str(state_dir / "watch-state.json"),
-                      settings=Settings.from_env(), follow_hook_sessions=True)
-    lease = ExportLease(str(state_dir / "watch-state.json"))
-    assert lease.acquire(wait=False)  # watch runs
-    try:
-        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
-                           ServiceHooks("claude_code", service, policy), transcript)
-        assert service.wait_exported() and service.exports_left_to_watch > 0
-        assert watcher.run(once=True) == 0
-    finally:
-        lease.release()
-        service.close()
+    (exporter,) = _hooks_while_watch_runs(state_dir, transcript, policy, {"codex": str(tmp_path / "codex")})
     spans = exporter.get_finished_spans()
     assert sorted(_ids(spans)) == sorted(_ids(read_session_file("claude_code", transcript).spans))
 
@@ -194,20 +203,7 @@ def test_a_file_named_by_the_hooks_that_watch_already_follows_under_another_name
     state_dir, projects, transcript, policy = layout
     link = tmp_path / "projects-link"
     os.symlink(projects, link)
-    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
-    exporter = InMemorySpanExporter()
-    watcher = Watcher({"claude_code": str(link)}, exporter, state_path=str(state_dir / "watch-state.json"),
-                      settings=Settings.from_env(), follow_hook_sessions=True)
-    lease = ExportLease(str(state_dir / "watch-state.json"))
-    assert lease.acquire(wait=False)
-    try:
-        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
-                           ServiceHooks("claude_code", service, policy), transcript)
-        assert service.wait_exported()
-        assert watcher.run(once=True) == 0
-    finally:
-        lease.release()
-        service.close()
+    (exporter,) = _hooks_while_watch_runs(state_dir, transcript, policy, {"claude_code": str(link)})
     ids = _ids(exporter.get_finished_spans())
     assert len(ids) == len(set(ids))
     assert sorted(ids) == sorted(_ids(read_session_file("claude_code", transcript).spans))
@@ -219,24 +215,7 @@ def test_after_a_restart_a_file_followed_under_another_name_resumes_where_it_was
     state_dir, projects, transcript, policy = layout
     link = tmp_path / "projects-link"
     os.symlink(projects, link)
-    service = HookService(state_dir=str(state_dir), exporter=InMemorySpanExporter())
-    lease = ExportLease(str(state_dir / "watch-state.json"))
-    assert lease.acquire(wait=False)
-    try:
-        replay_claude_code(records_of(fixture("claude_code", "session.jsonl")),
-                           ServiceHooks("claude_code", service, policy), transcript)
-        assert service.wait_exported()
-        first = InMemorySpanExporter()
-        watcher = Watcher({}, first, state_path=str(state_dir / "watch-state.json"), settings=Settings.from_env(),
-                          follow_hook_sessions=True)
-        assert watcher.run(once=True) == 0
-        second = InMemorySpanExporter()
-        watcher = Watcher({"claude_code": str(link)}, second, state_path=str(state_dir / "watch-state.json"),
-                          settings=Settings.from_env(), follow_hook_sessions=True)
-        assert watcher.run(once=True) == 0
-    finally:
-        lease.release()
-        service.close()
+    first, second = _hooks_while_watch_runs(state_dir, transcript, policy, {}, {"claude_code": str(link)})
     assert first.get_finished_spans() and second.get_finished_spans() == ()
 
 
