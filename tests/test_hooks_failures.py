@@ -635,3 +635,16 @@ def test_a_long_history_does_not_spend_the_budget_of_the_call_being_judged(tmp_p
                    "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_push{n}"}
         out = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())[1]
         assert b'"permissionDecision": "deny"' in out, out
+
+
+def test_hook_input_larger_than_the_checker_takes_is_decided_by_on_error_with_that_reason(env):
+    """A Write of a file larger than 64 MiB: the checker refuses the request; the hook says why (it reported a
+    checker that closed the connection, after sending the whole input twice)."""
+    hooks = _hooks(env, policy_text=_closed(DEFAULT_POLICY))
+    payload = json.dumps({"session_id": "sess-1", "transcript_path": "", "hook_event_name": "PreToolUse",
+                          "tool_name": "Write", "tool_use_id": "toolu_huge",
+                          "tool_input": {"file_path": "big.txt", "content": "x" * (client.MAX_REQUEST + 1)}})
+    proc = _pre(hooks, "", raw=payload.encode())
+    answer = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert answer["permissionDecision"] == "deny" and "larger than the checker takes" in answer[
+        "permissionDecisionReason"]

@@ -38,6 +38,7 @@ ALLOW, DENY, ASK, FEEDBACK = "allow", "deny", "ask", "feedback"
 DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_START_MS = 10000
 LOG_LIMIT = 1 << 20  # the hooks log is moved to hooks.log.1 beyond this
+MAX_REQUEST = 64 << 20  # the largest hook input the checker takes (a Write of a huge file is larger)
 
 # Attribute names of a guard decision (otel_cot.semconv), for the decision this client records on failure.
 DECISION_ATTRIBUTES = ("cot.guard.decision", "cot.guard.action", "cot.guard.rule", "cot.guard.error",
@@ -314,6 +315,9 @@ def connect(env=None):
 
 def ask_checker(sock, agent, event, policy, payload, timeout):
     """Send one request; (exit code, stdout, stderr) of the answer."""
+    if len(payload) > MAX_REQUEST:
+        raise CheckerError("the hook input (%d bytes) is larger than the checker takes (%d)"
+                           % (len(payload), MAX_REQUEST))
     deadline = time.monotonic() + timeout
     head = b"\t".join((MAGIC, agent.encode(), event.encode(), policy.encode("utf-8", "surrogateescape"),
                        str(len(payload)).encode())) + b"\n"

@@ -36,7 +36,6 @@ except ImportError:  # pragma: no cover - no unix sockets there either
 
 logger = logging.getLogger("otel_cot.hooks")
 DEFAULT_IDLE_S = 1800.0
-MAX_REQUEST = 64 << 20
 CONTROL = "-"  # the agent field of a control request: `stop`, `status`
 
 
@@ -82,7 +81,7 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
     if len(fields) != 5 or fields[0] != client.MAGIC:
         raise ValueError("not an otel-cot hook request")
     length = int(fields[4])
-    if length > MAX_REQUEST:
+    if length > client.MAX_REQUEST:
         raise ValueError(f"request of {length} bytes")
     while len(body) < length:
         chunk = sock.recv(min(1 << 20, length - len(body)))
