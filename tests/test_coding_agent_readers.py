@@ -434,3 +434,50 @@ def test_gemini_whole_document_rewritten_in_place_is_read_incrementally():
     spans = spans_of(builder, restored.scope, restored.feed_document(document))
     spans += spans_of(builder, restored.scope, restored.flush()) + [root_of(builder, restored)]
     assert _signature(spans) == _signature(read_session_file("gemini_cli", GEMINI_JSON).spans)
+
+
+def test_half_a_surrogate_pair_does_not_cost_the_content_it_is_in():
+    """JSON allows ``"\\ud800"`` (half a pair); UTF-8 cannot encode it, so the OTLP encoder dropped the whole
+    attribute holding it (the prompt, a tool's arguments, its result). It becomes U+FFFD; a real pair stays."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    base = {"sessionId": "s1", "isSidechain": False}
+    call = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "echo \ud800 \U0001F600"}}
+    lines = [{**base, "type": "user", "uuid": "u1", "timestamp": "2026-01-01T00:00:00Z",
+              "message": {"role": "user", "content": "a lone \udc00 half"}},
+             {**base, "type": "assistant", "uuid": "a1", "timestamp": "2026-01-01T00:00:01Z",
+              "message": {"id": "m1", "role": "assistant", "model": "claude-sonnet-4-5", "content": [call]}},
+             {**base, "type": "user", "uuid": "u2", "timestamp": "2026-01-01T00:00:02Z", "message": {
+                 "role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]}}]
+    spans = read_session_lines("claude_code", [json.dumps(r).encode() + b"\n" for r in lines]).spans
+    encoded = encode_spans(spans)
+    attributes = {kv.key: kv.value.string_value for rs in encoded.resource_spans for ss in rs.scope_spans
+                  for span in ss.spans for kv in span.attributes}
+    assert "a lone \ufffd half" in attributes[sc.GEN_AI_INPUT_MESSAGES]
+    assert json.loads(attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {"command": "echo \ufffd \U0001F600"}
+
+
+ODD_RECORDS = {
+    "claude_code": [{"type": ["assistant"], "sessionId": "s1"}],
+    "codex": [{"type": "response_item", "timestamp": "2026-01-01T00:00:00Z",
+               "payload": {"type": "reasoning", "summary": 5}},
+              {"type": ["response_item"], "payload": {}}],
+    "gemini_cli": [{"id": "m9", "type": "gemini", "timestamp": "2026-01-01T00:00:00Z", "thoughts": 5,
+                    "toolCalls": [{"id": {"a": 1}}]},
+                   {"id": "m10", "type": "user", "content": "next"}],
+}
+SESSIONS = {"claude_code": ("session.jsonl",), "codex": ("rollout-2026-03-03T14-00-00-"
+                                                         "0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl",),
+            "gemini_cli": ("session-2026-03-04T10-00-7c8d9e0f.jsonl",)}
+
+
+@pytest.mark.parametrize("agent", list(ODD_RECORDS))
+def test_a_known_record_of_an_unexpected_shape_is_skipped_and_counted(agent):
+    """Formats change without notice: a record whose fields have other types than the reader expects is counted
+    and skipped; it does not stop the reader (``watch`` would crash on it at every restart)."""
+    lines = lines_of(fixture(agent, *SESSIONS[agent]))
+    odd = [json.dumps(r).encode() + b"\n" for r in ODD_RECORDS[agent]]
+    read = read_session_lines(agent, lines[:3] + odd + lines[3:])
+    assert read.stats.unknown["unreadable record"] >= 1
+    whole = read_session_lines(agent, lines)
+    assert {s.name for s in whole.spans if s.name.startswith("execute_tool")} <= {s.name for s in read.spans}

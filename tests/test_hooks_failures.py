@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -72,6 +74,30 @@ def _decision(env, call_id, session="sess-1"):
 
 def _closed(text):
     return text.replace("on_error: open", "on_error: closed")
+
+
+JUDGED = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                            "permissionDecisionReason": "judged"}}).encode()
+
+
+def _answer_judged(conn):
+    """Read one request on ``conn`` and answer it as a checker would, with a deny "judged"."""
+    data = b""
+    while not data.endswith(b"}"):
+        data += conn.recv(65536)
+    conn.sendall(b"OTC1\t0\t%d\t0\n" % len(JUDGED) + JUDGED)
+    conn.close()
+
+
+def _in_process(tmp_path):
+    """A checker's service in this process, the default policy file and an empty transcript."""
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("")
+    return HookService(state_dir=str(tmp_path / "state"), export=False), str(policy), transcript
 
 
 # --- the policy file -------------------------------------------------------------------------------------------------
@@ -315,3 +341,310 @@ def test_hooks_fired_at_once_start_one_checker_and_all_get_answers(env, tmp_path
     assert checker_pid(env) is not None
     log = _log(env)
     assert log.count("listening on") == 1  # one checker served them all (others found it running and left)
+
+
+# --- where the checker runs, and who can reach it ---------------------------------------------------------------------
+def test_the_checker_does_not_import_modules_from_the_agents_working_directory(env, tmp_path):
+    """The checker is started from the hook, in the agent's working directory (the user's repository). ``python -m``
+    puts that directory first on sys.path: a repository with a ``typing.py`` would run its code in the checker, or
+    keep the checker from starting so that every call is let through."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    marker = tmp_path / "imported"
+    (repo / "typing.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    hooks = _hooks(env)
+    hooks.cwd = str(repo)
+    hooks.env = dict(env, OTEL_COT_HOOKS_START_MS="5000")
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_repo")
+    assert not marker.exists()
+    assert call.verdict == "deny" and "remote history" in call.reason
+
+
+class RecordingChecker:
+    """A socket that answers every request with an empty allow, and keeps what it was sent."""
+
+    def __init__(self, path: str) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.received = b""
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    self.received += chunk
+            except OSError:
+                pass
+            conn.sendall(b"OTC1\t0\t0\t0\n")
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("owner", ["world-writable", "another user"])
+def test_a_socket_in_a_directory_others_control_is_not_used(env, tmp_path, owner):
+    """``/tmp/otel-cot-<uid>`` is a name anyone can take first (on macOS there is no XDG_RUNTIME_DIR). A checker
+    someone else put there would read every tool call and answer for the guard: the hook does not talk to it."""
+    if owner == "another user" and os.getuid() != 0:
+        pytest.skip("needs root to give a directory to another user")
+    directory = tempfile.mkdtemp(prefix="oc-", dir="/tmp")
+    try:
+        path = os.path.join(directory, "hooks.sock")
+        fake = RecordingChecker(path)
+        if owner == "world-writable":
+            os.chmod(directory, 0o777)
+        else:
+            os.chown(directory, 65534, 65534)
+        hooks = _hooks(env, policy_text=_closed(DEFAULT_POLICY))
+        hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path, OTEL_COT_HOOKS_START_MS="500")
+        call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_fake")
+        fake.close()
+        assert fake.received == b""
+        assert call.verdict == "deny" and "fails closed" in call.reason
+        expected = "can be written by other users" if owner == "world-writable" else "belongs to another user"
+        assert expected in call.reason and expected in _log(env)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_state_directory_that_cannot_be_written_does_not_stop_the_checker(env, tmp_path):
+    """No hooks log and no decision files can be written (a read-only home, a sandbox): the calls are still
+    judged."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    hooks = _hooks(env)
+    hooks.env = dict(env, XDG_STATE_HOME=str(blocker / "state"), OTEL_COT_HOOKS_START_MS="5000")
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_ro")
+    assert call.verdict == "deny" and "remote history" in call.reason
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), HARMLESS, call_id="toolu_ro2").verdict == "allow"
+
+
+def test_the_hooks_log_and_the_decisions_are_readable_by_the_user_only(env, tmp_path):
+    """They name the commands the agent ran and the guard's evidence."""
+    hooks = _hooks(env)
+    assert _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_private").verdict == "deny"
+    _decision(env, "toolu_private")
+    decisions = GuardDecisions(client.state_dir(env)).path("claude_code", "sess-1")
+    for path in (client.log_path(env), decisions):
+        assert os.stat(path).st_mode & 0o077 == 0, path
+
+
+def test_a_session_being_read_does_not_hold_up_the_calls_of_another(tmp_path, monkeypatch):
+    """Two agents at once: the first call of a session with a long transcript reads for seconds; a call of another
+    session is answered meanwhile, not after it (the hook would wait, or time out and be let through)."""
+    from otel_cot.hooks.history import SessionHistory
+    from otel_cot.hooks.service import HookService
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    slow, quick = tmp_path / "slow.jsonl", tmp_path / "quick.jsonl"
+    slow.write_text("")
+    quick.write_text("")
+    entered, release = threading.Event(), threading.Event()
+    refresh = SessionHistory.refresh
+
+    def slow_refresh(self, guard):
+        if self.path == str(slow):
+            entered.set()
+            release.wait(30)
+        return refresh(self, guard)
+
+    monkeypatch.setattr(SessionHistory, "refresh", slow_refresh)
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    answers = {}
+
+    def call(name, transcript):
+        payload = {"session_id": name, "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_{name}"}
+        answers[name] = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())
+
+    first = threading.Thread(target=call, args=("slow", slow))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=call, args=("quick", quick))
+    second.start()
+    second.join(10)
+    answered_meanwhile = not second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert answered_meanwhile
+    assert all(b'"permissionDecision": "deny"' in answers[name][1] for name in ("slow", "quick"))
+
+
+def test_a_transcript_that_is_not_a_regular_file_does_not_hang_the_checker(env, tmp_path):
+    """A FIFO as the transcript: opening it would block the checker (and every session behind it)."""
+    fifo = tmp_path / "t.jsonl"
+    os.mkfifo(fifo)
+    hooks = _hooks(env)
+    call = _pre(hooks, str(fifo), FORCE_PUSH, call_id="toolu_fifo")
+    assert call.verdict == "deny" and "remote history" in call.reason
+    assert "not a regular file" in _decision(env, "toolu_fifo")[sc.COT_GUARD_ERROR]
+
+
+def test_a_checker_that_leaves_as_the_call_comes_is_asked_again(env, tmp_path):
+    """A checker exiting after its idle time drops the calls still waiting to be accepted: the hook asks again
+    (a new checker) instead of letting the call through unjudged."""
+    path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "leaving.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    connections = []
+
+    def serve():
+        for n in range(2):
+            conn, _ = server.accept()
+            connections.append(n)
+            if n == 0:
+                conn.close()  # leaving: no answer
+                continue
+            _answer_judged(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    hooks = _hooks(env)
+    hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path)
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_again")
+    server.close()
+    assert connections == [0, 1]
+    assert (call.verdict, call.reason) == ("deny", "judged")
+
+
+def test_the_policy_file_is_read_again_when_it_changes(tmp_path):
+    service, policy_path, transcript = _in_process(tmp_path)
+    policy = tmp_path / "policy.yaml"
+
+    def verdict(n):
+        payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_{n}"}
+        out = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())[1]
+        return json.loads(out)["hookSpecificOutput"]["permissionDecision"] if out else "allow"
+
+    assert verdict(1) == "deny"
+    policy.write_text(DEFAULT_POLICY.replace("action: block", "action: log  "))  # the same size
+    assert verdict(2) == "allow"
+    policy.write_text(_closed(BROKEN["yaml"]))
+    assert verdict(3) == "deny"
+
+
+@pytest.mark.parametrize("agent", ["claude_code", "gemini_cli"])
+def test_half_a_surrogate_pair_in_a_tool_call_does_not_let_it_through(tmp_path, agent):
+    """A lone ``\\ud800`` in the arguments made the checker fail on Gemini CLI's call (no call id: one is made up
+    from a hash of the arguments) and the force push was allowed by on_error."""
+    service, policy, transcript = _in_process(tmp_path)
+    event, tool = ("BeforeTool", "run_shell_command") if agent == "gemini_cli" else ("PreToolUse", "Bash")
+    payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": event, "tool_name": tool,
+               "tool_input": {"command": "git push --force origin main # \ud800"}}
+    if agent == "claude_code":
+        payload["tool_use_id"] = "toolu_1"
+    out = json.loads(service.handle(agent, event, policy, json.dumps(payload).encode())[1])
+    decision = out.get("decision") or out["hookSpecificOutput"]["permissionDecision"]
+    assert decision == "deny"
+
+
+def test_what_the_checker_keeps_per_call_is_small_whatever_the_arguments(tmp_path):
+    """Up to 512 calls are remembered per session (to match Gemini CLI's calls, which have no id): by a digest of
+    their arguments, not a copy of a Write's whole content."""
+    from otel_cot.hooks.history import SessionHistory
+
+    service, policy, transcript = _in_process(tmp_path)
+    histories = []
+    real_init = SessionHistory.__init__
+
+    def keep(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        histories.append(self)
+
+    SessionHistory.__init__ = keep
+    try:
+        for n in range(20):
+            payload = {"session_id": "s", "transcript_path": str(transcript), "hook_event_name": "BeforeTool",
+                       "tool_name": "write_file", "tool_input": {"file_path": f"f{n}.txt", "content": "x" * 100_000}}
+            service.handle("gemini_cli", "BeforeTool", str(policy), json.dumps(payload).encode())
+    finally:
+        SessionHistory.__init__ = real_init
+    (history,) = histories
+    kept = list(history._checked_calls) + list(history._made_up.values())
+    assert len(kept) == 40 and max(map(len, kept)) < 200
+
+
+def test_a_checker_with_a_full_queue_of_connections_is_waited_for(env, tmp_path):
+    """A unix socket whose queue of connections is full refuses at once (EAGAIN), it does not make the caller
+    wait: the hook took that for a missing checker and let the call through. Claude Code runs the hooks of a
+    batch of parallel tool calls at once."""
+    path = os.path.join(os.path.dirname(env["OTEL_COT_HOOKS_SOCKET"]), "busy.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(0)
+    queued = []
+    try:
+        while True:  # fill the queue
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect(path)
+            queued.append(sock)
+    except BlockingIOError:
+        sock.close()
+
+    def serve():
+        time.sleep(0.3)
+        for sock in queued:
+            conn, _ = server.accept()
+            conn.close()
+            sock.close()
+        _answer_judged(server.accept()[0])
+
+    threading.Thread(target=serve, daemon=True).start()
+    hooks = _hooks(env)
+    hooks.env = dict(env, OTEL_COT_HOOKS_SOCKET=path)
+    call = _pre(hooks, str(tmp_path / "t.jsonl"), FORCE_PUSH, call_id="toolu_busy")
+    server.close()
+    assert queued and (call.verdict, call.reason) == ("deny", "judged")
+
+
+def test_a_long_history_does_not_spend_the_budget_of_the_call_being_judged(tmp_path):
+    """Long tool results in the transcript (file reads, test output) take the detectors time to judge. Judged
+    inside the check, they spent its 50 ms: the guard timed out before the pending call's own detectors, and
+    `git push --force` was allowed by on_error, at every call until the backlog was worked off."""
+    from otel_cot.hooks.service import HookService
+    from tests.support.coding_sessions import long_claude_session
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY)
+    transcript = tmp_path / "t.jsonl"
+    session = "0d0e0f10-1111-4222-8333-444455556666"
+    with open(transcript, "wb") as fh:
+        for line in long_claude_session(150, session):
+            record = json.loads(line)
+            if record["type"] == "user" and isinstance(record["message"]["content"], list):
+                record["message"]["content"][0]["content"] = "ok " * 8000  # a long tool result
+            fh.write(json.dumps(record).encode() + b"\n")
+    service = HookService(state_dir=str(tmp_path / "state"), export=False)
+    for n in range(2):
+        payload = {"session_id": session, "transcript_path": str(transcript), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": FORCE_PUSH, "tool_use_id": f"toolu_push{n}"}
+        out = service.handle("claude_code", "PreToolUse", str(policy), json.dumps(payload).encode())[1]
+        assert b'"permissionDecision": "deny"' in out, out
+
+
+def test_hook_input_larger_than_the_checker_takes_is_decided_by_on_error_with_that_reason(env):
+    """A Write of a file larger than 64 MiB: the checker refuses the request; the hook says why (it reported a
+    checker that closed the connection, after sending the whole input twice)."""
+    hooks = _hooks(env, policy_text=_closed(DEFAULT_POLICY))
+    payload = json.dumps({"session_id": "sess-1", "transcript_path": "", "hook_event_name": "PreToolUse",
+                          "tool_name": "Write", "tool_use_id": "toolu_huge",
+                          "tool_input": {"file_path": "big.txt", "content": "x" * (client.MAX_REQUEST + 1)}})
+    proc = _pre(hooks, "", raw=payload.encode())
+    answer = json.loads(proc.stdout)["hookSpecificOutput"]
+    assert answer["permissionDecision"] == "deny" and "larger than the checker takes" in answer[
+        "permissionDecisionReason"]

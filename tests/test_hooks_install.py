@@ -210,3 +210,31 @@ def test_the_installed_command_runs_through_a_shell_and_answers_when_no_checker_
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
     with open(os.path.join(env["XDG_STATE_HOME"], "otel-cot", "hooks.log"), encoding="utf-8") as fh:
         assert "the checker did not start within 300 ms" in fh.read()
+
+
+@pytest.mark.parametrize("agent", ["claude-code", "gemini-cli"])
+def test_a_settings_file_that_is_a_symlink_stays_one(env, tmp_path, agent):
+    """Settings kept in a dotfiles repository and linked into place: install and uninstall change the file the
+    link points to, and the link stays."""
+    target = tmp_path / "dotfiles" / "settings.json"
+    _write(str(target), USER_SETTINGS)
+    path = _settings(env, agent)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.symlink(target, path)
+    assert otel_cot(env, "hooks", "install", agent).returncode == 0
+    assert os.path.islink(path) and any(_ours(json.loads(_read(str(target)))).values())
+    assert otel_cot(env, "hooks", "uninstall", agent).returncode == 0
+    assert os.path.islink(path) and _read(str(target)) == USER_SETTINGS
+
+
+def test_a_gemini_settings_file_with_comments_is_refused_with_the_reason(env):
+    """Gemini CLI allows comments in its settings.json; rewriting the file would drop them."""
+    path = _settings(env, "gemini-cli")
+    content = b'{\n  // my theme\n  "theme": "GitHub", /* and a URL: */ "docs": "https://x.example/a//b"\n}\n'
+    _write(path, content)
+    proc = otel_cot(env, "hooks", "install", "gemini-cli")
+    assert proc.returncode == 2 and "has comments" in proc.stderr and path in proc.stderr
+    assert _read(path) == content
+    _write(path, b'{"docs": "https://x.example/a//b", "note": "/* not a comment */", }')
+    proc = otel_cot(env, "hooks", "install", "gemini-cli")
+    assert proc.returncode == 2 and "is not valid JSON" in proc.stderr

@@ -243,6 +243,28 @@ def test_a_line_longer_than_a_read_is_skipped_and_counted(tmp_path):
     assert _signature(exporter.get_finished_spans()) == _signature(expected)
 
 
+def test_what_cannot_be_read_as_a_session_file_does_not_stop_watch(tmp_path, monkeypatch):
+    """A directory named like a session, a file deleted between its stat and its read: the other sessions are
+    exported (an OSError out of the read ended watch, and it ended again at every restart)."""
+    os.makedirs(_claude_file(tmp_path, "a-directory.jsonl"))
+    _copy(fixture("claude_code", "session.jsonl"), _claude_file(tmp_path))
+    gone = _claude_file(tmp_path, "gone.jsonl")
+    _copy(fixture("claude_code", "benign.jsonl"), gone)
+    real_open = open
+
+    def open_that_loses_a_file(path, *args, **kwargs):
+        if path == gone:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_that_loses_a_file)
+    exporter = InMemorySpanExporter()
+    watcher = _watcher(tmp_path, exporter)
+    assert watcher.run(once=True) == 0
+    assert _signature(exporter.get_finished_spans()) == _signature(_whole_claude_session())
+    assert watcher.counters.errors >= 1
+
+
 def test_since_ignores_old_untouched_files(tmp_path):
     old = os.path.join(_layout(tmp_path)["claude_code"], "p", "old.jsonl")
     _copy(fixture("claude_code", "benign.jsonl"), old)

@@ -70,7 +70,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         lease.acquire(wait=True)
     watcher = Watcher(dirs, exporter, state_path=state_path, settings=settings,
                       idle_s=args.idle, poll_s=args.poll, since_s=args.since * 3600 if args.since else None,
-                      status=None if args.quiet else sys.stderr)
+                      status=None if args.quiet else sys.stderr, follow_hook_sessions=True)
     if not args.once:
         install_signal_handlers(watcher)
         if not args.quiet:

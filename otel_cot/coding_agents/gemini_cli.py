@@ -115,7 +115,10 @@ class GeminiCliReader(SessionReader):
         for message in messages[self._final:]:
             if isinstance(message, Mapping):
                 self.stats.records += 1
-                out.extend(self._message(message))
+                try:
+                    out.extend(self._message(message))
+                except Exception:  # a shape this reader does not expect: skipped and counted
+                    self.stats.unknown["unreadable record"] += 1
         return out
 
     def _metadata(self, meta: Mapping[str, Any]) -> None:
@@ -206,7 +209,11 @@ class GeminiCliReader(SessionReader):
         return [turn, *runs]
 
     def flush(self) -> list[Item]:
-        return self._close()
+        try:
+            return self._close()
+        except Exception:  # the last message was of a shape this reader does not expect
+            self.stats.unknown["unreadable record"] += 1
+            return []
 
     # --- state across restarts ---------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -25,6 +25,30 @@ from .model import Item, ModelTurn, Reasoning, Scope, SubagentEnd, ToolRun, Usag
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads``, with half a surrogate pair that has no other half (``"\\ud800"``: JSON allows it) made
+    U+FFFD: UTF-8 cannot encode it, so the OTLP encoder would drop the attribute holding it, and a file write or
+    a hash of it would raise."""
+    value = json.loads(text)
+    pattern = _SURROGATE_ESCAPE if isinstance(text, str) else _SURROGATE_ESCAPE_BYTES
+    return _without_surrogates(value) if pattern.search(text) else value  # type: ignore[arg-type]
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def parse_time(value: Any) -> int | None:
     """An ISO 8601 timestamp (``2026-01-20T11:57:17.716Z``) or epoch seconds/ms as ns since the epoch."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -78,7 +102,7 @@ class SessionReader:
         if not text.strip():
             return []
         try:
-            record = json.loads(text)
+            record = loads(text)
         except ValueError:
             self.stats.malformed += 1
             return []
@@ -86,7 +110,11 @@ class SessionReader:
             self.stats.malformed += 1
             return []
         self.stats.records += 1
-        return self.feed(record)
+        try:
+            return self.feed(record)
+        except Exception:  # a known record type in a shape this reader does not expect: skipped and counted
+            self.stats.unknown["unreadable record"] += 1
+            return []
 
     def feed(self, record: Mapping[str, Any]) -> list[Item]:
         raise NotImplementedError

@@ -11,7 +11,6 @@ The same lines always give the same spans (ids derived from the session, times f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -25,7 +24,7 @@ from .claude_code import ClaudeCodeReader
 from .codex import CodexReader
 from .gemini_cli import GeminiCliReader
 from .model import CLAUDE_CODE, CODEX, GEMINI_CLI, Item, ModelTurn, Scope, SubagentEnd, ToolRun
-from .reader import ReadStats, SessionReader
+from .reader import ReadStats, SessionReader, loads
 from .spans import SpanBuilder
 
 READERS: dict[str, type[SessionReader]] = {CLAUDE_CODE: ClaudeCodeReader, CODEX: CodexReader,
@@ -101,7 +100,7 @@ def read_session_file(agent: str, path: str, *, settings: Settings | None = None
         with open(path, "rb") as fh:
             raw = fh.read()
         try:
-            document = json.loads(raw)
+            document = loads(raw)
         except ValueError:  # caught half-written
             return SessionRead(torn=True)
         items = reader.feed_document(document)  # type: ignore[attr-defined]

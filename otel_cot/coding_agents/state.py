@@ -13,6 +13,7 @@ same records: whoever exports holds the :class:`ExportLease` (an exclusive lock 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -84,6 +85,48 @@ def write_atomically(path: str, content: bytes, mode: int | None = None) -> None
         except OSError:
             pass
         raise
+
+
+# --- session files named by hooks, for ``watch`` --------------------------------------------------------------
+def _hook_sessions_dir(state_path: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(state_path)), "hook-sessions")
+
+
+def note_hook_session(state_path: str, agent: str, path: str) -> None:
+    """Tell the ``watch`` that holds the lease about a session file a hook named, which the hooks leave to it to
+    export: it follows the file even when it is not under the directories it scans (``--agent`` left that agent
+    out, or the agent's ``CLAUDE_CONFIG_DIR`` is not in watch's environment)."""
+    key = hashlib.sha256(f"{agent}\x00{path}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    entry = os.path.join(_hook_sessions_dir(state_path), agent, key)
+    if not os.path.exists(entry):
+        write_atomically(entry, path.encode("utf-8", "surrogateescape"))
+
+
+def hook_sessions(state_path: str) -> list[tuple[str, str]]:
+    """(agent, path) of the session files hooks named (:func:`note_hook_session`); entries of files that are gone
+    are removed."""
+    out = []
+    root = _hook_sessions_dir(state_path)
+    for agent in sorted(_listdir(root)):
+        for key in sorted(_listdir(os.path.join(root, agent))):
+            entry = os.path.join(root, agent, key)
+            try:
+                with open(entry, "rb") as fh:
+                    path = fh.read().decode("utf-8", "surrogateescape")
+                if os.path.exists(path):
+                    out.append((agent, path))
+                else:
+                    os.unlink(entry)
+            except OSError:
+                continue
+    return out
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return [name for name in os.listdir(directory) if not name.startswith(".")]
+    except OSError:
+        return []
 
 
 class ExportLease:

@@ -9,12 +9,13 @@ the agents' OTLP log events.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any
 
 from otel_cot.detectors.actions import SHELL_TOOLS, TEST_PATH
+
+from .reader import loads
 
 _SHELLS = {"bash", "sh", "zsh", "dash", "ksh", "/bin/bash", "/bin/sh", "/bin/zsh", "/usr/bin/bash"}
 _PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$")
@@ -26,7 +27,7 @@ def parse_json(value: Any) -> Any:
         text = value.strip()
         if text[:1] in ("{", "["):
             try:
-                return json.loads(text)
+                return loads(text)
             except ValueError:
                 return value
     return value

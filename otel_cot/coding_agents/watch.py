@@ -30,10 +30,10 @@ How it reads:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -44,13 +44,13 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_cot.config import Settings
 
-from .guard_decisions import GuardDecisions
-from .model import GEMINI_CLI, Item
-from .reader import SessionReader
+from .guard_decisions import GuardDecisions, signature
+from .model import AGENTS, GEMINI_CLI, Item, ToolRun
+from .reader import SessionReader, loads
 from .session import make_reader, root_of, spans_of
 from .sources import DOCUMENT, LINES, session_files
 from .spans import SpanBuilder
-from .state import load_state, save_state
+from .state import hook_sessions, load_state, save_state
 
 logger = logging.getLogger("otel_cot.watch")
 MAX_READ = 8 << 20  # bytes read from one file in one go; also the longest line that is read
@@ -81,6 +81,7 @@ class FileTracker:
         self.root_done = False
         self.idle_done = False  # its open items were exported at the last idle time
         self.skipping = False  # inside a line longer than MAX_READ
+        self.unreadable = False  # the last read failed (logged once)
         if entry:
             self.identity = entry.get("identity")
             self.offset = int(entry.get("offset") or 0)
@@ -106,7 +107,7 @@ class Watcher:
                  rescan_s: float = 5.0, since_s: float | None = None, batch_size: int = 512,
                  max_read: int = MAX_READ, clock: Callable[[], float] = time.time,
                  status: TextIO | None = None, status_interval_s: float = 10.0,
-                 decisions: GuardDecisions | None = None) -> None:
+                 decisions: GuardDecisions | None = None, follow_hook_sessions: bool = False) -> None:
         self.dirs = dict(dirs)
         self.exporter = exporter
         self.state_path = state_path
@@ -126,6 +127,11 @@ class Watcher:
         self._dirty = False
         self._last_scan = float("-inf")
         self._started = clock()
+        # `otel-cot watch` (it holds the export lease) also follows the session files the hooks left to it
+        self.follow_hook_sessions = follow_hook_sessions
+        self._aliases: set[str] = set()  # paths of files followed under another name (a symlinked directory)
+        self._real: dict[str, str] = {}  # real path -> the path a file is followed under
+        self._saved_by_real: dict[str, str] | None = None
 
     # --- the loop ------------------------------------------------------------------------------------------
     def run(self, once: bool = False) -> int:
@@ -172,8 +178,7 @@ class Watcher:
         file says it was read to."""
         if path not in self._trackers:
             kind = DOCUMENT if agent == GEMINI_CLI and path.endswith(".json") else LINES
-            self._trackers[path] = FileTracker(agent, path, kind, self._saved.get(path))
-            self._dirty = True
+            self._add(agent, path, kind, self._saved.get(path))
 
     def end_file(self, path: str, *, root: bool) -> bool:
         """Export what the file's reader still holds (its open model turn, calls without a result) and, with
@@ -192,7 +197,7 @@ class Watcher:
         for agent, root in self.dirs.items():
             for path, kind in session_files(agent, root):
                 seen.add(path)
-                if path in self._trackers:
+                if path in self._trackers or path in self._aliases:
                     continue
                 entry = self._saved.get(path)
                 if entry is None and self.since_s is not None:
@@ -201,19 +206,46 @@ class Watcher:
                             continue
                     except OSError:
                         continue
-                self._trackers[path] = FileTracker(agent, path, kind, entry)
-                self._dirty = True
+                self._add(agent, path, kind, entry)
+        if self.follow_hook_sessions:
+            self._scan_hook_sessions(seen)
         for path in [p for p in self._trackers if p not in seen and not os.path.exists(p)]:
             tracker = self._trackers.pop(path)  # deleted: what it still held is exported, its state dropped
+            self._real = {real: p for real, p in self._real.items() if p != path}
             self._emit(self._finish(tracker, root=not tracker.root_done))
             self._saved.pop(path, None)
         self.counters.files = len(self._trackers)
+
+    def _scan_hook_sessions(self, seen: set[str]) -> None:
+        for agent, path in hook_sessions(self.state_path):
+            seen.add(path)
+            if agent in AGENTS:
+                self.track(agent, path)
+
+    def _add(self, agent: str, path: str, kind: str, entry: Mapping[str, Any] | None) -> None:
+        """Follow ``path``, unless the same file is followed under another name (a directory reached through a
+        symbolic link, and the hooks naming the real path): it would be exported twice."""
+        if path in self._aliases:
+            return
+        real = os.path.realpath(path)
+        if self._real.get(real, path) != path:
+            self._aliases.add(path)
+            return
+        self._real[real] = path
+        if entry is None:  # read before under another name? (the order of names can differ after a restart)
+            if self._saved_by_real is None:
+                self._saved_by_real = {os.path.realpath(p): p for p in self._saved}
+            entry = self._saved.get(self._saved_by_real.get(real, path))
+        self._trackers[path] = FileTracker(agent, path, kind, entry)
+        self._dirty = True
 
     def _poll(self, tracker: FileTracker, now: float) -> tuple[list[ReadableSpan], bool]:
         try:
             st = os.stat(tracker.path)
         except OSError:
             return [], False  # deleted: handled by the next scan
+        if not stat.S_ISREG(st.st_mode):  # a directory or a FIFO named like a session file
+            return [], False
         spans: list[ReadableSpan] = []
         more = False
         if tracker.kind == LINES:
@@ -225,7 +257,15 @@ class Watcher:
             if tracker.identity != identity:
                 tracker.identity, self._dirty = identity, True
             if st.st_size > tracker.offset:
-                items, more = self._read_lines(tracker)
+                try:
+                    items, more = self._read_lines(tracker)
+                except OSError as exc:  # deleted since the stat, or not readable: tried again next time
+                    if not tracker.unreadable:
+                        logger.warning("otel-cot watch: cannot read %s: %s", tracker.path, exc)
+                        self.counters.errors += 1
+                    tracker.unreadable = True
+                    return spans, False
+                tracker.unreadable = False
                 spans.extend(self._spans(tracker, items))
         elif tracker.changed != [st.st_mtime_ns, st.st_size]:
             spans.extend(self._spans(tracker, self._read_document(tracker, st)))
@@ -266,7 +306,7 @@ class Watcher:
     def _read_document(self, tracker: FileTracker, st: os.stat_result) -> list[Item]:
         try:
             with open(tracker.path, "rb") as fh:
-                document = json.loads(fh.read())
+                document = loads(fh.read())
         except (OSError, ValueError):  # caught while being rewritten: read again next time
             return []
         if not isinstance(document, dict):
@@ -284,7 +324,9 @@ class Watcher:
         if tracker.reader.scope is None:  # records before the session is known: nothing to attach them to
             self.counters.errors += 1
             return []
-        return self.decisions.annotate(spans_of(self.builder, tracker.reader.scope, items))
+        signatures = {item.call_id: signature(item.name, item.arguments) for item in items
+                      if isinstance(item, ToolRun)} if tracker.agent == GEMINI_CLI else None
+        return self.decisions.annotate(spans_of(self.builder, tracker.reader.scope, items), signatures)
 
     def _finish(self, tracker: FileTracker, *, root: bool) -> list[ReadableSpan]:
         spans = self._spans(tracker, tracker.reader.flush())

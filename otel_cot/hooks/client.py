@@ -38,6 +38,7 @@ ALLOW, DENY, ASK, FEEDBACK = "allow", "deny", "ask", "feedback"
 DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_START_MS = 10000
 LOG_LIMIT = 1 << 20  # the hooks log is moved to hooks.log.1 beyond this
+MAX_REQUEST = 64 << 20  # the largest hook input the checker takes (a Write of a huge file is larger)
 
 # Attribute names of a guard decision (otel_cot.semconv), for the decision this client records on failure.
 DECISION_ATTRIBUTES = ("cot.guard.decision", "cot.guard.action", "cot.guard.rule", "cot.guard.error",
@@ -66,6 +67,25 @@ def socket_path(env=None):
 
 def log_path(env=None):
     return os.path.join(state_dir(env), "hooks.log")
+
+
+def socket_dir_problem(directory):
+    """Why a checker socket in ``directory`` cannot be trusted, or None. Another user who owns the directory, or
+    can write to it, could put a socket of their own there: it would read every tool call and answer for the
+    guard. So the directory (and, when it is a symbolic link, the link) must be the user's, and writable by no
+    one else. None when it does not exist yet (the checker creates it)."""
+    uid = os.getuid()
+    try:
+        link, st = os.lstat(directory), os.stat(directory)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return "%s cannot be checked: %s" % (directory, exc)
+    if link.st_uid != uid or st.st_uid != uid:
+        return "%s belongs to another user" % directory
+    if st.st_mode & 0o022:
+        return "%s can be written by other users" % directory
+    return None
 
 
 def safe_name(value):
@@ -143,7 +163,7 @@ def log_error(message, env=None):
         except OSError:
             pass
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
             fh.write("%s pid=%d %s\n" % (stamp, os.getpid(), message.replace("\n", " ")))
     except Exception:
         pass
@@ -164,7 +184,7 @@ def record_failure(agent, payload, closed, error, elapsed_ms, env=None):
                       names[4]: 0, names[5]: round(elapsed_ms, 4)}
         path = decisions_file(state_dir(env), agent, session)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"call_id": call_id, "tool": data.get("tool_name"), "attributes": attributes})
                      + "\n")
     except Exception:
@@ -188,15 +208,31 @@ class CheckerError(Exception):
     pass
 
 
+class CheckerGone(CheckerError):
+    """The checker closed the connection without an answer: it was leaving (idle) as the call came, or died."""
+
+
+RETRY_WITHIN_S = 1.0  # a call whose checker went away this soon is asked once more (a new checker starts)
+
+
 def open_connection(path, timeout):
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    """A connection to the socket at ``path``. A checker whose queue of connections is full (many hooks at once)
+    refuses at once with EAGAIN rather than making us wait: that is tried again until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+        except BaseException:
+            sock.close()
+            raise
 
 
 def start_checker(env=None):
@@ -205,15 +241,24 @@ def start_checker(env=None):
     env = os.environ if env is None else env
     python = env.get("OTEL_COT_HOOKS_PYTHON") or sys.executable
     log = log_path(env)
-    os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+    except OSError:
+        pass  # the checker judges without a log (its output is dropped below)
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             if os.fork():
                 os._exit(0)
+            # Not the agent's working directory: ``python -m`` puts it first on sys.path, so a repository's
+            # own ``typing.py`` or ``json.py`` would be imported by the checker.
+            os.chdir("/")
             null = os.open(os.devnull, os.O_RDWR)
-            out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError:
+                out = null
             os.dup2(null, 0)
             os.dup2(out, 1)
             os.dup2(out, 2)
@@ -224,6 +269,13 @@ def start_checker(env=None):
     os.waitpid(pid, 0)
 
 
+def _check_socket_dir(path):
+    problem = socket_dir_problem(os.path.dirname(path) or ".")
+    if problem:
+        raise CheckerError("not talking to a checker at %s: %s (set OTEL_COT_HOOKS_SOCKET to a path in a directory "
+                           "only you can write to)" % (path, problem))
+
+
 START_RETRY_S = 60.0  # after a failed start, calls within this long do not wait for another one
 
 
@@ -232,6 +284,7 @@ def connect(env=None):
     (``<socket>.failed``), no new one is tried: every tool call would otherwise wait for it."""
     env = os.environ if env is None else env
     path = socket_path(env)
+    _check_socket_dir(path)
     try:
         return open_connection(path, 1.0)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -245,6 +298,7 @@ def connect(env=None):
     start_checker(env)
     deadline = time.monotonic() + int(env.get("OTEL_COT_HOOKS_START_MS") or DEFAULT_START_MS) / 1000.0
     while True:
+        _check_socket_dir(path)  # the directory may have been created meanwhile, by someone else
         try:
             return open_connection(path, 1.0)
         except (FileNotFoundError, ConnectionRefusedError):
@@ -261,11 +315,17 @@ def connect(env=None):
 
 def ask_checker(sock, agent, event, policy, payload, timeout):
     """Send one request; (exit code, stdout, stderr) of the answer."""
+    if len(payload) > MAX_REQUEST:
+        raise CheckerError("the hook input (%d bytes) is larger than the checker takes (%d)"
+                           % (len(payload), MAX_REQUEST))
     deadline = time.monotonic() + timeout
     head = b"\t".join((MAGIC, agent.encode(), event.encode(), policy.encode("utf-8", "surrogateescape"),
                        str(len(payload)).encode())) + b"\n"
     sock.settimeout(max(0.001, deadline - time.monotonic()))
-    sock.sendall(head + payload)
+    try:
+        sock.sendall(head + payload)
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        raise CheckerGone("the checker closed the connection (%s)" % exc) from None
     try:
         sock.shutdown(_socket.SHUT_WR)
     except OSError:
@@ -280,9 +340,13 @@ def ask_checker(sock, agent, event, policy, payload, timeout):
             chunk = sock.recv(65536)
         except _socket.timeout:
             raise CheckerError("no answer from the checker within %d ms" % (timeout * 1000)) from None
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             break
         data += chunk
+    if not data:
+        raise CheckerGone("the checker closed the connection without an answer")
     line, _, body = data.partition(b"\n")
     fields = line.split(b"\t")
     if len(fields) != 4 or fields[0] != MAGIC:
@@ -312,7 +376,14 @@ def main(argv=None):
         timeout = int(os.environ.get("OTEL_COT_HOOKS_TIMEOUT_MS") or DEFAULT_TIMEOUT_MS) / 1000.0
         sock = connect()
         try:
-            code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
+            try:
+                code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
+            except CheckerGone:
+                if time.monotonic() - started > RETRY_WITHIN_S:
+                    raise
+                sock.close()
+                sock = connect()
+                code, out, err = ask_checker(sock, agent, event, policy, payload, timeout)
         finally:
             sock.close()
     except Exception as exc:

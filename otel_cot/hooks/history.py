@@ -20,31 +20,32 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
+import logging
 import os
+import stat
+import time
 from collections import OrderedDict
 from typing import Any
 
 from otel_cot.coding_agents import make_reader, span_records, trace_id
+from otel_cot.coding_agents.guard_decisions import signature
 from otel_cot.coding_agents.model import GEMINI_CLI, ModelTurn, Scope, ToolRun
-from otel_cot.coding_agents.reader import SessionReader
+from otel_cot.coding_agents.reader import SessionReader, loads
 from otel_cot.coding_agents.spans import SpanBuilder
 from otel_cot.detectors.base import KIND_TOOL_CALL
 from otel_cot.detectors.views import views_from_record
 from otel_cot.guard.check import Guard
 
+HISTORY_BUDGET_S = 2.0  # judging what a refresh read, before the check (the check has the policy's timeout_ms)
 TAIL_BYTES = 4 << 20
 HEAD_BYTES = 64 << 10
 MAX_DOCUMENT = 16 << 20
 MAX_CHECKED = 512
+logger = logging.getLogger("otel_cot.hooks")
 
 
 class TranscriptError(Exception):
     """The session file could not be read as a session (missing, unreadable, not the agent's format)."""
-
-
-def signature(tool: str, arguments: Any) -> str:
-    return tool + "\x00" + json.dumps(arguments, sort_keys=True, ensure_ascii=False, default=str)
 
 
 class SessionHistory:
@@ -85,6 +86,8 @@ class SessionHistory:
             raise TranscriptError(f"transcript not found: {self.path}") from None
         except OSError as exc:
             raise TranscriptError(f"cannot read the transcript {self.path}: {exc}") from None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block the read, or never end
+            raise TranscriptError(f"the transcript {self.path} is not a regular file")
         if self.agent == GEMINI_CLI and self.path.endswith(".json"):
             items = self._read_document(st)
         else:
@@ -95,6 +98,12 @@ class SessionHistory:
             items = self._read_lines(st.st_size)
         self._feed(guard, items)
         self._peek_open(guard)
+        # The history is judged now, on a budget of its own: within the check it would spend the pending call's
+        # budget (50 ms by default: a few long tool results), and on_error would decide the call.
+        dropped = guard.recorder.catch_up(self.trace_id, time.perf_counter() + HISTORY_BUDGET_S)
+        if dropped:
+            logger.warning("otel-cot hooks: %s: %d items of history left unjudged after %.1f s", self.path,
+                           dropped, HISTORY_BUDGET_S)
         stats = self.reader.stats
         if stats.records == 0 and st.st_size > 0:
             raise TranscriptError(f"the transcript {self.path} holds no readable record "
@@ -131,7 +140,7 @@ class SessionHistory:
             raise TranscriptError(f"the transcript {self.path} is larger than {MAX_DOCUMENT} bytes")
         try:
             with open(self.path, "rb") as fh:  # type: ignore[arg-type]
-                document = json.loads(fh.read())
+                document = loads(fh.read())
         except ValueError:
             return []  # caught while Gemini CLI rewrites it: read next time
         except OSError as exc:
@@ -192,6 +201,10 @@ class SessionHistory:
         self._remember(self._checked_ids, call_id, None)
         self._remember(self._checked_calls, sig, call_id)
         return call_id
+
+    def signature_of(self, call_id: str) -> str | None:
+        """The signature a call checked under a made-up id was checked with."""
+        return self._made_up.get(call_id)
 
     def resolve(self, call_id: str) -> str:
         """The id the session file gives a call checked under a made-up id, once the file has it (else the id)."""

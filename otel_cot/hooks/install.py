@@ -3,7 +3,7 @@
 | agent | ``--user`` (default) | ``--project DIR`` | events |
 |---|---|---|---|
 | Claude Code | ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR``) | ``DIR/.claude/settings.local.json`` | PreToolUse, PostToolUse, Stop, SessionEnd |
-| Codex CLI | ``~/.codex/hooks.json`` (``$CODEX_HOME``) | ``DIR/.codex/hooks.json`` | PreToolUse, PostToolUse, Stop, SessionEnd |
+| Codex CLI | ``~/.codex/hooks.json`` (``$CODEX_HOME``) | ``DIR/.codex/hooks.json`` | PreToolUse, PostToolUse, Stop |
 | Gemini CLI | ``~/.gemini/settings.json`` (``$GEMINI_CLI_HOME``) | ``DIR/.gemini/settings.json`` | BeforeTool, AfterTool, AfterAgent, SessionEnd |
 
 (Claude Code's project file is ``settings.local.json``, the one not meant to be committed: the command names this
@@ -82,9 +82,9 @@ AGENTS = {
     # Claude Code: timeout in seconds; "*" matches every tool.
     CLAUDE_CODE: AgentHooks(CLAUDE_CODE, (("PreToolUse", "*"), ("PostToolUse", "*"), ("Stop", None),
                                           ("SessionEnd", None)), 30),
-    # Codex: hooks.json has Claude Code's shape; timeout in seconds; no matcher matches every tool.
-    CODEX: AgentHooks(CODEX, (("PreToolUse", None), ("PostToolUse", None), ("Stop", None), ("SessionEnd", None)),
-                      30),
+    # Codex: hooks.json has Claude Code's shape; timeout in seconds; no matcher matches every tool. Codex has no
+    # SessionEnd event (codex-rs/config/src/hook_config.rs): a key it does not know is not written into its file.
+    CODEX: AgentHooks(CODEX, (("PreToolUse", None), ("PostToolUse", None), ("Stop", None)), 30),
     # Gemini CLI: timeout in milliseconds; no matcher matches every tool.
     GEMINI_CLI: AgentHooks(GEMINI_CLI, (("BeforeTool", None), ("AfterTool", None), ("AfterAgent", None),
                                         ("SessionEnd", None)), 30000, named=True),
@@ -123,6 +123,10 @@ def read_settings(path: str) -> tuple[bytes | None, dict[str, Any]]:
     try:
         data = json.loads(raw)
     except ValueError as exc:
+        if _has_comments(raw):  # Gemini CLI reads its settings with comments allowed
+            raise SettingsError(f"{path} has comments, which rewriting it would lose; remove them and run this "
+                                f"again, or install into another file (--settings FILE) and copy its \"hooks\" "
+                                f"over by hand") from None
         raise SettingsError(f"{path} is not valid JSON ({exc}); fix it or remove it, then run this again") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path} is not a JSON object; not changing it")
@@ -130,6 +134,25 @@ def read_settings(path: str) -> tuple[bytes | None, dict[str, Any]]:
     if not isinstance(hooks, dict) or any(k[:1].isupper() and not isinstance(v, list) for k, v in hooks.items()):
         raise SettingsError(f"{path}: \"hooks\" is not an object of event lists; not changing it")
     return raw, data
+
+
+def _has_comments(raw: bytes) -> bool:
+    """Whether ``raw`` has a ``//`` or ``/* */`` comment outside its strings."""
+    text = raw.decode("utf-8", "replace")
+    in_string = escaped = False
+    for here, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "/" and text[here + 1:here + 2] in ("/", "*"):
+            return True
+    return False
 
 
 def _indent(raw: bytes | None) -> str | int:
@@ -147,7 +170,9 @@ def _dump(data: Mapping[str, Any], raw: bytes | None) -> bytes:
 
 
 def _write(path: str, content: bytes) -> None:
-    """Atomically, keeping the file's permissions (a new file: 0644, as the agents write theirs)."""
+    """Atomically, keeping the file's permissions (a new file: 0644, as the agents write theirs). A settings file
+    that is a symbolic link (into a dotfiles repository) stays one: the file it points to is replaced."""
+    path = os.path.realpath(path)
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:

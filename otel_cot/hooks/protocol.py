@@ -5,7 +5,7 @@
 | before a tool call | ``PreToolUse`` | ``PreToolUse`` | ``BeforeTool`` |
 | after it | ``PostToolUse`` | ``PostToolUse`` | ``AfterTool`` |
 | the agent's answer is done | ``Stop`` | ``Stop`` | ``AfterAgent`` |
-| the session ends | ``SessionEnd`` | ``SessionEnd`` | ``SessionEnd`` |
+| the session ends | ``SessionEnd`` | (none) | ``SessionEnd`` |
 
 Every input has ``session_id``, ``transcript_path``, ``cwd`` and ``hook_event_name``; tool events add
 ``tool_name`` and ``tool_input`` (Claude Code and Codex also ``tool_use_id``, the id the transcript gives the
@@ -16,9 +16,10 @@ call; Gemini CLI has none). Sources: code.claude.com/docs/en/hooks; openai/codex
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from otel_cot.coding_agents.reader import loads
 
 from .client import CLAUDE_CODE, CODEX, GEMINI_CLI
 
@@ -29,6 +30,9 @@ EVENTS: dict[str, dict[str, str]] = {
     CODEX: {"PreToolUse": PRE, "PostToolUse": POST, "Stop": TURN_END, "SessionEnd": SESSION_END},
     GEMINI_CLI: {"BeforeTool": PRE, "AfterTool": POST, "AfterAgent": TURN_END, "SessionEnd": SESSION_END},
 }
+# Agents whose hooks have no session end (Codex: codex-rs/config ``HookEventsToml`` has no SessionEnd): the
+# session's root span is exported at the end of its first answer instead.
+NO_SESSION_END = frozenset({CODEX})
 AGENT_NAMES = {"claude-code": CLAUDE_CODE, "claude_code": CLAUDE_CODE, "claude": CLAUDE_CODE,
                "codex": CODEX, "codex-cli": CODEX, "gemini-cli": GEMINI_CLI, "gemini_cli": GEMINI_CLI,
                "gemini": GEMINI_CLI}
@@ -65,7 +69,7 @@ def parse(agent: str, event: str, payload: bytes | str) -> HookInput:
     if kind is None:
         raise HookInputError(f"{agent} has no hook event {event!r} that otel-cot handles")
     try:
-        data = json.loads(payload)
+        data = loads(payload)
     except ValueError as exc:
         raise HookInputError(f"the hook input is not JSON ({exc})") from None
     if not isinstance(data, dict):

@@ -36,7 +36,6 @@ except ImportError:  # pragma: no cover - no unix sockets there either
 
 logger = logging.getLogger("otel_cot.hooks")
 DEFAULT_IDLE_S = 1800.0
-MAX_REQUEST = 64 << 20
 CONTROL = "-"  # the agent field of a control request: `stop`, `status`
 
 
@@ -48,6 +47,8 @@ class _Handler(socketserver.BaseRequestHandler):
         sock.settimeout(30.0)
         try:
             agent, event, policy, payload = _read_request(sock)
+        except EOFError:  # connected and closed at once: another checker seeing whether this one runs
+            return
         except (OSError, ValueError) as exc:
             logger.warning("otel-cot hooks: bad request: %s", exc)
             return
@@ -69,6 +70,8 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
     while b"\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
+            if not data:
+                raise EOFError
             raise ValueError("the request ended before its header")
         data += chunk
         if len(data) > 1 << 16 and b"\n" not in data:
@@ -78,7 +81,7 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
     if len(fields) != 5 or fields[0] != client.MAGIC:
         raise ValueError("not an otel-cot hook request")
     length = int(fields[4])
-    if length > MAX_REQUEST:
+    if length > client.MAX_REQUEST:
         raise ValueError(f"request of {length} bytes")
     while len(body) < length:
         chunk = sock.recv(min(1 << 20, length - len(body)))
@@ -91,6 +94,7 @@ def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
 class CheckerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = False
     block_on_close = True  # server_close waits for the calls being answered
+    request_queue_size = 128  # socketserver's 5 is less than the hooks of one parallel batch of tool calls
 
     def __init__(self, path: str, service: HookService, idle_s: float) -> None:
         self.path = path
@@ -133,10 +137,11 @@ class CheckerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def _secure_dir(directory: str) -> None:
     os.makedirs(directory, mode=0o700, exist_ok=True)
     st = os.stat(directory)
-    if st.st_uid != os.getuid():
-        raise SystemExit(f"otel-cot hooks: {directory} belongs to another user; set OTEL_COT_HOOKS_SOCKET")
-    if st.st_mode & 0o077:
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
         os.chmod(directory, 0o700)
+    problem = client.socket_dir_problem(directory)
+    if problem:
+        raise SystemExit(f"otel-cot hooks: {problem}; set OTEL_COT_HOOKS_SOCKET")
 
 
 def build_exporter() -> Any:

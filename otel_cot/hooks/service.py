@@ -35,19 +35,20 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_cot.coding_agents import span_arguments
-from otel_cot.coding_agents.guard_decisions import GuardDecisions
+from otel_cot.coding_agents.guard_decisions import GuardDecisions, signature
 from otel_cot.coding_agents.model import CLAUDE_CODE, Scope
 from otel_cot.coding_agents.spans import SpanBuilder, tool_span_id
-from otel_cot.coding_agents.state import ExportLease
+from otel_cot.coding_agents.state import ExportLease, note_hook_session
 from otel_cot.config import Settings
 from otel_cot.guard.check import Guard
 from otel_cot.guard.decision import ALLOWED, ASK, BLOCK, BLOCKED, LOG, Decision
 from otel_cot.instrumentation.guard_hooks import decision_attributes
 
 from . import client
-from .history import MAX_CHECKED, SessionHistory, TranscriptError, signature
+from .history import MAX_CHECKED, SessionHistory, TranscriptError
 from .policy import HISTORY_AGE_S, MAX_SESSIONS, Policies, PolicyError
-from .protocol import POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse, tool_arguments
+from .protocol import (NO_SESSION_END, POST, PRE, SESSION_END, TURN_END, HookInput, HookInputError, parse,
+                       tool_arguments)
 
 logger = logging.getLogger("otel_cot.hooks")
 
@@ -62,6 +63,9 @@ class _Session:
     unresolved: dict[str, tuple[str, dict[str, Any], bool]]  # made-up call id -> the decision to record
     # calls checked and not refused, until their PostToolUse: call id -> (tool, arguments, action)
     checked: OrderedDict[str, tuple[str, Any, str]] = field(default_factory=OrderedDict)
+    # One call of a session at a time; other sessions do not wait for it (a first read of a long transcript
+    # takes seconds).
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class HookService:
@@ -75,7 +79,7 @@ class HookService:
         self.decisions = GuardDecisions(self.state_dir)
         self.policies = Policies()
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the sessions table; each session has its own lock for its calls
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._exporter = exporter
         self._export = export and exporter is not None
@@ -117,6 +121,7 @@ class HookService:
             try:
                 with self._lock:
                     session = self._session(hook)
+                with session.lock:
                     call_id = session.history.call_id(decision.tool, hook.tool_input, hook.tool_use_id)
                     self._record(session, hook, call_id, decision.tool, decision, asked=False)
             except Exception:
@@ -132,6 +137,7 @@ class HookService:
             return self._failed(hook.agent, hook.event, policy, str(exc), hook)
         with self._lock:
             session = self._session(hook)
+        with session.lock:
             problem = None
             try:
                 session.history.refresh(guard)
@@ -169,11 +175,13 @@ class HookService:
     def _record(self, session: _Session, hook: HookInput, call_id: str, tool: str, decision: Decision,
                 asked: bool) -> None:
         attributes = decision_attributes(decision)
+        call_signature = None
         if call_id.startswith("hook-"):  # Gemini CLI: the file gives the call its id later
             session.unresolved[call_id] = (tool, attributes, asked)
-            return
+            call_signature = session.history.signature_of(call_id)
         try:
-            self.decisions.record(hook.agent, hook.session_id, call_id, tool, attributes, asked=asked)
+            self.decisions.record(hook.agent, hook.session_id, call_id, tool, attributes, asked=asked,
+                                  call_signature=call_signature)
         except OSError as exc:
             logger.error("otel-cot hooks: cannot record the decision on %s: %s", call_id, exc)
 
@@ -185,6 +193,7 @@ class HookService:
         feedback = None
         with self._lock:
             session = self._session(hook)
+        with session.lock:
             guard = None
             try:
                 guard = self.policies.guard(policy)
@@ -194,10 +203,13 @@ class HookService:
             if hook.kind == POST and guard is not None:
                 feedback = self._review(hook, session, guard)
             self._record_resolved(hook, session, final=hook.kind == SESSION_END)
-            if hook.kind == SESSION_END:
+        if hook.kind == SESSION_END:
+            with self._lock:
                 self._sessions.pop((hook.agent, hook.session_id), None)
         if hook.transcript_path:
             mode = {POST: EXPORT_READ, TURN_END: EXPORT_TURN, SESSION_END: EXPORT_SESSION}[hook.kind]
+            if hook.kind == TURN_END and hook.agent in NO_SESSION_END:
+                mode = EXPORT_SESSION  # no hook will say the session ended: the root goes with the first answer
             self.schedule_export(hook.agent, hook.session_id, hook.transcript_path, mode)
         return feedback
 
@@ -295,13 +307,18 @@ class HookService:
         from otel_cot.coding_agents.watch import Watcher
 
         lease = ExportLease(self.state_path)
+        files = [path, *_subagent_files(agent, session, path)]
         if not lease.acquire(wait=False):
             self.exports_left_to_watch += 1
+            try:
+                for name in files:  # so that watch follows them, wherever they are
+                    note_hook_session(self.state_path, agent, name)
+            except OSError as exc:
+                logger.error("otel-cot hooks: cannot name %s to otel-cot watch: %s", path, exc)
             return False
         try:
             watcher = Watcher({}, self._exporter, state_path=self.state_path,  # type: ignore[arg-type]
                               settings=self.settings, decisions=self.decisions)
-            files = [path, *_subagent_files(agent, session, path)]
             for name in files:
                 watcher.track(agent, name)
             ok = watcher.step()

@@ -15,7 +15,7 @@ When each agent writes what, relative to its hooks (the order the replays follow
 - Codex records each output item (reasoning, the call) before it queues the tool
   (openai/codex ``codex-rs/core/src/stream_events_utils.rs``); PreToolUse runs for shell commands (tool
   ``Bash``, ``{"command": "<line>"}``) and ``apply_patch`` (``{"command": "<patch>"}``). Stop follows
-  ``task_complete``.
+  ``task_complete``; Codex has no SessionEnd hook.
 """
 
 from __future__ import annotations
@@ -290,9 +290,7 @@ def replay_codex(records: list[dict[str, Any]], hooks: HookCommands, transcript:
         if record.get("type") == "event_msg" and kind == "task_complete":
             replay.calls.extend(hooks.fire("Stop", {**_base(session, transcript, cwd, "Stop"),
                                                     "stop_hook_active": False}))
-    replay.calls.extend(hooks.fire("SessionEnd", {**_base(session, transcript, cwd, "SessionEnd"),
-                                                  "reason": "exit"}))
-    return replay
+    return replay  # Codex has no SessionEnd hook
 
 
 def checker_pid(env: dict[str, str]) -> int | None:
