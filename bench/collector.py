@@ -269,7 +269,7 @@ def find_otelcol() -> str | None:
 
 
 def behind_otelcol(n: int, binary: str, instances: int = 2) -> dict:
-    from otel_cot.demo_stack import Process, free_port
+    from otel_cot.demo.stack import Process, free_port
 
     bodies = [request(i) for i in range(n)]
     total = n * SPANS_PER_REQUEST

@@ -21,7 +21,9 @@ import time
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_cot.guard import configure, integrations
+from otel_cot import check_tool_call
+from otel_cot.guard import configure
+from otel_cot.instrumentation import guard_hooks
 
 CALLS = [
     ("bash", {"command": "pytest -q tests/test_parser.py -x"}),
@@ -68,7 +70,7 @@ def main() -> None:
     assert guard is not None
 
     for name, arguments in CALLS * 50:  # warm up (regex caches, first-trace allocations)
-        guard.check(name, arguments, span=tracer.start_span("warm"))
+        check_tool_call(name, arguments, span=tracer.start_span("warm"))
 
     check: list[float] = []
     by_call: dict[int, list[float]] = {}
@@ -78,7 +80,7 @@ def main() -> None:
             name, arguments = CALLS[i % len(CALLS)]
             span = tracer.start_span(f"execute_tool {name}")
             t = time.perf_counter()
-            guard.check(name, arguments, span=span)
+            check_tool_call(name, arguments, span=span)
             check.append((time.perf_counter() - t) * 1000)
             by_call.setdefault(i % len(CALLS), []).append(check[-1])
             span.end()
@@ -95,8 +97,8 @@ def main() -> None:
             {"type": "tool_call", "id": f"c{i + 1}", "name": name, "arguments": arguments}]}]
         span = tracer.start_span(f"execute_tool {name}")
         t = time.perf_counter()
-        integrations.observe_model_call(agent, inputs, outputs)
-        guard.check(name, arguments, span=span, call_id=f"c{i + 1}")
+        guard_hooks.observe_model_call(agent, inputs, outputs)
+        check_tool_call(name, arguments, span=span, call_id=f"c{i + 1}")
         step.append((time.perf_counter() - t) * 1000)
         span.end(), model.end(), root.end()
 
@@ -105,8 +107,8 @@ def main() -> None:
     span = tracer.start_span("x")
     for _ in range(args.calls):
         t = time.perf_counter()
-        integrations.observe_model_call(span, None, None)
-        integrations.observe_tool_result(span, "ok", False)
+        guard_hooks.observe_model_call(span, None, None)
+        guard_hooks.observe_tool_result(span, "ok", False)
         off.append((time.perf_counter() - t) * 1000)
     for index, samples in sorted(by_call.items()):
         name, arguments = CALLS[index]

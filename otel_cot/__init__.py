@@ -8,23 +8,25 @@ Everything else (the agent's openai / anthropic code) stays as it is.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import threading
 from typing import Any, Iterable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from . import config
-from ._guard import set_internal_error_reporter
 from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
-from .guard import Decision, ToolCallBlocked, acheck_tool_call, check_tool_call
+from .guard import Decision, ToolCallBlocked, configure
+from .guard.api import GUARD_CONFIG_ENV
+from .instrumentation.on_import import InstrumentOnImport
+from .instrumentation.providers import installed_instrumentors, providers
+from .instrumentation.tool_check import acheck_tool_call, check_tool_call
 from .instrumentation.tools import agent, tool
+from .internal_errors import set_internal_error_reporter
+from .runtime import runtime
 
 __all__ = [
     "ConfigurationError",
@@ -44,39 +46,10 @@ __all__ = [
 
 logger = logging.getLogger("otel_cot")
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
-
-
-# library -> (instrumentor module, class, importable module that proves the library is installed)
-_INSTRUMENTORS: dict[str, tuple[str, str, str]] = {
-    "openai": ("otel_cot.instrumentation.openai", "OpenAIInstrumentor", "openai"),
-    "anthropic": ("otel_cot.instrumentation.anthropic", "AnthropicInstrumentor", "anthropic"),
-    "google_genai": ("otel_cot.instrumentation.google_genai", "GoogleGenAIInstrumentor", "google.genai"),
-    "mcp": ("otel_cot.instrumentation.mcp", "MCPInstrumentor", "mcp"),
-    "openai_agents": ("otel_cot.instrumentation.openai_agents", "OpenAIAgentsInstrumentor", "agents"),
-}
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a missing parent package ("google" for "google.genai")
-        return False
-
 
 def instrumentors() -> dict[str, type]:
     """Our instrumentors by library, for the libraries that are installed (the SDKs are optional)."""
-    found = {}
-    for name, (module, cls, probe) in _INSTRUMENTORS.items():
-        if not _installed(probe):
-            logger.debug("otel-cot: %s is not installed; not instrumenting it", name)
-            continue
-        try:
-            found[name] = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError) as exc:
-            logger.debug("otel-cot: instrumentation for %s unavailable (%s)", name, exc)
-    return found
+    return installed_instrumentors()
 
 
 def init(
@@ -93,8 +66,9 @@ def init(
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
     guard: Any = None,
+    shutdown_timeout: float | None = None,
 ) -> TracerProvider | None:
-    """Instrument every supported library that is installed and export spans over OTLP.
+    """Instrument every supported library (when it is imported) and export spans over OTLP.
 
     With no arguments everything comes from the standard ``OTEL_*`` variables
     (``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_PROTOCOL``, ...)
@@ -108,11 +82,15 @@ def init(
     ``guard`` (a policy mapping, an ``otel_cot.guard.Policy`` or a YAML path; else
     ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
     and logged, asked about or blocked by policy (docs/guard.md).
+
+    ``shutdown_timeout`` (seconds; else ``OTEL_COT_SHUTDOWN_TIMEOUT``, default 3) bounds what :func:`shutdown` and
+    interpreter exit spend delivering the last spans through the exporter otel-cot adds; spans a backend did not
+    take by then are reported in one warning line.
     """
-    with _lock:
-        if _state:
+    with runtime.lock:
+        if runtime.started:
             logger.debug("otel-cot: init() called again; keeping the first configuration")
-            return _state.get("provider")
+            return runtime.provider
         if (os.environ.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
             # Telemetry off is not safety off: a configured guard still checks @tool and check_tool_call().
             logger.info("otel-cot: OTEL_SDK_DISABLED=true, not instrumenting")
@@ -125,8 +103,10 @@ def init(
             redact_secrets=redact_secrets,
             detect=detect,
             instrument=tuple(instrument) if instrument is not None else None,
+            shutdown_timeout=shutdown_timeout,
         )
         owned = False
+        processors: list[Any] = []
         provider = tracer_provider
         if provider is None:
             current = trace.get_tracer_provider()
@@ -136,60 +116,47 @@ def init(
                 provider = build_provider(settings.service_name)
                 owned = True
         if owned or endpoint is not None or span_exporter is not None:
-            exporter = span_exporter or build_exporter(endpoint, protocol, headers)
-            if exporter is not None:
+            sender = span_exporter or build_exporter(endpoint, protocol, headers)
+            if sender is not None:
+                exporter = sender
                 if settings.detect:
                     from .detectors.exporter import DetectingSpanExporter
 
-                    exporter = DetectingSpanExporter(exporter)
-                add_exporter(provider, exporter)
+                    exporter = DetectingSpanExporter(sender)
+                processors.append(add_exporter(provider, exporter, settings.shutdown_timeout, sender))
         elif settings.detect:
             logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "
                            "own, so wrap it in otel_cot.detectors.exporter.DetectingSpanExporter")
         if owned:
             trace.set_tracer_provider(provider)
-        config.set_current(settings)
+        runtime.settings = settings
         _configure_guard(guard)
-        _state.update(provider=provider, owned=owned, instrumented=_instrument_all(provider, settings))
+        runtime.start(provider, owned, _instrument_on_import(provider, settings), processors)
         return provider
 
 
 def _configure_guard(policy: Any) -> None:
-    from .guard import configure
-    from .guard.policy import policy_from_env
+    if policy is None:
+        if not os.environ.get(GUARD_CONFIG_ENV, "").strip():
+            return  # no guard asked for: the policy module (YAML, the detectors) stays unimported
+        from .guard.policy import policy_from_env
 
-    policy = policy if policy is not None else policy_from_env()
-    if policy is not None:
-        configure(policy)
-
-
-def _instrument_all(provider: TracerProvider, settings: Settings) -> list[Any]:
-    done = []
-    for name, cls in instrumentors().items():
-        if settings.instrument is not None and name not in settings.instrument:
-            continue
-        instrumentor = cls()
-        if instrumentor.is_instrumented_by_opentelemetry:
-            continue
-        instrumentor.instrument(tracer_provider=provider, settings=settings)
-        if instrumentor.is_instrumented_by_opentelemetry:
-            done.append(instrumentor)
-    return done
+        policy = policy_from_env()
+    configure(policy)
 
 
-def shutdown(timeout_millis: int = 30_000) -> None:
-    """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider."""
-    with _lock:
-        from .guard import configure
+def _instrument_on_import(provider: TracerProvider, settings: Settings) -> list[InstrumentOnImport]:
+    """A hook per selected library: it is instrumented when imported (at once if it already is), so ``init()``
+    imports none of them."""
+    return [InstrumentOnImport(p, provider, settings).arm() for name, p in providers().items()
+            if settings.instrument is None or name in settings.instrument]
 
+
+def shutdown(timeout_millis: int | None = None) -> None:
+    """Flush every pending span, remove our wrappers, and stop exporting if ``init()`` made the provider.
+
+    The flush through the exporter otel-cot added ends within ``timeout_millis`` (default: ``init()``'s
+    ``shutdown_timeout``); what the backend did not take by then is reported in one warning line."""
+    with runtime.lock:
         configure(None)
-        if not _state:
-            return
-        for instrumentor in _state.get("instrumented", []):
-            instrumentor.uninstrument()
-        provider: TracerProvider = _state["provider"]
-        provider.force_flush(timeout_millis)
-        if _state.get("owned"):
-            provider.shutdown()
-        _state.clear()
-        config.set_current(None)
+        runtime.stop(timeout_millis)

@@ -7,14 +7,20 @@ OpenTelemetry variable, the default.
 from __future__ import annotations
 
 import logging
+import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
+
+from .runtime import runtime
 
 logger = logging.getLogger("otel_cot")
 
 DEFAULT_MAX_CONTENT_LENGTH = 32_768
 """Characters kept per captured value (a message part, a reasoning block, a tool argument)."""
+
+DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+"""Seconds ``shutdown()`` and interpreter exit may wait for the backend to take the last spans."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -55,6 +61,22 @@ def _env_int(name: str, env: Mapping[str, str]) -> int | None:
     return value
 
 
+def _env_seconds(names: tuple[str, ...], env: Mapping[str, str]) -> float | None:
+    """The first of ``names`` that is set, as seconds (0 or more)."""
+    for name in names:
+        raw = env.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = -1.0
+        if math.isfinite(value) and value >= 0:
+            return value
+        logger.warning("otel-cot: ignoring %s=%r (expected seconds, 0 or more)", name, raw)
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the instrumentation captures and how it exports."""
@@ -67,7 +89,8 @@ class Settings:
     """Run the misalignment detectors in-process, before export (no collector needed)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    """Seconds a flush at shutdown (``shutdown()``, interpreter exit) may spend on the exporter otel-cot adds."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -81,6 +104,7 @@ class Settings:
             "max_content_length": _env_int("OTEL_COT_MAX_CONTENT_LENGTH", env) or DEFAULT_MAX_CONTENT_LENGTH,
             "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
             "detect": _env_bool("OTEL_COT_DETECT", env) is True,
+            "shutdown_timeout": _shutdown_timeout(env),
         }
         instrument = env.get("OTEL_COT_INSTRUMENT")
         if instrument:
@@ -92,20 +116,24 @@ class Settings:
         settings = replace(settings, **given)
         if settings.max_content_length < 1:
             raise ConfigurationError(f"max_content_length must be at least 1, got {settings.max_content_length}")
+        if not settings.shutdown_timeout >= 0:
+            raise ConfigurationError(f"shutdown_timeout must be 0 or more seconds, got {settings.shutdown_timeout}")
         return settings
 
 
-_current: Settings | None = None
+def _shutdown_timeout(env: Mapping[str, str]) -> float:
+    """``OTEL_COT_SHUTDOWN_TIMEOUT``, else the default, lowered to the OTLP export timeout when that is shorter
+    (the Python OTLP exporters read ``OTEL_EXPORTER_OTLP_TIMEOUT`` as seconds)."""
+    own = _env_seconds(("OTEL_COT_SHUTDOWN_TIMEOUT",), env)
+    if own is not None:
+        return own
+    export = _env_seconds(("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"), env)
+    return DEFAULT_SHUTDOWN_TIMEOUT if export is None else min(DEFAULT_SHUTDOWN_TIMEOUT, export)
 
 
 def current() -> Settings:
-    """The settings in force: the ones ``init()`` set, else the environment's."""
-    global _current
-    if _current is None:
-        _current = Settings.from_env()
-    return _current
-
-
-def set_current(settings: Settings | None) -> None:
-    global _current
-    _current = settings
+    """The settings in force: the ones ``init()`` set, else the environment's (read once)."""
+    settings = runtime.settings
+    if settings is None:
+        settings = runtime.settings = Settings.from_env()
+    return settings

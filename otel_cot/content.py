@@ -2,16 +2,21 @@
 
 Every text that reaches a span goes through :func:`clean` first: secrets are redacted
 *before* truncation (so a cut can never leave half a key behind), then the value is cut
-to the configured length.
+to the configured length. Structured values (messages, tool arguments and results, tool
+definitions) go through :func:`clean_value`, which cleans each string in them, and
+:func:`to_json` / :func:`static_json` turn them into attribute text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import secrets
 from .config import Settings
+from .values import plain
 
 TRUNCATION_MARK = "…[truncated]"
 
@@ -70,6 +75,126 @@ class ContentBudget:
         if len(text) < _MIN_SECRET_TEXT and len(text) <= self.settings.max_content_length:
             return text
         return self.clean(text).text
+
+
+# --- structured values ------------------------------------------------------------------
+# Message and schema fields that name things rather than carry content: not scanned for secrets.
+STRUCTURAL_KEYS = frozenset({"type", "role", "id", "name", "finish_reason", "modality", "call_id", "tool_use_id"})
+STRUCTURAL_MAX = 256
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
+    """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated).
+
+    Plain ``str`` / ``dict`` / ``list`` values (what the extractors build) are handled inline and
+    copied only where a string changed: with nothing to redact or cut, the value itself comes back
+    (it is only serialised, never kept or changed). Anything else (subclasses, tuples, SDK objects)
+    takes the generic path, which always copies.
+    """
+    kind = type(value)
+    if kind is str:
+        return budget.text(value)
+    if kind in _SCALARS:
+        return value
+    if depth > 8:
+        return budget.text(value) if isinstance(value, str) else value
+    if kind is dict:
+        out = None
+        text = budget.text
+        for k, v in value.items():
+            kv = type(v)
+            if kv is str:
+                if k in STRUCTURAL_KEYS and len(v) <= STRUCTURAL_MAX:
+                    continue
+                cleaned = text(v)
+            elif kv in _SCALARS:
+                continue
+            else:
+                cleaned = clean_value(v, budget, depth + 1)
+            if cleaned is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = cleaned
+        return value if out is None else out
+    if kind is list:
+        out_list = None
+        text = budget.text
+        for i, v in enumerate(value):
+            kv = type(v)
+            if kv is str:
+                cleaned = text(v)
+            elif kv in _SCALARS:
+                continue
+            else:
+                cleaned = clean_value(v, budget, depth + 1)
+            if cleaned is not v:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[i] = cleaned
+        return value if out_list is None else out_list
+    return clean_value_generic(value, budget, depth)
+
+
+def clean_value_generic(value: Any, budget: ContentBudget, depth: int) -> Any:
+    if isinstance(value, str):
+        return budget(value)
+    if value is None or isinstance(value, (bool, int, float)) or depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {k: v if k in STRUCTURAL_KEYS and type(v) is str and len(v) <= STRUCTURAL_MAX
+                else clean_value(v, budget, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_value(v, budget, depth + 1) for v in value]
+    return clean_value(plain(value), budget, depth + 1)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def to_json(value: Any) -> str:
+    # json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), without building the encoder per call
+    return _ENCODER.encode(value)
+
+
+# Tool definitions and system instructions: an agent sends the same ones with every call, and they
+# can be large (tens of KB of tool schemas), so their cleaned JSON is kept across calls. The key is
+# the value's own JSON from a strict encoder (plain JSON types only; anything else is cleaned as
+# usual), which fixes everything the cleaning depends on: each string, each key, the structure.
+_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_STATIC: dict[tuple[str, int, bool], tuple[str, bool, int]] = {}
+_STATIC_MAX_ENTRIES = 64
+_STATIC_MAX_CHARS = 1 << 20
+
+
+def static_json(value: Any, budget: ContentBudget) -> str:
+    """``to_json(clean_value(value, budget))``, remembered across calls for the same value and settings."""
+    try:
+        raw = _RAW_ENCODER.encode(value)
+    except (TypeError, ValueError):  # SDK objects, circular data: no key
+        return to_json(clean_value(value, budget))
+    settings = budget.settings
+    key = (raw, settings.max_content_length, settings.redact_secrets)
+    hit = _STATIC.get(key)
+    if hit is None:
+        truncated, redacted = budget.truncated, budget.redacted
+        budget.truncated, budget.redacted = False, 0
+        try:
+            text = to_json(clean_value(value, budget))
+            hit = (text, budget.truncated, budget.redacted)
+        finally:
+            budget.truncated |= truncated
+            budget.redacted += redacted
+        if len(raw) <= _STATIC_MAX_CHARS:
+            if len(_STATIC) >= _STATIC_MAX_ENTRIES:
+                _STATIC.clear()
+            _STATIC[key] = hit
+        return hit[0]
+    budget.truncated |= hit[1]
+    budget.redacted += hit[2]
+    return hit[0]
 
 
 # --- <think> tags ---------------------------------------------------------------------

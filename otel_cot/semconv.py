@@ -11,6 +11,9 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _g
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import server_attributes as _server
 
+TRACER_NAME = "otel_cot"
+"""The instrumentation scope of every span otel-cot writes."""
+
 # --- GenAI semantic conventions -------------------------------------------------------
 GEN_AI_OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
 GEN_AI_PROVIDER_NAME = _gen_ai.GEN_AI_PROVIDER_NAME
@@ -99,6 +102,9 @@ COT_AGENT_EVENT = "cot.agent.event"
 COT_AGENT_PROMPT_ID = "cot.agent.prompt_id"
 COT_AGENT_USER_PROMPT = "cot.agent.user_prompt"
 COT_AGENT_OUTPUT_TEXT = "cot.agent.output_text"
+# Spans the session readers make from coding agents' session files (otel-cot watch).
+COT_AGENT_COMPACTION = "cot.agent.compaction"  # the model call's input starts with a compaction summary
+COT_AGENT_TOOL_RESULT_MISSING = "cot.agent.tool_result_missing"  # the file had no result when the span was made
 
 # Findings (written by the detector engine).
 COT_FLAGGED = "cot.flagged"
@@ -111,6 +117,7 @@ COT_FINDING_DETECTOR_VERSION = "cot.finding.detector_version"
 COT_FINDING_EVIDENCE = "cot.finding.evidence"
 COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
 COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
+COT_FINDING_MECHANISM = "cot.finding.mechanism"
 COT_FINDING_SPAN_NAME = "cot.finding"
 
 # Runtime guard (otel_cot.guard): its decision about a tool call, on the tool span.

@@ -10,9 +10,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_cot import set_internal_error_reporter
 from otel_cot.config import Settings
-from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
-from otel_cot.instrumentation.google_genai import GoogleGenAIInstrumentor
-from otel_cot.instrumentation.openai import OpenAIInstrumentor
+from otel_cot.instrumentation.providers import providers
+from otel_cot.runtime import runtime
 
 from .support.otlp_sink import OtlpSink
 from .support.replay import ReplayServer
@@ -31,11 +30,17 @@ def replay() -> Iterator[ReplayServer]:
     server.close()
 
 
+# Providers switched on by fixtures of their own (the agents SDK adds a tracing processor; MCP has two sides).
+_OWN_FIXTURES = {"mcp": "mcp_instrumentation", "openai_agents": "agents"}
+
+
 class Instrumentation:
-    """Our instrumentors on the test provider; ``off()`` gives the bare SDK for comparisons."""
+    """Our instrumentors on the test provider (every provider of the registry but those with a fixture of their
+    own: the model SDKs); ``off()`` gives the bare SDK for comparisons."""
 
     def __init__(self) -> None:
-        self.instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor(), GoogleGenAIInstrumentor()]
+        self.instrumentors = [provider.load()() for name, provider in providers().items()
+                              if name not in _OWN_FIXTURES and provider.installed()]
         self.settings = Settings.from_env({})
 
     def on(self, settings: Settings | None = None) -> None:
@@ -76,17 +81,13 @@ def mcp_instrumentation(instrumentation: Instrumentation) -> Iterator[Any]:
 @pytest.fixture
 def agents(instrumentation: Instrumentation, spans: "Spans") -> Iterator[Any]:
     """The OpenAI Agents SDK instrumentation (with the OpenAI one) in place of the plain instrumentors."""
-    from otel_cot.instrumentation import _pending
-
     from .support import agents_sdk as sdk
 
     instrumentation.off()
-    _pending.clear()
     on = sdk.AgentsSdk(_PROVIDER, instrumentation.settings)
     on.on()
     yield on
     on.off()
-    _pending.clear()
 
 
 @pytest.fixture
@@ -132,7 +133,16 @@ def spans(instrumentation: Instrumentation) -> Iterator[Spans]:
 
 
 @pytest.fixture(autouse=True)
-def internal_errors(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, BaseException]]]:
+def fresh_runtime() -> Iterator[None]:
+    """Each test starts and ends with otel-cot's process-wide state as at import: no guard, no pending tool
+    calls, the environment's settings, nothing left of an ``init()``."""
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture(autouse=True)
+def internal_errors(request: pytest.FixtureRequest, fresh_runtime: None) -> Iterator[list[tuple[str, BaseException]]]:
     """Fails a test whose run made otel-cot report an internal error, unless it asks for them."""
     errors: list[tuple[str, BaseException]] = []
     previous = set_internal_error_reporter(lambda where, exc: errors.append((where, exc)))

@@ -12,20 +12,16 @@ import pytest
 
 import otel_cot
 from otel_cot import semconv as sc
-from otel_cot.instrumentation import _pending
 
 from .conftest import attrs
 from .support import mcp_server
 from .support.fixtures import load
 from .support.mcp_client import dump, server_spans, stdio_session
 
+pytestmark = pytest.mark.process
+
 TOOL_USE = "anthropic/messages-nostream--resume_with_override_thinking_and_tools__google_gemini_2_5_flash--mirascope.json"
 FINAL = "anthropic/messages-nostream--call_with_tools__anthropic_claude_sonnet_4_0__async--mirascope-i1.json"
-
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    _pending.clear()
 
 
 async def _loop(replay, session) -> tuple[str, str]:

@@ -9,7 +9,6 @@ import anthropic
 import pytest
 
 import otel_cot
-from otel_cot.instrumentation import _pending
 
 from .conftest import attrs
 from .support.fixtures import load
@@ -44,11 +43,6 @@ def _loop(replay) -> tuple[str, str]:
                  {"role": "user", "content": results}]
     answer = client.messages.create(**{**request, "messages": messages})
     return tool_use_id, answer.content[0].text
-
-
-@pytest.fixture(autouse=True)
-def _fresh():
-    _pending.clear()
 
 
 def _tree(spans):

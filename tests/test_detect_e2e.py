@@ -10,8 +10,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from .support.fixtures import load
 from .support.otlp_sink import OtlpSink
+
+pytestmark = pytest.mark.process
 
 RECORDED = "anthropic/messages-nostream--resume_with_override_thinking_and_tools__google_gemini_2_5_flash--mirascope.json"
 

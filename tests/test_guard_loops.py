@@ -21,7 +21,6 @@ import otel_cot
 from otel_cot import semconv as sc
 from otel_cot.detectors.base import Finding
 from otel_cot.guard import configure
-from otel_cot.instrumentation import _pending
 
 from .conftest import attrs
 from .support import agents_sdk as sdk
@@ -64,10 +63,7 @@ ASYNC_TOOLS = {"bash": abash}
 
 @pytest.fixture(autouse=True)
 def _fresh():
-    _pending.clear()
-    RAN.clear()
-    yield
-    configure(None)
+    RAN.clear()  # otel-cot's state (the guard, pending tool calls) is reset by conftest's fresh_runtime
 
 
 def _step(tool: str, tool_input: dict[str, Any], thinking: str | None = None) -> dict[str, Any]:
@@ -412,6 +408,7 @@ async def _mcp_loop(replay, session, fx) -> tuple[dict[str, Any], dict[str, Any]
     return outcome, json.loads(replay.requests[1]["body"])
 
 
+@pytest.mark.process
 async def test_mcp_blocked_call_is_an_error_result_and_never_reaches_the_server(replay, spans, mcp_instrumentation):
     sink = OtlpSink()
     try:
@@ -431,6 +428,7 @@ async def test_mcp_blocked_call_is_an_error_result_and_never_reaches_the_server(
     assert attrs(blocked)[sc.ERROR_TYPE] == "ToolCallBlocked"
 
 
+@pytest.mark.process
 async def test_mcp_ask_async_callback_allows(replay, spans, mcp_instrumentation):
     async def ask(request):
         return True

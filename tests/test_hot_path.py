@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from otel_cot import secrets
+from otel_cot import content, secrets, values
 from otel_cot.config import Settings
 from otel_cot.content import ContentBudget
-from otel_cot.instrumentation import _model_call as mc
 from otel_cot.instrumentation._endpoint import endpoint_attributes, provider_for
 
 from .support.expected import sse_events
@@ -87,10 +86,10 @@ def test_get_and_reader_match_getattr_semantics_on_every_sdk_object():
     for obj in objects:
         for name in NAMES:
             expected = _reference_get(obj, name, "dflt")
-            got = mc.get(obj, name, "dflt")
+            got = values.get(obj, name, "dflt")
             assert got is expected or (callable(expected) and got == expected), (type(obj), name)  # bound methods
             if name in type(obj).model_fields:
-                assert mc.reader(obj)(obj, name, "dflt") is expected, (type(obj), name)
+                assert values.reader(obj)(obj, name, "dflt") is expected, (type(obj), name)
 
 
 def test_get_steps_aside_for_properties_private_attributes_and_mappings():
@@ -117,15 +116,15 @@ def test_get_steps_aside_for_properties_private_attributes_and_mappings():
 
     m = Model(extra_field="x")
     for name in ("a", "b", "_secret", "extra_field", "missing", "model_config"):
-        assert mc.get(m, name, "d") == _reference_get(m, name, "d"), name
+        assert values.get(m, name, "d") == _reference_get(m, name, "d"), name
     mm = MappingModel()
-    assert mc.get(mm, "m") == "mapped" == _reference_get(mm, "m")
-    assert mc.reader(mm) is mc.get and mc.reader({}) is mc.get and mc.reader(m) is getattr
-    assert mc.get(None, "a", 5) == 5 and mc.reader(None)(None, "a", 5) == 5
+    assert values.get(mm, "m") == "mapped" == _reference_get(mm, "m")
+    assert values.reader(mm) is values.get and values.reader({}) is values.get and values.reader(m) is getattr
+    assert values.get(None, "a", 5) == 5 and values.reader(None)(None, "a", 5) == 5
 
 
 def _generic_clean(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
-    return mc._clean_value_generic(value, budget, depth)
+    return content.clean_value_generic(value, budget, depth)
 
 
 @pytest.mark.parametrize("limit", [5, 40, 10_000])
@@ -148,8 +147,8 @@ def test_clean_value_fast_path_equals_the_generic_one(limit):
         v = value(0)
         before = repr(v)
         fast, slow = ContentBudget(settings), ContentBudget(settings)
-        # the reference: the old recursion, which recursed through _clean_value only
-        assert mc._to_json(mc._clean_value(v, fast)) == mc._to_json(_old_clean_value(v, slow))
+        # the reference: the old recursion, which recursed through clean_value only
+        assert content.to_json(content.clean_value(v, fast)) == content.to_json(_old_clean_value(v, slow))
         assert (fast.truncated, fast.redacted) == (slow.truncated, slow.redacted)
         assert repr(v) == before  # copied where cleaned, never changed in place
 
@@ -160,11 +159,11 @@ def _old_clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, int, float)) or depth > 8:
         return value
     if isinstance(value, dict):
-        return {k: v if k in mc._STRUCTURAL_KEYS and type(v) is str and len(v) <= mc._STRUCTURAL_MAX
+        return {k: v if k in content.STRUCTURAL_KEYS and type(v) is str and len(v) <= content.STRUCTURAL_MAX
                 else _old_clean_value(v, budget, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_old_clean_value(v, budget, depth + 1) for v in value]
-    return _old_clean_value(mc.plain(value), budget, depth + 1)
+    return _old_clean_value(values.plain(value), budget, depth + 1)
 
 
 def test_budget_text_equals_clean():
@@ -209,12 +208,12 @@ def test_absent_only_when_every_field_reads_as_missing():
     names = ("reasoning_content", "reasoning", "reasoning_details")
     told = 0
     for obj in objects:
-        if mc.absent(obj, names):
+        if values.absent(obj, names):
             told += 1
             assert all(_reference_get(obj, n, _MISSING) is _MISSING for n in names), type(obj)
     assert told > 100
-    assert not mc.absent(Extra(reasoning="r"), names) and not mc.absent(Extra(reasoning_content=None), names)
-    assert not mc.absent({"reasoning": "x"}, names)
+    assert not values.absent(Extra(reasoning="r"), names) and not values.absent(Extra(reasoning_content=None), names)
+    assert not values.absent({"reasoning": "x"}, names)
 
 
 class _Tool:
@@ -237,5 +236,5 @@ def test_static_json_memo_equals_cleaning_each_time(limit):
         for value in values:
             memo, plain_budget = ContentBudget(settings), ContentBudget(settings)
             memo.redacted, plain_budget.redacted = 2, 2  # flags from earlier values of the same span add up
-            assert mc._static_json(value, memo) == mc._to_json(mc._clean_value(value, plain_budget))
+            assert content.static_json(value, memo) == content.to_json(content.clean_value(value, plain_budget))
             assert (memo.truncated, memo.redacted) == (plain_budget.truncated, plain_budget.redacted)

@@ -1,4 +1,4 @@
-"""How findings are written onto spans (DESIGN.md "Findings"), as plain attribute dicts.
+"""How findings are written onto spans (``docs/architecture.md`` "Findings"), as plain attribute dicts.
 
 Each finding becomes a ``gen_ai.evaluation.result`` event; the span gets searchable attributes
 (``cot.flagged``, ``cot.finding.categories``, ``cot.finding.max_severity``) because Jaeger searches span
@@ -7,7 +7,7 @@ tags, not events. Both the in-process exporter and the collector use these funct
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from otel_cot import semconv
 
@@ -34,6 +34,8 @@ def finding_event_attributes(finding: Finding) -> dict[str, Any]:
         attrs[semconv.COT_FINDING_EVIDENCE_LOCATION] = finding.evidence_location
     if finding.related_span_id:
         attrs[semconv.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
+    if finding.mechanism:
+        attrs[semconv.COT_FINDING_MECHANISM] = finding.mechanism
     return attrs
 
 
@@ -59,10 +61,3 @@ def event_time(start_ns: int, end_ns: int) -> int:
     if end_ns and end_ns >= start_ns:
         return end_ns
     return start_ns
-
-
-def group_by_span(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    out: dict[str, list[Finding]] = {}
-    for f in findings:
-        out.setdefault(f.span_id, []).append(f)
-    return out

@@ -25,12 +25,17 @@ from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 from otel_cot import semconv
 
-from .annotate import event_time, finding_event_attributes, group_by_span, span_attributes
+from .annotate import event_time, finding_event_attributes, span_attributes
 from .base import Finding
 from .engine import Engine
+from .judging import judge
 from .views import SpanRecord
 
 logger = logging.getLogger("otel_cot.detectors")
+
+
+def _span_id(span: ReadableSpan) -> str:
+    return format(span.context.span_id, "016x") if span.context else ""
 
 
 def record_from_span(span: ReadableSpan) -> SpanRecord:
@@ -39,13 +44,31 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
     parent = span.parent
     return SpanRecord(
         trace_id=format(ctx.trace_id, "032x") if ctx else "",
-        span_id=format(ctx.span_id, "016x") if ctx else "",
+        span_id=_span_id(span),
         name=span.name,
         attributes=dict(span.attributes or {}),
         start_time_ns=span.start_time or 0,
         end_time_ns=span.end_time or 0,
         parent_span_id=format(parent.span_id, "016x") if parent else None,
     )
+
+
+class _SdkSpans:
+    """:class:`~otel_cot.detectors.judging.SpanAccess` for SDK spans."""
+
+    record = staticmethod(record_from_span)
+    span_id = staticmethod(_span_id)
+
+    @staticmethod
+    def order(span: ReadableSpan) -> tuple[int, int]:
+        return span.end_time or 0, span.start_time or 0
+
+
+_SDK_SPANS = _SdkSpans()
+
+
+def _report_unreadable(span: ReadableSpan, exc: Exception) -> None:
+    logger.error("otel-cot: detection failed for span %s", span.name, exc_info=exc)
 
 
 class _AnnotatedSpan(ReadableSpan):
@@ -82,7 +105,7 @@ class _AnnotatedSpan(ReadableSpan):
 
 
 def annotate_span(span: ReadableSpan, findings: Sequence[Finding]) -> ReadableSpan:
-    """``span`` with ``findings`` written on it (DESIGN.md "Findings"); ``span`` itself when none."""
+    """``span`` with ``findings`` written on it (``docs/architecture.md`` "Findings"); ``span`` itself when none."""
     if not findings:
         return span
     attrs = dict(span.attributes or {})
@@ -100,7 +123,7 @@ _SCOPE = InstrumentationScope("otel_cot.detectors")
 
 def finding_span(trace_id: str, parent_span_id: str, findings: Sequence[Finding],
                  like: ReadableSpan | None = None) -> ReadableSpan:
-    """A ``cot.finding`` span, child of ``parent_span_id``, carrying ``findings`` (DESIGN.md "Findings"):
+    """A ``cot.finding`` span, child of ``parent_span_id``, carrying ``findings`` (``docs/architecture.md`` "Findings"):
     for a finding about a span that was already exported, so it can no longer be annotated."""
     now = time.time_ns()
     trace = int(trace_id, 16)
@@ -148,33 +171,18 @@ class DetectingSpanExporter(SpanExporter):
         engine = self.engine
         if engine is None or not spans:
             return spans
-        # Judge in the order things happened: a reasoning span ends before its model call, a model call
-        # before the tool it asked for runs.
-        order = sorted(range(len(spans)), key=lambda i: (spans[i].end_time or 0, spans[i].start_time or 0))
-        findings: list[Finding] = []
-        try:  # the whole batch in one engine call (one hand-off to its detector thread)
-            for found in engine.process_many([record_from_span(spans[i]) for i in order]):
-                findings.extend(found)
-        except Exception:  # a span that cannot be read: judge them one by one, skipping the bad ones
-            findings = []
-            for i in order:
-                try:
-                    findings.extend(engine.process(record_from_span(spans[i])))
-                except Exception:
-                    logger.exception("otel-cot: detection failed for span %s", spans[i].name)
-        if not findings:
+        placed = judge(engine, [spans], _SDK_SPANS, skip_unreadable=_report_unreadable)[0]
+        if isinstance(placed, Exception):  # not expected: skip_unreadable judges span by span
+            raise placed
+        if not placed.held and not placed.gone:
             return spans
-        by_span = group_by_span(findings)
-        out = []
-        for span in spans:
-            span_id = format(span.context.span_id, "016x") if span.context else ""
-            found = by_span.pop(span_id, None)
-            out.append(annotate_span(span, found) if found else span)
+        found = {id(span): about for span, about in placed.held}
+        out = [annotate_span(span, found[id(span)]) if id(span) in found else span for span in spans]
         # Findings about spans of an earlier batch (a detector may write on the earlier span of a
         # cross-span finding): that span is gone, so the finding becomes its child span.
-        for span_id, found in by_span.items():
-            if span_id and found[0].trace_id:
-                out.append(finding_span(found[0].trace_id, span_id, found, like=spans[0]))
+        for span_id, _, about in placed.gone:
+            if about[0].trace_id:
+                out.append(finding_span(about[0].trace_id, span_id, about, like=spans[0]))
         return out
 
     def shutdown(self) -> None:

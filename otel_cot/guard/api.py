@@ -1,6 +1,8 @@
-"""The guard's public entry points: turn it on (``configure``) and check a call (``check_tool_call``).
+"""The guard's public entry points: turn it on (``configure``), read it (``active``), and what a blocked call
+does in each integration (``on_block``).
 
-Light to import: the guard itself (detectors, policy) is loaded by ``configure``.
+Light to import: the guard itself (detectors, policy) is loaded by ``configure``. Checking a call and
+writing the decision onto the trace is the instrumentation's: ``otel_cot.check_tool_call``.
 """
 
 from __future__ import annotations
@@ -8,21 +10,21 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Mapping
 
-from . import _state
-from .decision import Decision
+from ..runtime import runtime
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span
-
     from .check import Guard
     from .policy import Policy
+
+GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
+"""The variable naming the guard's YAML policy file (read by ``otel_cot.init()``)."""
 
 _lock = threading.Lock()
 
 
 def active() -> "Guard | None":
     """The configured guard, or None."""
-    return _state.active
+    return runtime.guard
 
 
 def configure(policy: "Policy | Mapping[str, Any] | str | None", **options: Any) -> "Guard | None":
@@ -38,28 +40,14 @@ def configure(policy: "Policy | Mapping[str, Any] | str | None", **options: Any)
 
         guard = Guard(load_policy(policy), **options)
     with _lock:
-        _state.active = guard
+        runtime.guard = guard
     return guard
 
 
-def check_tool_call(name: str, arguments: Any = None, *, call_id: str | None = None,
-                    span: "Span | None" = None) -> Decision:
-    """Judge a tool call the model asked for, before running it (for loops that dispatch tools themselves).
-
-    Returns the decision (``allowed`` with no guard configured) and records it on ``span``, else on the
-    current span if it is a tool span (see ``otel_cot.guard.check.record``). Never raises: act on
-    ``decision.allowed``, or ``raise otel_cot.ToolCallBlocked(decision)``.
-    """
-    guard = _state.active
-    if guard is None:
-        return Decision(tool=name, rule="guard off")
-    return guard.check(name, arguments, call_id=call_id, span=span)
-
-
-async def acheck_tool_call(name: str, arguments: Any = None, *, call_id: str | None = None,
-                           span: "Span | None" = None) -> Decision:
-    """:func:`check_tool_call` for async code: an async ``ask`` callback is awaited on the caller's loop."""
-    guard = _state.active
-    if guard is None:
-        return Decision(tool=name, rule="guard off")
-    return await guard.acheck(name, arguments, call_id=call_id, span=span)
+def on_block(integration: str) -> str:
+    """``raise`` or ``message``: what a blocked call does in ``integration`` (``tool``, ``mcp``, ``agents``)."""
+    guard = runtime.guard
+    mode = guard.policy.on_block if guard is not None else "auto"
+    if mode == "auto":
+        return "raise" if integration == "tool" else "message"
+    return mode

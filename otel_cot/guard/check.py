@@ -1,7 +1,9 @@
-"""The guard: judge a pending tool call with the trace's recent history, apply the policy, record the decision.
+"""The guard: judge a pending tool call with the trace's recent history and apply the policy.
 
     guard = Guard(policy)
     decision = guard.check("bash", {"command": "git push --force"})   # or: await guard.acheck(...)
+
+It returns the decision and writes no span: the instrumentation records it (``otel_cot.check_tool_call``).
 
 Detectors are the engine's (pure functions of a view and a ``TraceContext``), run inline on the caller's
 thread: a thread hand-off would cost more than the rules themselves. The time budget (``timeout_ms``) is
@@ -23,11 +25,13 @@ from opentelemetry.trace import Span
 
 from .. import semconv as sc
 from .. import textscan
-from .._guard import report_internal_error
 from ..detectors.base import KIND_TOOL_CALL, Detector, Finding, SpanView, severity_rank
 from ..detectors.views import MAX_VIEW_CHARS, dedupe_key
+from ..internal_errors import report_internal_error
+from ..runtime import runtime
+from ..values import plain
 from .decision import ACTIONS, ALLOWED, ASK, ASKED_ALLOWED, ASKED_DENIED, BLOCK, BLOCKED, AskRequest, Decision
-from .paths import path_matches, resolve, simple_commands, touched_paths
+from .paths import allows, resolve, simple_commands, touched_paths
 from .policy import Policy, allowed_tool
 from .recorder import DetectorFailed, GuardTimeout, Recorder, judge
 from .workspace import WorkspaceDetector
@@ -42,8 +46,6 @@ def arguments_text(arguments: Any) -> str:
         return ""
     if isinstance(arguments, str):
         return arguments[:MAX_ARGUMENT_CHARS]
-    from ..instrumentation._model_call import plain
-
     return json.dumps(plain(arguments), ensure_ascii=False, default=str)[:MAX_ARGUMENT_CHARS]
 
 
@@ -79,7 +81,7 @@ class Guard:
         decision, request = self._decide(name, arguments, call_id, span, started)
         if request is not None:
             decision = self._asked(decision, request, _call_sync(self.policy.ask, request))
-        return self._recorded(decision, span)
+        return decision
 
     async def acheck(self, name: str, arguments: Any = None, *, call_id: str | None = None,
                      span: Span | None = None) -> Decision:
@@ -87,7 +89,21 @@ class Guard:
         decision, request = self._decide(name, arguments, call_id, span, started)
         if request is not None:
             decision = self._asked(decision, request, await _call_async(self.policy.ask, request))
-        return self._recorded(decision, span)
+        return decision
+
+    def review(self, name: str, arguments: Any = None, *, call_id: str | None = None,
+               span: Span | None = None) -> Decision:
+        """Judge a call that already ran against the trace's history as it is now, without adding the call to
+        the window again: for agents whose reasoning reaches the guard only after the call was checked (Claude
+        Code writes a message after its PreToolUse hooks ran). The policy's action is reported as it would
+        have applied; no ask callback is called. Failures give ``on_error``'s decision, as ``check``."""
+        started = time.perf_counter()
+        try:
+            return self._evaluate(name, arguments, call_id, span, started, record=False)
+        except Exception as exc:
+            if not isinstance(exc, (GuardTimeout, DetectorFailed)):
+                report_internal_error("guard review", exc)
+            return self._on_error(name, exc, started)
 
     def _decide(self, name: str, arguments: Any, call_id: str | None, span: Span | None,
                 started: float) -> tuple[Decision, AskRequest | None]:
@@ -107,7 +123,7 @@ class Guard:
         return decision, AskRequest(name, arguments, decision.finding, decision.rule or "", decision.findings)
 
     def _evaluate(self, name: str, arguments: Any, call_id: str | None, span: Span | None,
-                  started: float) -> Decision:
+                  started: float, record: bool = True) -> Decision:
         policy = self.policy
         deadline = started + policy.timeout_ms / 1000.0
         span_context = (span or trace.get_current_span()).get_span_context()
@@ -120,11 +136,12 @@ class Guard:
         recorder = self.recorder
         with recorder.lock:
             ctx = recorder.context(trace_id, deadline)
-            findings = judge(recorder.detectors, view, ctx, deadline, strict=True)
-            key = dedupe_key(view)
-            if key is not None:
-                ctx.mark_seen(key)
-            ctx.add(view)
+            findings = judge(recorder.detectors, view, ctx, deadline, strict=record)
+            if record:
+                key = dedupe_key(view)
+                if key is not None:
+                    ctx.mark_seen(key)
+                ctx.add(view)
         allow_rule = self._allow_listed(name, view)
         duration = (time.perf_counter() - started) * 1000.0
         if allow_rule is not None or not findings:
@@ -155,7 +172,8 @@ class Guard:
                 root = self.policy.root
                 patterns = [resolve(p, root) + ("/**" if p.endswith("/**") else "") for p in allow.paths]
                 patterns = [p[:-6] + "/**" if p.endswith("/**/**") else p for p in patterns]
-                if all(any(path_matches(resolve(p, root), pat) for pat in patterns) for p in paths):
+                workspace = self.policy.workspace
+                if all(any(allows(pat, resolve(p, root), workspace) for pat in patterns) for p in paths):
                     return "allow.paths"
         return None
 
@@ -175,13 +193,6 @@ class Guard:
         if answer is True:
             return _replace(decision, outcome=ASKED_ALLOWED)
         return _replace(decision, outcome=ASKED_DENIED, reason=f"{request.finding.explanation}; the user declined")
-
-    def _recorded(self, decision: Decision, span: Span | None) -> Decision:
-        try:
-            record(decision, span)
-        except Exception as exc:
-            report_internal_error("guard record", exc)
-        return decision
 
     # --- what the instrumentation feeds in ---------------------------------------------------
     def observe_model_call(self, span: Span, input_messages: Any, output_messages: Any) -> None:
@@ -227,9 +238,7 @@ def _command_pattern(argv: list[str], patterns: tuple[str, ...]) -> str | None:
 
 
 def _rootless_trace() -> int:
-    from ..instrumentation import _pending
-
-    return _pending._last_rootless_trace.get() or 0
+    return runtime.pending.last_rootless_trace() or 0
 
 
 # --- ask callbacks: sync or async, from sync or async code ---------------------------------------
@@ -267,61 +276,3 @@ def _run_coroutine(awaitable: Any) -> Any:
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
-
-
-# --- the decision on the span ------------------------------------------------------------------
-def decision_attributes(decision: Decision) -> dict[str, Any]:
-    from ..config import current
-    from ..content import clean
-
-    attributes: dict[str, Any] = {
-        sc.COT_GUARD_DECISION: decision.outcome,
-        sc.COT_GUARD_ACTION: decision.action,
-        sc.COT_GUARD_DURATION_MS: round(decision.duration_ms, 4),
-        sc.COT_GUARD_FINDING_COUNT: len(decision.findings),
-    }
-    if decision.rule:
-        attributes[sc.COT_GUARD_RULE] = decision.rule
-    finding = decision.finding
-    if finding is not None:
-        settings = current()
-        attributes[sc.COT_GUARD_FINDING_CATEGORY] = finding.category
-        attributes[sc.COT_GUARD_FINDING_SEVERITY] = finding.severity
-        attributes[sc.COT_GUARD_FINDING_DETECTOR] = finding.detector_id
-        attributes[sc.COT_GUARD_FINDING_EXPLANATION] = clean(finding.explanation, settings).text
-        if finding.evidence and settings.capture_content:
-            attributes[sc.COT_GUARD_FINDING_EVIDENCE] = clean(finding.evidence[:512], settings).text
-        if finding.related_span_id:
-            attributes[sc.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
-    if decision.error:
-        attributes[sc.COT_GUARD_ERROR] = decision.error
-    return attributes
-
-
-def record(decision: Decision, span: Span | None = None) -> None:
-    """Write the decision onto the tool span (``span``, else the current span if it is a tool span).
-
-    Without a tool span (``check_tool_call`` in a loop that runs its tools untraced) the decision goes
-    onto the current span as a ``cot.guard.decision`` event, and a blocked call gets an
-    ``execute_tool {name}`` span of its own, so what was stopped shows in the trace.
-    """
-    attributes = decision_attributes(decision)
-    target = span if span is not None else trace.get_current_span()
-    is_tool_span = span is not None or (getattr(target, "attributes", None) or {}).get(
-        sc.GEN_AI_OPERATION_NAME) == sc.OPERATION_EXECUTE_TOOL
-    if is_tool_span:
-        target.set_attributes(attributes)
-        return
-    if target.is_recording():
-        target.add_event(sc.COT_GUARD_DECISION_EVENT, attributes)
-    if not decision.allowed:
-        from ..instrumentation.tools import ToolCall
-
-        call = ToolCall(decision.tool, attributes=attributes)
-        call.fail(_blocked_error(decision))
-
-
-def _blocked_error(decision: Decision) -> BaseException:
-    from .decision import ToolCallBlocked
-
-    return ToolCallBlocked(decision)

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 
 from opentelemetry import context as otel_context
 
-from .._guard import report_internal_error
+from ..internal_errors import report_internal_error
 
 End = Callable[[Any, "BaseException | None"], None]
 """``end(result, error)``: ends the span with what the code returned or raised."""

@@ -64,7 +64,7 @@ def provider_for(base_url: str | None, default: str) -> str:
 @lru_cache(maxsize=256)
 def _provider_for(base_url: str | None, default: str) -> str:
     host = (urlsplit(base_url).hostname or "") if base_url else ""
-    if "ollama" in host or host.endswith(":11434"):
+    if "ollama" in host:
         return "ollama"
     for suffix, provider in _PROVIDER_HOSTS:
         if host == suffix or host.endswith("." + suffix):

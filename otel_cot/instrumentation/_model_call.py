@@ -1,26 +1,26 @@
 """One model call: starts its span once, ends it exactly once, and emits its reasoning spans.
 
-Provider modules turn SDK objects into the plain values below (pure functions); this module
-is the only place that writes model-call and reasoning spans.
+Provider modules turn SDK objects into the plain values below (pure functions, reading the SDK's
+objects with :mod:`otel_cot.values`); this module is the only place that writes model-call and
+reasoning spans (their content cleaned by :mod:`otel_cot.content`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from .. import semconv as sc
-from .._guard import report_internal_error
 from ..config import Settings
-from ..content import ContentBudget
-from ..guard import integrations as guard
-from . import _pending as pending
+from ..content import ContentBudget, clean_value, static_json, to_json
+from ..internal_errors import report_internal_error
+from ..runtime import runtime
+from . import guard_hooks
 
 # Set in the context while an instrumented SDK method runs, so an SDK's own tracing can
 # tell that otel-cot already owns this call's model-call span.
@@ -70,125 +70,6 @@ class ModelRequest:
     operation: str = sc.OPERATION_CHAT
 
 
-# Message and schema fields that name things rather than carry content: not scanned for secrets.
-_STRUCTURAL_KEYS = frozenset({"type", "role", "id", "name", "finish_reason", "modality", "call_id", "tool_use_id"})
-_STRUCTURAL_MAX = 256
-
-
-_SCALARS = frozenset({int, float, bool, type(None)})
-
-
-def _clean_value(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
-    """A JSON-able copy of ``value`` with every string cleaned (redacted, truncated).
-
-    Plain ``str`` / ``dict`` / ``list`` values (what the extractors build) are handled inline and
-    copied only where a string changed: with nothing to redact or cut, the value itself comes back
-    (it is only serialised, never kept or changed). Anything else (subclasses, tuples, SDK objects)
-    takes the generic path, which always copies.
-    """
-    kind = type(value)
-    if kind is str:
-        return budget.text(value)
-    if kind in _SCALARS:
-        return value
-    if depth > 8:
-        return budget.text(value) if isinstance(value, str) else value
-    if kind is dict:
-        out = None
-        text = budget.text
-        for k, v in value.items():
-            kv = type(v)
-            if kv is str:
-                if k in _STRUCTURAL_KEYS and len(v) <= _STRUCTURAL_MAX:
-                    continue
-                cleaned = text(v)
-            elif kv in _SCALARS:
-                continue
-            else:
-                cleaned = _clean_value(v, budget, depth + 1)
-            if cleaned is not v:
-                if out is None:
-                    out = dict(value)
-                out[k] = cleaned
-        return value if out is None else out
-    if kind is list:
-        out_list = None
-        text = budget.text
-        for i, v in enumerate(value):
-            kv = type(v)
-            if kv is str:
-                cleaned = text(v)
-            elif kv in _SCALARS:
-                continue
-            else:
-                cleaned = _clean_value(v, budget, depth + 1)
-            if cleaned is not v:
-                if out_list is None:
-                    out_list = list(value)
-                out_list[i] = cleaned
-        return value if out_list is None else out_list
-    return _clean_value_generic(value, budget, depth)
-
-
-def _clean_value_generic(value: Any, budget: ContentBudget, depth: int) -> Any:
-    if isinstance(value, str):
-        return budget(value)
-    if value is None or isinstance(value, (bool, int, float)) or depth > 8:
-        return value
-    if isinstance(value, dict):
-        return {k: v if k in _STRUCTURAL_KEYS and type(v) is str and len(v) <= _STRUCTURAL_MAX
-                else _clean_value(v, budget, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean_value(v, budget, depth + 1) for v in value]
-    return _clean_value(plain(value), budget, depth + 1)
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _to_json(value: Any) -> str:
-    # json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), without building the encoder per call
-    return _ENCODER.encode(value)
-
-
-# Tool definitions and system instructions: an agent sends the same ones with every call, and they
-# can be large (tens of KB of tool schemas), so their cleaned JSON is kept across calls. The key is
-# the value's own JSON from a strict encoder (plain JSON types only; anything else is cleaned as
-# usual), which fixes everything the cleaning depends on: each string, each key, the structure.
-_RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_STATIC: dict[tuple[str, int, bool], tuple[str, bool, int]] = {}
-_STATIC_MAX_ENTRIES = 64
-_STATIC_MAX_CHARS = 1 << 20
-
-
-def _static_json(value: Any, budget: ContentBudget) -> str:
-    """``_to_json(_clean_value(value, budget))``, remembered across calls for the same value and settings."""
-    try:
-        raw = _RAW_ENCODER.encode(value)
-    except (TypeError, ValueError):  # SDK objects, circular data: no key
-        return _to_json(_clean_value(value, budget))
-    settings = budget.settings
-    key = (raw, settings.max_content_length, settings.redact_secrets)
-    hit = _STATIC.get(key)
-    if hit is None:
-        truncated, redacted = budget.truncated, budget.redacted
-        budget.truncated, budget.redacted = False, 0
-        try:
-            text = _to_json(_clean_value(value, budget))
-            hit = (text, budget.truncated, budget.redacted)
-        finally:
-            budget.truncated |= truncated
-            budget.redacted += redacted
-        if len(raw) <= _STATIC_MAX_CHARS:
-            if len(_STATIC) >= _STATIC_MAX_ENTRIES:
-                _STATIC.clear()
-            _STATIC[key] = hit
-        return hit[0]
-    budget.truncated |= hit[1]
-    budget.redacted += hit[2]
-    return hit[0]
-
-
 class ModelCall:
     """The lifecycle of one model-call span: ``finish`` or ``fail`` ends it, once."""
 
@@ -229,11 +110,11 @@ class ModelCall:
     def _add_input_content(self, attributes: dict[str, Any]) -> None:
         request, budget = self._request, self._budget
         if request.input_messages:
-            attributes[sc.GEN_AI_INPUT_MESSAGES] = _to_json(_clean_value(request.input_messages, budget))
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = to_json(clean_value(request.input_messages, budget))
         if request.system_instructions:
-            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = _static_json(request.system_instructions, budget)
+            attributes[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = static_json(request.system_instructions, budget)
         if request.tool_definitions:
-            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = _static_json(request.tool_definitions, budget)
+            attributes[sc.GEN_AI_TOOL_DEFINITIONS] = static_json(request.tool_definitions, budget)
 
     # --- while the SDK method runs --------------------------------------------------
     def activate(self) -> object:
@@ -304,7 +185,7 @@ class ModelCall:
                 attributes[key] = value
         capture = self._settings.capture_content
         if capture and response.output_messages:
-            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = _to_json(_clean_value(response.output_messages, self._budget))
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = to_json(clean_value(response.output_messages, self._budget))
         if response.reasoning:
             attributes[sc.COT_REASONING_COUNT] = len(response.reasoning)
             self._emit_reasoning_spans(response.reasoning, end_ns)
@@ -316,8 +197,8 @@ class ModelCall:
         calls = [(p.get("id"), p.get("name")) for m in response.output_messages for p in m.get("parts", ())
                  if p.get("type") == "tool_call" and not p.get("server")]
         if calls:
-            pending.register(span.get_span_context(), self._rootless, calls)
-        guard.observe_model_call(span, self._request.input_messages, response.output_messages)
+            runtime.pending.register(span.get_span_context(), self._rootless, calls)
+        guard_hooks.observe_model_call(span, self._request.input_messages, response.output_messages)
 
     def _emit_reasoning_spans(self, blocks: Iterable[ReasoningBlock], end_ns: int) -> None:
         ctx = trace.set_span_in_context(self.span)
@@ -345,166 +226,3 @@ class ModelCall:
                 attributes=attributes, start_time=start,
             )
             span.end(end_time=max(end, start))
-
-
-_MISSING = object()
-
-# Per pydantic model class: field name -> whether ``getattr`` on an instance reduces to a look-up in
-# the instance ``__dict__`` then ``__pydantic_extra__`` (no class attribute, private attribute or
-# custom attribute hook of that name). None: the class is not such a model (read with getattr).
-_DIRECT: dict[type, dict[str, bool] | None] = {}
-
-
-def _model_names(cls: type) -> dict[str, bool] | None:
-    names: dict[str, bool] | None = None
-    try:
-        from pydantic import BaseModel
-
-        if (issubclass(cls, BaseModel) and not issubclass(cls, Mapping)
-                and cls.__getattr__ is BaseModel.__getattr__  # type: ignore[attr-defined]
-                and cls.__getattribute__ is object.__getattribute__):
-            names = {}
-    except Exception:  # pydantic missing or an unusual class: the generic path
-        names = None
-    if len(_DIRECT) < 4096:
-        _DIRECT[cls] = names
-    return names
-
-
-def _direct(cls: type, name: str) -> bool:
-    if name.startswith("_") or name in (getattr(cls, "__private_attributes__", None) or ()):
-        return False
-    return not any(name in vars(base) for base in cls.__mro__)
-
-
-def get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of an SDK object or of the plain dict a user passed in its place.
-
-    Same result as ``getattr(obj, name)`` falling back to ``obj.get(name)`` for mappings; for
-    pydantic models (every SDK object) a missing field is answered without pydantic's
-    ``__getattr__`` raising an AttributeError, which is most of the cost of a look-up.
-    """
-    if obj is None:
-        return default
-    cls = type(obj)
-    if cls is dict:
-        return obj.get(name, default)
-    names = _DIRECT[cls] if cls in _DIRECT else _model_names(cls)
-    if names is not None:
-        direct = names.get(name)
-        if direct is None:
-            direct = names[name] = _direct(cls, name)
-        if direct:
-            value = obj.__dict__.get(name, _MISSING)
-            if value is not _MISSING:
-                return value
-            extra = getattr(obj, "__pydantic_extra__", None)
-            if extra:
-                return extra.get(name, default)
-            return default
-    value = getattr(obj, name, _MISSING)
-    if value is not _MISSING:
-        return value
-    return obj.get(name, default) if isinstance(obj, Mapping) else default
-
-
-def absent(obj: Any, names: tuple[str, ...]) -> bool:
-    """True when ``get(obj, name)`` would give the default for every one of ``names``, told in one step for
-    pydantic models (no look-up through pydantic per name); False when that cannot be told this way."""
-    cls = type(obj)
-    info = _DIRECT[cls] if cls in _DIRECT else _model_names(cls)
-    if info is None:
-        return False
-    for name in names:
-        direct = info.get(name)
-        if direct is None:
-            direct = info[name] = _direct(cls, name)
-        if not direct:
-            return False
-    values = obj.__dict__
-    extra = getattr(obj, "__pydantic_extra__", None)
-    for name in names:
-        if name in values or (extra and name in extra):
-            return False
-    return True
-
-
-# Classes whose instances are not mappings: for them ``getattr(obj, name, default)`` is exactly ``get``.
-_OBJECT_CLASSES: dict[type, bool] = {type(None): True}
-
-
-def reader(obj: Any) -> Any:
-    """The cheapest exact way to read fields of ``obj``: ``getattr`` unless ``obj`` is a mapping (then ``get``).
-
-    Call as ``reader(obj)(obj, name, None)``. Use it for fields the SDK type declares (present on
-    its objects); fields that are often missing (provider extras) are cheaper through ``get``.
-    """
-    cls = type(obj)
-    plain_object = _OBJECT_CLASSES.get(cls)
-    if plain_object is None:
-        plain_object = not issubclass(cls, Mapping)
-        if len(_OBJECT_CLASSES) < 4096:
-            _OBJECT_CLASSES[cls] = plain_object
-    return getattr if plain_object else get
-
-
-def numbers(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """The (attribute, value) pairs whose value is a real number (bools and None left out)."""
-    return {key: value for key, value in pairs
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def text_part(text: str) -> dict[str, Any]:
-    return {"type": "text", "content": text}
-
-
-def reasoning_part(text: str) -> dict[str, Any]:
-    return {"type": "reasoning", "content": text}
-
-
-def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "tool_call", "name": name}
-    if call_id is not None:
-        part["id"] = call_id
-    if arguments is not None:
-        part["arguments"] = parse_arguments(arguments)
-    return part
-
-
-def tool_response_part(call_id: Any, response: Any) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "tool_call_response", "response": response}
-    if call_id is not None:
-        part["id"] = call_id
-    return part
-
-
-def parse_arguments(arguments: Any) -> Any:
-    """Tool arguments arrive as JSON text; keep them structured when they parse."""
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return arguments
-    return arguments
-
-
-def plain(value: Any) -> Any:
-    """A JSON-able copy of an SDK object (pydantic model) or of plain data."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            # SDK unions can make pydantic warn while serialising; the caller must never see that.
-            return dump(mode="json", exclude_none=True, warnings=False)
-        except TypeError:
-            return dump(mode="json", exclude_none=True)
-    return str(value)

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Protocol
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import Tracer
 
-from .._guard import report_internal_error
-from ..config import Settings
+from ..internal_errors import report_internal_error
+from ._base import Telemetry
 from ._context import detach
 from ._model_call import MODEL_CALL_OBSERVER_KEY, ModelCall, ModelRequest, ModelResponse
 
@@ -46,11 +45,6 @@ class ApiAdapter:
 
     def is_stream(self, result: Any) -> bool:
         return isinstance(result, self.stream_types)
-
-
-class Telemetry(Protocol):
-    tracer: Tracer
-    settings: Settings
 
 
 class StreamRecorder:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from typing import Any, Callable, Mapping, TypeVar, overload
 
 from opentelemetry import context as otel_context
@@ -21,32 +20,42 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 
 from .. import config
 from .. import semconv as sc
-from .._guard import report_internal_error
 from .._version import __version__
 from ..config import Settings
-from ..content import ContentBudget
-from ..guard import integrations as guard
+from ..content import ContentBudget, clean_value, to_json
 from ..guard.decision import ToolCallBlocked
-from . import _pending as pending
+from ..internal_errors import report_internal_error
+from ..runtime import runtime
+from ..values import plain
+from . import guard_hooks
 from ._context import detach, traced, traced_async
-from ._model_call import _clean_value, plain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-TRACER_NAME = "otel_cot"
 _MAX_GENERATOR_ITEMS = 100
 
 
+_provider_tracer: tuple[Any, Tracer] | None = None
+"""The last provider ``_tracer()`` served and its tracer."""
+
+
 def _tracer() -> Tracer:
-    # A proxy tracer: follows the global provider even if it is set after import.
-    return trace.get_tracer(TRACER_NAME, __version__)
+    """The tracer of the provider ``init()`` was given or made (where the model-call spans go too), else of the
+    global provider (a proxy: it follows the global provider even if it is set after import)."""
+    global _provider_tracer
+    provider = runtime.provider
+    if provider is None:
+        return trace.get_tracer(sc.TRACER_NAME, __version__)
+    cached = _provider_tracer
+    if cached is None or cached[0] is not provider:
+        cached = _provider_tracer = (provider, provider.get_tracer(sc.TRACER_NAME, __version__))
+    return cached[1]
 
 
 def _serialise(value: Any, budget: ContentBudget) -> str:
     if isinstance(value, str):
         return budget(value)
-    cleaned = _clean_value(plain(value), budget)
-    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"), default=str)
+    return to_json(clean_value(plain(value), budget))
 
 
 class ToolCall:
@@ -69,7 +78,7 @@ class ToolCall:
         links = []
         # `claim=False` for the executing side of a remote call (an MCP server): the model's call
         # belongs to the caller's span.
-        claimed = pending.claim(name) if call_id is None and claim else None
+        claimed = runtime.pending.claim(name) if call_id is None and claim else None
         if claimed is not None:
             call_id = claimed.call_id
             links.append(Link(claimed.model_span))
@@ -116,7 +125,7 @@ class ToolCall:
                 self.span.set_attribute(sc.COT_CONTENT_TRUNCATED, True)
             if self._budget.redacted:
                 self.span.set_attribute(sc.COT_CONTENT_REDACTED_SECRETS, self._budget.redacted)
-            guard.observe_tool_result(self.span, result, is_error)
+            guard_hooks.observe_tool_result(self.span, result, is_error)
             if is_error:
                 self.span.set_attribute(sc.ERROR_TYPE, "tool_error")
                 self.span.set_status(Status(StatusCode.ERROR, "the tool reported an error"))
@@ -174,12 +183,12 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
 
     def start(args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None]:
         call, token, arguments = _start_tool(name, description, tool_type, signature, args, kwargs)
-        guard.guard_tool(call, token, name, arguments)  # a blocked call raises ToolCallBlocked, its span ended
+        guard_hooks.guard_tool(call, token, name, arguments)  # a blocked call raises ToolCallBlocked, its span ended
         return call, token
 
     async def astart(args: tuple, kwargs: dict) -> tuple[ToolCall | None, object | None]:
         call, token, arguments = _start_tool(name, description, tool_type, signature, args, kwargs)
-        await guard.aguard_tool(call, token, name, arguments)
+        await guard_hooks.aguard_tool(call, token, name, arguments)
         return call, token
 
     if inspect.isasyncgenfunction(func):
@@ -222,7 +231,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
             try:
                 call, token = await astart(args, kwargs)
             except ToolCallBlocked as blocked:
-                return guard.blocked_tool_result(blocked)
+                return guard_hooks.blocked_tool_result(blocked)
             return await traced_async(lambda: func(*args, **kwargs), token, functools.partial(_end, call))
         return async_wrapper
 
@@ -231,7 +240,7 @@ def _wrap_tool(func: Callable[..., Any], name: str, description: str | None, too
         try:
             call, token = start(args, kwargs)
         except ToolCallBlocked as blocked:
-            return guard.blocked_tool_result(blocked)
+            return guard_hooks.blocked_tool_result(blocked)
         return traced(lambda: func(*args, **kwargs), token, functools.partial(_end, call))
     return wrapper
 

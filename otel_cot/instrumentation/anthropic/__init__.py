@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from opentelemetry import context as otel_context
 
-from ..._guard import report_internal_error
+from ...internal_errors import report_internal_error
 from .._base import CotInstrumentor, Telemetry
 from .._model_call import MODEL_CALL_ACTIVE_KEY
 from .._wrappers import (

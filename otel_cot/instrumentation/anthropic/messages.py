@@ -9,23 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
+from ...values import (as_int, get, numbers, parse_arguments, plain, reader, reasoning_part, text_part,
+                       tool_call_part, tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes
-from .._model_call import (
-    Message,
-    ModelRequest,
-    ModelResponse,
-    ReasoningBlock,
-    as_int,
-    numbers,
-    get,
-    parse_arguments,
-    plain,
-    reader,
-    reasoning_part,
-    text_part,
-    tool_call_part,
-    tool_response_part,
-)
+from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _TOOL_USE_TYPES = ("tool_use", "server_tool_use", "mcp_tool_use")
 

@@ -1,1 +1,2 @@
 _instruments = ("anthropic >= 0.40.0",)
+instrumented_module = "anthropic"

@@ -10,21 +10,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ... import semconv as sc
+from ...values import as_int, get, numbers, plain, reasoning_part, text_part, tool_call_part, tool_response_part
 from .._endpoint import endpoint_attributes
-from .._model_call import (
-    Message,
-    ModelRequest,
-    ModelResponse,
-    ReasoningBlock,
-    as_int,
-    numbers,
-    get,
-    plain,
-    reasoning_part,
-    text_part,
-    tool_call_part,
-    tool_response_part,
-)
+from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _ROLES = {"model": "assistant"}
 

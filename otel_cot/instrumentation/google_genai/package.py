@@ -1,1 +1,2 @@
 _instruments = ("google-genai >= 1.0.0",)
+instrumented_module = "google.genai"

@@ -11,7 +11,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
 from ... import semconv as sc
-from ..._guard import report_internal_error
+from ...internal_errors import report_internal_error
 
 TOOL_TYPE = "mcp"
 TOOLS_CALL = "tools/call"

@@ -18,9 +18,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from ... import semconv as sc
-from ..._guard import report_internal_error
-from ...guard import integrations as guard
 from ...guard.decision import ToolCallBlocked
+from ...internal_errors import report_internal_error
+from .. import guard_hooks
 from .._base import Telemetry
 from .._context import traced_async
 from ..tools import ToolCall
@@ -141,10 +141,10 @@ def call_tool_wrapper(telemetry: Telemetry) -> Callable[..., Any]:
             return await wrapped(*args, **kwargs)
         call, token, kwargs = started
         try:  # the guard: a blocked call is never sent; its span is ended
-            await guard.aguard_tool(call, token, args[0] if args else kwargs.get("name"),
+            await guard_hooks.aguard_tool(call, token, args[0] if args else kwargs.get("name"),
                                     args[1] if len(args) > 1 else kwargs.get("arguments"))
         except ToolCallBlocked as blocked:
-            return guard.blocked_mcp_result(blocked)
+            return guard_hooks.blocked_mcp_result(blocked)
         return await traced_async(lambda: wrapped(*args, **kwargs), token, functools.partial(_end, call))
 
     return wrapper

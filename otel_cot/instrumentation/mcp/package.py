@@ -1,1 +1,2 @@
 _instruments = ("mcp >= 1.2.0",)
+instrumented_module = "mcp"

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from ... import semconv as sc
-from ..._guard import report_internal_error
+from ...internal_errors import report_internal_error
 from .._base import Telemetry
 from .._context import traced_async
 from ..tools import ToolCall

@@ -11,23 +11,10 @@ from typing import Any
 
 from ... import semconv as sc
 from ...content import ThinkTagTracker, split_think
+from ...values import (absent, as_int, get, numbers, plain, reader, reasoning_part, text_part, tool_call_part,
+                       tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
-from .._model_call import (
-    Message,
-    absent,
-    ModelRequest,
-    ModelResponse,
-    ReasoningBlock,
-    as_int,
-    numbers,
-    get,
-    plain,
-    reader,
-    reasoning_part,
-    text_part,
-    tool_call_part,
-    tool_response_part,
-)
+from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _REASONING_FIELDS = (("reasoning_content", sc.SOURCE_REASONING_CONTENT), ("reasoning", sc.SOURCE_REASONING_FIELD))
 _EXTRA_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")

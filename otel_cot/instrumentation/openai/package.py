@@ -1,1 +1,2 @@
 _instruments = ("openai >= 1.0.0",)
+instrumented_module = "openai"

@@ -10,22 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
+from ...values import as_int, get, numbers, plain, reader, reasoning_part, text_part, tool_call_part, tool_response_part
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
-from .._model_call import (
-    Message,
-    ModelRequest,
-    ModelResponse,
-    ReasoningBlock,
-    as_int,
-    numbers,
-    get,
-    plain,
-    reader,
-    reasoning_part,
-    text_part,
-    tool_call_part,
-    tool_response_part,
-)
+from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _TEXT_TYPES = ("input_text", "output_text", "text")
 

@@ -25,7 +25,7 @@ class OpenAIAgentsInstrumentor(CotInstrumentor):
     _package = _instruments
 
     def _targets(self, telemetry: Telemetry) -> list[tuple[str, str, Callable[..., Any]]]:
-        from ...guard.agents_sdk import input_guardrails_wrapper
+        from .guardrail import input_guardrails_wrapper
 
         # The runtime guard as a tool input guardrail of every function tool (private in 0.24; skipped if absent).
         return [("agents.run_internal.tool_execution", "_execute_tool_input_guardrails", input_guardrails_wrapper)]

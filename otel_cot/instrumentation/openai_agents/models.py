@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ... import semconv as sc
+from ...values import as_int, get, numbers, plain, text_part
 from .._endpoint import endpoint_attributes, provider_for
-from .._model_call import ModelRequest, ModelResponse, as_int, get, numbers, plain, text_part
+from .._model_call import ModelRequest, ModelResponse
 from ..openai import chat, responses
 
 _SETTINGS = (

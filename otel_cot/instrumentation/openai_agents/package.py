@@ -1,1 +1,2 @@
 _instruments = ("openai-agents >= 0.1.0",)
+instrumented_module = "agents"

@@ -44,8 +44,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ... import semconv as sc
-from ..._guard import report_internal_error
 from ...config import Settings
+from ...internal_errors import report_internal_error
 from .._model_call import MODEL_CALL_OBSERVER_KEY, ModelCall
 from ..tools import AgentRun, ToolCall
 from . import models
