@@ -73,6 +73,8 @@ CODE_KEYWORDS = ("code", "pin", "token", "key", "passw", "passphrase", "pwd")
 
 def may_hold_code(text: str) -> bool:
     """False only when CODE cannot match ``text`` (a few substring scans instead of the regex pass)."""
+    if not CODE.may_match(text):  # the view's compiled scan, when there is one
+        return False
     if not text.isascii():
         return True
     lower = text.lower()
@@ -87,6 +89,7 @@ class SecretExposureDetector:
     id = "cot.secret_exposure"
     version = "1"
     categories = ("secret_exposure",)
+    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # the engine skips the others
 
     def __init__(self) -> None:
         self._find = _finder()
