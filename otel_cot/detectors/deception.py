@@ -86,8 +86,9 @@ class DeceptionDetector:
         self.claims_after_impossible = claims_after_impossible
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
-        state = ctx.memo.setdefault(self.id, {"run": None, "failed": None, "edited_since_run": False,
-                                              "impossible": None})
+        state = ctx.memo.get(self.id)
+        if state is None:
+            state = ctx.memo[self.id] = {"run": None, "failed": None, "edited_since_run": False, "impossible": None}
         out: list[Finding] = []
         if view.kind == KIND_REASONING or view.kind == KIND_MODEL_CALL:
             out.extend(self._concealment(view))

@@ -396,12 +396,15 @@ _STATEMENT_WORDS = ("test", "check", "assert", "expect", "input", "spec", "typo"
                     "erroneous", "wrong value")
 
 
-# The same words as ``re``'s IGNORECASE sees them (which folds every lower-cased form of them too): the
-# view's one compiled scan answers for most texts, and where a word may be, ``re`` tries only its starts.
+# The same words as ``re``'s IGNORECASE sees them (which folds every lower-cased form of them too).
 _STATEMENT = textscan.compile("|".join(re.escape(w) for w in _STATEMENT_WORDS), re.IGNORECASE)
 
 
 def _may_state(text: str) -> bool:
+    """False only when the text holds none of the words. With a compiled matcher, the view's one scan
+    answers (a "may" is enough: the statement patterns themselves decide); without one, ``re`` does."""
+    if _STATEMENT.positional():
+        return _STATEMENT.may_match(text)
     return _STATEMENT.search(text) is not None
 
 
