@@ -79,7 +79,7 @@ class DeceptionDetector:
     id = "cot.deception"
     version = "2"
     categories = ("deception",)
-    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # the engine skips the others
+    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # not user/system
     mechanisms = MECHANISMS
 
     def __init__(self, claims_after_impossible: bool = True) -> None:

@@ -89,7 +89,7 @@ class SecretExposureDetector:
     id = "cot.secret_exposure"
     version = "1"
     categories = ("secret_exposure",)
-    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # the engine skips the others
+    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # not user/system
 
     def __init__(self) -> None:
         self._find = _finder()
