@@ -148,6 +148,8 @@ def _bounds(text: str, at: int, step: int, reach: int = 300) -> int:
 
 def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | float, int | float]]:
     """``(equation, stated, actual)`` for each ``calculation = number`` in prose whose two sides differ."""
+    if not _EQUALS.may_match(text):  # no "=" (blanking the fenced code cannot add one): no equations
+        return
     prose = _FENCED.sub(" ", text)
     checked = 0
     positions = [m.start() for _, m in zip(range(limit * 4), _EQUALS.finditer(prose))]
