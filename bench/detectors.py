@@ -4,6 +4,7 @@
     PYTHONPATH=. python bench/detectors.py --scaling      # cost against text size (must be linear)
     PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] --gitleaks   # secret scan vs gitleaks
     PYTHONPATH=. python bench/detectors.py --memory       # bytes held per trace (must not grow)
+    PYTHONPATH=. python bench/detectors.py [DATA.jsonl ...] --per-kind   # each detector's µs per view kind
 
 ``--gitleaks`` builds gitleaks from the Go module proxy on first use (``scripts/install-gitleaks.sh``,
 cached in ~/.cache/otel-cot/bin) and scans the same text with it: one file per trajectory, its default
@@ -97,6 +98,39 @@ def _measure(trajectories: list[dict], repeat: int = 1) -> tuple[int, int, float
             engine.process_views(tid, views)
             engine.end_trace(tid)
     return chars * repeat, spans * repeat, time.process_time() - t0, engine
+
+
+def per_kind(trajectories: list[dict]) -> dict:
+    """Each detector's CPU per view kind (its ``detect`` wrapped in a timer; the first detector to ask about
+    a text pays for its compiled scan), and the whole run's CPU with the timers on."""
+    prepared = [trajectory_views(t) for t in trajectories]
+    engine = Engine(timeout_s=None)
+    textscan.warm()
+    spent: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    clock = time.perf_counter
+    for detector in engine.detectors:
+        def timed(view, ctx, detect=detector.detect, name=detector.id):  # type: ignore[no-untyped-def]
+            t0 = clock()
+            try:
+                return detect(view, ctx)
+            finally:
+                key = f"{name} {view.kind}"
+                spent[key] = spent.get(key, 0.0) + clock() - t0
+                calls[key] = calls.get(key, 0) + 1
+        detector.detect = timed  # type: ignore[method-assign]
+    t0 = time.process_time()
+    for tid, views in prepared:
+        engine.process_views(tid, views)
+        engine.end_trace(tid)
+    total = time.process_time() - t0
+    by_detector: dict[str, float] = {}
+    for key, s in spent.items():
+        by_detector[key.split()[0]] = by_detector.get(key.split()[0], 0.0) + s
+    return {"cpu_s_with_timers": round(total, 3),
+            "detector_s": {k: round(v, 3) for k, v in sorted(by_detector.items(), key=lambda kv: -kv[1])},
+            "us_per_view": {k: round(spent[k] / calls[k] * 1e6, 1) for k in sorted(spent, key=lambda k: -spent[k])},
+            "views": calls}
 
 
 def gitleaks_binary() -> str:
@@ -206,6 +240,7 @@ def main() -> None:
                     help="text-scan backend (default: the first available; off: plain re)")
     ap.add_argument("--gitleaks", action="store_true", help="secret scan against gitleaks on the same text")
     ap.add_argument("--memory", action="store_true", help="bytes the engine holds per trace")
+    ap.add_argument("--per-kind", action="store_true", help="each detector's time per view kind")
     args = ap.parse_args()
     if args.backend:
         textscan.use_backend(args.backend)
@@ -218,6 +253,10 @@ def main() -> None:
         return
     if args.scaling:
         scaling(args.quick)
+        return
+    if args.per_kind:
+        trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
+        print(json.dumps({"per_kind": per_kind(trajectories)}, indent=2))
         return
     trajectories = list(read_jsonl(args.data)) if args.data else synthetic(10 if args.quick else 400)
     chars, spans, cpu, engine = _measure(trajectories, args.repeat)
