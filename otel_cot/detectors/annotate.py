@@ -36,6 +36,8 @@ def finding_event_attributes(finding: Finding) -> dict[str, Any]:
         attrs[semconv.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
     if finding.mechanism:
         attrs[semconv.COT_FINDING_MECHANISM] = finding.mechanism
+    for key, value in finding.extra.items():
+        attrs.setdefault(key, value)
     return attrs
 
 
