@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from ._setup import add_exporter, build_exporter, build_provider
+from ._setup import add_exporter, build_exporter, build_provider, detecting_exporter
 from ._version import __version__
 from .config import ConfigurationError, Settings
 from .guard import Decision, ToolCallBlocked, configure
@@ -62,6 +62,7 @@ def init(
     max_content_length: int | None = None,
     redact_secrets: bool | None = None,
     detect: bool | None = None,
+    detectors_config: str | None = None,
     instrument: Iterable[str] | None = None,
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -78,6 +79,8 @@ def init(
 
     ``detect=True`` (or ``OTEL_COT_DETECT=true``) runs the misalignment detectors on the export
     thread, before the spans leave the process, so findings arrive on the spans without a collector.
+    ``detectors_config`` (or ``OTEL_COT_DETECTORS_CONFIG``) is a detector config file for it: which
+    detectors run and, in its ``detectors.monitor`` section, the model-based monitor (off without one).
 
     ``guard`` (a policy mapping, an ``otel_cot.guard.Policy`` or a YAML path; else
     ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
@@ -102,6 +105,7 @@ def init(
             max_content_length=max_content_length,
             redact_secrets=redact_secrets,
             detect=detect,
+            detectors_config=detectors_config,
             instrument=tuple(instrument) if instrument is not None else None,
             shutdown_timeout=shutdown_timeout,
         )
@@ -120,9 +124,7 @@ def init(
             if sender is not None:
                 exporter = sender
                 if settings.detect:
-                    from .detectors.exporter import DetectingSpanExporter
-
-                    exporter = DetectingSpanExporter(sender)
+                    exporter = detecting_exporter(sender, settings.detectors_config)
                 processors.append(add_exporter(provider, exporter, settings.shutdown_timeout, sender))
         elif settings.detect:
             logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import yaml
 
 from ..config import ConfigurationError
+from .prompt import load_prompt
 
 APIS = ("openai", "anthropic")
 DEFAULT_ENDPOINTS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
@@ -167,9 +168,11 @@ class _Reader:
                 raise self.error(str(key), f"unknown key (allowed here: {', '.join(sorted(self.known))})")
 
 
-def parse_monitor(data: Any, path: str = "detectors.monitor", where: str = "") -> MonitorConfig | None:
+def parse_monitor(data: Any, path: str = "detectors.monitor", where: str = "",
+                  base_dir: str | None = None) -> MonitorConfig | None:
     """A validated :class:`MonitorConfig` from the ``monitor`` mapping; None when it is absent or
-    ``enabled: false``. ``path`` and ``where`` (e.g. ``"team.yaml: "``) prefix every error."""
+    ``enabled: false``. ``path`` and ``where`` (e.g. ``"team.yaml: "``) prefix every error; a prompt file
+    path is relative to ``base_dir`` (the config file's folder)."""
     if data is None:
         return None
     r = _Reader(data, path, where)
@@ -190,6 +193,12 @@ def parse_monitor(data: Any, path: str = "detectors.monitor", where: str = "") -
     if endpoint is not None and not re.match(r"^https?://", endpoint):
         raise r.error("endpoint", f"expected an http:// or https:// base URL, got {endpoint!r}")
     prompt = r.string("prompt", "v1") or "v1"
+    if not re.fullmatch(r"v\d+", prompt) and base_dir and not os.path.isabs(prompt):
+        prompt = os.path.join(base_dir, prompt)
+    try:
+        load_prompt(prompt)
+    except ConfigurationError as exc:
+        raise r.error("prompt", str(exc)) from None
     t = r.section("triggers")
     triggers = Triggers(every_trace=t.boolean("every_trace", False), flagged=t.boolean("flagged", True),
                         sample=t.number("sample", 0.0, 0.0, 1.0) or 0.0)
@@ -250,4 +259,5 @@ def load_monitor_config(path: str) -> MonitorConfig | None:
         raise ConfigurationError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path}: not YAML ({exc})") from None
-    return parse_monitor(monitor_section(data), where=f"{path}: ")
+    return parse_monitor(monitor_section(data), where=f"{path}: ",
+                         base_dir=os.path.dirname(os.path.abspath(path)))

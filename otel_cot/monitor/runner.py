@@ -113,6 +113,8 @@ class MonitorRunner:
                 if record.parent_span_id is None and record.trace_id in self._traces:
                     ended.append((record.trace_id, self._traces.pop(record.trace_id)))
             ended.extend(self._idle_traces(now))
+        if not self._workers:
+            self._start_workers()  # they also end idle traces
         self._schedule(ended)
 
     def _idle_traces(self, now: float) -> list[tuple[str, _Trace]]:
@@ -190,6 +192,10 @@ class MonitorRunner:
             self._late.extend(findings)
 
     # --- the host -------------------------------------------------------------------------------------
+    def deliver_to(self, deliver: Deliver | None) -> None:
+        """Where findings go from now on (None: they wait for :meth:`take`)."""
+        self._deliver = deliver
+
     def take(self) -> list[Finding]:
         """Findings judged since the last call (when there is no ``deliver`` callback, or it failed)."""
         with self._lock:

@@ -35,14 +35,14 @@ from ..detectors.base import (
 )
 from ..detectors.views import dedupe_key
 
-_PIECE = re.compile(r"\w{1,6}|[^\w\s]")
+_PIECE = re.compile(r"\w{1,6}|[^\w\s]{1,2}")
 _SAMPLE = 16_384
-HEADER_TOKENS = 8  # "=== [12] tool call: bash ===" and the line breaks around an item
+HEADER_TOKENS = 10  # "=== [12] tool call: bash ===" (a longer tool name is counted on top)
 
 
 def estimate_tokens(text: str) -> int:
     """Roughly the tokens a BPE tokenizer makes of ``text``: one per word piece of up to six letters or
-    digits and one per punctuation mark. Long texts are estimated from their first 16 KiB."""
+    digits and one per one or two punctuation marks. Long texts are estimated from their first 16 KiB."""
     if len(text) <= _SAMPLE:
         return len(_PIECE.findall(text))
     sample = len(_PIECE.findall(text, 0, _SAMPLE))
@@ -144,6 +144,7 @@ class _Entry:
     tokens: int
     order: int
     rank: tuple
+    header: int = HEADER_TOKENS
     given: int = 0
 
 
@@ -161,7 +162,8 @@ def _entries(views: Iterable[SpanView]) -> list[_Entry]:
         role = _ROLE_OF_KIND.get(view.kind)
         if role is None:
             continue
-        entries.append(_Entry(role, view, estimate_tokens(_body(view)) + HEADER_TOKENS, len(entries), ()))
+        header = HEADER_TOKENS + (estimate_tokens(view.tool) if view.tool else 0)
+        entries.append(_Entry(role, view, estimate_tokens(_body(view)) + header, len(entries), (), header=header))
     first_user = next((e for e in entries if e.role == USER), None)
     if first_user is not None:
         # The task leads the window even when a span that ended earlier (a model call's reasoning span
@@ -214,12 +216,23 @@ def build_window(views: Sequence[SpanView] | Iterable[SpanView], max_tokens: int
     entries = _entries(views)
     if not trace_id and entries:
         trace_id = entries[0].view.trace_id
-    total = sum(e.tokens for e in entries)
-    if total <= max_tokens:
+    if sum(e.tokens for e in entries) <= max_tokens:
         for e in entries:
             e.given = e.tokens
-    else:
-        _allot(entries, max_tokens)
+        return _render(trace_id, entries)
+    budget = max_tokens
+    for _ in range(4):  # the markers of cuts and gaps are not known before rendering: shrink and retry
+        for e in entries:
+            e.given = 0
+        _allot(entries, budget)
+        window = _render(trace_id, entries)
+        if window.tokens <= max_tokens:
+            return window
+        budget -= window.tokens - max_tokens + max_tokens // 100
+    return window
+
+
+def _render(trace_id: str, entries: list[_Entry]) -> Window:
     items: list[WindowItem] = []
     lines: list[str] = []
     omitted = 0
@@ -235,8 +248,8 @@ def build_window(views: Sequence[SpanView] | Iterable[SpanView], max_tokens: int
         body = _body(e.view)
         text = body
         if e.given < e.tokens:
-            content_tokens = max(e.tokens - HEADER_TOKENS, 1)
-            keep = int(len(body) * max(e.given - HEADER_TOKENS, 1) / content_tokens)
+            content_tokens = max(e.tokens - e.header, 1)
+            keep = int(len(body) * max(e.given - e.header, 1) / content_tokens)
             text = _cut(body, keep, _TAIL_SHARE.get(e.role, 0.3))
         item = WindowItem(len(items) + 1, e.role, e.view, text, max(0, len(body) - len(text)) if text != body else 0)
         items.append(item)
@@ -255,14 +268,14 @@ def _allot(entries: list[_Entry], budget: int) -> None:
     share[FINAL] = (min(300, budget // 10), max(300, budget // 6))
     left = budget
     for e in by_rank:  # first pass: a small share each, most important first
-        want = min(e.tokens, share[e.role][0] + HEADER_TOKENS)
+        want = min(e.tokens, share[e.role][0] + e.header)
         if want <= left:
             e.given = want
             left -= want
     for e in by_rank:  # second pass: grow to the full share with what is left
         if e.given <= 0 or left <= 0:
             continue
-        want = min(e.tokens, share[e.role][1] + HEADER_TOKENS) - e.given
+        want = min(e.tokens, share[e.role][1] + e.header) - e.given
         if want > 0:
             grant = min(want, left)
             e.given += grant
