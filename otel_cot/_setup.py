@@ -107,7 +107,12 @@ def detecting_exporter(exporter: SpanExporter, config_path: str | None) -> SpanE
     from .detectors.engine import Engine
     from .detectors.registry import load_config_file
     from .monitor import Monitor, MonitorRunner, load_monitor_config
+    from .monitor.metrics import register_metrics
 
-    monitor = load_monitor_config(config_path)
-    runner = MonitorRunner(Monitor(monitor)) if monitor is not None else None
+    config = load_monitor_config(config_path)
+    runner = None
+    if config is not None:
+        monitor = Monitor(config)
+        register_metrics(monitor.stats)  # on the application's MeterProvider, if it set one
+        runner = MonitorRunner(monitor)
     return DetectingSpanExporter(exporter, Engine(load_config_file(config_path)), monitor=runner)

@@ -14,7 +14,7 @@ When the whole trace does not fit in ``max_tokens``, items are kept by priority 
 A first pass gives each item a small share, in that order, until the budget is spent; a second pass
 grows them to their full share in the same order. Cut reasoning keeps mostly its end (where the plan
 is); other cut text keeps mostly its start. Items left out are marked in place. Tokens are estimated
-(:func:`estimate_tokens`), not counted with a model's tokenizer.
+(:func:`estimate_tokens`), not counted with a model's tokenizer; the bound holds for the estimate.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from ..detectors.base import (
 from ..detectors.views import dedupe_key
 
 _PIECE = re.compile(r"\w{1,6}|[^\w\s]{1,2}")
-_SAMPLE = 16_384
+_SAMPLE = 262_144
 HEADER_TOKENS = 10  # "=== [12] tool call: bash ===" (a longer tool name is counted on top)
 
 
 def estimate_tokens(text: str) -> int:
     """Roughly the tokens a BPE tokenizer makes of ``text``: one per word piece of up to six letters or
-    digits and one per one or two punctuation marks. Long texts are estimated from their first 16 KiB."""
+    digits and one per one or two punctuation marks. Texts over 256 KiB are estimated from their start."""
     if len(text) <= _SAMPLE:
         return len(_PIECE.findall(text))
     sample = len(_PIECE.findall(text, 0, _SAMPLE))
@@ -219,7 +219,9 @@ def build_window(views: Sequence[SpanView] | Iterable[SpanView], max_tokens: int
     if sum(e.tokens for e in entries) <= max_tokens:
         for e in entries:
             e.given = e.tokens
-        return _render(trace_id, entries)
+        window = _render(trace_id, entries)
+        if window.tokens <= max_tokens:
+            return window
     budget = max_tokens
     for _ in range(4):  # the markers of cuts and gaps are not known before rendering: shrink and retry
         for e in entries:

@@ -257,3 +257,28 @@ def test_the_api_key_comes_from_the_variable_the_config_names(judge, monkeypatch
         Monitor(monitor_config(judge, api, api_key_env="MY_JUDGE_KEY")).judge_views("t", views)
         headers = judge.requests[0].headers  # anthropic 2.x sends the key as a bearer token too
         assert "sk-test-123" in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
+
+
+def test_the_counters_are_opentelemetry_metrics(judge):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from otel_cot.monitor.metrics import register_metrics
+
+    records, views = _views()
+    judge.answer_with(quoting("special-case n == 3", "reward_hacking"))
+    monitor = Monitor(monitor_config(judge, budgets={"calls_per_minute": 1}))
+    reader = InMemoryMetricReader()
+    register_metrics(monitor.stats, MeterProvider(metric_readers=[reader]))
+    monitor.judge_views("a", views)
+    monitor.judge_views("b", _distinct(views, 1))  # over budget
+    points = {}
+    for rm in reader.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value
+    assert points[("cot.monitor.calls", ())] == 1
+    assert points[("cot.monitor.skipped", (("reason", "budget"),))] == 1
+    assert points[("cot.monitor.findings", (("cot.finding.category", "reward_hacking"),))] == 1
+    assert points[("cot.monitor.tokens", (("direction", "input"),))] > 0

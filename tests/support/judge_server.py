@@ -95,7 +95,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class JudgeServer:
-    def __init__(self) -> None:
+    """``count_tokens`` gives the usage the server reports (default: a quarter of the characters)."""
+
+    def __init__(self, count_tokens: Callable[[str], int] | None = None) -> None:
+        self.count_tokens = count_tokens or (lambda text: max(1, len(text) // 4))
         self.requests: list[JudgeRequest] = []
         self._answers: list[Answer] = [CLEAN]
         self._script: Callable[[JudgeRequest], Answer] | None = None
@@ -115,7 +118,7 @@ class JudgeServer:
                 answer = server._answer(request)
                 if answer.delay:
                     time.sleep(answer.delay)
-                status, body = _response(request, answer)
+                status, body = _response(request, answer, server.count_tokens)
                 data = json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -163,11 +166,7 @@ class JudgeServer:
         self._httpd.server_close()
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
-def _response(request: JudgeRequest, answer: Answer) -> tuple[int, dict[str, Any]]:
+def _response(request: JudgeRequest, answer: Answer, _tokens: Callable[[str], int]) -> tuple[int, dict[str, Any]]:
     if answer.status != 200:
         if answer.error is not None:
             return answer.status, dict(answer.error)
