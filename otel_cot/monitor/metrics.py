@@ -9,7 +9,7 @@ recorded); the collector shows the same counters on its ``/metrics``.
 | ``cot.monitor.tokens`` | ``direction`` (input, output) | tokens the judge reported (estimated when it did not) |
 | ``cot.monitor.judge.duration`` | | seconds spent waiting for the judge |
 | ``cot.monitor.skipped`` | ``reason`` (budget, not_triggered, queue_full, empty, rate_limited, shutdown) | traces not judged |
-| ``cot.monitor.errors`` | ``kind`` (timeout, rate_limited, api_error, connection, malformed, evidence_not_in_window) | judgements that failed |
+| ``cot.monitor.errors`` | ``kind`` (timeout, rate_limited, api_error, connection, malformed, evidence_not_in_window, internal) | judgements that failed |
 | ``cot.monitor.findings`` | ``cot.finding.category`` | findings made |
 """
 

@@ -46,8 +46,8 @@ SAMPLED = "sampled"
 @dataclass(frozen=True)
 class Outcome:
     """What one judgement did. ``status``: ``judged``, ``cached``, ``skipped`` (``reason``: ``empty``,
-    ``budget:<name>``...) or ``error`` (``reason``: ``timeout``, ``rate_limited``, ``api_error``,
-    ``connection``, ``malformed``)."""
+    ``budget:<name>``, ``rate_limited``) or ``error`` (``reason``: ``timeout``, ``rate_limited``,
+    ``api_error``, ``connection``, ``malformed``, ``internal``)."""
 
     trace_id: str
     status: str
@@ -211,6 +211,9 @@ class Monitor:
             return self._error(window, exc.kind, str(exc), call, trigger)
         except MalformedVerdict as exc:
             return self._error(window, "malformed", str(exc), call, trigger)
+        except Exception as exc:  # a bug of ours or an error the SDK raised unwrapped: one verdict lost
+            logger.exception("otel-cot monitor: judging trace %s failed", window.trace_id)
+            return self._error(window, "internal", f"{type(exc).__name__}: {exc}", call, trigger)
         self._cache.put(key, verdict)
         findings = self._findings(window, verdict, rules, trigger, call.model or self.judge.model)
         return self._done(window, "judged", findings, call, rules, trigger)

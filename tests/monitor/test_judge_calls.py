@@ -282,3 +282,17 @@ def test_the_counters_are_opentelemetry_metrics(judge):
     assert points[("cot.monitor.skipped", (("reason", "budget"),))] == 1
     assert points[("cot.monitor.findings", (("cot.finding.category", "reward_hacking"),))] == 1
     assert points[("cot.monitor.tokens", (("direction", "input"),))] > 0
+
+
+def test_a_judge_that_raises_something_unexpected_costs_one_verdict(judge):
+    records, views = _views()
+
+    class Broken:
+        provider, model = "openai", "judge-1"
+
+        def complete(self, system, user, schema):
+            raise KeyError("choices")
+
+    monitor = Monitor(monitor_config(judge), judge=Broken())
+    outcome = monitor.judge_views("t", views)
+    assert (outcome.status, outcome.reason) == ("error", "internal") and monitor.stats.errors["internal"] == 1
