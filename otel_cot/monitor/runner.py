@@ -99,7 +99,7 @@ class MonitorRunner:
                 if trace is None:
                     trace = self._traces[trace_id] = _Trace(now)
                     while len(self._traces) > self._max_traces:
-                        ended.append(self._traces.popitem(last=False))
+                        ended.append(self._end(next(iter(self._traces))))
                 else:
                     self._traces.move_to_end(trace_id)
                     trace.touched = now
@@ -111,11 +111,18 @@ class MonitorRunner:
                     trace.rule_findings.append(f)
             for record in records:
                 if record.parent_span_id is None and record.trace_id in self._traces:
-                    ended.append((record.trace_id, self._traces.pop(record.trace_id)))
+                    ended.append(self._end(record.trace_id))
             ended.extend(self._idle_traces(now))
         if not self._workers:
             self._start_workers()  # they also end idle traces
         self._schedule(ended)
+
+    def _end(self, trace_id: str) -> tuple[str, _Trace]:
+        """Under the lock: take a trace that ended, and remember it so that stragglers are not filed."""
+        self._judged[trace_id] = None
+        while len(self._judged) > _JUDGED_MEMORY:
+            self._judged.popitem(last=False)
+        return trace_id, self._traces.pop(trace_id)
 
     def _idle_traces(self, now: float) -> list[tuple[str, _Trace]]:
         out = []
@@ -123,15 +130,11 @@ class MonitorRunner:
             trace_id, trace = next(iter(self._traces.items()))
             if now - trace.touched < self._idle:
                 break
-            out.append((trace_id, self._traces.pop(trace_id)))
+            out.append(self._end(trace_id))
         return out
 
     def _schedule(self, ended: list[tuple[str, _Trace]]) -> None:
         for trace_id, trace in ended:
-            with self._lock:
-                self._judged[trace_id] = None
-                while len(self._judged) > _JUDGED_MEMORY:
-                    self._judged.popitem(last=False)
             rules = rule_categories(trace.rule_findings)
             trigger = self.monitor.trigger(trace_id, rules)
             if trigger is None:
@@ -205,8 +208,7 @@ class MonitorRunner:
     def end_all(self) -> None:
         """Treat every trace held as ended (at shutdown)."""
         with self._lock:
-            ended = list(self._traces.items())
-            self._traces.clear()
+            ended = [self._end(trace_id) for trace_id in list(self._traces)]
         self._schedule(ended)
 
     def drain(self, timeout: float) -> bool:

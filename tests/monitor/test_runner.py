@@ -144,3 +144,21 @@ def test_a_judge_slower_than_drain_timeout_does_not_hold_up_shutdown(judge):
     started = time.monotonic()
     runner.close()
     assert time.monotonic() - started < 2.0
+
+
+def test_held_traces_are_bounded(judge):
+    records = agent_records()
+    runner = MonitorRunner(Monitor(monitor_config(judge, max_traces=2, window={"max_tokens": 500})))
+    for n in range(3):  # no roots: the oldest is pushed out, and judged as ended
+        runner.observe([r.__class__(**{**r.__dict__, "trace_id": f"{n:032x}"}) for r in records[:-1]])
+    assert runner.held_traces == 2
+    assert _wait(lambda: len(judge.requests) == 1)
+    # A trace's views are bounded too (16 × window.max_tokens characters), the task kept.
+    first = records[0]
+    big = [first.__class__(**{**first.__dict__, "span_id": f"{i:016x}", "trace_id": "e" * 32,
+                              "attributes": {sc.COT_REASONING_CONTENT: f"thought {i} " + "x" * 2_000}})
+           for i in range(20)]
+    runner.observe(big)
+    held = runner._traces["e" * 32]
+    assert held.chars <= 500 * 16 + 2_100 and len(held.views) < 20
+    runner.close(timeout=1)
