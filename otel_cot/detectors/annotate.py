@@ -7,7 +7,7 @@ tags, not events. Both the in-process exporter and the collector use these funct
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from otel_cot import semconv
 
@@ -63,3 +63,11 @@ def event_time(start_ns: int, end_ns: int) -> int:
     if end_ns and end_ns >= start_ns:
         return end_ns
     return start_ns
+
+
+def group_by_span(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings by the span they are about (for the monitor's late findings, one ``cot.finding`` span each)."""
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(f.span_id, []).append(f)
+    return out
