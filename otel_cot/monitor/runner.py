@@ -222,6 +222,10 @@ class MonitorRunner:
                 self._idle_cond.wait(left)
             return True
 
+    def holds(self, trace_id: str) -> bool:
+        """Whether ``trace_id`` has been filed and has not ended yet."""
+        return trace_id in self._traces
+
     @property
     def pending(self) -> int:
         return self._pending
