@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from collector_support import wait_for
 from inprocess_support import EXPORTER, Harness, config, span_id, trace_id
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -71,14 +72,6 @@ def harness(tmp_path, judge):
         h.close()
 
 
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def _finding_spans(h):
     return [s for s in h.spans().values() if s.name == semconv.COT_FINDING_SPAN_NAME]
@@ -94,7 +87,7 @@ def test_spans_leave_on_time_and_the_verdict_follows_as_a_finding_span(harness, 
     assert time.monotonic() - started < 1.0  # the 2 s judge is not waited for
     assert set(h.spans()) == {span_id(11), span_id(12), span_id(13)}
     assert _finding_spans(h) == []
-    assert _wait(lambda: (h.pipeline.tick(), _finding_spans(h))[1])
+    wait_for(lambda: (h.pipeline.tick(), _finding_spans(h))[1], 10, "the monitor")
     [finding] = _finding_spans(h)
     assert finding.parent_span_id == span_id(12) and finding.trace_id == trace_id(1)  # on the reasoning span
     attrs = otlp.attributes_of(finding.attributes)

@@ -4,21 +4,20 @@ real OTLP/HTTP exporter and a loopback receiver; the judge is the loopback judge
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from ..support.judge_server import quoting
-from ..support.otlp_sink import OtlpSink
-from ..test_detect_e2e import _agent_step
+from ..support.otlp_sink import spans_exported_by
+from ..test_detect_e2e import agent_step
+
+pytestmark = pytest.mark.process
 
 
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
 def test_a_verdict_reaches_the_backend_as_a_finding_span_and_the_judge_is_not_traced(replay, judge, tmp_path, api):
-    fx = _agent_step()
+    fx = agent_step()
     replay.serve(fx["response"])
     judge.answer_with(quoting("overwrite the remote branch", "destructive_action", severity="critical"))
     config = tmp_path / "detectors.yaml"
@@ -39,15 +38,7 @@ def test_a_verdict_reaches_the_backend_as_a_finding_span_and_the_judge_is_not_tr
         client.messages.create(**json.load(open({str(request_path)!r})))
         otel_cot.shutdown()
     """)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_OPEN"))}
-    sink = OtlpSink()
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
-    try:
-        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        spans = sink.spans()
-    finally:
-        sink.close()
+    spans = spans_exported_by(script)
     [request] = judge.requests  # one trace, judged once (a rule flagged it: the default trigger)
     assert "overwrite the remote branch" in request.user and "git push --force origin main" in request.user
     reasoning = next(s for s in spans if s["name"].startswith("reasoning"))

@@ -175,8 +175,10 @@ def test_two_429s_or_a_long_retry_after_give_up_and_hold_later_calls(judge, api)
     records, views = _views()
     now = [1000.0]
     judge.serve(Answer(status=429, headers={"retry-after": "600"}))
+    slept: list[float] = []
+    sleep = [lambda s: pytest.fail("must not wait longer than max_retry_after")]
     monitor = Monitor(monitor_config(judge, api, max_retry_after="60s"), clock=lambda: now[0],
-                      sleep=lambda s: pytest.fail("must not wait longer than max_retry_after"))
+                      sleep=lambda s: sleep[0](s))
     outcome = monitor.judge_views(records[0].trace_id, views)
     assert (outcome.status, outcome.reason, outcome.calls) == ("error", "rate_limited", 1)
     # Until the server's Retry-After has passed, no other call is made.
@@ -184,8 +186,7 @@ def test_two_429s_or_a_long_retry_after_give_up_and_hold_later_calls(judge, api)
     assert (again.status, again.reason) == ("skipped", "rate_limited") and len(judge.requests) == 1
     now[0] += 601
     judge.serve(Answer(status=429, headers={"retry-after-ms": "10"}))
-    slept = []
-    monitor._sleep = slept.append
+    sleep[0] = slept.append
     third = monitor.judge_views("third", _distinct(views, 3))
     assert (third.status, third.reason, third.calls) == ("error", "rate_limited", 2)
     assert monitor.stats.errors["rate_limited"] == 2

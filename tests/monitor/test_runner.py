@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_cot import semconv as sc
+from otel_cot.demo.stack import wait_for
 from otel_cot.detectors import Engine
 from otel_cot.detectors.base import Finding
 from otel_cot.detectors.exporter import DetectingSpanExporter
@@ -18,14 +19,6 @@ from otel_cot.monitor import Monitor, MonitorRunner
 from ..support.judge_server import Answer, quoting
 from .conftest import agent_records, emit_agent_trace, monitor_config
 
-
-def _wait(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _rule(trace_id, category="reward_hacking"):
@@ -52,7 +45,7 @@ def test_a_trace_without_its_root_is_judged_when_idle(judge):
     records = agent_records()
     runner = MonitorRunner(Monitor(monitor_config(judge, trace_idle="0.3s")))
     runner.observe(records[:-1])
-    assert _wait(lambda: len(judge.requests) == 1)
+    wait_for(lambda: len(judge.requests) == 1, 10, "the monitor")
     runner.close()
 
 
@@ -105,7 +98,7 @@ def test_export_is_not_held_up_by_a_slow_judge(judge):
     emitted = time.monotonic() - started
     assert emitted < 1.0, f"exporting the trace took {emitted:.2f}s with a 2 s judge"
     assert len(inner.get_finished_spans()) == 5  # all exported, no verdict yet
-    assert _wait(lambda: len(inner.get_finished_spans()) == 6)
+    wait_for(lambda: len(inner.get_finished_spans()) == 6, 10, "the monitor")
     span = inner.get_finished_spans()[-1]
     reasoning = next(s for s in inner.get_finished_spans() if s.name == "reasoning judge-me")
     assert span.name == sc.COT_FINDING_SPAN_NAME
@@ -152,7 +145,7 @@ def test_held_traces_are_bounded(judge):
     for n in range(3):  # no roots: the oldest is pushed out, and judged as ended
         runner.observe([r.__class__(**{**r.__dict__, "trace_id": f"{n:032x}"}) for r in records[:-1]])
     assert runner.held_traces == 2
-    assert _wait(lambda: len(judge.requests) == 1)
+    wait_for(lambda: len(judge.requests) == 1, 10, "the monitor")
     # A trace's views are bounded too (16 × window.max_tokens characters), the task kept.
     first = records[0]
     big = [first.__class__(**{**first.__dict__, "span_id": f"{i:016x}", "trace_id": "e" * 32,

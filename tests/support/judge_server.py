@@ -15,8 +15,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping
+
+from .replay import QuietHandler, QuietServer
 
 
 @dataclass
@@ -87,13 +88,6 @@ def quoting(needle: str, category: str, severity: str = "high", score: float = 0
     return script
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (a timeout test) resets the connection
-
-
 class JudgeServer:
     """``count_tokens`` gives the usage the server reports (default: a quarter of the characters)."""
 
@@ -105,16 +99,10 @@ class JudgeServer:
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length)
-                request = JudgeRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
+                request = JudgeRequest(self.path, {k.lower(): v for k, v in self.headers.items()},
+                                       json.loads(self.body()))
                 answer = server._answer(request)
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -131,7 +119,7 @@ class JudgeServer:
                 except OSError:
                     pass
 
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
