@@ -59,7 +59,7 @@ def with_tag() -> Registry:
 def test_the_built_in_components():
     registry = default_registry()
     assert registry.types("receiver") == ["otlp"]
-    assert registry.types("processor") == ["group_by_trace", "detect", "sampling", "findings_metrics"]
+    assert registry.types("processor") == ["group_by_trace", "detect", "monitor", "sampling", "findings_metrics"]
     assert registry.types("processor", "logs") == ["detect"]
     assert registry.types("exporter") == ["otlp_grpc", "otlp_http"]
     assert registry.factory("exporter", "otlp/jaeger").type == "otlp_grpc"
