@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from ._setup import add_exporter, build_exporter, build_provider, detecting_exporter
+from ._setup import add_exporter, build_exporter, build_provider
 from ._version import __version__
 from .config import ConfigurationError, Settings
 from .guard import Decision, ToolCallBlocked, configure
@@ -124,7 +124,7 @@ def init(
             if sender is not None:
                 exporter = sender
                 if settings.detect:
-                    exporter = detecting_exporter(sender, settings.detectors_config)
+                    exporter = _detecting_exporter(sender, settings.detectors_config)
                 processors.append(add_exporter(provider, exporter, settings.shutdown_timeout, sender))
         elif settings.detect:
             logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "
@@ -135,6 +135,27 @@ def init(
         _configure_guard(guard)
         runtime.start(provider, owned, _instrument_on_import(provider, settings), processors)
         return provider
+
+
+def _detecting_exporter(exporter: SpanExporter, config_path: str | None) -> SpanExporter:
+    """``exporter`` behind the in-process detectors: the built-ins, or what the detector config file at
+    ``config_path`` selects, with the model-based monitor when that file configures one."""
+    from .detectors.exporter import DetectingSpanExporter
+
+    if not config_path:
+        return DetectingSpanExporter(exporter)
+    from .detectors.engine import Engine
+    from .detectors.registry import load_config_file
+    from .monitor import Monitor, MonitorRunner, load_monitor_config
+    from .monitor.metrics import register_metrics
+
+    config = load_monitor_config(config_path)
+    runner = None
+    if config is not None:
+        monitor = Monitor(config)
+        register_metrics(monitor.stats)  # on the application's MeterProvider, if it set one
+        runner = MonitorRunner(monitor)
+    return DetectingSpanExporter(exporter, Engine(load_config_file(config_path)), monitor=runner)
 
 
 def _configure_guard(policy: Any) -> None:

@@ -96,23 +96,3 @@ def add_exporter(provider: TracerProvider, exporter: SpanExporter, shutdown_time
     provider.add_span_processor(processor)
     return processor
 
-
-def detecting_exporter(exporter: SpanExporter, config_path: str | None) -> SpanExporter:
-    """``exporter`` behind the in-process detectors: the built-ins, or what the detector config file at
-    ``config_path`` selects, with the model-based monitor when that file configures one."""
-    from .detectors.exporter import DetectingSpanExporter
-
-    if not config_path:
-        return DetectingSpanExporter(exporter)
-    from .detectors.engine import Engine
-    from .detectors.registry import load_config_file
-    from .monitor import Monitor, MonitorRunner, load_monitor_config
-    from .monitor.metrics import register_metrics
-
-    config = load_monitor_config(config_path)
-    runner = None
-    if config is not None:
-        monitor = Monitor(config)
-        register_metrics(monitor.stats)  # on the application's MeterProvider, if it set one
-        runner = MonitorRunner(monitor)
-    return DetectingSpanExporter(exporter, Engine(load_config_file(config_path)), monitor=runner)
