@@ -34,6 +34,7 @@ logger = logging.getLogger("otel_cot.monitor")
 
 MONITOR_ID = "cot.monitor"
 MONITOR_VERSION = "1"
+MECHANISM = "judge_verdict"  # cot.finding.mechanism of every monitor finding
 MAX_EXPLANATION_CHARS = 300
 MAX_EVIDENCE_CHARS = 240
 
@@ -315,7 +316,7 @@ class Monitor:
                 severity=v.severity,  # type: ignore[arg-type]
                 score=v.score, explanation=v.explanation[:MAX_EXPLANATION_CHARS],
                 evidence=" ".join(v.evidence.split())[:MAX_EVIDENCE_CHARS], evidence_location=view.location,
-                span_id=view.span_id, trace_id=view.trace_id or window.trace_id, extra=extra,
+                span_id=view.span_id, trace_id=view.trace_id or window.trace_id, mechanism=MECHANISM, extra=extra,
             ))
         return tuple(out)
 

@@ -87,6 +87,7 @@ def test_a_verdict_becomes_a_finding_on_the_span_its_evidence_is_from(judge, api
     assert event[sc.COT_MONITOR_PROMPT_VERSION] == "v1"
     assert event[sc.COT_MONITOR_TRIGGER] == "flagged"
     assert event[sc.COT_MONITOR_CONFIRMS_RULE] is True
+    assert event[sc.COT_FINDING_MECHANISM] == "judge_verdict"
     assert monitor.stats.verdicts["confirmed"] == 1
 
 
