@@ -87,6 +87,9 @@ class Settings:
     redact_secrets: bool = True
     detect: bool = False
     """Run the misalignment detectors in-process, before export (no collector needed)."""
+    detectors_config: str | None = None
+    """A detector config file for ``detect``: which detectors run, and the model-based monitor
+    (its ``detectors.monitor`` section; off when absent)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
@@ -105,6 +108,7 @@ class Settings:
             "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
             "detect": _env_bool("OTEL_COT_DETECT", env) is True,
             "shutdown_timeout": _shutdown_timeout(env),
+            "detectors_config": env.get("OTEL_COT_DETECTORS_CONFIG") or None,
         }
         instrument = env.get("OTEL_COT_INSTRUMENT")
         if instrument:
