@@ -24,7 +24,7 @@ from otel_cot import semconv  # noqa: E402
 from otel_cot.detectors import Engine, SpanRecord  # noqa: E402
 from otel_cot.eval import read_jsonl, trajectory_views  # noqa: E402
 from otel_cot.monitor import Monitor, MonitorRunner, estimate_tokens, parse_monitor  # noqa: E402
-from otel_cot.monitor.evaluate import evaluate_with_monitor  # noqa: E402
+from otel_cot.eval_monitor import evaluate_with_monitor  # noqa: E402
 from tests.support.judge_server import Answer, JudgeServer  # noqa: E402
 
 

@@ -99,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--by-source counts the rules' signals; it does not combine with --monitor")
     progress = Progress(len(trajectories)) if len(trajectories) >= 50 and not args.quiet else None
     if monitor is not None:
-        from .monitor.evaluate import evaluate_with_monitor, format_report
+        from .eval_monitor import evaluate_with_monitor, format_report
 
         monitored = evaluate_with_monitor(trajectories, engine, monitor, progress=progress,
                                           keep_details=bool(args.details), min_severity=args.min_severity)

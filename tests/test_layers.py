@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("judgement", ("otel_cot.guard",)),
     ("monitor", ("otel_cot.monitor",)),
     ("capture and review", ("otel_cot.instrumentation", "otel_cot.coding_agents", "otel_cot.eval",
-                            "otel_cot.eval_sources", "otel_cot.report", "otel_cot.monitor.evaluate")),
+                            "otel_cot.eval_sources", "otel_cot.eval_monitor", "otel_cot.report")),
     ("agent hooks", ("otel_cot.hooks",)),
     ("public API", ("otel_cot",)),
     ("commands", ("otel_cot.cli", "otel_cot.demo")),

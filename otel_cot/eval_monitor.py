@@ -16,10 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from ..detectors.engine import Engine
-from ..detectors.base import CATEGORIES, SEVERITIES, severity_rank
-from ..eval import Counts, EvalResult, Progress, format_table, step_index, trajectory_views
-from .monitor import Monitor, Outcome
+from .detectors.engine import Engine
+from .detectors.base import CATEGORIES, SEVERITIES, severity_rank
+from .eval import Counts, EvalResult, Progress, format_table, step_index, trajectory_views
+from .monitor.monitor import Monitor, Outcome
 
 MODES = ("rules", "monitor", "union", "confirmed")
 TITLES = {"rules": "rules alone", "monitor": "monitor alone", "union": "rules + monitor (either flags)",
