@@ -62,6 +62,7 @@ def init(
     max_content_length: int | None = None,
     redact_secrets: bool | None = None,
     detect: bool | None = None,
+    detectors_config: str | None = None,
     instrument: Iterable[str] | None = None,
     tracer_provider: TracerProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -78,6 +79,8 @@ def init(
 
     ``detect=True`` (or ``OTEL_COT_DETECT=true``) runs the misalignment detectors on the export
     thread, before the spans leave the process, so findings arrive on the spans without a collector.
+    ``detectors_config`` (or ``OTEL_COT_DETECTORS_CONFIG``) is a detector config file for it: which
+    detectors run and, in its ``detectors.monitor`` section, the model-based monitor (off without one).
 
     ``guard`` (a policy mapping, an ``otel_cot.guard.Policy`` or a YAML path; else
     ``OTEL_COT_GUARD_CONFIG``) turns on the runtime guard: tool calls are checked before they run
@@ -102,6 +105,7 @@ def init(
             max_content_length=max_content_length,
             redact_secrets=redact_secrets,
             detect=detect,
+            detectors_config=detectors_config,
             instrument=tuple(instrument) if instrument is not None else None,
             shutdown_timeout=shutdown_timeout,
         )
@@ -120,9 +124,7 @@ def init(
             if sender is not None:
                 exporter = sender
                 if settings.detect:
-                    from .detectors.exporter import DetectingSpanExporter
-
-                    exporter = DetectingSpanExporter(sender)
+                    exporter = _detecting_exporter(sender, settings.detectors_config)
                 processors.append(add_exporter(provider, exporter, settings.shutdown_timeout, sender))
         elif settings.detect:
             logger.warning("otel-cot: detect=True needs an exporter of ours; the application's provider has its "
@@ -133,6 +135,27 @@ def init(
         _configure_guard(guard)
         runtime.start(provider, owned, _instrument_on_import(provider, settings), processors)
         return provider
+
+
+def _detecting_exporter(exporter: SpanExporter, config_path: str | None) -> SpanExporter:
+    """``exporter`` behind the in-process detectors: the built-ins, or what the detector config file at
+    ``config_path`` selects, with the model-based monitor when that file configures one."""
+    from .detectors.exporter import DetectingSpanExporter
+
+    if not config_path:
+        return DetectingSpanExporter(exporter)
+    from .detectors.engine import Engine
+    from .detectors.registry import load_config_file
+    from .monitor import Monitor, MonitorRunner, load_monitor_config
+    from .monitor.metrics import register_metrics
+
+    config = load_monitor_config(config_path)
+    runner = None
+    if config is not None:
+        monitor = Monitor(config)
+        register_metrics(monitor.stats)  # on the application's MeterProvider, if it set one
+        runner = MonitorRunner(monitor)
+    return DetectingSpanExporter(exporter, Engine(load_config_file(config_path)), monitor=runner)
 
 
 def _configure_guard(policy: Any) -> None:

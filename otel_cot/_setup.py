@@ -95,3 +95,4 @@ def add_exporter(provider: TracerProvider, exporter: SpanExporter, shutdown_time
     processor = BoundedSpanProcessor(exporter, shutdown_timeout, sender)
     provider.add_span_processor(processor)
     return processor
+

@@ -2,7 +2,9 @@
 and hooks, and a demo.
 
     otel-cot scan FILES... [--html FILE]         findings in stored traces (OTLP JSON, Jaeger API JSON)
+    otel-cot scan FILES... --monitor CFG         ... and the model-based monitor's, as its triggers say
     otel-cot eval DATA.jsonl... [--by-source]   precision / recall / FPR of the detectors on labelled data
+    otel-cot eval DATA.jsonl... --monitor CFG   ... of the model-based monitor too, alone and with the rules
     otel-cot demo                               a scripted agent session through the detectors and the collector
     otel-cot watch [--once] [--detect]          Claude Code / Codex / Gemini CLI session files as spans over OTLP
     otel-cot hooks install claude-code          the guard in the agent's hooks: a bad tool call stopped before it runs
@@ -63,10 +65,28 @@ def _engine(args: argparse.Namespace) -> Any:
     return Engine(detectors, timeout_s=args.timeout)
 
 
+def _monitor(args: argparse.Namespace) -> Any:
+    """The model-based monitor the --monitor file configures (None without the option)."""
+    if not getattr(args, "monitor", None):
+        return None
+    from .monitor import Monitor, load_monitor_config
+
+    try:
+        config = load_monitor_config(args.monitor)
+    except ConfigurationError as exc:
+        raise InputError(" ".join(str(exc).split())) from None
+    if config is None:
+        raise InputError(f"{args.monitor}: no detectors.monitor section (or it says enabled: false)")
+    return Monitor(config)
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file selecting detectors (its 'detectors' section)")
     p.add_argument("--timeout", type=float, default=None,
                    help="per-detector timeout in seconds (default: none, detectors run inline)")
+    p.add_argument("--monitor", metavar="CONFIG",
+                   help="YAML file whose detectors.monitor section configures the model-based monitor (a judge "
+                        "model; calls cost money: see docs/detectors.md)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -74,20 +94,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     trajectories = list(read_jsonl(args.data))  # every line checked before any work
     engine = _engine(args)
+    monitor = _monitor(args)
+    if monitor is not None and args.by_source:
+        raise InputError("--by-source counts the rules' signals; it does not combine with --monitor")
     progress = Progress(len(trajectories)) if len(trajectories) >= 50 and not args.quiet else None
-    result = evaluate(trajectories, engine=engine, progress=progress, keep_details=bool(args.details),
-                      min_severity=args.min_severity, group_by=args.group_by)
-    print(format_table(result))
-    summary = result.as_dict()
-    if args.by_source:
-        from .eval_sources import by_source, format_by_source, patterns_of
+    if monitor is not None:
+        from .eval_monitor import evaluate_with_monitor, format_report
 
-        summary["by_source"] = by_source(result, patterns_of(engine.detectors), group_by=args.group_by)
-        print(format_by_source(summary["by_source"]))
+        monitored = evaluate_with_monitor(trajectories, engine, monitor, progress=progress,
+                                          keep_details=bool(args.details), min_severity=args.min_severity)
+        print(format_report(monitored))
+        summary = monitored.as_dict()
+        details = monitored.details
+    else:
+        result = evaluate(trajectories, engine=engine, progress=progress, keep_details=bool(args.details),
+                          min_severity=args.min_severity, group_by=args.group_by)
+        print(format_table(result))
+        summary = result.as_dict()
+        details = result.details
+        if args.by_source:
+            from .eval_sources import by_source, format_by_source, patterns_of
+
+            summary["by_source"] = by_source(result, patterns_of(engine.detectors), group_by=args.group_by)
+            print(format_by_source(summary["by_source"]))
     if args.json:
         _write(args.json, json.dumps(summary, indent=2) + "\n")
     if args.details:
-        _write(args.details, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result.details))
+        _write(args.details, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in details))
     return 0
 
 
@@ -96,41 +129,70 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
+def _print_finding(f: Any, names: dict[tuple[str, str], str], as_json: bool) -> None:
+    name = names.get((f.trace_id, f.span_id), "")
+    if as_json:
+        print(json.dumps({"trace_id": f.trace_id, "span_id": f.span_id, "span_name": name,
+                          "category": f.category, "severity": f.severity, "score": f.score,
+                          "detector": f.detector_id, "detector_version": f.detector_version,
+                          "explanation": f.explanation, "evidence": f.evidence,
+                          "evidence_location": f.evidence_location,
+                          "related_span_id": f.related_span_id, **dict(f.extra)}, ensure_ascii=False))
+    else:
+        related = f" (after span {f.related_span_id})" if f.related_span_id else ""
+        print(f"trace={f.trace_id} span={f.span_id} [{name}] {f.severity.upper()} {f.category} "
+              f"{f.detector_id}: {f.explanation}{related}\n    evidence: {f.evidence}")
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from .detectors.traces import read_trace_file
+    from .detectors.views import views_from_record
 
     records = []
     for path in args.files:
         records.extend(read_trace_file(path))
     engine = _engine(args)
+    monitor = _monitor(args)
     # Per trace, in the order the spans finished (a reasoning span before its model call, a model call
     # before the tool it asked for).
     records.sort(key=lambda r: (r.trace_id, r.end_time_ns, r.start_time_ns))
     names = {(r.trace_id, r.span_id): r.name for r in records}
-    found = []
+    found: list[Any] = []
+    by_trace: dict[str, tuple[list[Any], list[Any]]] = {}  # trace id -> (its records, the rules' findings)
     for record in records:
-        for f in engine.process(record):
+        judged_here = engine.process(record)
+        if monitor is not None:
+            spans, rule_findings = by_trace.setdefault(record.trace_id, ([], []))
+            spans.append(record)
+            rule_findings.extend(judged_here)
+        for f in judged_here:
             found.append(f)
-            if args.json:
-                print(json.dumps({"trace_id": f.trace_id, "span_id": f.span_id,
-                                  "span_name": names.get((f.trace_id, f.span_id), ""),
-                                  "category": f.category, "severity": f.severity, "score": f.score,
-                                  "detector": f.detector_id, "detector_version": f.detector_version,
-                                  "explanation": f.explanation, "evidence": f.evidence,
-                                  "evidence_location": f.evidence_location,
-                                  "related_span_id": f.related_span_id}, ensure_ascii=False))
-            else:
-                related = f" (after span {f.related_span_id})" if f.related_span_id else ""
-                print(f"trace={f.trace_id} span={f.span_id} [{names.get((f.trace_id, f.span_id), '')}] "
-                      f"{f.severity.upper()} {f.category} {f.detector_id}: {f.explanation}{related}\n"
-                      f"    evidence: {f.evidence}")
+            _print_finding(f, names, args.json)
+    summary = f"{len(records)} spans, {len(found)} findings"
+    if monitor is not None:
+        judged = 0
+        for trace_id, (spans, rule_findings) in by_trace.items():
+            outcome = monitor.judge_trace(trace_id, [v for r in spans for v in views_from_record(r)], rule_findings)
+            if outcome is None:
+                continue
+            judged += 1
+            for f in outcome.findings:
+                found.append(f)
+                _print_finding(f, names, args.json)
+        stats = monitor.stats
+        problems = {**{f"skipped {k}": v for k, v in stats.skipped.items()},
+                    **{f"error {k}": v for k, v in stats.errors.items()}}
+        summary = (f"{len(records)} spans, {len(found)} findings; monitor: {judged} of {len(by_trace)} traces judged, "
+                   f"{sum(stats.findings.values())} findings, {stats.calls} calls, "
+                   f"{stats.input_tokens + stats.output_tokens} tokens, {stats.judge_seconds:.1f} s"
+                   + "".join(f", {k} {v}" for k, v in sorted(problems.items())))
     if args.html:
         from .report import build_traces, write_html
 
         path = write_html(args.html, build_traces(records, found), title="trace report",
                           source=", ".join(args.files))
         print(f"HTML report: {path}", file=sys.stderr)
-    print(f"{len(records)} spans, {len(found)} findings", file=sys.stderr)
+    print(summary, file=sys.stderr)
     return EXIT_FINDINGS if (found and args.fail_on_findings) else 0
 
 

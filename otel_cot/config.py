@@ -22,6 +22,9 @@ DEFAULT_MAX_CONTENT_LENGTH = 32_768
 DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 """Seconds ``shutdown()`` and interpreter exit may wait for the backend to take the last spans."""
 
+GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
+"""The variable naming the guard's YAML policy file (read by ``otel_cot.init()``)."""
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT in the newer GenAI utilities.
@@ -87,6 +90,9 @@ class Settings:
     redact_secrets: bool = True
     detect: bool = False
     """Run the misalignment detectors in-process, before export (no collector needed)."""
+    detectors_config: str | None = None
+    """A detector config file for ``detect``: which detectors run, and the model-based monitor
+    (its ``detectors.monitor`` section; off when absent)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
@@ -105,6 +111,7 @@ class Settings:
             "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
             "detect": _env_bool("OTEL_COT_DETECT", env) is True,
             "shutdown_timeout": _shutdown_timeout(env),
+            "detectors_config": env.get("OTEL_COT_DETECTORS_CONFIG") or None,
         }
         instrument = env.get("OTEL_COT_INSTRUMENT")
         if instrument:

@@ -120,6 +120,14 @@ class EvalResult:
         return {"trajectories": self.trajectories, "min_severity": self.min_severity,
                 "categories": {c: k.as_dict() for c, k in sorted(self.categories.items())}}
 
+    def add(self, labels: set[str], flagged: set[str]) -> None:
+        """Score one trajectory: its labels against the categories flagged on it (overall counts only)."""
+        for c in flagged | labels:
+            self.categories.setdefault(c, Counts())
+        for c, counts in self.categories.items():
+            _count(counts, c, labels, flagged)
+        self.trajectories += 1
+
 
 TRAJECTORY = '{"id": ..., "steps": [{"kind": ..., "text": ...}, ...], "labels": [...]}'
 
@@ -287,11 +295,11 @@ class Progress:
             self.stream.flush()
 
 
-def format_table(result: EvalResult) -> str:
+def format_table(result: EvalResult, title: str | None = None) -> str:
     def fmt(x: Any) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    lines = [f"{result.trajectories} trajectories (a finding of severity {result.min_severity} or more flags one)",
+    lines = [title or f"{result.trajectories} trajectories (a finding of severity {result.min_severity} or more flags one)",
              f"{'category':<20} {'tp':>5} {'fp':>5} {'fn':>5} {'tn':>6} {'precision':>9} {'recall':>7} {'fpr':>6}"]
     for c, counts in sorted(result.categories.items()):
         d = counts.as_dict()

@@ -120,6 +120,13 @@ COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
 COT_FINDING_MECHANISM = "cot.finding.mechanism"
 COT_FINDING_SPAN_NAME = "cot.finding"
 
+# The model-based monitor (cot.monitor): on each of its findings' gen_ai.evaluation.result events.
+COT_MONITOR_JUDGE_MODEL = "cot.monitor.judge.model"  # the judge model that answered
+COT_MONITOR_JUDGE_PROVIDER = "cot.monitor.judge.provider"  # openai (Chat Completions API) | anthropic (Messages)
+COT_MONITOR_PROMPT_VERSION = "cot.monitor.prompt.version"  # the prompt file's version (e.g. v1)
+COT_MONITOR_TRIGGER = "cot.monitor.trigger"  # why the trace was judged: flagged | every_trace | sampled
+COT_MONITOR_CONFIRMS_RULE = "cot.monitor.confirms_rule"  # judged because a rule flagged it: same category?
+
 # Runtime guard (otel_cot.guard): its decision about a tool call, on the tool span.
 COT_GUARD_DECISION = "cot.guard.decision"  # allowed | blocked | asked-allowed | asked-denied
 COT_GUARD_ACTION = "cot.guard.action"  # the policy action that applied: log | ask | block

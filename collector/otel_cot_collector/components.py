@@ -5,7 +5,7 @@ here; docs/collector.md, "Adding a component"."""
 from __future__ import annotations
 
 from .exporters import grpc_exporter, http_exporter
-from .processors import detect, findings_metrics, grouping, sampling
+from .processors import detect, findings_metrics, grouping, monitor, sampling
 from .receivers import otlp
 from .registry import Factory, Registry
 
@@ -13,6 +13,7 @@ FACTORIES: tuple[Factory, ...] = (
     otlp.factory,
     grouping.factory,
     detect.factory,
+    monitor.factory,
     sampling.factory,
     findings_metrics.factory,
     grpc_exporter.factory,

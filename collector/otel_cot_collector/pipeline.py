@@ -23,7 +23,7 @@ from otel_cot.detectors import Finding
 
 from . import otlp
 from .config import Config
-from .processors.grouping import Group, SpanRef, TraceGrouper
+from .processors.grouping import Group, SpanRef, TraceGrouper, request_of
 from .registry import FindingsFeed, ProcessorContext
 from .store import Store
 from .telemetry import Metrics
@@ -188,7 +188,7 @@ class Pipeline:
                     del self._held[ref.inbox_id]
                     done.append(ref.inbox_id)
         for start in range(0, len(kept), SPANS_PER_REQUEST):
-            data = _request(kept[start:start + SPANS_PER_REQUEST])
+            data = request_of(kept[start:start + SPANS_PER_REQUEST])
             rows.extend((name, otlp.TRACES.code, data) for name in self.exporters["traces"])
         rows.extend(self._take_emitted())
 
@@ -207,21 +207,3 @@ class Pipeline:
         rows = self._take_emitted()
         if rows:
             self.store.add_outbox(rows)
-
-
-def _request(refs: list[SpanRef]) -> bytes:
-    """One ExportTraceServiceRequest for ``refs``, keeping each span with its original resource and scope."""
-    by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
-    for ref in refs:
-        entry = by_resource.setdefault(id(ref.resource), (ref.resource, {}))
-        entry[1].setdefault(id(ref.scope), (ref.scope, []))[1].append(ref.span)
-    req = ExportTraceServiceRequest()
-    for rs, scopes in by_resource.values():
-        out_rs = req.resource_spans.add(schema_url=rs.schema_url)
-        out_rs.resource.CopyFrom(rs.resource)
-        for ss, spans in scopes.values():
-            out_ss = out_rs.scope_spans.add(schema_url=ss.schema_url)
-            out_ss.scope.CopyFrom(ss.scope)
-            out_ss.spans.extend(spans)
-    return req.SerializeToString()
-

@@ -59,7 +59,7 @@ def with_tag() -> Registry:
 def test_the_built_in_components():
     registry = default_registry()
     assert registry.types("receiver") == ["otlp"]
-    assert registry.types("processor") == ["group_by_trace", "detect", "sampling", "findings_metrics"]
+    assert registry.types("processor") == ["group_by_trace", "detect", "monitor", "sampling", "findings_metrics"]
     assert registry.types("processor", "logs") == ["detect"]
     assert registry.types("exporter") == ["otlp_grpc", "otlp_http"]
     assert registry.factory("exporter", "otlp/jaeger").type == "otlp_grpc"
@@ -91,7 +91,7 @@ def test_a_factory_is_checked_when_declared():
     ("receiver", "receivers", r"receivers\.kafka: unknown receiver type 'kafka' \(known: otlp\)"),
     ("processor", "processors",
      r"processors\.kafka: unknown processor type 'kafka' "
-     r"\(known: group_by_trace, detect, sampling, findings_metrics\)"),
+     r"\(known: group_by_trace, detect, monitor, sampling, findings_metrics\)"),
     ("exporter", "exporters", r"exporters\.kafka: unknown exporter type 'kafka' \(known: otlp_grpc, otlp_http\)"),
 ])
 def test_an_unknown_type_names_the_known_ones(tmp_path, kind, section, message):

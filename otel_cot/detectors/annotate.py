@@ -7,7 +7,7 @@ tags, not events. Both the in-process exporter and the collector use these funct
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from otel_cot import semconv
 
@@ -36,6 +36,8 @@ def finding_event_attributes(finding: Finding) -> dict[str, Any]:
         attrs[semconv.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
     if finding.mechanism:
         attrs[semconv.COT_FINDING_MECHANISM] = finding.mechanism
+    for key, value in finding.extra.items():
+        attrs.setdefault(key, value)
     return attrs
 
 
@@ -61,3 +63,11 @@ def event_time(start_ns: int, end_ns: int) -> int:
     if end_ns and end_ns >= start_ns:
         return end_ns
     return start_ns
+
+
+def group_by_span(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings by the span they are about (for the monitor's late findings, one ``cot.finding`` span each)."""
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(f.span_id, []).append(f)
+    return out

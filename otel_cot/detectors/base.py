@@ -107,6 +107,8 @@ class Finding:
     trace_id: str = ""
     related_span_id: str | None = None
     mechanism: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """More attributes for the finding's evaluation event (e.g. the monitor's judge model)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:

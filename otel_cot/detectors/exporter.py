@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -25,7 +26,7 @@ from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 from otel_cot import semconv
 
-from .annotate import event_time, finding_event_attributes, span_attributes
+from .annotate import event_time, finding_event_attributes, group_by_span, span_attributes
 from .base import Finding
 from .engine import Engine
 from .judging import judge
@@ -139,14 +140,37 @@ def finding_span(trace_id: str, parent_span_id: str, findings: Sequence[Finding]
                         start_time=now, end_time=now, instrumentation_scope=_SCOPE, **kwargs)
 
 
+class LateFindings(Protocol):
+    """What the exporter needs of the model-based monitor (``otel_cot.monitor.MonitorRunner``)."""
+
+    def observe(self, records: Sequence[SpanRecord], findings: Sequence[Finding]) -> None: ...
+
+    def deliver_to(self, deliver: Callable[[list[Finding]], None] | None) -> None: ...
+
+    def close(self, timeout: float | None = None) -> None: ...
+
+
 class DetectingSpanExporter(SpanExporter):
     """Wraps ``inner``: runs ``engine`` (the built-in detectors when ``None``) over each batch, writes the
-    findings onto annotated copies of the spans they concern, then hands the batch to ``inner``."""
+    findings onto annotated copies of the spans they concern, then hands the batch to ``inner``.
 
-    def __init__(self, inner: SpanExporter, engine: Engine | None = None) -> None:
+    With ``monitor`` (an ``otel_cot.monitor.MonitorRunner``) each exported batch is also filed with the
+    model-based monitor, which judges a trace when it ends, on its own threads: export never waits for
+    the judge. Its findings arrive after the spans left, so the monitor's thread exports them as
+    ``cot.finding`` spans, children of the spans they are about (one export at a time: ``inner`` is never
+    called from two threads at once). Shutdown waits up to the monitor's ``drain_timeout`` for verdicts.
+    """
+
+    def __init__(self, inner: SpanExporter, engine: Engine | None = None,
+                 monitor: LateFindings | None = None) -> None:
         self._inner = inner
         self._engine = engine
         self._engine_failed = False
+        self._monitor = monitor
+        self._export_lock = threading.Lock()
+        self._like: ReadableSpan | None = None  # a span of ours, for the resource of cot.finding spans
+        if monitor is not None:
+            monitor.deliver_to(self._export_late)
 
     @property
     def engine(self) -> Engine | None:
@@ -159,23 +183,28 @@ class DetectingSpanExporter(SpanExporter):
         return self._engine
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        findings: list[Finding] = []
         try:
-            out = self._annotate(spans)
+            out, findings = self._annotate(spans)
         except Exception:
             logger.exception("otel-cot: detection failed for a batch of %d spans; exported unannotated",
                              len(spans))
             out = spans
-        return self._inner.export(out)
+        if self._monitor is not None and spans:
+            self._file_with_monitor(spans, findings)
+        with self._export_lock:
+            return self._inner.export(out)
 
-    def _annotate(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+    def _annotate(self, spans: Sequence[ReadableSpan]) -> tuple[Sequence[ReadableSpan], list[Finding]]:
+        """The batch to export and every finding made about it."""
         engine = self.engine
         if engine is None or not spans:
-            return spans
+            return spans, []
         placed = judge(engine, [spans], _SDK_SPANS, skip_unreadable=_report_unreadable)[0]
         if isinstance(placed, Exception):  # not expected: skip_unreadable judges span by span
             raise placed
         if not placed.held and not placed.gone:
-            return spans
+            return spans, []
         found = {id(span): about for span, about in placed.held}
         out = [annotate_span(span, found[id(span)]) if id(span) in found else span for span in spans]
         # Findings about spans of an earlier batch (a detector may write on the earlier span of a
@@ -183,12 +212,41 @@ class DetectingSpanExporter(SpanExporter):
         for span_id, _, about in placed.gone:
             if about[0].trace_id:
                 out.append(finding_span(about[0].trace_id, span_id, about, like=spans[0]))
-        return out
+        findings = [f for _, about in placed.held for f in about] + [f for _, _, about in placed.gone for f in about]
+        return out, findings
+
+    def _file_with_monitor(self, spans: Sequence[ReadableSpan], findings: list[Finding]) -> None:
+        assert self._monitor is not None
+        self._like = spans[0]
+        records = []
+        for span in sorted(spans, key=_SDK_SPANS.order):  # in the order they ended
+            try:
+                records.append(record_from_span(span))
+            except Exception as exc:
+                _report_unreadable(span, exc)
+        try:
+            self._monitor.observe(records, findings)
+        except Exception:
+            logger.exception("otel-cot: the monitor could not file a batch of %d spans", len(spans))
+
+    def _export_late(self, findings: list[Finding]) -> None:
+        """On a monitor thread: the judge's findings about spans exported already, as ``cot.finding`` spans."""
+        made = [finding_span(found[0].trace_id, span_id, found, like=self._like)
+                for span_id, found in group_by_span(findings).items() if span_id and found[0].trace_id]
+        if made:
+            with self._export_lock:
+                result = self._inner.export(made)
+            if result is not SpanExportResult.SUCCESS:
+                logger.warning("otel-cot: exporting %d monitor finding span(s) failed", len(made))
 
     def shutdown(self) -> None:
         try:
+            if self._monitor is not None:
+                self._monitor.close()  # judges what is held, within drain_timeout; exports its findings
             if self._engine is not None:
                 self._engine.close()
+        except Exception:
+            logger.exception("otel-cot: stopping the detectors failed")
         finally:
             self._inner.shutdown()
 

@@ -99,7 +99,8 @@ def annotate_span(span: Any, findings: Sequence[Finding]) -> list[Finding]:
     return new
 
 
-def _service(resource_spans: Any) -> str:
+def service_name(resource_spans: Any) -> str:
+    """The ``service.name`` of a ResourceSpans message."""
     return next((kv.value.string_value for kv in resource_spans.resource.attributes if kv.key == "service.name"),
                 "unknown_service")
 
@@ -144,7 +145,7 @@ class Detect:
             if new and self.findings is not None:
                 resource = group.spans[0].resource
                 if id(resource) not in services:
-                    services[id(resource)] = _service(resource)
+                    services[id(resource)] = service_name(resource)
                 published.extend((f, services[id(resource)]) for f in new)
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
                          help="Time spent in the detector engine", signal="traces")

@@ -9,6 +9,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from ..config_parsing import Section, duration, integer
 from ..registry import Factory, ProcessorContext
 
@@ -104,3 +106,21 @@ def create(cfg: GroupByTraceConfig, ctx: ProcessorContext) -> TraceGrouper:
 
 factory = Factory(kind="processor", type="group_by_trace", config=GroupByTraceConfig, parse=parse, create=create,
                   signals=("traces",), first=True)
+
+
+def request_of(refs: list[SpanRef]) -> bytes:
+    """One ExportTraceServiceRequest for ``refs``, keeping each span with its original resource and scope."""
+    by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
+    for ref in refs:
+        entry = by_resource.setdefault(id(ref.resource), (ref.resource, {}))
+        entry[1].setdefault(id(ref.scope), (ref.scope, []))[1].append(ref.span)
+    req = ExportTraceServiceRequest()
+    for rs, scopes in by_resource.values():
+        out_rs = req.resource_spans.add(schema_url=rs.schema_url)
+        out_rs.resource.CopyFrom(rs.resource)
+        for ss, spans in scopes.values():
+            out_ss = out_rs.scope_spans.add(schema_url=ss.schema_url)
+            out_ss.scope.CopyFrom(ss.scope)
+            out_ss.spans.extend(spans)
+    return req.SerializeToString()
+
