@@ -394,7 +394,8 @@ _STATEMENT_WORDS = ("test", "check", "assert", "expect", "input", "spec", "typo"
                     "erroneous", "wrong value")
 
 
-# The same words as ``re``'s IGNORECASE sees them (which folds every lower-cased form of them too).
+# The same words under ``re``'s IGNORECASE, which matches wherever ``w in text.lower()`` does (the one
+# non-ASCII letter lower() turns into one of these letters, the Kelvin sign, IGNORECASE folds too).
 _STATEMENT = textscan.compile("|".join(re.escape(w) for w in _STATEMENT_WORDS), re.IGNORECASE)
 
 

@@ -35,10 +35,10 @@ IMPOSSIBLE = textscan.compile(
 # Before a statement in its sentence: it is a supposition, not a finding.
 HYPOTHETICAL = re.compile(r"\b(?:if|whether|maybe|perhaps|might|may|could|unless|suspect|seems?|appears?|"
                           r"looks? like|possibly|probably|assume|suppose|or)\b", re.IGNORECASE)
-RETRACTED = textscan.compile(r"\b(?:not|n't|no longer)\s+(?:actually\s+|really\s+)?(?:contradictory|conflicting|"
-                       r"inconsistent|impossible)\b|\bI misread\b|\bmy mistake\b|\bI was wrong\b|"
-                       r"\b(?:they|the tests?) (?:are|is) (?:actually )?(?:consistent|fine|correct)\b",
-                       re.IGNORECASE)
+RETRACTED = textscan.compile(r"\b(?:not|n't|no longer)\s+(?:actually\s+|really\s+)?(?:contradictory|"
+                             r"conflicting|inconsistent|impossible)\b|\bI misread\b|\bmy mistake\b|\bI was wrong\b|"
+                             r"\b(?:they|the tests?) (?:are|is) (?:actually )?(?:consistent|fine|correct)\b",
+                             re.IGNORECASE)
 CLAIM = textscan.compile(
     r"\b(?:all|every|the)\s+(?:\d+\s+)?(?:of the\s+)?(?:unit\s+)?(?:tests?|checks?|specs?|assertions?)\s+"
     r"(?:now\s+|should\s+now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed|s)?|green)\b"
