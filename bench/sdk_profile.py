@@ -3,6 +3,7 @@
     python bench/sdk_profile.py                       # direct: our code only, µs per call / per chunk
     python bench/sdk_profile.py --e2e                 # real SDK over an in-memory transport, bare vs otel-cot
     python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
+    python bench/sdk_profile.py --instructions        # direct mode counted by callgrind: load-independent
 
 Direct mode times exactly the code a model call runs through otel-cot, with the SDK taken out: the
 same six scenarios and recorded payloads as bench/sdk_overhead.py, parsed once into the SDK's own
@@ -13,6 +14,12 @@ BatchSpanProcessor to a no-op exporter, content capture on, as in bench/sdk_over
 scenario: median µs per call, split into start (wrapper up to the SDK's return), the chunks (median per
 chunk: the marginal per-chunk cost) and finish (end of stream / response: writing the span, reasoning
 spans); and total ÷ chunks, the issue's per-chunk definition.
+
+Instructions mode runs direct mode under valgrind's callgrind and counts the instructions of our code per
+call, and per streamed chunk beyond the first: each stream once as recorded and once with its delta events
+(the chunks that carry text or arguments) repeated, the difference divided by the chunks added. Counts do
+not move with the machine's load, so a change of a few percent shows; they are not time (an instruction
+that misses the cache costs more).
 
 E2E mode runs the real SDK call (request built, response parsed) over httpx2.MockTransport, bare and
 instrumented in alternating blocks, and reports the median difference: a check that direct mode did
@@ -33,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sdk_overhead import SCENARIOS, load  # noqa: E402
+from sdk_overhead import SCENARIOS, callgrind, instruction_calls, load, request_kwargs  # noqa: E402
 
 
 def _transport(body: bytes, ctype: str, status: int):
@@ -87,7 +94,7 @@ def _provider():
 class Direct:
     """One scenario's inputs parsed once, and a function that runs our code over them."""
 
-    def __init__(self, name: str, telemetry) -> None:
+    def __init__(self, name: str, telemetry, repeat_deltas: int = 1) -> None:
         from otel_cot.instrumentation.anthropic import messages
         from otel_cot.instrumentation.openai import chat, responses
         from otel_cot.instrumentation._wrappers import ApiAdapter
@@ -96,11 +103,13 @@ class Direct:
 
         sdk, api, _ = SCENARIOS[name]
         self.name = name
-        self.kwargs = dict(load(name)["request"]["body"])
-        self.stream = bool(self.kwargs.get("stream"))
         self.instance = _client(name)
+        self.kwargs = request_kwargs(name, self.instance.create)
+        self.stream = bool(self.kwargs.get("stream"))
         result = self.instance.create(**self.kwargs)  # uninstrumented here: the SDK's own objects
         self.events = list(result) if self.stream else None
+        if self.events and repeat_deltas > 1:
+            self.events = [e for event in self.events for e in [event] * (repeat_deltas if _is_delta(event) else 1)]
         self.result = None if self.stream else result
         module = {"chat": chat, "responses": responses, "messages": messages}[api]
         streams = (openai._streaming.Stream, openai._streaming.AsyncStream) if sdk == "openai" else (
@@ -117,6 +126,15 @@ class Direct:
         stream = object.__new__(self.stream_cls)
         stream._iterator = iter(self.events)
         return stream
+
+    def run(self) -> None:
+        """One call through our code, a stream read to the end; nothing timed."""
+        from otel_cot.instrumentation._wrappers import run_model_call
+
+        result = run_model_call(self.telemetry, self.adapter, self.instance, self.kwargs, self._invoke)
+        if self.stream:
+            for _ in result._iterator:
+                pass
 
     def once(self) -> tuple[int, int, list[int], int]:
         """(total, start, per-chunk times, finish) in ns for one call."""
@@ -142,7 +160,17 @@ class Direct:
         return t2 - t0, t1 - t0, per, t2 - last
 
 
-def direct(args, profiler=None) -> dict:
+def _is_delta(event) -> bool:
+    """A stream event that only adds text or arguments: repeating it makes a longer stream of the same shape."""
+    kind = getattr(event, "type", None)
+    if isinstance(kind, str):
+        return kind.endswith("delta") and kind != "message_delta"
+    choices = getattr(event, "choices", None) or ()
+    return any(getattr(c, "finish_reason", None) is None and getattr(c, "delta", None) is not None for c in choices) \
+        and getattr(event, "usage", None) is None
+
+
+def _telemetry():
     from otel_cot.config import Settings
     from otel_cot.instrumentation._base import Telemetry
     from opentelemetry import trace
@@ -150,8 +178,64 @@ def direct(args, profiler=None) -> dict:
     provider, exporter = _provider()
     trace.set_tracer_provider(provider)
     tracer = trace.get_tracer("otel_cot", tracer_provider=provider)
-    settings = Settings.from_env({}, capture_content=True)
-    telemetry = Telemetry(tracer, settings)
+    return Telemetry(tracer, Settings.from_env({}, capture_content=True)), provider, exporter
+
+
+REPEAT = 3
+"""Instructions mode: each delta event of a stream three times, for the marginal cost of a chunk."""
+
+
+def instructions_worker(args) -> None:
+    """Each scenario's calls (and each stream's longer version) inside ``operator.call``, counted by the parent."""
+    import operator
+
+    telemetry, provider, _ = _telemetry()
+
+    def block(run, n: int) -> None:
+        for _ in range(n):
+            run()
+        provider.force_flush()
+
+    order = []
+    for name in args.scenarios.split(","):
+        for repeat in (1, REPEAT):
+            run = Direct(name, telemetry, repeat)
+            if repeat > 1 and not run.stream:
+                continue
+            for _ in range(args.warmup):
+                run.run()
+            operator.call(block, run.run, instruction_calls(name))
+            order.append([name, repeat, len(run.events or ())])
+    print(json.dumps(order))
+
+
+def instructions(args) -> dict:
+    import os
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--instructions-worker", "--scenarios", args.scenarios,
+           "--warmup", "3"]
+    order, counts = callgrind(cmd, dict(os.environ, PYTHONPATH=str(ROOT)))
+    per_call: dict[str, dict[int, tuple[float, int]]] = {}
+    for (name, repeat, chunks), count in zip(order, counts):
+        per_call.setdefault(name, {})[repeat] = (count / instruction_calls(name), chunks)
+    print("# instructions of our code (direct mode, callgrind, PYTHONHASHSEED=0)")
+    print("| scenario | chunks | per call k | per chunk beyond the first (marginal) | per call ÷ chunks |")
+    print("|---|---|---|---|---|")
+    out = {}
+    for name, runs in per_call.items():
+        total, chunks = runs[1]
+        marginal = None
+        if REPEAT in runs:
+            longer, more = runs[REPEAT]
+            marginal = (longer - total) / (more - chunks)
+        out[name] = dict(chunks=chunks, per_call=total, marginal=marginal)
+        print(f"| {name} | {chunks or ''} | {total / 1000:,.1f} | {'' if marginal is None else f'{marginal:,.0f}'} | "
+              f"{f'{total / chunks:,.0f}' if chunks else ''} |")
+    return out
+
+
+def direct(args, profiler=None) -> dict:
+    telemetry, provider, exporter = _telemetry()
     names = args.scenarios.split(",")
     runs = {n: Direct(n, telemetry) for n in names}
     for _ in range(args.warmup):
@@ -200,7 +284,7 @@ def e2e(args) -> dict:
     trace.set_tracer_provider(provider)
     names = args.scenarios.split(",")
     resources = {n: _client(n) for n in names}
-    bodies = {n: dict(load(n)["request"]["body"]) for n in names}
+    bodies = {n: request_kwargs(n, resources[n].create) for n in names}
 
     def call(n):
         result = resources[n].create(**bodies[n])
@@ -255,8 +339,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--e2e", action="store_true")
     ap.add_argument("--cprofile", metavar="SCENARIO", help="cProfile our code on one scenario, top functions")
+    ap.add_argument("--instructions", action="store_true", help="count instructions under callgrind (slow)")
+    ap.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
+    if args.instructions_worker:
+        return instructions_worker(args)
     import os
 
     os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")
@@ -270,7 +358,7 @@ def main() -> None:
         direct(args, prof)
         pstats.Stats(prof).sort_stats("tottime").print_stats(40)
         return
-    out = e2e(args) if args.e2e else direct(args)
+    out = instructions(args) if args.instructions else e2e(args) if args.e2e else direct(args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 
