@@ -185,11 +185,95 @@ REPEAT = 3
 """Instructions mode: each delta event of a stream three times, for the marginal cost of a chunk."""
 
 
+def _ablations(telemetry) -> dict:
+    """Breakdown mode: each part of our code, and how to run a call without it (a context manager)."""
+    import contextlib
+    import dataclasses
+
+    from opentelemetry import trace
+
+    from otel_cot import secrets
+    from otel_cot.instrumentation import _model_call
+
+    @contextlib.contextmanager
+    def patched(owner, name, value):
+        old = getattr(owner, name)
+        setattr(owner, name, value)
+        try:
+            yield
+        finally:
+            setattr(owner, name, old)
+
+    @contextlib.contextmanager
+    def no_sdk_spans():
+        old = telemetry.tracer
+        telemetry.tracer = trace.NoOpTracer()
+        try:
+            yield
+        finally:
+            telemetry.tracer = old
+
+    @contextlib.contextmanager
+    def no_content():
+        old = telemetry.settings
+        telemetry.settings = dataclasses.replace(old, capture_content=False)
+        try:
+            yield
+        finally:
+            telemetry.settings = old
+
+    @contextlib.contextmanager
+    def no_secret_scan():
+        with patched(secrets, "redact", lambda text, **_: (text, 0)):
+            if hasattr(secrets, "may_contain_secret"):
+                with patched(secrets, "may_contain_secret", lambda text: False):
+                    yield
+            else:
+                yield
+
+    def cached(run, attribute):
+        """The adapter's request / response reader replaced by one that returns what it returned once."""
+        real = getattr(run.adapter, attribute)
+        memo = {}
+
+        def once(*args):
+            if "value" not in memo:
+                memo["value"] = real(*args)
+            return memo["value"]
+
+        return patched(run, "adapter", dataclasses.replace(run.adapter, **{attribute: once}))
+
+    return {
+        "OpenTelemetry SDK span work (NoOpTracer)": lambda run: no_sdk_spans(),
+        "content capture (capture_content=False)": lambda run: no_content(),
+        "secret scan (finds nothing)": lambda run: no_secret_scan(),
+        "JSON of the messages (to_json returns '')": lambda run: patched(_model_call, "to_json", lambda value: ""),
+        "reasoning spans": lambda run: patched(_model_call.ModelCall, "_emit_reasoning_spans", lambda *a: None),
+        "request extraction": lambda run: cached(run, "request"),
+        "response extraction (non-stream)": lambda run: cached(run, "response"),
+        "stream accumulation (add does nothing)": lambda run: patched(
+            run, "adapter", dataclasses.replace(run.adapter, accumulator=lambda real=run.adapter.accumulator: _NoAdd(real()))),
+    }
+
+
+class _NoAdd:
+    def __init__(self, accumulator) -> None:
+        self._accumulator = accumulator
+
+    def add(self, chunk, now_ns) -> None:
+        pass
+
+    def result(self):
+        return self._accumulator.result()
+
+
 def instructions_worker(args) -> None:
-    """Each scenario's calls (and each stream's longer version) inside ``operator.call``, counted by the parent."""
+    """Each scenario's calls (and each stream's longer version, and with --breakdown each call without one part of
+    our code) inside ``operator.call``, counted by the parent."""
     import operator
 
     telemetry, provider, _ = _telemetry()
+    ablations = _ablations(telemetry) if args.breakdown else {}
 
     def block(run, n: int) -> None:
         for _ in range(n):
@@ -205,7 +289,16 @@ def instructions_worker(args) -> None:
             for _ in range(args.warmup):
                 run.run()
             operator.call(block, run.run, instruction_calls(name))
-            order.append([name, repeat, len(run.events or ())])
+            order.append([name, repeat, len(run.events or ()), None])
+        run = Direct(name, telemetry)
+        for part, without in ablations.items():
+            if (part.endswith("(non-stream)") and run.stream) or (part.startswith("stream") and not run.stream):
+                continue
+            with without(run):
+                for _ in range(args.warmup):
+                    run.run()
+                operator.call(block, run.run, instruction_calls(name))
+            order.append([name, 1, len(run.events or ()), part])
     print(json.dumps(order))
 
 
@@ -213,11 +306,11 @@ def instructions(args) -> dict:
     import os
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--instructions-worker", "--scenarios", args.scenarios,
-           "--warmup", "3"]
+           "--warmup", "3"] + (["--breakdown"] if args.breakdown else [])
     order, counts = callgrind(cmd, dict(os.environ, PYTHONPATH=str(ROOT)))
-    per_call: dict[str, dict[int, tuple[float, int]]] = {}
-    for (name, repeat, chunks), count in zip(order, counts):
-        per_call.setdefault(name, {})[repeat] = (count / instruction_calls(name), chunks)
+    per_call: dict[str, dict] = {}
+    for (name, repeat, chunks, part), count in zip(order, counts):
+        per_call.setdefault(name, {})[part or repeat] = (count / instruction_calls(name), chunks)
     print("# instructions of our code (direct mode, callgrind, PYTHONHASHSEED=0)")
     print("| scenario | chunks | per call k | per chunk beyond the first (marginal) | per call ÷ chunks |")
     print("|---|---|---|---|---|")
@@ -228,9 +321,21 @@ def instructions(args) -> dict:
         if REPEAT in runs:
             longer, more = runs[REPEAT]
             marginal = (longer - total) / (more - chunks)
-        out[name] = dict(chunks=chunks, per_call=total, marginal=marginal)
+        parts = {part: total - value for part, (value, _) in runs.items() if isinstance(part, str)}
+        out[name] = dict(chunks=chunks, per_call=total, marginal=marginal, parts=parts)
         print(f"| {name} | {chunks or ''} | {total / 1000:,.1f} | {'' if marginal is None else f'{marginal:,.0f}'} | "
               f"{f'{total / chunks:,.0f}' if chunks else ''} |")
+    if args.breakdown:
+        print()
+        print("# what each part costs: per call minus per call without it, thousands of instructions (parts overlap:"
+              " the reasoning spans include their share of SDK span work and of the secret scan)")
+        names = list(out)
+        parts = list(dict.fromkeys(p for o in out.values() for p in o["parts"]))
+        print("| part | " + " | ".join(names) + " |")
+        print("|---" * (1 + len(names)) + "|")
+        for part in parts:
+            cells = [f"{out[n]['parts'][part] / 1000:,.0f}" if part in out[n]["parts"] else "" for n in names]
+            print(f"| {part} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -340,6 +445,8 @@ def main() -> None:
     ap.add_argument("--e2e", action="store_true")
     ap.add_argument("--cprofile", metavar="SCENARIO", help="cProfile our code on one scenario, top functions")
     ap.add_argument("--instructions", action="store_true", help="count instructions under callgrind (slow)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="with --instructions: also each call without one part of our code (what each part costs)")
     ap.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
