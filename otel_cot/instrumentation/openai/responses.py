@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
-from ...values import as_int, get, numbers, plain, reader, reasoning_part, text_part, tool_call_part, tool_response_part
+from ...values import (Fields, as_int, get, numbers, plain, reasoning_part, text_part, tool_call_part,
+                       tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
-from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
+from .._model_call import PARTS_SEPARATOR, Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _TEXT_TYPES = ("input_text", "output_text", "text")
 
@@ -45,7 +46,8 @@ def _reasoning_texts(item: Any) -> tuple[list[str], str]:
 
 def _reasoning_block(item: Any) -> ReasoningBlock:
     texts, source = _reasoning_texts(item)
-    return ReasoningBlock("\n\n".join(texts) or None, source, redacted=bool(get(item, "encrypted_content")))
+    return ReasoningBlock(PARTS_SEPARATOR.join(texts) or None, source, redacted=bool(get(item, "encrypted_content")),
+                          parts=texts if len(texts) > 1 else None)
 
 
 def input_messages(value: Any) -> list[Message]:
@@ -153,6 +155,9 @@ def response(result: Any) -> ModelResponse | None:
 
 
 _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+# What the stream accumulator reads through ``Fields`` (the rest through ``get``): the text deltas' fields (other
+# events declare only some of them, and are read through ``get``).
+_EVENT = Fields("type", "output_index", "delta")
 _REASONING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
 
 
@@ -169,10 +174,10 @@ class ResponsesStreamAccumulator:
         self._times: dict[int, list[int]] = {}
 
     def add(self, event: Any, now_ns: int) -> None:
-        read = reader(event)
-        kind = read(event, "type", None)
+        fields = event.__dict__ if type(event) in _EVENT.direct else _EVENT.of(event)
+        kind = fields.get("type")
         if kind in _REASONING_DELTAS:
-            index = read(event, "output_index", None) or 0
+            index = fields.get("output_index") or 0
             times = self._times.get(index)
             if times is None:
                 self._times[index] = [now_ns, now_ns]
@@ -181,25 +186,25 @@ class ResponsesStreamAccumulator:
             entry = self._partial.get(index)
             if entry is None:
                 entry = self._partial.setdefault(index, {"type": "reasoning", "texts": [], "summary": False})
-            entry["texts"].append(read(event, "delta", None) or "")
+            entry["texts"].append(fields.get("delta") or "")
             entry["summary"] = kind == "response.reasoning_summary_text.delta"
         elif kind == "response.output_text.delta":
-            index = read(event, "output_index", None) or 0
+            index = fields.get("output_index") or 0
             entry = self._partial.get(index)
             if entry is None:
                 entry = self._partial.setdefault(index, {"type": "message", "texts": []})
-            entry["texts"].append(read(event, "delta", None) or "")
+            entry["texts"].append(fields.get("delta") or "")
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            index = read(event, "output_index", None) or 0
-            item = read(event, "item", None)
+            index = fields.get("output_index") or 0
+            item = get(event, "item")
             if get(item, "type") == "reasoning":
                 self._touch(index, now_ns)
             if kind == "response.output_item.done":
                 self._items[index] = item
         elif kind in _FINAL_EVENTS:
-            self._final = read(event, "response", None)
+            self._final = get(event, "response")
         elif kind in ("response.created", "response.in_progress"):
-            self._latest = read(event, "response", None)
+            self._latest = get(event, "response")
 
     def _touch(self, index: int, now_ns: int) -> None:
         times = self._times.get(index)
