@@ -24,8 +24,10 @@ def _tool_result_content(content: Any) -> Any:
     return "\n".join(t for t in texts if t) if texts else plain(content)
 
 
-def _block_parts(block: Any) -> list[dict[str, Any]]:
-    kind = get(block, "type")
+def _block_parts(block: Any, kind: Any = None) -> list[dict[str, Any]]:
+    """The message parts of a content block (of type ``kind``, when the caller read it already)."""
+    if kind is None:
+        kind = get(block, "type")
     if kind == "text":
         return [text_part(get(block, "text") or "")]
     if kind == "thinking":
@@ -94,8 +96,7 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     )
 
 
-def _reasoning_block(block: Any) -> ReasoningBlock | None:
-    kind = get(block, "type")
+def _reasoning_block(block: Any, kind: Any) -> ReasoningBlock | None:
     if kind == "thinking":
         return ReasoningBlock(get(block, "thinking") or None, sc.SOURCE_ANTHROPIC_THINKING)
     if kind == "redacted_thinking":
@@ -123,12 +124,13 @@ def response_from_blocks(message: Any, blocks: list[Any], times: dict[int, list[
     out = ModelResponse(response_id=get(message, "id"), response_model=get(message, "model"))
     parts: list[dict[str, Any]] = []
     for index, block in enumerate(blocks):
-        reasoning = _reasoning_block(block)
+        kind = get(block, "type")
+        reasoning = _reasoning_block(block, kind)
         if reasoning is not None:
             if times and index in times:
                 reasoning.start_ns, reasoning.end_ns = times[index]
             out.reasoning.append(reasoning)
-        parts.extend(_block_parts(block))
+        parts.extend(_block_parts(block, kind))
     stop_reason = stop_reason or get(message, "stop_reason")
     result: Message = {"role": "assistant", "parts": parts}
     if stop_reason:

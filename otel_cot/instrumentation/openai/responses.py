@@ -33,19 +33,22 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
+def _texts(entries: Any) -> list[Any]:
+    return [text for text in (get(entry, "text") for entry in entries or ()) if text]
+
+
 def _reasoning_texts(item: Any) -> tuple[list[str], str]:
     """The readable texts of a reasoning item and the source they came from."""
-    content = [get(c, "text") for c in get(item, "content") or () if get(c, "text")]
+    content = _texts(get(item, "content"))
     if content:
         return content, sc.SOURCE_OPENAI_REASONING_TEXT
-    summary = [get(s, "text") for s in get(item, "summary") or () if get(s, "text")]
+    summary = _texts(get(item, "summary"))
     if summary:
         return summary, sc.SOURCE_OPENAI_SUMMARY
     return [], sc.SOURCE_OPENAI_ENCRYPTED
 
 
-def _reasoning_block(item: Any) -> ReasoningBlock:
-    texts, source = _reasoning_texts(item)
+def _reasoning_block(item: Any, texts: list[str], source: str) -> ReasoningBlock:
     return ReasoningBlock(PARTS_SEPARATOR.join(texts) or None, source, redacted=bool(get(item, "encrypted_content")),
                           parts=texts if len(texts) > 1 else None)
 
@@ -96,17 +99,14 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     )
 
 
-def _output_parts(item: Any) -> list[dict[str, Any]]:
-    kind = get(item, "type")
+def _output_parts(item: Any, kind: Any) -> list[dict[str, Any]]:
+    """The message parts of an output item of type ``kind`` other than reasoning."""
     if kind == "message":
         return _content_parts(get(item, "content"))
     if kind == "function_call":
         return [tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments"))]
     if kind == "custom_tool_call":
         return [tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "input"))]
-    if kind == "reasoning":
-        texts, _source = _reasoning_texts(item)
-        return [reasoning_part(t) for t in texts]
     # Provider-run tools (web search, MCP, code interpreter...): name the step, keep its call shape.
     part: dict[str, Any] = {"type": "server_tool_call", "name": str(kind)}
     if get(item, "id"):
@@ -118,20 +118,24 @@ def _output_parts(item: Any) -> list[dict[str, Any]]:
 
 
 def _finish_reason(result: Any) -> str | None:
-    reason = get(get(result, "incomplete_details"), "reason")
-    return str(reason) if reason else (str(get(result, "status")) if get(result, "status") else None)
+    reason = get(get(result, "incomplete_details"), "reason") or get(result, "status")
+    return str(reason) if reason else None
 
 
 def response_from_items(result: Any, items: list[Any], times: dict[int, list[int]] | None = None) -> ModelResponse:
     out = ModelResponse(response_id=get(result, "id"), response_model=get(result, "model"))
     parts: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        if get(item, "type") == "reasoning":
-            block = _reasoning_block(item)
+        kind = get(item, "type")
+        if kind == "reasoning":
+            texts, source = _reasoning_texts(item)
+            block = _reasoning_block(item, texts, source)
             if times and index in times:
                 block.start_ns, block.end_ns = times[index]
             out.reasoning.append(block)
-        parts.extend(_output_parts(item))
+            parts.extend(reasoning_part(t) for t in texts)
+        else:
+            parts.extend(_output_parts(item, kind))
     finish = _finish_reason(result)
     message: Message = {"role": "assistant", "parts": parts}
     if finish:
