@@ -4,6 +4,7 @@
     python bench/sdk_profile.py --e2e                 # real SDK over an in-memory transport, bare vs otel-cot
     python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
     python bench/sdk_profile.py --instructions        # direct mode counted by callgrind: load-independent
+    python bench/sdk_profile.py --marginal            # CPU time of one more streamed chunk
 
 Direct mode times exactly the code a model call runs through otel-cot, with the SDK taken out: the
 same six scenarios and recorded payloads as bench/sdk_overhead.py, parsed once into the SDK's own
@@ -339,6 +340,50 @@ def instructions(args) -> dict:
     return out
 
 
+def marginal(args) -> dict:
+    """CPU time of one more chunk: each stream as recorded and with its delta events repeated, in alternating blocks
+    of about 50 ms of CPU; (per-call CPU of the longer - of the recorded) ÷ chunks added, median over the pairs."""
+    import random
+
+    telemetry, provider, _ = _telemetry()
+    cpu = time.process_time_ns
+    out = {}
+    print("# CPU per chunk beyond the first (our code, direct mode): median over pairs of blocks, [min, max]")
+    print("| scenario | chunks | longer | µs per chunk | range |")
+    print("|---|---|---|---|---|")
+    for name in args.scenarios.split(","):
+        short, long_ = Direct(name, telemetry), Direct(name, telemetry, REPEAT)
+        if not short.stream:
+            continue
+        sizes = {}
+        for run in (short, long_):
+            for _ in range(args.warmup):
+                run.run()
+            c = cpu()
+            for _ in range(5):
+                run.run()
+            sizes[run] = max(2, round(50e6 * 5 / max(cpu() - c, 1)))
+        added = len(long_.events) - len(short.events)
+        per_chunk = []
+        rnd = random.Random(0)
+        for _ in range(args.pairs):
+            per_call = {}
+            for run in rnd.sample([short, long_], 2):
+                provider.force_flush()
+                c = cpu()
+                for _ in range(sizes[run]):
+                    run.run()
+                provider.force_flush()
+                per_call[run] = (cpu() - c) / sizes[run]
+            per_chunk.append((per_call[long_] - per_call[short]) / added / 1000)
+        median = statistics.median(per_chunk)
+        out[name] = dict(chunks=len(short.events), longer=len(long_.events), us_per_chunk=median,
+                         range=[min(per_chunk), max(per_chunk)])
+        print(f"| {name} | {len(short.events)} | {len(long_.events)} | {median:.2f} | "
+              f"{min(per_chunk):.2f}-{max(per_chunk):.2f} |")
+    return out
+
+
 def direct(args, profiler=None) -> dict:
     telemetry, provider, exporter = _telemetry()
     names = args.scenarios.split(",")
@@ -445,6 +490,9 @@ def main() -> None:
     ap.add_argument("--e2e", action="store_true")
     ap.add_argument("--cprofile", metavar="SCENARIO", help="cProfile our code on one scenario, top functions")
     ap.add_argument("--instructions", action="store_true", help="count instructions under callgrind (slow)")
+    ap.add_argument("--marginal", action="store_true",
+                    help="CPU time per chunk beyond the first: streams as recorded against longer ones, paired blocks")
+    ap.add_argument("--pairs", type=int, default=30, help="with --marginal: pairs of blocks per stream")
     ap.add_argument("--breakdown", action="store_true",
                     help="with --instructions: also each call without one part of our code (what each part costs)")
     ap.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
@@ -465,7 +513,8 @@ def main() -> None:
         direct(args, prof)
         pstats.Stats(prof).sort_stats("tottime").print_stats(40)
         return
-    out = instructions(args) if args.instructions else e2e(args) if args.e2e else direct(args)
+    out = (instructions(args) if args.instructions else marginal(args) if args.marginal else e2e(args) if args.e2e
+           else direct(args))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 
