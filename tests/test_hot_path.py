@@ -388,3 +388,19 @@ def test_static_json_memo_equals_cleaning_each_time(limit):
             memo.redacted, plain_budget.redacted = 2, 2  # flags from earlier values of the same span add up
             assert content.static_json(value, memo) == content.to_json(content.clean_value(value, plain_budget))
             assert (memo.truncated, memo.redacted) == (plain_budget.truncated, plain_budget.redacted)
+
+
+def test_messages_accumulator_reads_plain_dict_events_and_odd_delta_types():
+    from otel_cot.instrumentation.anthropic.messages import MessagesStreamAccumulator
+
+    acc = MessagesStreamAccumulator()
+    events = [{"type": "message_start", "message": {"id": "m", "model": "claude", "usage": {"input_tokens": 3}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "a"}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": ["not", "hashable"]}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "b"}},
+              {"type": "content_block_stop", "index": 0}]
+    for n, event in enumerate(events):
+        acc.add(event, n)
+    result = acc.result()
+    assert [b.text for b in result.reasoning] == ["ab"] and result.input_tokens == 3

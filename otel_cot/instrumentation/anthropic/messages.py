@@ -185,7 +185,8 @@ class MessagesStreamAccumulator:
                 return
             delta = fields.get("delta")
             fields = delta.__dict__ if type(delta) in _DELTA.direct else _DELTA.of(delta)
-            kept = _DELTA_TEXTS.get(fields.get("type"))
+            delta_type = fields.get("type")
+            kept = _DELTA_TEXTS.get(delta_type) if type(delta_type) is str else None
             if kept is not None:  # thinking, text or tool-input JSON: the delta class declares that one field
                 key, name, text_fields = kept
                 if type(delta) not in text_fields.direct:
