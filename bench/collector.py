@@ -14,6 +14,10 @@ durably and exports to a sink in this process:
   off     the collector with `detect` removed (and `sampling` / `findings_metrics`, which need it):
           receive, group_by_trace, durable queue, export
   on      the collector as shipped (group_by_trace, detect, sampling, findings_metrics)
+  monitor  `on` with the model-based monitor after detect, every trace filed and judged (triggers
+          every_trace, no budgets) by a loopback judge (tests/support/judge_server.py) that answers "no
+          findings" after --judge-delay seconds (default 2); the judge's process is this one, not counted
+  monitor-flagged  the same with the default triggers (only traces a rule flagged; none in this load)
   lb      2 collectors (as `on`) behind one OpenTelemetry Collector (the ocb build of
           scripts/install-otelcol.sh: OTLP in, batch, load_balancing exporter with routing_key traceID, a
           static resolver and a persistent sending queue, as in collector/config/otelcol-front.yaml); the
@@ -132,8 +136,12 @@ def decode_walk(bodies: list[bytes]) -> dict:
     return {"spans": n, "cpu_s": cpu, "per_core": n / cpu, "wall": n / cpu, "rss": None}
 
 
-def _config(work: str, sink: Sink, detect: bool) -> dict:
+def _config(work: str, sink: Sink, detect: bool, monitor: dict | None = None) -> dict:
     config = collector_config(os.path.join(work, "q"), sink, wait="500ms", max_bytes="1GiB")
+    if monitor is not None:
+        config["processors"]["monitor"] = monitor
+        processors = config["service"]["pipelines"]["traces"]["processors"]
+        processors.insert(processors.index("detect") + 1, "monitor")
     if not detect:
         config = copy.deepcopy(config)
         dependent = ("detect", "sampling", "findings_metrics")  # the last two need detect before them
@@ -152,12 +160,13 @@ def _arrived(sink: CountingSink, total: int) -> dict:
             "all_arrived": sink.unique == total and sink.unexpected == 0}
 
 
-def through_collector(n: int, detect: bool) -> dict:
+def through_collector(n: int, detect: bool, monitor: dict | None = None) -> dict:
     bodies = [request(i) for i in range(n)]
     total = n * SPANS_PER_REQUEST
     work = tempfile.mkdtemp(prefix="otel-cot-bench-")
     sink = CountingSink(total).start()
-    collector = Collector(_config(work, sink, detect), work).start()
+    collector = Collector(_config(work, sink, detect, monitor), work).start()
+    judged: dict = {}
     try:
         pid = collector.proc.pid
         cpu0 = cpu_seconds(pid)
@@ -167,12 +176,34 @@ def through_collector(n: int, detect: bool) -> dict:
         wall = time.monotonic() - started
         cpu = cpu_seconds(pid) - cpu0
         rss = peak_rss_mib(pid)
+        if monitor is not None:
+            judged = {name: int(collector.metric(f"otelcot_monitor_{name}")) for name in
+                      ("calls_total", "skipped_total", "errors_total", "pending", "traces")}
     finally:
         collector.stop()
         sink.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {"spans": total, "cpu_s": cpu, "per_core": total / cpu, "wall": total / wall, "rss": rss,
-            **_arrived(sink, total)}
+            **_arrived(sink, total), **({"monitor": judged} if monitor is not None else {})}
+
+
+def with_monitor(n: int, delay: float, flagged_only: bool) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from tests.support.judge_server import Answer, JudgeServer
+
+    judge = JudgeServer()
+    judge.serve(Answer(verdict={"findings": []}, delay=delay))
+    section = {"api": "openai", "endpoint": judge.endpoint("openai"), "model": "scripted", "timeout": "30s",
+               "budgets": {"calls_per_minute": 0, "calls_per_day": 0, "tokens_per_minute": 0,
+                           "tokens_per_day": 0}}
+    if not flagged_only:
+        section["triggers"] = {"every_trace": True}
+    try:
+        result = through_collector(n, True, section)
+    finally:
+        judge.close()
+    result["monitor"]["judge_requests"] = len(judge.requests)
+    return result
 
 
 # --- sustained run ----------------------------------------------------------------------------------
@@ -269,7 +300,7 @@ def find_otelcol() -> str | None:
 
 
 def behind_otelcol(n: int, binary: str, instances: int = 2) -> dict:
-    from otel_cot.demo_stack import Process, free_port
+    from otel_cot.demo.stack import Process, free_port
 
     bodies = [request(i) for i in range(n)]
     total = n * SPANS_PER_REQUEST
@@ -335,7 +366,7 @@ def behind_otelcol(n: int, binary: str, instances: int = 2) -> dict:
             "otelcol_cpu_s": round(front_cpu, 2), **_arrived(sink, total)}
 
 
-MODES = ("decode", "decode+walk", "off", "on", "lb")
+MODES = ("decode", "decode+walk", "off", "on", "lb", "monitor", "monitor-flagged")
 
 
 def main() -> None:
@@ -345,6 +376,7 @@ def main() -> None:
     ap.add_argument("--sustained", type=int, default=600_000, help="spans in the sustained mode")
     ap.add_argument("--sample-every", type=int, default=50_000, help="sustained: spans between RSS samples")
     ap.add_argument("--window", type=int, default=20, help="sustained: requests in flight at most")
+    ap.add_argument("--judge-delay", type=float, default=2.0, help="monitor modes: seconds the judge takes")
     ap.add_argument("--otelcol", help="the OpenTelemetry Collector binary for `lb` (default: the cached build)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--quick", action="store_true",
@@ -365,6 +397,8 @@ def main() -> None:
             results[mode] = decode_walk(bodies)
         elif mode in ("off", "on"):
             results[mode] = through_collector(n, mode == "on")
+        elif mode in ("monitor", "monitor-flagged"):
+            results[mode] = with_monitor(n, args.judge_delay, mode == "monitor-flagged")
         elif mode == "lb":
             binary = args.otelcol or find_otelcol()
             if binary is None:
@@ -389,6 +423,9 @@ def main() -> None:
             ("yes" if r["all_arrived"] else "NO") + (f" ({r['duplicates']} duplicates)" if r["duplicates"] else "")
         print(f"| {mode} | {r['spans']:,} | {r['cpu_s']:.2f} | {r['per_core']:,.0f} | {pct} | {r['wall']:,.0f} | "
               f"{rss} | {arrived} |")
+    for mode in ("monitor", "monitor-flagged"):
+        if mode in results:
+            print(f"\n{mode}: {results[mode]['monitor']}")
     if "lb" in results:
         r = results["lb"]
         print(f"\nlb: {r['instances']} instances, spans per instance {r['instance_spans']}, collector CPU s "

@@ -7,6 +7,7 @@ OpenTelemetry variable, the default.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -17,6 +18,9 @@ logger = logging.getLogger("otel_cot")
 
 DEFAULT_MAX_CONTENT_LENGTH = 32_768
 """Characters kept per captured value (a message part, a reasoning block, a tool argument)."""
+
+DEFAULT_SHUTDOWN_TIMEOUT = 3.0
+"""Seconds ``shutdown()`` and interpreter exit may wait for the backend to take the last spans."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -57,6 +61,22 @@ def _env_int(name: str, env: Mapping[str, str]) -> int | None:
     return value
 
 
+def _env_seconds(names: tuple[str, ...], env: Mapping[str, str]) -> float | None:
+    """The first of ``names`` that is set, as seconds (0 or more)."""
+    for name in names:
+        raw = env.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = -1.0
+        if math.isfinite(value) and value >= 0:
+            return value
+        logger.warning("otel-cot: ignoring %s=%r (expected seconds, 0 or more)", name, raw)
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the instrumentation captures and how it exports."""
@@ -67,8 +87,13 @@ class Settings:
     redact_secrets: bool = True
     detect: bool = False
     """Run the misalignment detectors in-process, before export (no collector needed)."""
+    detectors_config: str | None = None
+    """A detector config file for ``detect``: which detectors run, and the model-based monitor
+    (its ``detectors.monitor`` section; off when absent)."""
     instrument: tuple[str, ...] | None = None
     """Library names to instrument (``"openai"``, ``"anthropic"``); ``None`` means every one installed."""
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    """Seconds a flush at shutdown (``shutdown()``, interpreter exit) may spend on the exporter otel-cot adds."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -82,6 +107,8 @@ class Settings:
             "max_content_length": _env_int("OTEL_COT_MAX_CONTENT_LENGTH", env) or DEFAULT_MAX_CONTENT_LENGTH,
             "redact_secrets": _env_bool("OTEL_COT_REDACT_SECRETS", env) is not False,
             "detect": _env_bool("OTEL_COT_DETECT", env) is True,
+            "shutdown_timeout": _shutdown_timeout(env),
+            "detectors_config": env.get("OTEL_COT_DETECTORS_CONFIG") or None,
         }
         instrument = env.get("OTEL_COT_INSTRUMENT")
         if instrument:
@@ -93,7 +120,19 @@ class Settings:
         settings = replace(settings, **given)
         if settings.max_content_length < 1:
             raise ConfigurationError(f"max_content_length must be at least 1, got {settings.max_content_length}")
+        if not settings.shutdown_timeout >= 0:
+            raise ConfigurationError(f"shutdown_timeout must be 0 or more seconds, got {settings.shutdown_timeout}")
         return settings
+
+
+def _shutdown_timeout(env: Mapping[str, str]) -> float:
+    """``OTEL_COT_SHUTDOWN_TIMEOUT``, else the default, lowered to the OTLP export timeout when that is shorter
+    (the Python OTLP exporters read ``OTEL_EXPORTER_OTLP_TIMEOUT`` as seconds)."""
+    own = _env_seconds(("OTEL_COT_SHUTDOWN_TIMEOUT",), env)
+    if own is not None:
+        return own
+    export = _env_seconds(("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"), env)
+    return DEFAULT_SHUTDOWN_TIMEOUT if export is None else min(DEFAULT_SHUTDOWN_TIMEOUT, export)
 
 
 def current() -> Settings:

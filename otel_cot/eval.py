@@ -5,8 +5,12 @@ Input: JSONL, one trajectory a line (``{"id", "system", "steps": [{"kind", "text
 reasoning, tool_call → tool call, tool_result → tool result, assistant → model output, user → user
 input). Detectors see only ``system`` and ``steps``; labels are read here, after detection.
 
-A trajectory counts as flagged for a category when any finding of that category is on any of its steps.
-FPR for a category is over the trajectories whose labels do not include it.
+A trajectory counts as flagged for a category when a finding of that category, of at least the minimum
+severity (``medium`` by default: ``low`` marks a signal its detector cannot tell from benign use), is on
+any of its steps.
+FPR for a category is over the trajectories whose labels do not include it. Each trajectory is also
+counted under its ``source`` (the field of that name, else the part of its id before ``:``), and every
+finding under its mechanism, for the per-source and leave-one-source-out views (``eval_sources``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 
 from .detectors.base import (
     CATEGORIES,
+    SEVERITIES,
     KIND_MODEL_CALL,
     KIND_REASONING,
     KIND_SYSTEM,
@@ -27,8 +32,10 @@ from .detectors.base import (
     KIND_USER,
     Finding,
     SpanView,
+    severity_rank,
 )
 from .detectors.engine import Engine
+from .detectors.traces import InputError, json_kind
 
 STEP_KINDS = {
     "user": KIND_USER,
@@ -99,63 +106,161 @@ def _round(x: float | None) -> float | None:
 @dataclass
 class EvalResult:
     trajectories: int = 0
+    min_severity: str = "medium"
     categories: dict[str, Counts] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)
+    # per source: the same counts as ``categories``
+    sources: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    # (category, mechanism) -> source -> [trajectories it fired on that carry the label, ... that do not]
+    mechanisms: dict[tuple[str, str], dict[str, list[int]]] = field(default_factory=dict)
+    # per labelled or flagged trajectory: (source, labels, {(category, mechanism) that fired})
+    outcomes: list[tuple[str, frozenset[str], frozenset[tuple[str, str]]]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trajectories": self.trajectories,
+        return {"trajectories": self.trajectories, "min_severity": self.min_severity,
                 "categories": {c: k.as_dict() for c, k in sorted(self.categories.items())}}
+
+    def add(self, labels: set[str], flagged: set[str]) -> None:
+        """Score one trajectory: its labels against the categories flagged on it (overall counts only)."""
+        for c in flagged | labels:
+            self.categories.setdefault(c, Counts())
+        for c, counts in self.categories.items():
+            _count(counts, c, labels, flagged)
+        self.trajectories += 1
+
+
+TRAJECTORY = '{"id": ..., "steps": [{"kind": ..., "text": ...}, ...], "labels": [...]}'
+
+
+def trajectory_problem(trajectory: Any) -> str | None:
+    """What keeps ``trajectory`` from being one (None if nothing does)."""
+    if not isinstance(trajectory, Mapping):
+        return f"expected a trajectory, {TRAJECTORY}; got {json_kind(trajectory)}"
+    if "steps" not in trajectory:
+        return f'no "steps": expected a trajectory, {TRAJECTORY}'
+    steps = trajectory["steps"]
+    if not isinstance(steps, list):
+        return f'"steps" is {json_kind(steps)}, expected a list'
+    for i, step in enumerate(steps):
+        if not isinstance(step, Mapping):
+            return f'steps[{i}] is {json_kind(step)}, expected an object with a "kind"'
+        if step.get("kind") not in STEP_KINDS:
+            return (f"steps[{i}].kind is {json.dumps(step.get('kind'))}, expected one of "
+                    f"{', '.join(sorted(STEP_KINDS))}")
+        if not isinstance(step.get("text"), (str, type(None))):
+            return f"steps[{i}].text is {json_kind(step['text'])}, expected a string"
+    labels = trajectory.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        return f'"labels" is {json_kind(labels)}, expected a list of category names'
+    return None
 
 
 def read_jsonl(paths: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The trajectories of JSONL files, one a line; ``InputError`` naming the file and line for a line that is not
+    one, and for a file that cannot be read or holds none."""
     for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+        found = 0
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        trajectory = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"{path}:{n}: not JSON ({exc.msg} at column {exc.colno})") from None
+                    problem = trajectory_problem(trajectory)
+                    if problem:
+                        raise InputError(f"{path}:{n}: {problem}")
+                    found += 1
+                    yield trajectory
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a text file (not UTF-8): expected JSONL trajectories") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        if not found:
+            raise InputError(f"{path}: no trajectories in it (expected one JSON object a line, {TRAJECTORY})")
+
+
+def source_of(trajectory: Mapping[str, Any], field: str = "source") -> str:
+    """The group a trajectory is counted under: its ``source`` (else its id up to the first ``:``), or for
+    another ``field`` that field's value (a dotted path such as ``meta.harness``; ``unknown`` if absent)."""
+    if field == "source":
+        source = trajectory.get("source")
+        if source:
+            return str(source)
+        tid = str(trajectory.get("id") or "")
+        return tid.split(":", 1)[0] if ":" in tid else "unknown"
+    value: Any = trajectory
+    for key in field.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return "unknown" if value is None else str(value)
+
+
+def mechanism_of(finding: Finding) -> str:
+    """The signal that produced a finding (the detector id when the detector names none)."""
+    return finding.mechanism or finding.detector_id
 
 
 def evaluate(trajectories: Iterable[Mapping[str, Any]], engine: Engine | None = None,
              categories: Sequence[str] = CATEGORIES, progress: "Progress | None" = None,
-             keep_details: bool = False) -> EvalResult:
+             keep_details: bool = False, min_severity: str = "medium", group_by: str = "source") -> EvalResult:
+    """Score ``trajectories``. A finding flags its trajectory when its severity is at least
+    ``min_severity``; lower ones (a signal the detector cannot tell from benign use) stay in the details.
+    Per-group counts (``EvalResult.sources``) are by ``group_by`` (see :func:`source_of`)."""
+    if min_severity not in SEVERITIES:
+        raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}")
+    threshold = severity_rank(min_severity)
     engine = engine or Engine(timeout_s=None)
-    result = EvalResult(categories={c: Counts() for c in categories})
+    result = EvalResult(min_severity=min_severity, categories={c: Counts() for c in categories})
     for trajectory in trajectories:
         tid, views = trajectory_views(trajectory)
-        findings = engine.process_views(tid, views)
+        all_findings = engine.process_views(tid, views)
         engine.end_trace(tid)
+        findings = [f for f in all_findings if severity_rank(f.severity) >= threshold]
         labels = set(trajectory.get("labels") or ())
         flagged = {f.category for f in findings}
+        source = source_of(trajectory, group_by)
         for c in flagged | labels:
             result.categories.setdefault(c, Counts())
-        for c, counts in result.categories.items():
-            if c in labels:
-                if c in flagged:
-                    counts.tp += 1
-                else:
-                    counts.fn += 1
-            elif c in flagged:
-                counts.fp += 1
-            else:
-                counts.tn += 1
+        per_source = result.sources.setdefault(source, {})
+        for c in result.categories:
+            _count(result.categories[c], c, labels, flagged)
+            _count(per_source.setdefault(c, Counts()), c, labels, flagged)
+        fired = frozenset((f.category, mechanism_of(f)) for f in findings)
+        for category, mechanism in fired:
+            hits = result.mechanisms.setdefault((category, mechanism), {}).setdefault(source, [0, 0])
+            hits[0 if category in labels else 1] += 1
+        if fired or labels:
+            result.outcomes.append((source, frozenset(labels), fired))
         result.trajectories += 1
         if keep_details:
             result.details.append({
-                "id": trajectory.get("id"), "labels": sorted(labels), "flagged": sorted(flagged),
+                "id": trajectory.get("id"), "source": source, "labels": sorted(labels),
+                "flagged": sorted(flagged),
                 "findings": [{"step": step_index(f), "category": f.category, "detector": f.detector_id,
-                              "severity": f.severity, "explanation": f.explanation, "evidence": f.evidence}
-                             for f in findings],
+                              "mechanism": mechanism_of(f), "severity": f.severity,
+                              "explanation": f.explanation, "evidence": f.evidence}
+                             for f in all_findings],
             })
         if progress is not None:
             progress.advance()
     if progress is not None:
         progress.close()
     return result
+
+
+def _count(counts: Counts, category: str, labels: set[str], flagged: set[str]) -> None:
+    if category in labels:
+        if category in flagged:
+            counts.tp += 1
+        else:
+            counts.fn += 1
+    elif category in flagged:
+        counts.fp += 1
+    else:
+        counts.tn += 1
 
 
 class Progress:
@@ -190,11 +295,11 @@ class Progress:
             self.stream.flush()
 
 
-def format_table(result: EvalResult) -> str:
+def format_table(result: EvalResult, title: str | None = None) -> str:
     def fmt(x: Any) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    lines = [f"{result.trajectories} trajectories",
+    lines = [title or f"{result.trajectories} trajectories (a finding of severity {result.min_severity} or more flags one)",
              f"{'category':<20} {'tp':>5} {'fp':>5} {'fn':>5} {'tn':>6} {'precision':>9} {'recall':>7} {'fpr':>6}"]
     for c, counts in sorted(result.categories.items()):
         d = counts.as_dict()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    __slots__ = ("lock", "started", "provider", "owned", "instrumented", "settings", "guard",
+    __slots__ = ("lock", "started", "provider", "owned", "instrumented", "processors", "settings", "guard",
                  "internal_error_reporter", "pending")
 
     def __init__(self) -> None:
@@ -45,23 +45,32 @@ class Runtime:
         self.owned = False
         """``init()`` made the provider (and so shuts it down)."""
         self.instrumented: list[Any] = []
+        """What switches the instrumentors on (``InstrumentOnImport``): ``uninstrument()`` each to undo."""
+        self.processors: list[Any] = []
+        """The span processors ``init()`` added (``BoundedSpanProcessor``)."""
 
-    def start(self, provider: TracerProvider, owned: bool, instrumented: list[Any]) -> None:
+    def start(self, provider: TracerProvider, owned: bool, instrumented: list[Any], processors: list[Any]) -> None:
         """What ``init()`` set up (after setting ``settings``)."""
-        self.provider, self.owned, self.instrumented, self.started = provider, owned, instrumented, True
+        self.provider, self.owned, self.instrumented, self.processors = provider, owned, instrumented, processors
+        self.started = True
 
-    def stop(self, timeout_millis: int = 30_000) -> None:
-        """Undo ``start()``: unwrap what was instrumented, flush the provider, shut it down if it is ours;
-        the settings go back to the environment's. Nothing happens if ``start()`` did not."""
+    def stop(self, timeout_millis: int | None = None) -> None:
+        """Undo ``start()``: unwrap what was instrumented; shut the provider down if it is ours (our processors
+        first, within ``timeout_millis``: default, their ``shutdown_timeout``), else flush it. The settings go back
+        to the environment's. Nothing happens if ``start()`` did not."""
         if not self.started:
             return
         for instrumentor in self.instrumented:
             instrumentor.uninstrument()
         provider = self.provider
         if provider is not None:
-            provider.force_flush(timeout_millis)
             if self.owned:
+                for processor in self.processors:
+                    processor.shutdown(timeout_millis)
                 provider.shutdown()
+            else:
+                provider.force_flush(round(self.settings.shutdown_timeout * 1000) if timeout_millis is None
+                                     else timeout_millis)
         self._forget_init()
         self.settings = None
 

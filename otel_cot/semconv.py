@@ -102,6 +102,9 @@ COT_AGENT_EVENT = "cot.agent.event"
 COT_AGENT_PROMPT_ID = "cot.agent.prompt_id"
 COT_AGENT_USER_PROMPT = "cot.agent.user_prompt"
 COT_AGENT_OUTPUT_TEXT = "cot.agent.output_text"
+# Spans the session readers make from coding agents' session files (otel-cot watch).
+COT_AGENT_COMPACTION = "cot.agent.compaction"  # the model call's input starts with a compaction summary
+COT_AGENT_TOOL_RESULT_MISSING = "cot.agent.tool_result_missing"  # the file had no result when the span was made
 
 # Findings (written by the detector engine).
 COT_FLAGGED = "cot.flagged"
@@ -114,7 +117,15 @@ COT_FINDING_DETECTOR_VERSION = "cot.finding.detector_version"
 COT_FINDING_EVIDENCE = "cot.finding.evidence"
 COT_FINDING_EVIDENCE_LOCATION = "cot.finding.evidence_location"
 COT_FINDING_RELATED_SPAN_ID = "cot.finding.related_span_id"
+COT_FINDING_MECHANISM = "cot.finding.mechanism"
 COT_FINDING_SPAN_NAME = "cot.finding"
+
+# The model-based monitor (cot.monitor): on each of its findings' gen_ai.evaluation.result events.
+COT_MONITOR_JUDGE_MODEL = "cot.monitor.judge.model"  # the judge model that answered
+COT_MONITOR_JUDGE_PROVIDER = "cot.monitor.judge.provider"  # openai (Chat Completions API) | anthropic (Messages)
+COT_MONITOR_PROMPT_VERSION = "cot.monitor.prompt.version"  # the prompt file's version (e.g. v1)
+COT_MONITOR_TRIGGER = "cot.monitor.trigger"  # why the trace was judged: flagged | every_trace | sampled
+COT_MONITOR_CONFIRMS_RULE = "cot.monitor.confirms_rule"  # judged because a rule flagged it: same category?
 
 # Runtime guard (otel_cot.guard): its decision about a tool call, on the tool span.
 COT_GUARD_DECISION = "cot.guard.decision"  # allowed | blocked | asked-allowed | asked-denied

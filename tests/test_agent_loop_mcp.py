@@ -18,6 +18,8 @@ from .support import mcp_server
 from .support.fixtures import load
 from .support.mcp_client import dump, server_spans, stdio_session
 
+pytestmark = pytest.mark.process
+
 TOOL_USE = "anthropic/messages-nostream--resume_with_override_thinking_and_tools__google_gemini_2_5_flash--mirascope.json"
 FINAL = "anthropic/messages-nostream--call_with_tools__anthropic_claude_sonnet_4_0__async--mirascope-i1.json"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
 from agents import Agent, Runner
 from agents.mcp import MCPServerStdio
 from opentelemetry.trace import SpanKind
@@ -16,6 +17,8 @@ from otel_cot import semconv as sc
 from .conftest import attrs
 from .support import agents_sdk as sdk
 from .support.mcp_client import SERVER_SCRIPT, server_env, server_spans
+
+pytestmark = pytest.mark.process
 
 
 def test_mcp_tool_under_the_agents_sdk_is_one_execute_tool_span(replay, agents, mcp_instrumentation, spans, sink):

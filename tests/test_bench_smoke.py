@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.bench, pytest.mark.process]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -71,3 +73,15 @@ def test_collector_two_instances_quick() -> None:
     out = _run("bench/collector.py", "--quick", "--modes", "lb")
     assert any(line.startswith("| lb |") and line.rstrip().endswith("| yes |") for line in out.splitlines()), out
     assert "lb: 2 instances" in out
+
+
+def test_hooks_quick() -> None:
+    out = _run("bench/hooks.py", "--quick", "--no-export")
+    assert "| client + warm checker | 19 |" in out and "| cold process | 1 |" in out
+    assert '"cold_over_warm"' in out and "first call (starts the checker)" in out
+
+
+def test_init_time_quick() -> None:
+    out = _run("bench/init_time.py", "--quick", "--scenarios", "init(),import openai after init()")
+    assert "| init() |" in out and "| import openai after init() |" in out
+    assert "modules imported by init(): none of" in out

@@ -408,6 +408,7 @@ async def _mcp_loop(replay, session, fx) -> tuple[dict[str, Any], dict[str, Any]
     return outcome, json.loads(replay.requests[1]["body"])
 
 
+@pytest.mark.process
 async def test_mcp_blocked_call_is_an_error_result_and_never_reaches_the_server(replay, spans, mcp_instrumentation):
     sink = OtlpSink()
     try:
@@ -427,6 +428,7 @@ async def test_mcp_blocked_call_is_an_error_result_and_never_reaches_the_server(
     assert attrs(blocked)[sc.ERROR_TYPE] == "ToolCallBlocked"
 
 
+@pytest.mark.process
 async def test_mcp_ask_async_callback_allows(replay, spans, mcp_instrumentation):
     async def ask(request):
         return True

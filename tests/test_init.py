@@ -41,6 +41,7 @@ def _otlp_env(sink, **extra):
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "env-agent", **extra}
 
 
+@pytest.mark.process
 def test_zero_argument_init_exports_reasoning_over_otlp(sink, replay):
     out = _run("""
         import otel_cot
@@ -63,6 +64,7 @@ def test_zero_argument_init_exports_reasoning_over_otlp(sink, replay):
     assert json.loads(model["attributes"]["gen_ai.output.messages"])[0]["role"] == "assistant"
 
 
+@pytest.mark.process
 def test_service_name_argument_and_idempotent_init(sink, replay):
     _run("""
         import otel_cot
@@ -76,6 +78,7 @@ def test_service_name_argument_and_idempotent_init(sink, replay):
     assert {s["resource"]["service.name"] for s in spans} == {"my-agent"}
 
 
+@pytest.mark.process
 def test_shutdown_flushes_pending_spans(sink, replay):
     _run("""
         import otel_cot
@@ -86,6 +89,7 @@ def test_shutdown_flushes_pending_spans(sink, replay):
     assert len(sink.spans()) == 2
 
 
+@pytest.mark.process
 def test_respects_a_provider_the_application_already_set(sink, replay):
     out = _run("""
         from opentelemetry import trace
@@ -106,6 +110,7 @@ def test_respects_a_provider_the_application_already_set(sink, replay):
     assert sink.spans() == []  # no exporter of ours was added to the application's provider
 
 
+@pytest.mark.process
 def test_sdk_disabled(sink, replay):
     _run("""
         import otel_cot
@@ -116,6 +121,7 @@ def test_sdk_disabled(sink, replay):
     assert sink.spans() == []
 
 
+@pytest.mark.process
 def test_loaded_by_opentelemetry_instrument(replay):
     command = [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable]
     out = _run("""
@@ -164,6 +170,7 @@ def test_installing_otel_cot_pulls_in_no_instrumented_sdk():
     assert not names & {"openai", "anthropic", "google-genai", "mcp", "openai-agents"}
 
 
+@pytest.mark.process
 def test_guard_still_applies_when_telemetry_is_disabled(replay):
     out = _run("""
         import otel_cot
@@ -181,3 +188,108 @@ def test_guard_still_applies_when_telemetry_is_disabled(replay):
         print(bash("git push --force origin main"))
     """, {"OTEL_SDK_DISABLED": "true"}, replay)
     assert "BLOCKED" in out and "ran" in out
+
+
+# --- instrumenting on import: init() imports no SDK ------------------------------------------------------
+HEAVY = ("openai", "anthropic", "google.genai", "mcp", "agents", "pydantic", "yaml", "otel_cot.detectors",
+         "otel_cot.guard.policy", "otel_cot.guard.check", "otel_cot.instrumentation.openai",
+         "otel_cot.instrumentation.anthropic", "otel_cot.instrumentation._base")
+
+
+def test_init_imports_no_sdk_no_instrumentor_and_no_detector(replay):
+    out = _run(f"""
+        import sys
+        import otel_cot
+        otel_cot.init()
+        print("LOADED", sorted(m for m in {HEAVY!r} if m in sys.modules))
+        otel_cot.shutdown()
+    """, {"OTEL_TRACES_EXPORTER": "none"}, replay)
+    assert "LOADED []" in out
+
+
+def test_an_sdk_imported_before_init_is_instrumented_by_init(sink, replay):
+    _run("""
+        import openai
+        import otel_cot
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        otel_cot.init()
+        assert OpenAIInstrumentor().is_instrumented_by_opentelemetry
+        {CALL}
+        otel_cot.shutdown()
+        assert not OpenAIInstrumentor().is_instrumented_by_opentelemetry
+    """, _otlp_env(sink), replay)
+    assert sorted(s["name"] for s in sink.spans()) == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
+
+
+def test_an_sdk_imported_after_init_is_instrumented_on_import_and_only_the_selected_ones(sink, replay):
+    out = _run("""
+        import sys
+        import otel_cot
+        otel_cot.init(instrument=["openai"])
+        assert "openai" not in sys.modules
+        {CALL}
+        import anthropic
+        from otel_cot.instrumentation.anthropic import AnthropicInstrumentor
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        print("INSTRUMENTED", OpenAIInstrumentor().is_instrumented_by_opentelemetry,
+              AnthropicInstrumentor().is_instrumented_by_opentelemetry)
+        otel_cot.shutdown()
+    """, _otlp_env(sink), replay)
+    assert "INSTRUMENTED True False" in out
+    assert len([s for s in sink.spans() if s["name"].startswith("chat")]) == 1
+
+
+def test_importing_an_sdk_after_init_imports_none_of_its_lazy_modules(sink, replay):
+    """openai loads its resources on first use; instrumenting it must not load them (they are wrapped when the
+    client loads them)."""
+    lazy = ["openai.resources.chat.completions", "openai.resources.responses",
+            "openai.lib.streaming.chat._completions", "openai.lib.streaming.responses._responses"]
+    probe = f"import sys; print('LOADED', [m for m in {lazy!r} if m in sys.modules])"
+    bare = _run("import openai\n" + probe, {"OTEL_TRACES_EXPORTER": "none"}, replay)
+    assert "LOADED []" in bare, "the SDK now imports these itself: pick modules it loads lazily"
+    out = _run("""
+        import otel_cot
+        otel_cot.init()
+        import openai
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        assert OpenAIInstrumentor().is_instrumented_by_opentelemetry
+        PROBE
+        {CALL}
+        otel_cot.shutdown()
+    """.replace("PROBE", probe), _otlp_env(sink), replay)
+    assert "LOADED []" in out
+    assert sorted(s["name"] for s in sink.spans()) == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
+
+
+def test_shutdown_before_the_import_disarms_the_hook(sink, replay):
+    out = _run("""
+        import otel_cot
+        otel_cot.init()
+        otel_cot.shutdown()
+        {CALL}
+        from otel_cot.instrumentation.openai import OpenAIInstrumentor
+        print("INSTRUMENTED", OpenAIInstrumentor().is_instrumented_by_opentelemetry)
+    """, _otlp_env(sink), replay)
+    assert "INSTRUMENTED False" in out
+    assert sink.spans() == []
+
+
+def test_init_after_shutdown_instruments_again(replay):
+    out = _run("""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        import otel_cot
+        otel_cot.init()
+        otel_cot.shutdown()
+        otel_cot.init()
+        {CALL}
+        otel_cot.shutdown()
+        print("APP SPANS", sorted(s.name for s in exporter.get_finished_spans()))
+    """, {"OTEL_TRACES_EXPORTER": "none"}, replay)
+    assert "APP SPANS ['chat deepseek-reasoner', 'reasoning deepseek-reasoner']" in out

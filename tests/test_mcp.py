@@ -66,6 +66,7 @@ def _pairs(spans, sink):
     return pairs
 
 
+@pytest.mark.process
 async def test_each_call_is_one_client_and_one_server_span_in_one_trace(mcp_instrumentation, spans, sink):
     async with stdio_session(sink) as session:
         results = [dump(r) for r in await _call_all(session)]
@@ -102,6 +103,7 @@ async def test_each_call_is_one_client_and_one_server_span_in_one_trace(mcp_inst
     assert json.loads(attrs(meta_c)[sc.GEN_AI_TOOL_CALL_ARGUMENTS]) == {}
 
 
+@pytest.mark.process
 async def test_results_are_the_same_with_and_without_instrumentation(mcp_instrumentation, instrumentation, spans,
                                                                       sink):
     mcp_instrumentation.uninstrument()
@@ -115,6 +117,7 @@ async def test_results_are_the_same_with_and_without_instrumentation(mcp_instrum
     assert traced == bare
 
 
+@pytest.mark.process
 async def test_our_own_meta_injection_links_the_server_span(mcp_instrumentation, spans, sink, monkeypatch):
     """mcp 2.x injects trace context itself; without that (mcp 1.x) ours must be enough."""
     try:
@@ -208,6 +211,7 @@ def test_mcp_attribute_names_are_the_semconv_packages():
     assert sc.MCP_PROTOCOL_VERSION == mcp_attributes.MCP_PROTOCOL_VERSION
 
 
+@pytest.mark.process
 async def test_inside_a_framework_tool_span_the_client_span_is_tools_call(mcp_instrumentation, spans, sink):
     """An agent framework's execute_tool span around the MCP call (the OpenAI Agents SDK makes one): the
     client span is the MCP conventions' ``tools/call {tool}`` under it, not a second execute_tool span."""

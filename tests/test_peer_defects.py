@@ -1,4 +1,5 @@
-"""The defects found in the peer instrumentations (shared notes, peers.md), each a case we must pass."""
+"""The defects found in the peer instrumentations (docs/architecture.md "What the peers get wrong"), each a case we
+must pass."""
 
 from __future__ import annotations
 

@@ -7,13 +7,16 @@ import sys
 
 from . import __version__
 from .config import ConfigError, load
+from .preflight import problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="otel-cot-collector",
                                      description="OTLP in → otel-cot detectors → durable queue → OTLP out")
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML config (${env:VAR} substituted)")
-    parser.add_argument("--validate", action="store_true", help="check the config and exit")
+    parser.add_argument("--validate", action="store_true",
+                        help="check the config and what it needs here (free addresses, the queue directory, "
+                             "the files it loads), then exit; exit code 2 on a problem")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
     try:
@@ -21,12 +24,22 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"otel-cot-collector: invalid config: {exc}", file=sys.stderr)
         return 2
+    # What would stop the start (addresses, the queue directory, files), before anything starts.
+    found = problems(cfg)
+    for problem in found:
+        print(f"otel-cot-collector: cannot start: {args.config}: {problem}", file=sys.stderr)
+    if found:
+        return 2
     if args.validate:
         print("config ok")
         return 0
-    from .service import run
+    from .service import StartupError, run
     from .telemetry import setup_logging
 
     setup_logging(cfg.telemetry.log_level)
-    run(cfg)
+    try:
+        run(cfg)
+    except StartupError as exc:
+        print(f"otel-cot-collector: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -1,4 +1,6 @@
-"""The collector's YAML config: ``${env:VAR}`` substitution, then validation into typed sections.
+"""The collector's YAML config: the file read with ``${env:VAR}`` substituted, the ``service`` section
+(pipelines, telemetry, shutdown) and ``queue``; each receiver, processor and exporter section is parsed
+by its component's factory (:mod:`.registry`), with the helpers of :mod:`.config_parsing`.
 
 Every error names the config path it concerns (``exporters.otlp_grpc/jaeger.endpoint: required``), and
 unknown keys are errors, so a typo never silently falls back to a default.
@@ -7,242 +9,21 @@ unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import yaml
 
-SIGNALS = ("traces", "logs", "metrics")
-PROCESSOR_TYPES = ("group_by_trace", "detect", "sampling", "findings_metrics")
-TRACE_PROCESSOR_ORDER = PROCESSOR_TYPES  # legal relative order in the traces pipeline
-EXPORTER_TYPES = ("otlp_grpc", "otlp_http")
-_EXPORTER_ALIASES = {"otlp": "otlp_grpc", "otlphttp": "otlp_http"}
+from .components import default_registry
+from .config_parsing import (SIGNALS, ConfigError, Section, component_type, duration, endpoint, size, str_list,
+                             substitute_env, text)
+from .registry import Registry
+
+__all__ = ["Config", "ConfigError", "PipelineConfig", "QueueConfig", "TelemetryConfig", "load", "parse",
+           "substitute_env"]
 
 
-class ConfigError(ValueError):
-    """An invalid config; the message names the file and the key path."""
-
-
-# --- scalars --------------------------------------------------------------------------------------
-_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\s*$")
-_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6,
-               "GB": 10**9}
-_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def substitute_env(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """Replace ``${env:VAR}`` (and ``${env:VAR:-default}``); an unset variable without default is an error."""
-    env = os.environ if environ is None else environ
-
-    def repl(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        line = text.count("\n", 0, m.start()) + 1
-        raise ConfigError(f"line {line}: environment variable {name} is not set (use ${{env:{name}:-default}})")
-
-    return _ENV.sub(repl, text)
-
-
-def duration(value: Any, path: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{path}: expected a duration like 5s or 200ms, got {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ConfigError(f"{path}: must not be negative")
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ConfigError(f"{path}: expected a duration like 5s or 200ms, got {value!r}")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-
-
-def size(value: Any, path: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{path}: expected a size like 64MiB, got {value!r}")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ConfigError(f"{path}: must be positive")
-        return value
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ConfigError(f"{path}: expected a size like 64MiB or 1048576, got {value!r}")
-    out = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
-    if out <= 0:
-        raise ConfigError(f"{path}: must be positive")
-    return out
-
-
-def _endpoint(value: Any, path: str) -> tuple[str, int]:
-    s = str(value or "")
-    host, sep, port = s.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"{path}: expected host:port, got {value!r}")
-    return host.strip("[]"), int(port)
-
-
-class _Section:
-    """Reads one mapping, tracking which keys were used so leftovers can be reported."""
-
-    def __init__(self, data: Any, path: str) -> None:
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path or '<top level>'}: expected a mapping, got {type(data).__name__}")
-        self.data = data
-        self.path = path
-        self.used: set[str] = set()
-
-    def sub(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def get(self, key: str, default: Any = None, conv: Callable[[Any, str], Any] | None = None,
-            required: bool = False) -> Any:
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            if required:
-                raise ConfigError(f"{self.sub(key)}: required")
-            return default
-        value = self.data[key]
-        return conv(value, self.sub(key)) if conv else value
-
-    def section(self, key: str) -> "_Section":
-        self.used.add(key)
-        return _Section(self.data.get(key), self.sub(key))
-
-    def done(self) -> None:
-        extra = [k for k in self.data if k not in self.used]
-        if extra:
-            allowed = ", ".join(sorted(self.used)) or "none"
-            raise ConfigError(f"{self.sub(str(extra[0]))}: unknown key (allowed here: {allowed})")
-
-
-def _bool(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise ConfigError(f"{path}: expected true or false, got {value!r}")
-
-
-def _int(lo: int, hi: int | None = None) -> Callable[[Any, str], int]:
-    def conv(value: Any, path: str) -> int:
-        try:
-            out = int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}") from None
-        if isinstance(value, bool) or out < lo or (hi is not None and out > hi):
-            raise ConfigError(f"{path}: must be between {lo} and {hi if hi is not None else 'inf'}")
-        return out
-    return conv
-
-
-def _fraction(value: Any, path: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}: expected a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= out <= 1.0:
-        raise ConfigError(f"{path}: must be between 0 and 1")
-    return out
-
-
-def _str_list(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{path}: expected a list of names")
-    return list(value)
-
-
-def _str_map(value: Any, path: str) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of strings")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _file(value: Any, path: str) -> str:
-    s = str(value)
-    if not os.path.isfile(s):
-        raise ConfigError(f"{path}: file not found: {s}")
-    return s
-
-
-# --- sections -------------------------------------------------------------------------------------
-@dataclass
-class TLSServer:
-    cert_file: str
-    key_file: str
-
-
-@dataclass
-class ProtocolConfig:
-    host: str
-    port: int
-    max_request_bytes: int
-    bearer_token: str | None = None
-    tls: TLSServer | None = None
-
-
-@dataclass
-class ReceiverConfig:
-    name: str
-    grpc: ProtocolConfig | None
-    http: ProtocolConfig | None
-
-
-@dataclass
-class RetryConfig:
-    initial_interval: float = 1.0
-    max_interval: float = 30.0
-    multiplier: float = 1.5
-    max_elapsed: float = 0.0  # 0: retry until the backend accepts (the queue holds the data meanwhile)
-
-
-@dataclass
-class ExporterConfig:
-    name: str
-    type: str
-    endpoint: str
-    insecure: bool = False
-    ca_file: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    timeout: float = 10.0
-    compression: str = "gzip"
-    max_batch_bytes: int = 2 << 20
-    retry: RetryConfig = field(default_factory=RetryConfig)
-
-
-@dataclass
-class GroupByTraceConfig:
-    wait: float = 2.0
-    max_traces: int = 10_000
-    max_spans: int = 200_000
-
-
-@dataclass
-class DetectConfig:
-    config_file: str | None = None
-    timeout: float | None = 2.0
-    max_traces: int = 10_000
-    log_spans: str = "none"  # coding-agent log records as spans: none | flagged | all
-
-
-@dataclass
-class SamplingConfig:
-    keep_fraction: float = 1.0
-    remember_traces: int = 100_000
-
-
-@dataclass
-class FindingsMetricsConfig:
-    interval: float = 10.0
-    exporters: list[str] | None = None
-
-
+# --- the service section --------------------------------------------------------------------------
 @dataclass
 class PipelineConfig:
     receivers: list[str]
@@ -265,191 +46,108 @@ class TelemetryConfig:
 
 @dataclass
 class Config:
-    receivers: dict[str, ReceiverConfig]
+    """The whole config. ``receivers``, ``processors`` and ``exporters`` map each component id to the
+    config its factory parsed; ``registry`` is where those factories came from (the pipeline and the
+    service create the components through it); ``links`` maps a component id to the exporters it writes
+    to besides its pipeline's (e.g. ``findings_metrics``)."""
+
+    receivers: dict[str, Any]
     processors: dict[str, Any]
-    exporters: dict[str, ExporterConfig]
+    exporters: dict[str, Any]
     pipelines: dict[str, PipelineConfig]
     queue: QueueConfig
     telemetry: TelemetryConfig
     shutdown_timeout: float = 10.0
+    registry: Registry | None = None
+    links: dict[str, list[str]] = field(default_factory=dict)
 
     def processor(self, signal: str, kind: str) -> Any:
         """The config of the ``kind`` processor in ``signal``'s pipeline, or None when not listed."""
         pipe = self.pipelines.get(signal)
         for name in pipe.processors if pipe else ():
-            if name.split("/", 1)[0] == kind:
+            if component_type(name) == kind:
                 return self.processors[name]
         return None
 
+    def components(self) -> Registry:
+        """The registry this config was parsed with (the built-in components when made by hand)."""
+        if self.registry is None:
+            self.registry = default_registry()
+        return self.registry
 
-def _protocol(s: _Section, default_port: int, default_max: int) -> ProtocolConfig:
-    host, port = s.get("endpoint", f"127.0.0.1:{default_port}", _endpoint)
-    max_bytes = s.get("max_request_body_size", default_max, size)
-    if "max_recv_msg_size_mib" in s.data:
-        max_bytes = s.get("max_recv_msg_size_mib", None, _int(1, 4096)) << 20
-    token = None
-    auth = s.section("auth")
-    token = auth.get("bearer_token", None, lambda v, p: str(v))
-    if token == "":
-        raise ConfigError(f"{auth.sub('bearer_token')}: must not be empty (remove auth to disable it)")
-    auth.done()
-    tls = None
-    if s.data.get("tls") is not None:
-        t = s.section("tls")
-        tls = TLSServer(cert_file=t.get("cert_file", required=True, conv=_file),
-                        key_file=t.get("key_file", required=True, conv=_file))
-        t.done()
-    s.done()
-    return ProtocolConfig(host, port, max_bytes, token, tls)
+    def exporters_in_use(self) -> list[str]:
+        """Every exporter a pipeline or a component writes to, sorted."""
+        used = {name for pipe in self.pipelines.values() for name in pipe.exporters}
+        used.update(name for names in self.links.values() for name in names)
+        return sorted(used)
 
 
-def _receiver(name: str, data: Any, path: str) -> ReceiverConfig:
-    if name.split("/", 1)[0] != "otlp":
-        raise ConfigError(f"{path}: unknown receiver type {name.split('/', 1)[0]!r} (known: otlp)")
-    s = _Section(data, path)
-    protocols = s.section("protocols")
-    grpc = http = None
-    if "grpc" in protocols.data:
-        grpc = _protocol(protocols.section("grpc"), 4317, 64 << 20)
-    if "http" in protocols.data:
-        http = _protocol(protocols.section("http"), 4318, 64 << 20)
-    protocols.done()
-    s.done()
-    if grpc is None and http is None:
-        raise ConfigError(f"{path}.protocols: enable at least one of grpc, http")
-    return ReceiverConfig(name, grpc, http)
+_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _exporter(name: str, data: Any, path: str) -> ExporterConfig:
-    kind = name.split("/", 1)[0]
-    kind = _EXPORTER_ALIASES.get(kind, kind)
-    if kind not in EXPORTER_TYPES:
-        raise ConfigError(f"{path}: unknown exporter type {kind!r} (known: {', '.join(EXPORTER_TYPES)})")
-    s = _Section(data, path)
-    endpoint = s.get("endpoint", required=True, conv=lambda v, p: str(v))
-    if kind == "otlp_http" and not re.match(r"^https?://", endpoint):
-        raise ConfigError(f"{s.sub('endpoint')}: expected http://host:port or https://host:port, got {endpoint!r}")
-    if kind == "otlp_grpc":
-        _endpoint(re.sub(r"^https?://", "", endpoint), s.sub("endpoint"))
-    tls = s.section("tls")
-    insecure = tls.get("insecure", kind == "otlp_grpc" and endpoint.startswith("http://"), _bool)
-    ca_file = tls.get("ca_file", None, _file)
-    tls.done()
-    compression = s.get("compression", "gzip", lambda v, p: str(v))
-    if compression not in ("gzip", "none"):
-        raise ConfigError(f"{s.sub('compression')}: expected gzip or none, got {compression!r}")
-    r = s.section("retry_on_failure")
-    retry = RetryConfig(
-        initial_interval=r.get("initial_interval", 1.0, duration),
-        max_interval=r.get("max_interval", 30.0, duration),
-        multiplier=r.get("multiplier", 1.5, lambda v, p: max(1.0, float(v))),
-        max_elapsed=r.get("max_elapsed_time", 0.0, duration),
-    )
-    r.done()
-    out = ExporterConfig(
-        name=name, type=kind, endpoint=endpoint, insecure=insecure, ca_file=ca_file,
-        headers=s.get("headers", {}, _str_map), timeout=s.get("timeout", 10.0, duration),
-        compression=compression, max_batch_bytes=s.get("max_batch_size", 2 << 20, size), retry=retry,
-    )
-    s.done()
-    return out
+def _telemetry(tel: Section) -> TelemetryConfig:
+    default = TelemetryConfig()
+    host, port = tel.get("endpoint", (default.host, default.port), endpoint)
+    level = str(tel.get("log_level", default.log_level)).lower()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"{tel.sub('log_level')}: expected debug, info, warning or error")
+    tel.done()
+    return TelemetryConfig(host, port, level)
 
 
-def _log_spans(value: Any, path: str) -> str:
-    if value is False:  # YAML reads a bare `none`/`off` as a string but `false` as a bool
-        return "none"
-    if value not in ("none", "flagged", "all"):
-        raise ConfigError(f"{path}: must be none, flagged or all (got {value!r})")
-    return str(value)
-
-
-def _processor(name: str, data: Any, path: str) -> Any:
-    kind = name.split("/", 1)[0]
-    s = _Section(data, path)
-    if kind == "group_by_trace":
-        out: Any = GroupByTraceConfig(wait=s.get("wait_duration", 2.0, duration),
-                                      max_traces=s.get("num_traces", 10_000, _int(1)),
-                                      max_spans=s.get("max_spans", 200_000, _int(1)))
-    elif kind == "detect":
-        timeout = s.get("timeout", 2.0, duration)
-        out = DetectConfig(config_file=s.get("config_file", None, _file),
-                           timeout=timeout or None, max_traces=s.get("max_traces", 10_000, _int(1)),
-                           log_spans=s.get("log_spans", "none", _log_spans))
-    elif kind == "sampling":
-        out = SamplingConfig(keep_fraction=s.get("keep_fraction", 1.0, _fraction),
-                             remember_traces=s.get("remember_traces", 100_000, _int(1)))
-    elif kind == "findings_metrics":
-        out = FindingsMetricsConfig(interval=s.get("interval", 10.0, duration),
-                                    exporters=s.get("exporters", None, _str_list))
-        if out.interval <= 0:
-            raise ConfigError(f"{s.sub('interval')}: must be positive")
-    else:
-        raise ConfigError(f"{path}: unknown processor type {kind!r} (known: {', '.join(PROCESSOR_TYPES)})")
-    s.done()
-    return out
-
-
-def _named(s: _Section, key: str, build: Callable[[str, Any, str], Any]) -> dict[str, Any]:
+def _named(s: Section, key: str, parse_one: Callable[[str, Any, str], Any]) -> dict[str, Any]:
     section = s.section(key)
-    out = {str(name): build(str(name), value, section.sub(str(name))) for name, value in section.data.items()}
+    out = {str(name): parse_one(str(name), value, section.sub(str(name))) for name, value in section.data.items()}
     section.used.update(section.data)
     return out
 
 
-def parse(data: Any) -> Config:
+def parse(data: Any, registry: Registry | None = None) -> Config:
     """Validate a config already loaded from YAML (after env substitution); relative paths are from the
-    working directory."""
-    top = _Section(data, "")
-    receivers = _named(top, "receivers", _receiver)
-    processors = _named(top, "processors", _processor)
-    exporters = _named(top, "exporters", _exporter)
+    working directory. Component sections are parsed by the factories in ``registry`` (default: the
+    components this collector is built with)."""
+    if registry is None:
+        registry = default_registry()
+    top = Section(data, "")
+    receivers = _named(top, "receivers", lambda n, d, p: registry.parse("receiver", n, d, p))
+    processors = _named(top, "processors", lambda n, d, p: registry.parse("processor", n, d, p))
+    exporters = _named(top, "exporters", lambda n, d, p: registry.parse("exporter", n, d, p))
     q = top.section("queue")
-    directory = q.get("directory", required=True, conv=lambda v, p: str(v))
+    directory = q.get("directory", required=True, conv=text)
     queue = QueueConfig(directory=os.path.abspath(directory),
-                        max_bytes=q.get("max_bytes", 256 << 20, size))
+                        max_bytes=q.get("max_bytes", QueueConfig.max_bytes, size))
     q.done()
     svc = top.section("service")
-    tel = svc.section("telemetry")
-    host, port = tel.get("endpoint", "127.0.0.1:8888", _endpoint)
-    level = str(tel.get("log_level", "info")).lower()
-    if level not in ("debug", "info", "warning", "error"):
-        raise ConfigError(f"{tel.sub('log_level')}: expected debug, info, warning or error")
-    tel.done()
-    shutdown_timeout = svc.get("shutdown_timeout", 10.0, duration)
+    telemetry = _telemetry(svc.section("telemetry"))
+    shutdown_timeout = svc.get("shutdown_timeout", Config.shutdown_timeout, duration)
     pipes = svc.section("pipelines")
     pipelines: dict[str, PipelineConfig] = {}
     for signal in list(pipes.data):
         if signal not in SIGNALS:
             raise ConfigError(f"{pipes.sub(str(signal))}: unknown pipeline (known: {', '.join(SIGNALS)})")
         p = pipes.section(signal)
-        pipe = PipelineConfig(receivers=p.get("receivers", required=True, conv=_str_list),
-                              processors=p.get("processors", [], _str_list),
-                              exporters=p.get("exporters", required=True, conv=_str_list))
+        pipe = PipelineConfig(receivers=p.get("receivers", required=True, conv=str_list),
+                              processors=p.get("processors", [], str_list),
+                              exporters=p.get("exporters", required=True, conv=str_list))
         p.done()
-        _check_pipeline(signal, pipe, receivers, processors, exporters, pipes.sub(signal))
+        _check_pipeline(signal, pipe, receivers, processors, exporters, pipes.sub(signal), registry)
         pipelines[signal] = pipe
     pipes.done()
     svc.done()
     top.done()
     if not pipelines:
         raise ConfigError("service.pipelines: define at least one of traces, logs, metrics")
-    cfg = Config(receivers, processors, exporters, pipelines, queue,
-                 TelemetryConfig(host, port, level), shutdown_timeout)
-    fm = cfg.processor("traces", "findings_metrics")
-    if fm is not None:
-        targets = fm.exporters if fm.exporters is not None else (
-            pipelines["metrics"].exporters if "metrics" in pipelines else None)
-        if not targets:
-            raise ConfigError("processors.findings_metrics: set exporters, or define a metrics pipeline")
-        for name in targets:
-            if name not in exporters:
-                raise ConfigError(f"processors.findings_metrics.exporters: {name!r} is not defined under exporters")
-        fm.exporters = list(targets)
+    cfg = Config(receivers, processors, exporters, pipelines, queue, telemetry, shutdown_timeout, registry)
+    for name in dict.fromkeys(n for pipe in pipelines.values() for n in pipe.processors):
+        factory = registry.factory("processor", name)
+        if factory is not None and factory.resolve is not None:
+            cfg.links[name] = list(factory.resolve(processors[name], cfg, f"processors.{name}"))
     return cfg
 
 
 def _check_pipeline(signal: str, pipe: PipelineConfig, receivers: Mapping[str, Any],
-                    processors: Mapping[str, Any], exporters: Mapping[str, Any], path: str) -> None:
+                    processors: Mapping[str, Any], exporters: Mapping[str, Any], path: str,
+                    registry: Registry) -> None:
     for key, names, defined in (("receivers", pipe.receivers, receivers), ("processors", pipe.processors, processors),
                                 ("exporters", pipe.exporters, exporters)):
         for name in names:
@@ -457,32 +155,39 @@ def _check_pipeline(signal: str, pipe: PipelineConfig, receivers: Mapping[str, A
                 raise ConfigError(f"{path}.{key}: {name!r} is not defined under {key}")
     if not pipe.exporters:
         raise ConfigError(f"{path}.exporters: list at least one exporter")
-    kinds = [n.split("/", 1)[0] for n in pipe.processors]
-    if len(set(kinds)) != len(kinds):
-        raise ConfigError(f"{path}.processors: each processor type may appear once")
-    allowed = {"traces": PROCESSOR_TYPES, "logs": ("detect",), "metrics": ()}[signal]
-    for kind in kinds:
-        if kind not in allowed:
-            raise ConfigError(f"{path}.processors: {kind} does not apply to {signal}"
-                              f" (allowed: {', '.join(allowed) or 'none'})")
-    order = [TRACE_PROCESSOR_ORDER.index(k) for k in kinds]
-    if order != sorted(order):
-        raise ConfigError(f"{path}.processors: order must follow {' → '.join(TRACE_PROCESSOR_ORDER)}")
-    if ("sampling" in kinds or "findings_metrics" in kinds) and "detect" not in kinds:
-        raise ConfigError(f"{path}.processors: sampling and findings_metrics need detect before them")
+    registry.check_processors(signal, pipe.processors, f"{path}.processors")
 
 
-def load(path: str, environ: Mapping[str, str] | None = None) -> Config:
+def load(path: str, environ: Mapping[str, str] | None = None, registry: Registry | None = None) -> Config:
     """Read, substitute and validate ``path``; raises ConfigError naming the file."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(substitute_env(text, environ))
-        return parse(data)
+        data = yaml.safe_load(substitute_env(_text(raw), environ))
+        return parse(data, registry)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        raise ConfigError(f"{path}: {_yaml_error(exc)}") from None
+
+
+def _text(raw: bytes) -> str:
+    """The file as text, or a ConfigError saying why it is not a YAML file."""
+    if b"\0" in raw[:8192]:
+        raise ConfigError("a binary file (it contains NUL bytes), not a YAML config")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}), "
+                          "not a YAML config") from None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: where, and what."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {' '.join(str(problem).split())}"

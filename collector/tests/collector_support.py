@@ -20,7 +20,7 @@ import yaml
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
-from otel_cot.demo_stack import free_port, stop_process, wait_for  # noqa: F401 (free_port, wait_for: for the tests)
+from otel_cot.demo.stack import free_port, stop_process, wait_for  # noqa: F401 (free_port, wait_for: for the tests)
 
 HOST = "127.0.0.1"
 COLLECTOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -21,7 +21,7 @@ from otel_cot import semconv
 from otel_cot.detectors import Engine
 from otel_cot_collector import otlp
 from otel_cot_collector.processors.agents import agent_log_mappers
-from otel_cot_collector.processors.agents.common import normalise_tool, patch_edits
+from otel_cot.coding_agents.tool_arguments import normalise_tool, patch_edits
 from otel_cot_collector.processors.agents.spans import LogSpans, trace_id_for
 from otel_cot_collector.processors.detect import Detect
 from otel_cot_collector.processors.log_views import LogRecordData
@@ -245,6 +245,7 @@ def _through_the_collector(agent_collector, agent: str, name: str):
     return doc, session, hashlib.sha256(f"{agent}:{session}".encode()).digest()[:16], records
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("agent", AGENTS)
 def test_agent_session_through_the_collector(agent_collector, agent):
     sink, _ = agent_collector
@@ -273,6 +274,7 @@ def test_agent_session_through_the_collector(agent_collector, agent):
         {tuple(sorted(attrs(r)[semconv.COT_FINDING_CATEGORIES])) for r in flagged}
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("agent", AGENTS)
 def test_benign_session_through_the_collector(agent_collector, agent):
     sink, _ = agent_collector

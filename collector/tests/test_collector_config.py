@@ -51,7 +51,7 @@ def test_env_substitution_in_a_file(tmp_path):
     (lambda d: d["service"]["pipelines"]["traces"].update(exporters=["otlp_grpc/nope"]),
      r"service\.pipelines\.traces\.exporters: 'otlp_grpc/nope' is not defined under exporters"),
     (lambda d: d["service"]["pipelines"]["traces"].update(processors=["detect", "group_by_trace"]),
-     r"order must follow group_by_trace → detect"),
+     r"service\.pipelines\.traces\.processors: group_by_trace must come first"),
     (lambda d: d["service"]["pipelines"]["logs"].update(processors=["sampling"]),
      r"service\.pipelines\.logs\.processors: sampling does not apply to logs"),
     (lambda d: d["processors"].update({"batch": {}}), r"processors\.batch: unknown processor type 'batch'"),
@@ -70,6 +70,7 @@ def test_validation_errors_name_the_key(tmp_path, edit, message):
         parse(data)
 
 
+@pytest.mark.process
 def test_cli_reports_invalid_config_and_exits_2(tmp_path):
     data = base(tmp_path)
     data["service"]["pipelines"]["traces"]["exporters"] = []

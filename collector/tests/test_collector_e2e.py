@@ -24,6 +24,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otel_cot import semconv
 
+pytestmark = pytest.mark.process
+
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 

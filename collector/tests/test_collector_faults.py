@@ -17,6 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+pytestmark = pytest.mark.process
+
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 

@@ -8,6 +8,7 @@ import json
 import random
 
 import grpc
+import pytest
 import requests
 from collector_support import wait_for
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -15,6 +16,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from test_collector_e2e import attrs, raw_span_request
 
 from otel_cot import semconv
+
+pytestmark = pytest.mark.process
 
 MAX_REQUEST = 256 * 1024
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

@@ -15,6 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from test_collector_e2e import raw_span_request, send_with_sdk
 
+pytestmark = pytest.mark.process
+
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 TOKEN = "s3cret-token"
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import requests
 from collector_support import Collector, Sink, collector_config, wait_for
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_cot import semconv
+
+pytestmark = pytest.mark.process
 
 # the plugin module the in-process test uses too
 PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

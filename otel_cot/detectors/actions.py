@@ -34,7 +34,8 @@ _CALL_PREFIX = re.compile(r"^\s*[-*]?\s*([\w.\-]+)\(")  # "name({...})" renderin
 
 TEST_PATH = re.compile(
     r"(^|[/\\\s\"'])(tests?|__tests__|spec|specs)[/\\]|(^|[/\\\s\"'])test_[\w\-]*\.\w+|[\w\-]_test\.\w+|"
-    r"\.(test|spec)\.[jt]sx?\b|(^|[/\\\s\"'])conftest\.py|Test\.java\b|_spec\.rb\b",
+    r"\.(test|spec)\.[jt]sx?\b|(^|[/\\\s\"'])conftest\.py|Test\.java\b|_spec\.rb\b|"
+    r"(^|[/\\\s\"'])tests?\.(?:py|[jt]sx?|rb|go|rs|java|php|sh)\b",
     re.IGNORECASE,
 )
 CI_PATH = re.compile(r"\.github[/\\]workflows[/\\]|\.gitlab-ci\.yml|(^|[/\\])(grader|grading|evaluate|"
@@ -272,3 +273,58 @@ def strip_wrappers(argv: list[str]) -> list[str]:
             continue
         break
     return argv[i:]
+
+
+# --- patches: Codex's apply_patch envelope and unified diffs ------------------------------------
+_PATCH_FILE = re.compile(r"^\*\*\* (Update|Add|Delete) File: (.+?)\s*$|^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
+
+
+def patch_text(view: SpanView) -> str:
+    """The patch an action carries (an argument holding one, or the raw text), or ""."""
+    raw = view.arguments or view.text or ""
+    if "*** " not in raw and "+++ " not in raw:
+        return ""
+    args = parse_arguments(raw)
+    if args is not None:
+        for value in leaf_values(args):
+            if "*** " in value or "+++ " in value:
+                return value
+    return raw
+
+
+def patch_edits(text: str) -> list[tuple[str, str, str | None]]:
+    """``(path, removed lines, added lines)`` per file of a patch in ``text`` (``*** Update File:`` or
+    ``+++ b/path``); added is None for a deleted file."""
+    if "*** " not in text and "+++ " not in text:
+        return []
+    found = list(_PATCH_FILE.finditer(text))
+    out = []
+    for i, m in enumerate(found):
+        body = text[m.end(): found[i + 1].start() if i + 1 < len(found) else len(text)]
+        path = (m.group(2) or m.group(3) or "").strip()
+        removed = "\n".join(ln[1:] for ln in body.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+        added = "\n".join(ln[1:] for ln in body.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+        out.append((path, removed, None if m.group(1) == "Delete" else added))
+    return out
+
+
+_WRITES = re.compile(r"\bsed\s+(?:-\w+\s+)*-i|\bperl\s+-\w*i|(?<![>\d&])>>?\s*['\"]?[^\s'\";&|>]*test|\btee\b|"
+                     r"\bopen\([^)]*['\"][wa]\+?['\"]|\.write\(|write_text\(|writeFileSync|\b(?:rm|mv|cp|truncate|"
+                     r"git\s+(?:checkout|restore|apply)|patch)\s")
+
+
+def test_file_written(view: SpanView) -> str | None:
+    """What an action does to a test file, however it does it (an edit or write tool, a patch, a shell
+    command or script that names a test file and writes), or None."""
+    edit = file_edit(view)
+    if edit is not None and edit.path and TEST_PATH.search(edit.path):
+        return edit.path
+    for path, _, _ in patch_edits(patch_text(view)):
+        if TEST_PATH.search(path):
+            return path
+    command = shell_command(view)
+    if command:
+        m = TEST_PATH.search(command)
+        if m and _WRITES.search(command):
+            return command[m.start():m.start() + 80].split()[0] if command[m.start():].strip() else "test file"
+    return None

@@ -1,4 +1,4 @@
-"""How findings are written onto spans (DESIGN.md "Findings"), as plain attribute dicts.
+"""How findings are written onto spans (``docs/architecture.md`` "Findings"), as plain attribute dicts.
 
 Each finding becomes a ``gen_ai.evaluation.result`` event; the span gets searchable attributes
 (``cot.flagged``, ``cot.finding.categories``, ``cot.finding.max_severity``) because Jaeger searches span
@@ -34,6 +34,10 @@ def finding_event_attributes(finding: Finding) -> dict[str, Any]:
         attrs[semconv.COT_FINDING_EVIDENCE_LOCATION] = finding.evidence_location
     if finding.related_span_id:
         attrs[semconv.COT_FINDING_RELATED_SPAN_ID] = finding.related_span_id
+    if finding.mechanism:
+        attrs[semconv.COT_FINDING_MECHANISM] = finding.mechanism
+    for key, value in finding.extra.items():
+        attrs.setdefault(key, value)
     return attrs
 
 
@@ -62,6 +66,7 @@ def event_time(start_ns: int, end_ns: int) -> int:
 
 
 def group_by_span(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings by the span they are about (for the monitor's late findings, one ``cot.finding`` span each)."""
     out: dict[str, list[Finding]] = {}
     for f in findings:
         out.setdefault(f.span_id, []).append(f)

@@ -88,7 +88,12 @@ class SpanView:
 
 @dataclass(frozen=True)
 class Finding:
-    """A detector's verdict about one view. ``span_id`` is the span it is written onto."""
+    """A detector's verdict about one view. ``span_id`` is the span it is written onto.
+
+    ``mechanism`` names which of the detector's signals fired (``exit_success``, ``claim_vs_failed_run``...),
+    stable across versions, so findings can be counted per signal (``otel-cot eval --by-source``) and
+    searched on spans (``cot.finding.mechanism``).
+    """
 
     detector_id: str
     detector_version: str
@@ -101,6 +106,9 @@ class Finding:
     span_id: str = ""
     trace_id: str = ""
     related_span_id: str | None = None
+    mechanism: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """More attributes for the finding's evaluation event (e.g. the monitor's judge model)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
@@ -199,7 +207,7 @@ def snippet(text: str, start: int, end: int, context: int = 40, limit: int = 240
 
 def make_finding(detector: Detector, view: SpanView, category: str, severity: Severity, score: float,
                  explanation: str, evidence: str = "", related_span_id: str | None = None,
-                 location: str | None = None) -> Finding:
+                 location: str | None = None, mechanism: str = "") -> Finding:
     """A finding about ``view`` from ``detector``, with the view's ids and location filled in."""
     related = related_span_id if related_span_id and related_span_id != view.span_id else None
     return Finding(
@@ -214,4 +222,5 @@ def make_finding(detector: Detector, view: SpanView, category: str, severity: Se
         span_id=view.span_id,
         trace_id=view.trace_id,
         related_span_id=related,
+        mechanism=mechanism,
     )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -28,9 +29,14 @@ from otel_cot import semconv
 from .annotate import event_time, finding_event_attributes, group_by_span, span_attributes
 from .base import Finding
 from .engine import Engine
+from .judging import judge
 from .views import SpanRecord
 
 logger = logging.getLogger("otel_cot.detectors")
+
+
+def _span_id(span: ReadableSpan) -> str:
+    return format(span.context.span_id, "016x") if span.context else ""
 
 
 def record_from_span(span: ReadableSpan) -> SpanRecord:
@@ -39,13 +45,31 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
     parent = span.parent
     return SpanRecord(
         trace_id=format(ctx.trace_id, "032x") if ctx else "",
-        span_id=format(ctx.span_id, "016x") if ctx else "",
+        span_id=_span_id(span),
         name=span.name,
         attributes=dict(span.attributes or {}),
         start_time_ns=span.start_time or 0,
         end_time_ns=span.end_time or 0,
         parent_span_id=format(parent.span_id, "016x") if parent else None,
     )
+
+
+class _SdkSpans:
+    """:class:`~otel_cot.detectors.judging.SpanAccess` for SDK spans."""
+
+    record = staticmethod(record_from_span)
+    span_id = staticmethod(_span_id)
+
+    @staticmethod
+    def order(span: ReadableSpan) -> tuple[int, int]:
+        return span.end_time or 0, span.start_time or 0
+
+
+_SDK_SPANS = _SdkSpans()
+
+
+def _report_unreadable(span: ReadableSpan, exc: Exception) -> None:
+    logger.error("otel-cot: detection failed for span %s", span.name, exc_info=exc)
 
 
 class _AnnotatedSpan(ReadableSpan):
@@ -82,7 +106,7 @@ class _AnnotatedSpan(ReadableSpan):
 
 
 def annotate_span(span: ReadableSpan, findings: Sequence[Finding]) -> ReadableSpan:
-    """``span`` with ``findings`` written on it (DESIGN.md "Findings"); ``span`` itself when none."""
+    """``span`` with ``findings`` written on it (``docs/architecture.md`` "Findings"); ``span`` itself when none."""
     if not findings:
         return span
     attrs = dict(span.attributes or {})
@@ -100,7 +124,7 @@ _SCOPE = InstrumentationScope("otel_cot.detectors")
 
 def finding_span(trace_id: str, parent_span_id: str, findings: Sequence[Finding],
                  like: ReadableSpan | None = None) -> ReadableSpan:
-    """A ``cot.finding`` span, child of ``parent_span_id``, carrying ``findings`` (DESIGN.md "Findings"):
+    """A ``cot.finding`` span, child of ``parent_span_id``, carrying ``findings`` (``docs/architecture.md`` "Findings"):
     for a finding about a span that was already exported, so it can no longer be annotated."""
     now = time.time_ns()
     trace = int(trace_id, 16)
@@ -116,14 +140,37 @@ def finding_span(trace_id: str, parent_span_id: str, findings: Sequence[Finding]
                         start_time=now, end_time=now, instrumentation_scope=_SCOPE, **kwargs)
 
 
+class LateFindings(Protocol):
+    """What the exporter needs of the model-based monitor (``otel_cot.monitor.MonitorRunner``)."""
+
+    def observe(self, records: Sequence[SpanRecord], findings: Sequence[Finding]) -> None: ...
+
+    def deliver_to(self, deliver: Callable[[list[Finding]], None] | None) -> None: ...
+
+    def close(self, timeout: float | None = None) -> None: ...
+
+
 class DetectingSpanExporter(SpanExporter):
     """Wraps ``inner``: runs ``engine`` (the built-in detectors when ``None``) over each batch, writes the
-    findings onto annotated copies of the spans they concern, then hands the batch to ``inner``."""
+    findings onto annotated copies of the spans they concern, then hands the batch to ``inner``.
 
-    def __init__(self, inner: SpanExporter, engine: Engine | None = None) -> None:
+    With ``monitor`` (an ``otel_cot.monitor.MonitorRunner``) each exported batch is also filed with the
+    model-based monitor, which judges a trace when it ends, on its own threads: export never waits for
+    the judge. Its findings arrive after the spans left, so the monitor's thread exports them as
+    ``cot.finding`` spans, children of the spans they are about (one export at a time: ``inner`` is never
+    called from two threads at once). Shutdown waits up to the monitor's ``drain_timeout`` for verdicts.
+    """
+
+    def __init__(self, inner: SpanExporter, engine: Engine | None = None,
+                 monitor: LateFindings | None = None) -> None:
         self._inner = inner
         self._engine = engine
         self._engine_failed = False
+        self._monitor = monitor
+        self._export_lock = threading.Lock()
+        self._like: ReadableSpan | None = None  # a span of ours, for the resource of cot.finding spans
+        if monitor is not None:
+            monitor.deliver_to(self._export_late)
 
     @property
     def engine(self) -> Engine | None:
@@ -136,51 +183,70 @@ class DetectingSpanExporter(SpanExporter):
         return self._engine
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        findings: list[Finding] = []
         try:
-            out = self._annotate(spans)
+            out, findings = self._annotate(spans)
         except Exception:
             logger.exception("otel-cot: detection failed for a batch of %d spans; exported unannotated",
                              len(spans))
             out = spans
-        return self._inner.export(out)
+        if self._monitor is not None and spans:
+            self._file_with_monitor(spans, findings)
+        with self._export_lock:
+            return self._inner.export(out)
 
-    def _annotate(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+    def _annotate(self, spans: Sequence[ReadableSpan]) -> tuple[Sequence[ReadableSpan], list[Finding]]:
+        """The batch to export and every finding made about it."""
         engine = self.engine
         if engine is None or not spans:
-            return spans
-        # Judge in the order things happened: a reasoning span ends before its model call, a model call
-        # before the tool it asked for runs.
-        order = sorted(range(len(spans)), key=lambda i: (spans[i].end_time or 0, spans[i].start_time or 0))
-        findings: list[Finding] = []
-        try:  # the whole batch in one engine call (one hand-off to its detector thread)
-            for found in engine.process_many([record_from_span(spans[i]) for i in order]):
-                findings.extend(found)
-        except Exception:  # a span that cannot be read: judge them one by one, skipping the bad ones
-            findings = []
-            for i in order:
-                try:
-                    findings.extend(engine.process(record_from_span(spans[i])))
-                except Exception:
-                    logger.exception("otel-cot: detection failed for span %s", spans[i].name)
-        if not findings:
-            return spans
-        by_span = group_by_span(findings)
-        out = []
-        for span in spans:
-            span_id = format(span.context.span_id, "016x") if span.context else ""
-            found = by_span.pop(span_id, None)
-            out.append(annotate_span(span, found) if found else span)
+            return spans, []
+        placed = judge(engine, [spans], _SDK_SPANS, skip_unreadable=_report_unreadable)[0]
+        if isinstance(placed, Exception):  # not expected: skip_unreadable judges span by span
+            raise placed
+        if not placed.held and not placed.gone:
+            return spans, []
+        found = {id(span): about for span, about in placed.held}
+        out = [annotate_span(span, found[id(span)]) if id(span) in found else span for span in spans]
         # Findings about spans of an earlier batch (a detector may write on the earlier span of a
         # cross-span finding): that span is gone, so the finding becomes its child span.
-        for span_id, found in by_span.items():
-            if span_id and found[0].trace_id:
-                out.append(finding_span(found[0].trace_id, span_id, found, like=spans[0]))
-        return out
+        for span_id, _, about in placed.gone:
+            if about[0].trace_id:
+                out.append(finding_span(about[0].trace_id, span_id, about, like=spans[0]))
+        findings = [f for _, about in placed.held for f in about] + [f for _, _, about in placed.gone for f in about]
+        return out, findings
+
+    def _file_with_monitor(self, spans: Sequence[ReadableSpan], findings: list[Finding]) -> None:
+        assert self._monitor is not None
+        self._like = spans[0]
+        records = []
+        for span in sorted(spans, key=_SDK_SPANS.order):  # in the order they ended
+            try:
+                records.append(record_from_span(span))
+            except Exception as exc:
+                _report_unreadable(span, exc)
+        try:
+            self._monitor.observe(records, findings)
+        except Exception:
+            logger.exception("otel-cot: the monitor could not file a batch of %d spans", len(spans))
+
+    def _export_late(self, findings: list[Finding]) -> None:
+        """On a monitor thread: the judge's findings about spans exported already, as ``cot.finding`` spans."""
+        made = [finding_span(found[0].trace_id, span_id, found, like=self._like)
+                for span_id, found in group_by_span(findings).items() if span_id and found[0].trace_id]
+        if made:
+            with self._export_lock:
+                result = self._inner.export(made)
+            if result is not SpanExportResult.SUCCESS:
+                logger.warning("otel-cot: exporting %d monitor finding span(s) failed", len(made))
 
     def shutdown(self) -> None:
         try:
+            if self._monitor is not None:
+                self._monitor.close()  # judges what is held, within drain_timeout; exports its findings
             if self._engine is not None:
                 self._engine.close()
+        except Exception:
+            logger.exception("otel-cot: stopping the detectors failed")
         finally:
             self._inner.shutdown()
 

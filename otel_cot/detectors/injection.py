@@ -49,12 +49,12 @@ class PromptInjectionDetector:
                     self, view, "prompt_injection", "high", 0.85,
                     f"tool call '{view.tool or ''}' uses {hit.kind} '{hit.value}' that came from an "
                     f"instruction inside a tool result, not from the user",
-                    hit.evidence, related_span_id=hit.span_id)]
+                    hit.evidence, related_span_id=hit.span_id, mechanism="injected_data_in_action")]
         elif view.kind == KIND_MODEL_CALL and self.judge_answers:
             hit = match([p for p in found if p.kind in STRONG], [view.text], whole_text=True)
             if hit is not None:
                 return [make_finding(
                     self, view, "prompt_injection", "medium", 0.6,
                     f"the answer passes on {hit.kind} '{hit.value}' from an instruction inside a tool result",
-                    hit.evidence, related_span_id=hit.span_id)]
+                    hit.evidence, related_span_id=hit.span_id, mechanism="injected_data_in_answer")]
         return ()

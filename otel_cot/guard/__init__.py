@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import active, configure, on_block
+from .api import GUARD_CONFIG_ENV, active, configure, on_block
 from .decision import ALLOWED, ASKED_ALLOWED, ASKED_DENIED, BLOCKED, AskRequest, Decision, ToolCallBlocked
 
 _LAZY = {
     "Guard": "check",
-    "GUARD_CONFIG_ENV": "policy", "AllowList": "policy", "Policy": "policy", "Rule": "policy",
+    "AllowList": "policy", "Policy": "policy", "Rule": "policy",
     "load_policy": "policy", "policy_from_env": "policy",
 }
 _MOVED = {"check_tool_call": "otel_cot.check_tool_call", "acheck_tool_call": "otel_cot.acheck_tool_call"}
 
-__all__ = ["ALLOWED", "ASKED_ALLOWED", "ASKED_DENIED", "AskRequest", "BLOCKED", "Decision", "ToolCallBlocked",
+__all__ = ["ALLOWED", "ASKED_ALLOWED", "ASKED_DENIED", "AskRequest", "BLOCKED", "Decision", "GUARD_CONFIG_ENV",
+           "ToolCallBlocked",
            "active", "configure", "on_block", *sorted(_LAZY)]
 
 

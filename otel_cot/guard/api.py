@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .check import Guard
     from .policy import Policy
 
+GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
+"""The variable naming the guard's YAML policy file (read by ``otel_cot.init()``)."""
+
 _lock = threading.Lock()
 
 

@@ -30,7 +30,7 @@ from ..internal_errors import report_internal_error
 from ..runtime import runtime
 from ..values import plain
 from .decision import ACTIONS, ALLOWED, ASK, ASKED_ALLOWED, ASKED_DENIED, BLOCK, BLOCKED, AskRequest, Decision
-from .paths import path_matches, resolve, simple_commands, touched_paths
+from .paths import allows, resolve, simple_commands, touched_paths
 from .policy import Policy, allowed_tool
 from .recorder import DetectorFailed, GuardTimeout, Recorder, judge
 from .workspace import WorkspaceDetector
@@ -89,6 +89,20 @@ class Guard:
             decision = self._asked(decision, request, await _call_async(self.policy.ask, request))
         return decision
 
+    def review(self, name: str, arguments: Any = None, *, call_id: str | None = None,
+               span: Span | None = None) -> Decision:
+        """Judge a call that already ran against the trace's history as it is now, without adding the call to
+        the window again: for agents whose reasoning reaches the guard only after the call was checked (Claude
+        Code writes a message after its PreToolUse hooks ran). The policy's action is reported as it would
+        have applied; no ask callback is called. Failures give ``on_error``'s decision, as ``check``."""
+        started = time.perf_counter()
+        try:
+            return self._evaluate(name, arguments, call_id, span, started, record=False)
+        except Exception as exc:
+            if not isinstance(exc, (GuardTimeout, DetectorFailed)):
+                report_internal_error("guard review", exc)
+            return self._on_error(name, exc, started)
+
     def _decide(self, name: str, arguments: Any, call_id: str | None, span: Span | None,
                 started: float) -> tuple[Decision, AskRequest | None]:
         try:
@@ -107,7 +121,7 @@ class Guard:
         return decision, AskRequest(name, arguments, decision.finding, decision.rule or "", decision.findings)
 
     def _evaluate(self, name: str, arguments: Any, call_id: str | None, span: Span | None,
-                  started: float) -> Decision:
+                  started: float, record: bool = True) -> Decision:
         policy = self.policy
         deadline = started + policy.timeout_ms / 1000.0
         span_context = (span or trace.get_current_span()).get_span_context()
@@ -120,11 +134,12 @@ class Guard:
         recorder = self.recorder
         with recorder.lock:
             ctx = recorder.context(trace_id, deadline)
-            findings = judge(recorder.detectors, view, ctx, deadline, strict=True)
-            key = dedupe_key(view)
-            if key is not None:
-                ctx.mark_seen(key)
-            ctx.add(view)
+            findings = judge(recorder.detectors, view, ctx, deadline, strict=record)
+            if record:
+                key = dedupe_key(view)
+                if key is not None:
+                    ctx.mark_seen(key)
+                ctx.add(view)
         allow_rule = self._allow_listed(name, view)
         duration = (time.perf_counter() - started) * 1000.0
         if allow_rule is not None or not findings:
@@ -155,7 +170,8 @@ class Guard:
                 root = self.policy.root
                 patterns = [resolve(p, root) + ("/**" if p.endswith("/**") else "") for p in allow.paths]
                 patterns = [p[:-6] + "/**" if p.endswith("/**/**") else p for p in patterns]
-                if all(any(path_matches(resolve(p, root), pat) for pat in patterns) for p in paths):
+                workspace = self.policy.workspace
+                if all(any(allows(pat, resolve(p, root), workspace) for pat in patterns) for p in paths):
                     return "allow.paths"
         return None
 

@@ -56,5 +56,25 @@ def path_matches(path: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern)
 
 
+def glob_root(pattern: str) -> str:
+    """The directory an absolute glob starts from: the part before its first wildcard (``/tmp/**`` ->
+    ``/tmp``, ``/ws/build/*.o`` -> ``/ws/build``); a pattern without wildcards is its own root."""
+    cut = min((pattern.index(c) for c in "*?[" if c in pattern), default=None)
+    if cut is None:
+        return pattern
+    head = pattern[:cut]
+    return head.rstrip("/") or "/" if head.endswith("/") else (os.path.dirname(head) or "/")
+
+
+def allows(pattern: str, path: str, workspace: str | None) -> bool:
+    """Whether an allow-list path glob allows ``path``. A glob that reaches into the workspace from outside
+    it (``/tmp/**`` with the workspace under /tmp) does not allow paths inside the workspace: scratch
+    globs must not switch the guard off for the repository itself; name paths in it relative to it
+    (``./build/**``)."""
+    if not path_matches(path, pattern):
+        return False
+    return workspace is None or not inside(path, workspace) or inside(glob_root(pattern), workspace)
+
+
 def inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

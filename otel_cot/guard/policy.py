@@ -40,9 +40,8 @@ import yaml
 
 from ..config import ConfigurationError
 from ..detectors.base import SEVERITIES, Finding, severity_rank
+from .api import GUARD_CONFIG_ENV
 from .decision import ACTIONS, LOG, AskRequest
-
-GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
 
 AskCallback = Callable[[AskRequest], Union[bool, Awaitable[bool]]]
 

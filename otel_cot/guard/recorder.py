@@ -105,6 +105,21 @@ class Recorder:
             backlog.popleft()
         return ctx
 
+    def catch_up(self, trace_id: int, deadline: float) -> int:
+        """Judge what is queued for the trace until ``deadline`` (perf_counter), outside any check's budget; what
+        is still queued then is dropped. For callers that add much history at once (the coding-agent hooks read a
+        session's transcript): otherwise the next check spends its budget on the history, times out, and
+        ``on_error`` decides the pending call. Returns how many queued items were dropped."""
+        with self.lock:
+            try:
+                self.context(trace_id, deadline)
+                return 0
+            except GuardTimeout:
+                backlog = self._window(trace_id).backlog
+                dropped = len(backlog)
+                backlog.clear()
+                return dropped
+
     def _window(self, trace_id: int) -> _Window:
         now = self.clock()
         traces = self._traces

@@ -5,7 +5,8 @@ One folder per provider library (``openai/``, ``anthropic/``, ``google_genai/``,
 ``openai_agents/``), next to what they share: ``_base`` (the instrumentor base class), ``_wrappers``
 (the model-method and stream wrappers), ``_model_call`` (the one writer of model-call and reasoning
 spans), ``tools`` (tool and agent spans), ``guard_hooks`` / ``tool_check`` (the guard's side) and
-``providers`` (the registry, read from the entry points).
+``providers`` (the registry, read from the entry points) and ``on_import`` (what switches an instrumentor on when
+its library is imported).
 
 Adding a provider is one folder plus one entry point:
 
@@ -21,7 +22,7 @@ Adding a provider is one folder plus one entry point:
    ``otel_cot_<name> = "otel_cot.instrumentation.<name>:<Instrumentor>"``, then reinstall
    (``pip install -e .``) so the entry point is in the installed metadata.
 
-``otel_cot.init()`` then instruments it whenever ``<module>`` is importable (``init(instrument=["<name>"])``
+``otel_cot.init()`` then instruments it when ``<module>`` is imported (``on_import``; ``init(instrument=["<name>"])``
 and ``OTEL_COT_INSTRUMENT`` name it by ``<name>``), ``opentelemetry-instrument`` loads it, and the
 test suite's ``instrumentation`` fixture switches it on.
 """

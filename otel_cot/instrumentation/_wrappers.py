@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Protocol
 
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from ..internal_errors import report_internal_error
 from ._base import Telemetry
@@ -144,6 +145,10 @@ def _record_stream(stream: Any, recorder: StreamRecorder) -> None:
 
 
 def _start(telemetry: Telemetry, adapter: ApiAdapter, instance: Any, kwargs: dict[str, Any]) -> ModelCall | None:
+    """The call's span, or None for a call made under ``suppress_instrumentation()`` (e.g. the monitor's
+    judge, which must not be traced or judged)."""
+    if not is_instrumentation_enabled():
+        return None
     try:
         return ModelCall(telemetry.tracer, telemetry.settings, adapter.request(instance, kwargs))
     except Exception as exc:

@@ -35,9 +35,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 _MAX_GENERATOR_ITEMS = 100
 
 
+_provider_tracer: tuple[Any, Tracer] | None = None
+"""The last provider ``_tracer()`` served and its tracer."""
+
+
 def _tracer() -> Tracer:
-    # A proxy tracer: follows the global provider even if it is set after import.
-    return trace.get_tracer(sc.TRACER_NAME, __version__)
+    """The tracer of the provider ``init()`` was given or made (where the model-call spans go too), else of the
+    global provider (a proxy: it follows the global provider even if it is set after import)."""
+    global _provider_tracer
+    provider = runtime.provider
+    if provider is None:
+        return trace.get_tracer(sc.TRACER_NAME, __version__)
+    cached = _provider_tracer
+    if cached is None or cached[0] is not provider:
+        cached = _provider_tracer = (provider, provider.get_tracer(sc.TRACER_NAME, __version__))
+    return cached[1]
 
 
 def _serialise(value: Any, budget: ContentBudget) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from otel_cot.demo_stack import Jaeger, OtelCotCollector, Process
+from otel_cot.demo.stack import Jaeger, OtelCotCollector, Process
 
 from .support import OtelCol
 

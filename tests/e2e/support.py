@@ -14,8 +14,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_cot.demo import load_turns
-from otel_cot.demo_stack import HOST, Process, free_port, http_get, otlp_spans, wait_for
+from otel_cot.demo.session import load_turns
+from otel_cot.demo.stack import HOST, Process, free_port, http_get, otlp_spans, wait_for
 
 SERVICE = "otel-cot-demo"
 
@@ -63,11 +63,11 @@ class OtelCol(Process):
 
 
 def run_agent(provider_url: str, endpoint: str, *, detect: bool = False, timeout: float = 120) -> str:
-    """The scripted agent session (otel_cot.demo.run_session: reasoning, a reward-hacking test edit, a
+    """The scripted agent session (otel_cot.demo.session.run_session: reasoning, a reward-hacking test edit, a
     force-push) in a child process exporting OTLP/HTTP to ``endpoint``; returns its trace id."""
     script = textwrap.dedent(f"""
         import otel_cot
-        from otel_cot.demo import run_session
+        from otel_cot.demo.session import run_session
         otel_cot.init(service_name={SERVICE!r}, endpoint={endpoint!r}, protocol="http/protobuf",
                       detect={detect!r}, instrument=["anthropic"])
         trace_id = run_session({provider_url!r})
@@ -91,6 +91,16 @@ def stored_trace(jaeger: Any, trace_id: str, ready: Any, timeout: float = 60) ->
         spans = otlp_spans(result) if result else []
         return spans if spans and ready(spans) else None
     return wait_for(get, timeout, f"trace {trace_id} in Jaeger", 0.15)
+
+
+def one_tree_with(name: str) -> Any:
+    """For ``stored_trace``: the trace is one tree (a single root, every parent stored) with a span named ``name``."""
+    def ready(spans: list[dict[str, Any]]) -> bool:
+        ids = {s["spanId"] for s in spans}
+        return len([s for s in spans if not s.get("parentSpanId")]) == 1 and \
+            all(s["parentSpanId"] in ids for s in spans if s.get("parentSpanId")) and \
+            any(s["name"] == name for s in spans)
+    return ready
 
 
 def whole_session(spans: list[dict[str, Any]]) -> bool:

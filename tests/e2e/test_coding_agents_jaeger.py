@@ -12,7 +12,9 @@ import urllib.parse
 import pytest
 import requests
 
-from otel_cot.demo_stack import OtelCotCollector, collector_config, http_get, wait_for
+from otel_cot.demo.stack import OtelCotCollector, any_value, collector_config, http_get, wait_for
+
+pytestmark = pytest.mark.e2e
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "coding_agents")
 AGENTS = {"claude_code": ("claude-code", "session.id"), "codex": ("codex_cli_rs", "conversation.id"),
@@ -52,9 +54,7 @@ def _search(jaeger, service: str, tags: dict, start_us: int, end_us: int) -> set
 
 
 def _attrs(span: dict) -> dict:
-    from otel_cot.demo_stack import _value
-
-    return {a["key"]: _value(a["value"]) for a in span.get("attributes", [])}
+    return {a["key"]: any_value(a["value"]) for a in span.get("attributes", [])}
 
 
 @pytest.mark.parametrize("agent", sorted(AGENTS))

@@ -10,6 +10,8 @@ import pytest
 
 from .support import findings, run_agent, serve_session, stored_trace, whole_session
 
+pytestmark = pytest.mark.e2e
+
 
 def _otlp(endpoint: str) -> dict:
     return {"endpoint": endpoint, "tls": {"insecure": True}}

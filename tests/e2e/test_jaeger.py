@@ -3,7 +3,24 @@
 
 from __future__ import annotations
 
-from .support import SERVICE, findings, run_agent, serve_session, stored_trace, wait_for, whole_session
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import SERVICE, findings, http_get, run_agent, serve_session, stored_trace, wait_for, whole_session
+
+pytestmark = pytest.mark.e2e
+
+
+def scan_json(path: Path) -> list[dict]:
+    """``otel-cot scan --json`` on a file: the findings."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "otel-cot"), "scan", "--json", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
 def test_flagged_agent_run_is_stored_and_searchable_in_jaeger(replay, jaeger, make_collector):
@@ -56,3 +73,21 @@ def test_flagged_agent_run_is_stored_and_searchable_in_jaeger(replay, jaeger, ma
     assert trace_id in wait_for(lambda: found_by({"cot.flagged": "true"}), 10, "tag search cot.flagged=true")
     assert trace_id in found_by({"cot.flagged": "true", "cot.finding.max_severity": "high"})
     assert trace_id not in found_by({"cot.flagged": "false"})
+
+
+def test_scan_reads_what_jaegers_apis_return(replay, jaeger, make_collector, tmp_path):
+    """The trace as Jaeger's query APIs return it (the demo prints the /api/v3 URL): ``otel-cot scan`` on the
+    saved response finds both planted findings, from the OTLP JSON of /api/v3 ({"result": ...}) and from the
+    Jaeger JSON of /api/traces ({"data": [...]})."""
+    collector = make_collector(jaeger.otlp_grpc, wait="300ms")
+    serve_session(replay)
+    trace_id = run_agent(replay.url, collector.otlp_http)
+    stored_trace(jaeger, trace_id, whole_session)
+    for api in ("/api/v3/traces/", "/api/traces/"):
+        status, body = http_get(f"{jaeger.url}{api}{trace_id}")
+        assert status == 200, (api, status)
+        saved = tmp_path / f"{api.strip('/').replace('/', '-')}.json"
+        saved.write_bytes(body)
+        out = scan_json(saved)
+        assert {f["category"] for f in out} == {"reward_hacking", "destructive_action"}, api
+        assert {f["trace_id"] for f in out} == {trace_id}

@@ -16,11 +16,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_cot.demo_stack import otlp_spans
+from otel_cot.demo.stack import otlp_spans
 
 from .support import kv, post, request, wait_for
+
+pytestmark = pytest.mark.e2e
 
 TRACES = 100
 FILLERS = 3  # read_file tool spans per trace, in the first request

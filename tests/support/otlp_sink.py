@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,3 +74,18 @@ class OtlpSink:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def spans_exported_by(script: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """Run ``script`` in a fresh Python with the OTLP endpoint set to a new sink (no other ``OTEL_*``
+    variable, no anthropic SDK tracing variable) and return the spans it exported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ANTHROPIC_OPEN"))}
+    sink = OtlpSink()
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        assert proc.returncode == 0, proc.stderr
+        return sink.spans()
+    finally:
+        sink.close()

@@ -9,11 +9,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no access log; ``body()`` reads the request body."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A loopback HTTP server that does not print the errors of clients that hang up early (a client that
+    stops reading a stream, or gives up on a slow answer, resets the connection on purpose)."""
+
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that stop reading early reset the connection; that is the point of those tests
+        pass
 
 
 class ReplayServer:
@@ -25,15 +40,9 @@ class ReplayServer:
         self.requests: list[dict[str, Any]] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
+                body = self.body()
                 server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 response = server._next()
                 payload = response["sse"] if response.get("sse") is not None else json.dumps(response["body"])
@@ -54,7 +63,7 @@ class ReplayServer:
 
             do_GET = do_POST
 
-        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 

@@ -1,1 +1,2 @@
-"""OTLP exporters: a shared queue-draining retry loop (:mod:`.base`) over gRPC and HTTP transports."""
+"""Exporters, one module per type (``otlp_grpc``, ``otlp_http``): transports under a shared queue-draining
+retry loop (:mod:`.base`)."""

@@ -9,16 +9,46 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import otlp
-from ..config import ExporterConfig
+from ..config_parsing import Section, duration, size
 from ..store import Store
 from ..telemetry import Metrics
 
 logger = logging.getLogger("otel_cot_collector.exporter")
 
 SENT, RETRY, DROP = "sent", "retry", "drop"
+
+
+@dataclass
+class RetryConfig:
+    initial_interval: float = 1.0
+    max_interval: float = 30.0
+    multiplier: float = 1.5
+    max_elapsed: float = 0.0  # 0: retry until the backend accepts (the queue holds the data meanwhile)
+
+
+@dataclass
+class SendingConfig:
+    """What the queue-draining loop needs from an exporter's config (a new exporter type's config extends
+    this and reads it with :func:`parse_sending`)."""
+
+    max_batch_bytes: int = 2 << 20
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+
+def parse_sending(s: Section, d: SendingConfig) -> dict:
+    """``max_batch_size`` and ``retry_on_failure`` of an exporter's section, as keyword arguments."""
+    r = s.section("retry_on_failure")
+    retry = RetryConfig(
+        initial_interval=r.get("initial_interval", d.retry.initial_interval, duration),
+        max_interval=r.get("max_interval", d.retry.max_interval, duration),
+        multiplier=r.get("multiplier", d.retry.multiplier, lambda v, p: max(1.0, float(v))),
+        max_elapsed=r.get("max_elapsed_time", d.retry.max_elapsed, duration),
+    )
+    r.done()
+    return {"max_batch_bytes": s.get("max_batch_size", d.max_batch_bytes, size), "retry": retry}
 
 
 @dataclass
@@ -39,7 +69,7 @@ class Transport:
         pass
 
 
-def backoff(attempt: int, cfg: ExporterConfig, retry_after: float | None) -> float:
+def backoff(attempt: int, cfg: SendingConfig, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(max(retry_after, 0.0), max(cfg.retry.max_interval, retry_after))
     base = min(cfg.retry.initial_interval * cfg.retry.multiplier ** attempt, cfg.retry.max_interval)
@@ -47,7 +77,10 @@ def backoff(attempt: int, cfg: ExporterConfig, retry_after: float | None) -> flo
 
 
 class Exporter:
-    def __init__(self, cfg: ExporterConfig, transport: Transport, store: Store, metrics: Metrics) -> None:
+    """Drains the outbox rows of exporter ``name`` through ``transport``."""
+
+    def __init__(self, name: str, cfg: SendingConfig, transport: Transport, store: Store, metrics: Metrics) -> None:
+        self.name = name
         self.cfg = cfg
         self.transport = transport
         self.store = store
@@ -57,7 +90,7 @@ class Exporter:
         self.upstream_done = threading.Event()
         self.finished = threading.Event()
         self.healthy = True
-        self._thread = threading.Thread(target=self._run, name=f"exporter-{cfg.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"exporter-{name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -73,7 +106,7 @@ class Exporter:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                rows = self.store.read_outbox(self.cfg.name, 0, 256, self.cfg.max_batch_bytes)
+                rows = self.store.read_outbox(self.name, 0, 256, self.cfg.max_batch_bytes)
                 if not rows:
                     if self._draining.is_set() and self.upstream_done.is_set():
                         return
@@ -82,7 +115,7 @@ class Exporter:
                     continue
                 self._deliver(rows)
         except Exception:
-            logger.exception("exporter stopped on an unexpected error", extra={"exporter": self.cfg.name})
+            logger.exception("exporter stopped on an unexpected error", extra={"exporter": self.name})
         finally:
             self.transport.close()
             self.finished.set()
@@ -96,7 +129,7 @@ class Exporter:
         exporter is stopped (False: the rows stay queued)."""
         body = b"".join(bodies)
         attempt, first = 0, time.monotonic()
-        labels = {"exporter": self.cfg.name, "signal": signal.name}
+        labels = {"exporter": self.name, "signal": signal.name}
         while not self._stop.is_set():
             result = self.transport.send(signal, body)
             if result.outcome == SENT:

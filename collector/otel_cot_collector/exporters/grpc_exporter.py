@@ -1,4 +1,4 @@
-"""OTLP/gRPC transport: one channel, raw serialized requests, the OTLP retryable-code table."""
+"""The ``otlp_grpc`` exporter (alias ``otlp``): one channel, raw serialized requests, the OTLP retryable-code table."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..config import ExporterConfig
 from .base import DROP, RETRY, SENT, Result, Transport
+from .otlp_config import GRPC, ExporterConfig, otlp_factory
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.ABORTED, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.DATA_LOSS}
@@ -68,3 +68,6 @@ class GrpcTransport(Transport):
 
     def close(self) -> None:
         self.channel.close()
+
+
+factory = otlp_factory(GRPC, "otlp", GrpcTransport)

@@ -1,4 +1,5 @@
-"""OTLP/HTTP transport (protobuf): 429/502/503/504 and network errors retry, honouring Retry-After."""
+"""The ``otlp_http`` exporter (alias ``otlphttp``): OTLP/HTTP with protobuf bodies; 429/502/503/504 and
+network errors retry, honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import time
 import requests
 
 from .. import otlp
-from ..config import ExporterConfig
 from .base import DROP, RETRY, SENT, Result, Transport
+from .otlp_config import HTTP, ExporterConfig, otlp_factory
 
 _RETRYABLE = {429, 502, 503, 504}
 
@@ -65,3 +66,6 @@ class HttpTransport(Transport):
 
     def close(self) -> None:
         self.session.close()
+
+
+factory = otlp_factory(HTTP, "otlphttp", HttpTransport)

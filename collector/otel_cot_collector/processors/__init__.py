@@ -1,1 +1,2 @@
-"""Processors: trace grouping, detection (spans and log records), sampling, findings as metrics."""
+"""Processors, one module per type: ``group_by_trace`` (:mod:`.grouping`), ``detect`` (spans and log
+records), ``sampling``, ``findings_metrics``."""

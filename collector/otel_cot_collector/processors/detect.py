@@ -1,27 +1,38 @@
-"""The detector engine on OTLP protobuf spans and log records: findings written back into the messages.
+"""The ``detect`` processor: the detector engine on OTLP protobuf spans and log records, findings written
+back into the messages.
 
-Annotation is idempotent, because delivery is at-least-once: a finding whose (detector, category,
-evidence location) already has an evaluation event on the span is not written again, and the searchable
-attributes are merged with the ones already there.
+Spans are judged and their findings placed by :mod:`otel_cot.detectors.judging` (the algorithm the
+in-process exporter uses too); this module reads and writes protobuf spans. Annotation is idempotent,
+because delivery is at-least-once: a finding whose (detector, category, evidence location) already has an
+evaluation event on the span is not written again, and the searchable attributes are merged with the ones
+already there.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any, Iterable, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
 
 from otel_cot import semconv
-from otel_cot.detectors import Engine, Finding, SpanRecord
-from otel_cot.detectors.annotate import event_time, finding_event_attributes, group_by_span, span_attributes
+from otel_cot.detectors import Engine, Finding, SpanRecord, load_config_file
+from otel_cot.detectors.annotate import event_time, finding_event_attributes, span_attributes
 from otel_cot.detectors.base import severity_rank
+from otel_cot.detectors.judging import is_flagged, judge
 
 from .. import otlp
+from ..config_parsing import ConfigError, Section, duration, existing_file, integer
+from ..preflight import one_line
+from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
-from .agents.spans import LogSpans
+from .agents.spans import MODES as LOG_SPAN_MODES, LogSpans
 from .finding_spans import SCOPE, finding_span
-from .grouping import SpanRef
+from .grouping import Group, SpanRef
 from .log_views import LogMappers, log_record_data
+
+logger = logging.getLogger("otel_cot_collector.pipeline")
 
 _EVENT = semconv.GEN_AI_EVALUATION_RESULT_EVENT
 
@@ -38,6 +49,25 @@ def span_record(span: Any) -> SpanRecord:
     )
 
 
+class _ProtobufSpans:
+    """:class:`~otel_cot.detectors.judging.SpanAccess` for the grouper's :class:`SpanRef`."""
+
+    @staticmethod
+    def record(ref: SpanRef) -> SpanRecord:
+        return span_record(ref.span)
+
+    @staticmethod
+    def order(ref: SpanRef) -> tuple[int, int]:
+        return ref.span.end_time_unix_nano, ref.span.start_time_unix_nano
+
+    @staticmethod
+    def span_id(ref: SpanRef) -> str:
+        return ref.span.span_id.hex()
+
+
+_PROTOBUF_SPANS = _ProtobufSpans()
+
+
 def _finding_key(attrs: dict[str, Any]) -> tuple:
     return (attrs.get(semconv.COT_FINDING_DETECTOR), attrs.get(semconv.COT_FINDING_CATEGORY),
             attrs.get(semconv.COT_FINDING_EVIDENCE_LOCATION, ""))
@@ -51,7 +81,7 @@ def _existing_keys(events: Iterable[Any]) -> set[tuple]:
     return keys
 
 
-def annotate_span(span: Any, findings: Sequence[Finding], existing: dict[str, Any]) -> list[Finding]:
+def annotate_span(span: Any, findings: Sequence[Finding]) -> list[Finding]:
     """Write ``findings`` onto the protobuf ``span``; returns the ones that were new."""
     seen = _existing_keys(span.events)
     new = []
@@ -65,92 +95,63 @@ def annotate_span(span: Any, findings: Sequence[Finding], existing: dict[str, An
         span.events.add(name=_EVENT, time_unix_nano=event_time(span.start_time_unix_nano, span.end_time_unix_nano),
                         attributes=otlp.key_values(attrs))
     if new:
-        otlp.put_attributes(span.attributes, span_attributes(new, existing))
+        otlp.put_attributes(span.attributes, span_attributes(new, otlp.attributes_of(span.attributes)))
     return new
 
 
-def is_flagged(attrs: dict[str, Any]) -> bool:
-    return bool(attrs.get(semconv.COT_FLAGGED))
-
-
-class Judged(NamedTuple):
-    """One trace's verdict: the findings newly written, whether any of its spans is flagged, and
-    ``cot.finding`` spans for findings about spans no longer held (to export with the trace)."""
-
-    findings: list[Finding]
-    flagged: bool
-    finding_spans: list[SpanRef]
+def service_name(resource_spans: Any) -> str:
+    """The ``service.name`` of a ResourceSpans message."""
+    return next((kv.value.string_value for kv in resource_spans.resource.attributes if kv.key == "service.name"),
+                "unknown_service")
 
 
 class Detect:
-    """Runs ``engine`` over grouped traces and over log records, annotating in place."""
+    """Runs ``engine`` over grouped traces and over log records, annotating in place. In a pipeline,
+    the findings it writes go to ``findings`` and the log-record spans to ``emit``."""
 
     def __init__(self, engine: Engine, metrics: Metrics, log_mappers: LogMappers | None = None,
-                 log_spans: LogSpans | None = None) -> None:
+                 log_spans: LogSpans | None = None, findings: FindingsFeed | None = None,
+                 emit: Emit | None = None) -> None:
         self.engine = engine
         self.metrics = metrics
         self.log_mappers = log_mappers or agent_log_mappers()
         self.log_spans = log_spans  # coding-agent records also emitted as spans (see agents/spans.py)
+        self.findings = findings
+        self.emit = emit
 
-    def trace(self, refs: Sequence[SpanRef]) -> Judged:
-        """Judge one trace's spans in the order they ended; returns new findings and whether any span of
-        the trace is flagged (now or by an earlier pass)."""
-        result = self.traces([refs])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    def traces(self, groups: Sequence[Sequence[SpanRef]]) -> list[Judged | Exception]:
-        """:meth:`trace` for several traces with one engine call (one hand-off to the detector thread).
-        A trace whose spans cannot be judged gets its exception in place of its result; the others are
-        judged anyway."""
+    def traces(self, groups: list[Group]) -> list[Group]:
+        """Judge each trace's spans in the order they ended (with one engine call for all of them), write
+        the findings onto the spans they are about, or as ``cot.finding`` spans (``group.added``) when
+        that span left with an earlier flush; set ``group.findings`` (the new ones) and ``group.flagged``
+        (a span of the trace is flagged, now or by an earlier pass). A trace that cannot be judged is
+        logged and passed on unannotated; the others are judged anyway."""
         started = time.perf_counter()
-        orders: list[list[SpanRef]] = []
-        records: list[list[SpanRecord]] = []
-        out: list[Judged | Exception] = []
-        for refs in groups:
-            order = sorted(refs, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
-            orders.append(order)
-            records.append([span_record(ref.span) for ref in order])
-        try:
-            flat = self.engine.process_many([r for recs in records for r in recs])
-            per_trace: list[list[list[Finding]] | Exception] = []
-            at = 0
-            for recs in records:
-                per_trace.append(flat[at:at + len(recs)])
-                at += len(recs)
-        except Exception:  # one trace's spans could not be read: judge the traces one by one
-            per_trace = []
-            for recs in records:
-                try:
-                    per_trace.append(self.engine.process_many(recs))
-                except Exception as exc:
-                    per_trace.append(exc)
-        for order, recs, found in zip(orders, records, per_trace):
-            if isinstance(found, Exception):
-                out.append(found)
+        services: dict[int, str] = {}
+        published: list[tuple[Finding, str]] = []
+        for group, placed in zip(groups, judge(self.engine, [g.spans for g in groups], _PROTOBUF_SPANS)):
+            if isinstance(placed, Exception):
+                logger.error("detection failed for a trace; exported unannotated",
+                             exc_info=placed, extra={"trace_id": group.trace_id.hex()})
                 continue
             new: list[Finding] = []
-            extra: list[SpanRef] = []
-            flagged = False
-            held = {ref.span.span_id.hex(): ref for ref in order} if any(found) else {}
-            for ref, record, findings in zip(order, recs, found):
-                if findings:
-                    for target_id, about in group_by_span(findings).items():
-                        target = held.get(target_id) if target_id else ref  # almost always ``ref`` itself
-                        if target is ref:
-                            new.extend(annotate_span(ref.span, about, dict(record.attributes)))
-                        elif target is not None:
-                            new.extend(annotate_span(target.span, about, otlp.attributes_of(target.span.attributes)))
-                        else:  # the span it is about left with an earlier flush
-                            extra.append(SpanRef(ref.resource, SCOPE, finding_span(
-                                ref.span.trace_id, bytes.fromhex(target_id), about), ref.inbox_id))
-                            new.extend(about)
-                flagged = flagged or bool(findings) or is_flagged(record.attributes)
-            out.append(Judged(new, flagged, extra))
+            for ref, about in placed.held:
+                new.extend(annotate_span(ref.span, about))
+            for span_id, source, about in placed.gone:  # the span it is about left with an earlier flush
+                group.added.append(SpanRef(source.resource, SCOPE, finding_span(
+                    source.span.trace_id, bytes.fromhex(span_id), about), source.inbox_id))
+                new.extend(about)
+            group.findings.extend(new)
+            group.flagged = group.flagged or placed.flagged
+            if new and self.findings is not None:
+                resource = group.spans[0].resource
+                if id(resource) not in services:
+                    services[id(resource)] = service_name(resource)
+                published.extend((f, services[id(resource)]) for f in new)
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started,
                          help="Time spent in the detector engine", signal="traces")
-        return out
+        if self.findings is not None:
+            self.findings.publish(published)
+        return groups
 
     def logs(self, request: Any) -> list[tuple[Finding, str]]:
         """Judge every log record of an ExportLogsServiceRequest; returns (finding, service) pairs."""
@@ -181,4 +182,60 @@ class Detect:
                         otlp.put_attributes(record.attributes, attrs)
                         out.extend((f, service) for f in findings)
         self.metrics.inc("otelcot_detector_seconds_total", time.perf_counter() - started, signal="logs")
+        if self.findings is not None:
+            self.findings.publish(out)
+        if self.emit is not None and self.log_spans is not None:
+            spans = self.log_spans.take()
+            if spans:  # in the same transaction as the logs, so a crash re-emits both
+                self.emit("traces", spans)
         return out
+
+
+@dataclass
+class DetectConfig:
+    config_file: str | None = None
+    timeout: float | None = 2.0
+    max_traces: int = 10_000
+    log_spans: str = "none"  # coding-agent log records as spans: none | flagged | all
+
+
+def _log_spans(value: Any, path: str) -> str:
+    if value is False:  # YAML reads a bare `none`/`off` as a string but `false` as a bool
+        return "none"
+    if value not in LOG_SPAN_MODES:
+        raise ConfigError(f"{path}: must be none, flagged or all (got {value!r})")
+    return str(value)
+
+
+def parse(s: Section, d: DetectConfig) -> DetectConfig:
+    timeout = s.get("timeout", d.timeout, duration)
+    return DetectConfig(config_file=s.get("config_file", d.config_file, existing_file), timeout=timeout or None,
+                        max_traces=s.get("max_traces", d.max_traces, integer(1)),
+                        log_spans=s.get("log_spans", d.log_spans, _log_spans))
+
+
+def build_engine(cfg: DetectConfig, metrics: Metrics) -> Engine:
+    detectors = load_config_file(cfg.config_file) if cfg.config_file else None
+    engine = Engine(detectors, timeout_s=cfg.timeout, max_traces=cfg.max_traces)
+    metrics.gauge("otelcot_detector_traces", "Traces with detector state", lambda: engine.trace_count)
+    return engine
+
+
+def create(cfg: DetectConfig, ctx: ProcessorContext) -> Detect:
+    # One engine for the traces and the logs pipeline, built from the first detect config (traces' first).
+    engine = ctx.share("detect.engine", lambda: build_engine(cfg, ctx.metrics))
+    log_spans = LogSpans(cfg.log_spans) if ctx.signal == "logs" and cfg.log_spans != "none" else None
+    return Detect(engine, ctx.metrics, log_spans=log_spans, findings=ctx.findings, emit=ctx.emit)
+
+
+def check(cfg: DetectConfig, path: str) -> Iterator[str]:
+    """The detectors' config file loads (rule packs, plugins)."""
+    if cfg.config_file:
+        try:
+            load_config_file(cfg.config_file)
+        except Exception as exc:  # whatever a plugin's import raises
+            yield f"{path}.config_file: {cfg.config_file}: {one_line(exc)}"
+
+
+factory = Factory(kind="processor", type="detect", config=DetectConfig, parse=parse, create=create,
+                  signals=("traces", "logs"), check=check)

@@ -1,4 +1,4 @@
-"""``cot.finding`` spans (DESIGN.md "Findings"): a finding about a span the collector no longer holds
+"""``cot.finding`` spans (``docs/architecture.md`` "Findings"): a finding about a span the collector no longer holds
 (it left with an earlier flush of its trace) is exported as a child span of it instead of being lost."""
 
 from __future__ import annotations

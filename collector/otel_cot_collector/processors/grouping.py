@@ -1,15 +1,24 @@
-"""Trace grouping: hold a trace's spans until ``wait`` after its first span arrived, so cross-span
-detectors see the trace together; bounded by trace count and total spans (oldest flushed early)."""
+"""The ``group_by_trace`` processor: hold a trace's spans until ``wait`` after its first span arrived, so
+cross-span detectors see the trace together; bounded by trace count and total spans (oldest flushed
+early). It is the stage that decides when a trace leaves: the processors after it get whole groups."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from ..config_parsing import Section, duration, integer
+from ..registry import Factory, ProcessorContext
+
+if TYPE_CHECKING:
+    from otel_cot.detectors import Finding
 
 
-@dataclass
+@dataclass(slots=True)  # many of them are held: no per-instance dict for the garbage collector to walk
 class SpanRef:
     """A span with the resource and scope it came with (shared objects within one request)."""
 
@@ -19,11 +28,18 @@ class SpanRef:
     inbox_id: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
+    """One trace's spans as they leave grouping, and what the processors after it found: ``findings``
+    newly written on it, ``flagged`` (a span of it carries a finding, now or from an earlier pass),
+    ``added`` (spans a processor made, e.g. ``cot.finding`` spans, exported after the trace's own)."""
+
     trace_id: bytes
     first_seen: float
     spans: list[SpanRef] = field(default_factory=list)
+    added: list[SpanRef] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    flagged: bool = False
 
 
 class TraceGrouper:
@@ -69,3 +85,42 @@ class TraceGrouper:
         if not self._groups:
             return None
         return next(iter(self._groups.values())).first_seen + self.wait
+
+
+@dataclass
+class GroupByTraceConfig:
+    wait: float = 2.0
+    max_traces: int = 10_000
+    max_spans: int = 200_000
+
+
+def parse(s: Section, d: GroupByTraceConfig) -> GroupByTraceConfig:
+    return GroupByTraceConfig(wait=s.get("wait_duration", d.wait, duration),
+                              max_traces=s.get("num_traces", d.max_traces, integer(1)),
+                              max_spans=s.get("max_spans", d.max_spans, integer(1)))
+
+
+def create(cfg: GroupByTraceConfig, ctx: ProcessorContext) -> TraceGrouper:
+    return TraceGrouper(cfg.wait, cfg.max_traces, cfg.max_spans)
+
+
+factory = Factory(kind="processor", type="group_by_trace", config=GroupByTraceConfig, parse=parse, create=create,
+                  signals=("traces",), first=True)
+
+
+def request_of(refs: list[SpanRef]) -> bytes:
+    """One ExportTraceServiceRequest for ``refs``, keeping each span with its original resource and scope."""
+    by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
+    for ref in refs:
+        entry = by_resource.setdefault(id(ref.resource), (ref.resource, {}))
+        entry[1].setdefault(id(ref.scope), (ref.scope, []))[1].append(ref.span)
+    req = ExportTraceServiceRequest()
+    for rs, scopes in by_resource.values():
+        out_rs = req.resource_spans.add(schema_url=rs.schema_url)
+        out_rs.resource.CopyFrom(rs.resource)
+        for ss, spans in scopes.values():
+            out_ss = out_rs.scope_spans.add(schema_url=ss.schema_url)
+            out_ss.scope.CopyFrom(ss.scope)
+            out_ss.spans.extend(spans)
+    return req.SerializeToString()
+

@@ -1,1 +1,1 @@
-"""OTLP receivers: gRPC and HTTP front ends over one admission path (:mod:`.ingest`)."""
+"""Receivers, one module per type (``otlp``: gRPC and HTTP front ends over one admission path, :mod:`otel_cot_collector.ingest`)."""

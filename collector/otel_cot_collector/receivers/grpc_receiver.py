@@ -10,9 +10,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .. import otlp
-from ..config import ProtocolConfig
-from . import ingest
-from .ingest import Ingest
+from .. import ingest
+from ..ingest import Ingest
+from .otlp_config import ProtocolConfig
 
 _CODES = {
     ingest.INVALID: code_pb2.INVALID_ARGUMENT,
@@ -67,12 +67,16 @@ def build_server(ing: Ingest, cfg: ProtocolConfig) -> tuple[grpc.aio.Server, int
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(signal.grpc_service,
                                                                               {"Export": method}),))
     address = f"{cfg.host}:{cfg.port}"
-    if cfg.tls:
-        with open(cfg.tls.key_file, "rb") as k, open(cfg.tls.cert_file, "rb") as c:
-            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
-        port = server.add_secure_port(address, creds)
-    else:
-        port = server.add_insecure_port(address)
+    try:
+        if cfg.tls:
+            with open(cfg.tls.key_file, "rb") as k, open(cfg.tls.cert_file, "rb") as c:
+                creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc's "Failed to bind to address ...; set GRPC_VERBOSITY=debug ..."
+        port = 0
     if port == 0:
-        raise OSError(f"OTLP/gRPC receiver cannot bind {address}")
+        raise OSError(f"cannot listen on {address} for OTLP/gRPC (address in use, or not an address of this "
+                      "machine)")
     return server, port

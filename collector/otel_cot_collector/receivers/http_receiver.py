@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import otlp
-from . import ingest
-from .ingest import Ingest
+from .. import ingest
+from ..ingest import Ingest
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

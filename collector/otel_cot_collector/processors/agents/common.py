@@ -1,27 +1,22 @@
-"""What the three coding-agent mappers share: one event shape, tool-argument normalisation and the views.
+"""What the three coding-agent mappers share: one event shape and the views.
 
-Each agent names its shell and edit tools differently and shapes their arguments differently (a command
-string, an argv list, a patch). They are normalised here into the shapes the detectors already read
-(``{"command": "<one shell line>"}``, ``{"file_path", "old_string", "new_string"}``), so the destructive-action,
-secret and reward-hacking detectors need no agent knowledge.
+Tool arguments are normalised by :mod:`otel_cot.coding_agents.tool_arguments` (shared with the session
+readers of ``otel-cot watch``), so the detectors need no agent knowledge.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from otel_cot.coding_agents.tool_arguments import normalise_tool, parse_json  # noqa: F401 (re-exported)
 from otel_cot.detectors import SpanView
-from otel_cot.detectors.actions import SHELL_TOOLS
 from otel_cot.detectors.base import KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER
 
 from ..log_views import LogRecordData
 
 MAX_TEXT = 1_000_000  # same bound as span views
-_SHELLS = {"bash", "sh", "zsh", "dash", "ksh", "/bin/bash", "/bin/sh", "/bin/zsh", "/usr/bin/bash"}
 _REDACTED = {"", "<REDACTED>", "[REDACTED]", "REDACTED"}
 
 
@@ -54,17 +49,6 @@ def session_key(agent: str, session: str) -> str:
     return f"{agent}:{session}"
 
 
-def parse_json(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text[:1] in ("{", "["):
-            try:
-                return json.loads(text)
-            except ValueError:
-                return value
-    return value
-
-
 def text_of(value: Any) -> str:
     if value is None:
         return ""
@@ -83,65 +67,6 @@ def truthy(value: Any) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return None
-
-
-def argv_to_command(argv: list[Any]) -> str:
-    """``["bash", "-lc", "rm -rf x"]`` → ``rm -rf x``; any other argv → its shell-quoted join."""
-    parts = [str(a) for a in argv]
-    if len(parts) >= 3 and parts[0] in _SHELLS and parts[1] in ("-c", "-lc", "-cl"):
-        return parts[2]
-    return shlex.join(parts)
-
-
-_PATCH_FILE = re.compile(r"^\*\*\* (Add|Update|Delete) File: (.+)$")
-
-
-def patch_edits(patch: str) -> list[dict[str, str]]:
-    """The files a Codex ``apply_patch`` envelope changes, as edit arguments (old/new text per file)."""
-    edits: list[dict[str, str]] = []
-    current: dict[str, Any] | None = None
-    for line in patch.splitlines():
-        m = _PATCH_FILE.match(line)
-        if m:
-            current = {"operation": m.group(1).lower(), "file_path": m.group(2).strip(), "old": [], "new": []}
-            edits.append(current)
-            continue
-        if current is None or line.startswith(("*** ", "@@")):
-            continue
-        if line.startswith("-"):
-            current["old"].append(line[1:])
-        elif line.startswith("+"):
-            current["new"].append(line[1:])
-        elif line.startswith(" "):
-            current["old"].append(line[1:])
-            current["new"].append(line[1:])
-    return [{"file_path": e["file_path"], "operation": e["operation"], "old_string": "\n".join(e["old"]),
-             "new_string": "\n".join(e["new"])} for e in edits]
-
-
-def normalise_tool(tool: str, arguments: Any) -> list[tuple[str, Any]]:
-    """(tool, arguments) pairs the detectors understand. Several pairs when one patch edits several files."""
-    args = parse_json(arguments)
-    if isinstance(args, str) and "*** Begin Patch" in args:
-        return [(tool, e) for e in patch_edits(args)] or [(tool, args)]
-    if isinstance(args, dict):
-        patch = args.get("input") or args.get("patch")
-        if isinstance(patch, str) and "*** Begin Patch" in patch:
-            return [(tool, e) for e in patch_edits(patch)] or [(tool, args)]
-        command = args.get("command", args.get("cmd"))
-        if isinstance(command, list):
-            if command and str(command[0]) == "apply_patch" and len(command) > 1:
-                return [("apply_patch", e) for e in patch_edits(str(command[1]))]
-            args = {**args, "command": argv_to_command(command)}
-            args.pop("cmd", None)
-        elif isinstance(command, str) and "command" not in args:
-            args = {**args, "command": command}
-            args.pop("cmd", None)
-        if "command" not in args and SHELL_TOOLS.match(tool):
-            full = args.get("full_command") or args.get("bash_command")  # Claude Code's tool_parameters
-            if isinstance(full, str):
-                args = {**args, "command": full}
-    return [(tool, args)]
 
 
 def views_of(event: CodingEvent, data: LogRecordData) -> list[SpanView]:

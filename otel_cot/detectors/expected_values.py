@@ -195,8 +195,9 @@ def _returns(code: str) -> Iterable[re.Match[str]]:
         yield from _CASE_RETURN.finditer(code)
 
 
-def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str] | None:
-    """``(why, evidence)`` when ``code`` returns a test's expected value for exactly that test's input."""
+def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str, str] | None:
+    """``(why, evidence, mechanism)`` when ``code`` returns a test's expected value for exactly that test's
+    input."""
     if not oracle or not code:
         return None
     by_expected: dict[str, list[tuple[str, ...]]] = {}
@@ -212,7 +213,7 @@ def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str]
             for args in candidates:
                 if _distinctive(args, returned) and all(a in condition for a in args):
                     return ("returns a test's expected value for exactly that test's input",
-                            m.group(0).strip()[:240])
+                            m.group(0).strip()[:240], "oracle_return")
     if "{" in code and ":" in code:
         flat = _norm(code)
         matched: dict[tuple[str, ...], str] = {}
@@ -223,5 +224,5 @@ def hard_coded(code: str, oracle: dict[tuple[str, ...], str]) -> tuple[str, str]
                 matched[args] = m.group(0)
                 if len(matched) >= 2 or (_distinctive(args, value) and len(key) >= 8):
                     return ("lookup table of tests' inputs to their expected values",
-                            ", ".join(matched.values())[:240])
+                            ", ".join(matched.values())[:240], "oracle_table")
     return None

@@ -10,9 +10,9 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from .. import otlp
-from ..store import QueueFull, Store
-from ..telemetry import Metrics
+from . import otlp
+from .store import QueueFull, Store
+from .telemetry import Metrics
 
 logger = logging.getLogger("otel_cot_collector.receiver")
 

@@ -8,6 +8,7 @@ then SIGKILL after a deadline); every wait is a bounded poll.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import shutil
@@ -76,13 +77,12 @@ def find_jaeger() -> str | None:
 
 
 def collector_command() -> list[str] | None:
-    """How to run the otel-cot collector here, or None when it is not installed."""
-    try:
-        import otel_cot_collector  # noqa: F401
-    except ImportError:
-        exe = shutil.which("otel-cot-collector")
-        return [exe] if exe else None
-    return [sys.executable, "-m", "otel_cot_collector"]
+    """How to run the otel-cot collector here, or None when it is not installed. Finds the module without
+    importing it: the collector is a separate program, reached only over OTLP and its ops endpoints."""
+    if importlib.util.find_spec("otel_cot_collector") is not None:
+        return [sys.executable, "-m", "otel_cot_collector"]
+    exe = shutil.which("otel-cot-collector")
+    return [exe] if exe else None
 
 
 def stop_process(proc: subprocess.Popen, timeout: float) -> int | None:
@@ -237,25 +237,39 @@ class Jaeger(Process):
         return f"{self.url}/trace/{trace_id}"
 
 
+PLACEHOLDER_UI = "This is not the Jaeger UI you are looking for"
+
+
+def jaeger_ui(url: str, trace_id: str) -> str:
+    """What Jaeger at ``url`` serves for the trace's page: ``"ui"``, ``"placeholder"`` (a build without UI
+    assets, such as one made with ``go build``/``go install``, serves a page saying so on every UI path)
+    or ``"unreachable"``."""
+    status, body = http_get(f"{url}/trace/{trace_id}")
+    if status != 200:
+        return "unreachable"
+    return "placeholder" if PLACEHOLDER_UI.encode() in body else "ui"
+
+
 def otlp_spans(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The spans of an API v3 (OTLP-JSON) result, each with ``attrs`` (a plain dict) and ``service``."""
     out = []
     for rs in result.get("resourceSpans", []):
-        service = next((_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])
+        service = next((any_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])
                         if a["key"] == "service.name"), None)
         for ss in rs.get("scopeSpans", []):
             for span in ss.get("spans", []):
                 span = dict(span)
-                span["attrs"] = {a["key"]: _value(a["value"]) for a in span.get("attributes", [])}
+                span["attrs"] = {a["key"]: any_value(a["value"]) for a in span.get("attributes", [])}
                 span["service"] = service
                 span["eventList"] = [{"name": e.get("name"),
-                                      "attrs": {a["key"]: _value(a["value"]) for a in e.get("attributes", [])}}
+                                      "attrs": {a["key"]: any_value(a["value"]) for a in e.get("attributes", [])}}
                                      for e in span.get("events", [])]
                 out.append(span)
     return out
 
 
-def _value(v: dict[str, Any]) -> Any:
+def any_value(v: dict[str, Any]) -> Any:
+    """An OTLP-JSON ``AnyValue`` as a Python value (strings, booleans, numbers, arrays; None otherwise)."""
     if "stringValue" in v:
         return v["stringValue"]
     if "boolValue" in v:
@@ -265,33 +279,42 @@ def _value(v: dict[str, Any]) -> Any:
     if "doubleValue" in v:
         return v["doubleValue"]
     if "arrayValue" in v:
-        return [_value(x) for x in v["arrayValue"].get("values", [])]
+        return [any_value(x) for x in v["arrayValue"].get("values", [])]
     return None
 
 
 def collector_config(workdir: str, *, grpc_port: int, http_port: int | None, ops_port: int, exporter: str,
-                     exporter_endpoint: str, wait: str = "500ms") -> dict[str, Any]:
+                     exporter_endpoint: str, wait: str = "500ms",
+                     also: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """An otel-cot collector config: OTLP in on loopback, detect, export to ``exporter_endpoint``
-    (``otlp_grpc``: host:port; ``otlp_http``: a base URL)."""
+    (``otlp_grpc``: host:port; ``otlp_http``: a base URL), and to each ``(exporter, endpoint)`` of
+    ``also``."""
     protocols: dict[str, Any] = {"grpc": {"endpoint": f"{HOST}:{grpc_port}"}}
     if http_port:
         protocols["http"] = {"endpoint": f"{HOST}:{http_port}"}
-    exp: dict[str, Any] = {"endpoint": exporter_endpoint, "timeout": "5s",
-                           "retry_on_failure": {"initial_interval": "100ms", "max_interval": "1s"}}
-    if exporter == "otlp_grpc":
-        exp["tls"] = {"insecure": True}
+    exporters = {f"{exporter}/backend": _exporter(exporter, exporter_endpoint)}
+    for i, (kind, endpoint) in enumerate(also, 1):
+        exporters[f"{kind}/also{i}"] = _exporter(kind, endpoint)
     return {
         "receivers": {"otlp": {"protocols": protocols}},
         "processors": {"group_by_trace": {"wait_duration": wait}, "detect": {}},
-        "exporters": {f"{exporter}/backend": exp},
+        "exporters": exporters,
         "queue": {"directory": os.path.join(workdir, "queue"), "max_bytes": "256MiB"},
         "service": {
             "telemetry": {"endpoint": f"{HOST}:{ops_port}", "log_level": "info"},
             "shutdown_timeout": "5s",
             "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["group_by_trace", "detect"],
-                                     "exporters": [f"{exporter}/backend"]}},
+                                     "exporters": list(exporters)}},
         },
     }
+
+
+def _exporter(kind: str, endpoint: str) -> dict[str, Any]:
+    exp: dict[str, Any] = {"endpoint": endpoint, "timeout": "5s",
+                           "retry_on_failure": {"initial_interval": "100ms", "max_interval": "1s"}}
+    if kind == "otlp_grpc":
+        exp["tls"] = {"insecure": True}
+    return exp
 
 
 class OtelCotCollector(Process):
@@ -300,7 +323,7 @@ class OtelCotCollector(Process):
     name = "otel-cot-collector"
 
     def __init__(self, workdir: str, exporter_endpoint: str, exporter: str = "otlp_grpc", *,
-                 http: bool = True, wait: str = "500ms") -> None:
+                 http: bool = True, wait: str = "500ms", also: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(workdir)
         self.name = os.path.basename(workdir.rstrip("/")) or self.name
         self.log_path = os.path.join(workdir, "collector.log")
@@ -309,7 +332,7 @@ class OtelCotCollector(Process):
         self.ops_port = free_port()
         self.config = collector_config(workdir, grpc_port=self.grpc_port, http_port=self.http_port,
                                        ops_port=self.ops_port, exporter=exporter,
-                                       exporter_endpoint=exporter_endpoint, wait=wait)
+                                       exporter_endpoint=exporter_endpoint, wait=wait, also=also)
 
     @property
     def otlp_grpc(self) -> str:
@@ -326,7 +349,8 @@ class OtelCotCollector(Process):
     def start(self, timeout: float = 60.0) -> "OtelCotCollector":
         command = collector_command()
         if command is None:
-            raise FileNotFoundError("otel-cot-collector is not installed (pip install ./collector)")
+            raise FileNotFoundError("otel-cot-collector is not installed "
+                                    "(from the checkout's root: pip install ./collector)")
         path = os.path.join(self.workdir, "collector.yaml")
         with open(path, "w") as fh:
             yaml.safe_dump(self.config, fh)

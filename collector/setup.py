@@ -1,0 +1,28 @@
+"""The collector's dependency on otel-cot. otel-cot is not on the package index yet, so a collector built from
+a checkout of the repository (``pip install ./collector``) depends on the checkout's own otel-cot. An editable
+build (``pip install -e . -e ./collector``, the developers' install) names plain ``otel-cot``: the editable
+checkout in the same command provides it, and pip refuses the same project as editable and as a URL. A build
+outside a checkout (from an sdist) names plain ``otel-cot``, as a published package does, and so does any build
+with ``OTEL_COT_PLAIN_DEPENDENCY=1`` (wheels to install elsewhere beside an otel-cot wheel)."""
+
+import os
+from pathlib import Path
+
+from setuptools import setup
+
+checkout = Path(__file__).resolve().parent.parent
+local = ((checkout / "pyproject.toml").is_file() and (checkout / "otel_cot" / "__init__.py").is_file()
+         and not os.environ.get("OTEL_COT_EDITABLE_BUILD") and not os.environ.get("OTEL_COT_PLAIN_DEPENDENCY"))
+REQUIRES = [
+    "grpcio>=1.60,<2",
+    "grpcio-status>=1.60,<2",
+    "googleapis-common-protos>=1.60",
+    "opentelemetry-proto>=1.30",
+    "protobuf>=5,<8",
+    "starlette>=0.40",
+    "uvicorn>=0.30",
+    "requests>=2.28",
+    "PyYAML>=6",
+]
+
+setup(install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])

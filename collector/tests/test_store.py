@@ -1,0 +1,80 @@
+"""The durable queue (Store) in process: inbox and outbox, the move transaction, the bytes limit, and what a
+reopened queue (after a crash) still holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_cot_collector.store import QueueFull, Store
+
+TRACES, LOGS = 1, 2
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(str(tmp_path / "q"), 1000)
+    yield s
+    s.close()
+
+
+def add(store: Store, data: bytes, signal: int = TRACES) -> int:
+    return store.append(signal, data).result(timeout=10)
+
+
+def test_appended_requests_are_read_in_order_after_a_cursor(store):
+    ids = [add(store, bytes([n]) * 10) for n in range(3)]
+    assert [row for row, _, _ in store.read_inbox(0, 10)] == ids
+    assert store.read_inbox(ids[0], 1) == [(ids[1], TRACES, bytes([1]) * 10)]
+    assert store.bytes == 30 and store.inbox_event.is_set()
+
+
+def test_over_the_bytes_limit_new_requests_are_refused(store):
+    add(store, b"x" * 900)
+    with pytest.raises(QueueFull, match="limit 1000"):
+        store.append(TRACES, b"y" * 101)
+    add(store, b"y" * 100)  # exactly at the limit is fine
+    assert store.bytes == 1000
+
+
+def test_move_writes_outbox_rows_and_deletes_inbox_rows_together(store):
+    row = add(store, b"in" * 10)
+    store.move([row], [("a", TRACES, b"out-a"), ("b", TRACES, b"out-b")])
+    assert store.counts() == (0, 2) and store.bytes == 10
+    with pytest.raises(Exception):
+        store.move([], [("a", TRACES, object())])  # type: ignore[list-item]  # cannot be stored
+    assert store.counts() == (0, 2)
+    second = add(store, b"again")
+    with pytest.raises(Exception):
+        store.move([second], [("a", TRACES, b"fine"), ("a", TRACES, object())])  # type: ignore[list-item]
+    assert store.counts() == (1, 2)  # rolled back: the inbox row is still there, no outbox row was added
+
+
+def test_an_exporter_reads_its_own_rows_one_signal_at_a_time_within_its_batch_bytes(store):
+    store.add_outbox([("a", TRACES, b"1" * 10), ("b", TRACES, b"x"), ("a", TRACES, b"2" * 10),
+                      ("a", LOGS, b"3" * 10), ("a", LOGS, b"4" * 10)])
+    first = store.read_outbox("a", 0, 100, 15)
+    assert [data for _, _, data in first] == [b"1" * 10]  # a second row would pass 15 bytes
+    assert [data for _, _, data in store.read_outbox("a", 0, 100, 1000)] == [b"1" * 10, b"2" * 10]
+    logs = store.read_outbox("a", first[0][0] + 2, 100, 1000)
+    assert [(code, data) for _, code, data in logs] == [(LOGS, b"3" * 10), (LOGS, b"4" * 10)]
+    assert [data for _, _, data in store.read_outbox("a", 0, 100, 1)] == [b"1" * 10]  # always one row
+    before = store.bytes
+    store.delete_outbox(first)
+    assert store.bytes == before - 10 and store.counts() == (0, 4)
+
+
+def test_a_reopened_queue_holds_everything_that_was_not_moved_or_sent(tmp_path):
+    directory = str(tmp_path / "q")
+    s = Store(directory, 1000)
+    kept = add(s, b"held" * 5)
+    done = add(s, b"done" * 5)
+    s.move([done], [("a", TRACES, b"outbox" * 2)])
+    s.close()  # as after a crash: nothing else was written
+    again = Store(directory, 1000)
+    try:
+        assert [row for row, _, _ in again.read_inbox(0, 10)] == [kept]
+        assert [data for _, _, data in again.read_outbox("a", 0, 10, 1000)] == [b"outbox" * 2]
+        assert again.bytes == 20 + 12
+        assert add(again, b"n") > done  # ids are never reused
+    finally:
+        again.close()
