@@ -32,8 +32,10 @@ the load (other processes evict its caches; a virtual CPU's stolen time can coun
 than the differences being measured, and the load changes from one process to the next; two blocks
 measured back to back in one process see nearly the same conditions, so their difference keeps the
 instrumentation's cost and loses most of the noise. Each process (one per variant per round, the order
-shuffled each round) switches its instrumentation on and off (``instrument()`` / ``uninstrument()``,
-``otel_cot.init()`` / ``shutdown()``) between blocks: per scenario, ``--blocks`` pairs, the two halves of
+shuffled each round) instruments once and then switches the instrumentation on and off between blocks by
+putting back the SDK attributes the instrumentation replaced (not with ``uninstrument()``: OpenLLMetry 0.62's
+leaves its wrappers in place, so instrumenting again would stack a second layer; the bench prints the spans
+the bare blocks exported, which must be 0): per scenario, ``--blocks`` pairs, the two halves of
 a pair in alternating order, the scenarios in a new shuffled order each time. A block is one untimed call
 after the switch, then as many calls as fill about ``--block-ms`` of CPU (sized in the warm-up), then
 ``force_flush`` of the span processor inside the block's CPU window, so the spans' export is charged to
@@ -60,6 +62,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -158,17 +161,15 @@ def serve() -> ThreadingHTTPServer:
 
 # --------------------------------------------------------------------------------------------- worker
 
-def _switch(variant: str, provider) -> tuple:
-    """(on, off): switch the variant's instrumentation on and off in this process."""
+def _instrument(variant: str, provider) -> None:
+    """Switch the variant's instrumentation on (once: see ``_switch``)."""
     if variant == "bare":
-        return (lambda: None), (lambda: None)
+        return
     if variant in ("otel-cot", "otel-cot-base"):
         import otel_cot
 
-        def on() -> None:
-            otel_cot.init(tracer_provider=provider, capture_content=True, instrument=["openai", "anthropic"])
-
-        return on, otel_cot.shutdown
+        otel_cot.init(tracer_provider=provider, capture_content=True, instrument=["openai", "anthropic"])
+        return
     if variant == "otel-official":
         from opentelemetry.instrumentation.genai.anthropic import AnthropicInstrumentor
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
@@ -180,17 +181,59 @@ def _switch(variant: str, provider) -> tuple:
         from openinference.instrumentation.openai import OpenAIInstrumentor
     else:
         raise SystemExit(f"unknown variant {variant}")
-    instrumentors = (OpenAIInstrumentor(), AnthropicInstrumentor())
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
+    AnthropicInstrumentor().instrument(tracer_provider=provider)
 
-    def on() -> None:
-        for instrumentor in instrumentors:
-            instrumentor.instrument(tracer_provider=provider)
 
-    def off() -> None:
-        for instrumentor in instrumentors:
-            instrumentor.uninstrument()
+_PATCHED_PACKAGES = ("openai", "anthropic", "httpx2", "httpcore2")
 
-    return on, off
+
+def _attributes() -> dict[tuple[int, str], tuple[Any, str, Any]]:
+    """Every attribute of the SDKs' modules and of the classes they define: (owner id, name) -> (owner, name, value)."""
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in _PATCHED_PACKAGES:
+            continue
+        for attribute, value in list(vars(module).items()):
+            out[(id(module), attribute)] = (module, attribute, value)
+            if isinstance(value, type) and value.__module__ == name:
+                for class_attribute, class_value in list(vars(value).items()):
+                    out[(id(value), class_attribute)] = (value, class_attribute, class_value)
+    return out
+
+
+def _switch(variant: str, provider) -> tuple:
+    """(on, off): the variant's patches to the SDKs put back and taken away, in this process.
+
+    Instruments once, with each attribute of the SDKs' modules and classes recorded before and after; the
+    switch sets the ones that changed to their value after (on) or before (off). Not the instrumentors' own
+    ``uninstrument()``: OpenLLMetry 0.62's leaves its wrappers in place, and instrumenting again wraps them
+    once more. The SDKs' modules the calls need are imported (by a first call) before the record.
+    """
+    before = _attributes()
+    _instrument(variant, provider)
+    after = _attributes()
+    owners = {key[0] for key in before}
+    # Attributes replaced or added (wrapt adds an inherited method to the class it wraps it on), callables only:
+    # those the classes fill in lazily on first use (pydantic's __signature__, ...) are not the instrumentation's.
+    absent = object()
+    changed = [(entry[0], entry[1], before[key][2] if key in before else absent, entry[2])
+               for key, entry in after.items()
+               if key[0] in owners and before.get(key, (None, None, absent))[2] is not entry[2] and callable(entry[2])
+               and not entry[1].startswith("__pydantic") and entry[1] != "__signature__"]
+    if os.environ.get("SDK_OVERHEAD_SHOW_PATCHES"):
+        print(variant, sorted(f"{getattr(o, '__qualname__', getattr(o, '__name__', o))}.{n}" for o, n, _, _ in changed),
+              file=sys.stderr)
+
+    def put(index: int) -> None:
+        for change in changed:
+            if change[index] is absent:
+                if change[1] in vars(change[0]):
+                    delattr(change[0], change[1])
+            else:
+                setattr(change[0], change[1], change[index])
+
+    return (lambda: put(3)), (lambda: put(2))
 
 
 def _calls(scenarios: list[str], port: int) -> dict:
@@ -258,9 +301,11 @@ def worker(args: argparse.Namespace) -> None:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
     trace.set_tracer_provider(provider)
-    on, off = _switch(args.worker, provider)
     calls = _calls(args.scenarios.split(","), args.port)
     names = list(calls)
+    for name in names:  # imports whatever the calls need, before the SDKs' attributes are recorded
+        calls[name]()
+    on, off = _switch(args.worker, provider)
     if args.instructions:
         return instructions_worker(calls, provider, on, off, args.warmup)
 
@@ -303,12 +348,15 @@ def worker(args: argparse.Namespace) -> None:
     gcs = {side: {name: [] for name in names} for side in ("bare", "on")}
     wall = {side: {name: [] for name in names} for side in ("bare", "on")}
     rnd = random.Random(args.seed)
+    bare_spans = 0  # spans exported by bare blocks: none, or the switch did not switch the variant off
     for b in range(args.blocks):
         rnd.shuffle(names)
         for name in names:
             call, n = calls[name], block_calls[name]
             for side in (("bare", "on") if (b + names.index(name)) % 2 else ("on", "bare")):
                 (on if side == "on" else off)()
+                provider.force_flush()
+                exported = NoopExporter.spans
                 call()  # untimed: whatever the switch left to do on first use
                 provider.force_flush()
                 samples = wall[side][name]
@@ -321,8 +369,11 @@ def worker(args: argparse.Namespace) -> None:
                 provider.force_flush()  # the export of this block's spans is charged to this block
                 blocks[side][name].append((cpu() - c) / n)
                 gcs[side][name].append((gc_ns[0] - g) / n)
+                if side == "bare":
+                    bare_spans += NoopExporter.spans - exported
     off()
-    result.update(cpu_blocks=blocks, gc_blocks=gcs, wall=wall, spans=NoopExporter.spans, versions=_versions())
+    result.update(cpu_blocks=blocks, gc_blocks=gcs, wall=wall, spans=NoopExporter.spans, bare_spans=bare_spans,
+                  versions=_versions())
     print(json.dumps(result))
 
 
@@ -448,6 +499,8 @@ def run_worker(*args, **kwargs) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[3]} failed:\n{proc.stderr[-3000:]}")
+    if os.environ.get("SDK_OVERHEAD_SHOW_PATCHES"):
+        print(proc.stderr, file=sys.stderr)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -734,7 +787,8 @@ def main() -> None:
     print(f"# {args.rounds} rounds (one process per variant each) x {args.blocks} pairs of blocks of ~{args.block_ms:g} ms "
           f"CPU per scenario; alloc pass {args.alloc_iters} calls; {time.time() - started:.0f} s")
     print("# load average (1 min) at the start of each round and at the end: " + " ".join(f"{x:.2f}" for x in loads))
-    print(f"# spans exported per variant (timing runs): {json.dumps({v: sum(o['spans'] for o in runs[v]) for v in variants})}")
+    print(f"# spans exported per variant (timing runs): {json.dumps({v: sum(o['spans'] for o in runs[v]) for v in variants})}"
+          f"; by bare blocks (must be 0): {json.dumps({v: sum(o['bare_spans'] for o in runs[v]) for v in variants})}")
     print("# string attribute bytes per exported span (alloc pass; shows content capture is on): "
           + json.dumps({v: round(a["text_bytes"] / max(a["spans"], 1)) for v, a in allocs.items()}))
     for v, ver in versions.items():
