@@ -14,6 +14,8 @@ import pytest
 
 from otel_cot import __version__
 
+pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
+
 OTEL_COT = str(Path(sys.executable).parent / "otel-cot")
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 

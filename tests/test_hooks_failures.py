@@ -24,6 +24,8 @@ from otel_cot.hooks.policy import DEFAULT_POLICY
 from tests.support.hook_env import hook_env, otel_cot
 from tests.support.hook_replay import HookCommands
 
+pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
+
 HARMLESS = {"command": "ls -la"}
 FORCE_PUSH = {"command": "git push --force origin main"}
 

@@ -14,6 +14,8 @@ from otel_cot.hooks.install import AGENTS, default_policy_path, is_ours
 from otel_cot.hooks.policy import DEFAULT_POLICY
 from tests.support.hook_env import otel_cot
 
+pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
+
 # A settings file as a user might have it: other hooks (one on the same event as ours), other keys, tabs.
 USER_SETTINGS = b"""{
 \t"model": "opus",

@@ -22,6 +22,8 @@ from tests.support.hook_replay import (HookCommands, plan_one_message_earlier, r
                                       replay_gemini_cli)
 from tests.support.otlp_sink import OtlpSink
 
+pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
+
 CLAUDE_SID = "6f1c2a9e-4b7d-4e21-9a3c-5d8e7f9a0b1c"
 CODEX_PLANTED = "rollout-2026-03-03T14-00-00-0199a213-81c0-7800-8aa1-bbab2a035a53.jsonl"
 CODEX_BENIGN = "rollout-2026-03-03T15-00-00-0199a2f0-1c2d-7e3f-9a4b-5c6d7e8f9a0b.jsonl"

@@ -140,6 +140,7 @@ def test_the_hooks_export_the_whole_session_alone_and_watch_then_has_nothing_lef
     assert os.path.exists(state_dir / "watch-state.json")
 
 
+@pytest.mark.process
 def test_a_running_otel_cot_watch_holds_the_lease_until_it_exits(tmp_path):
     import subprocess
     import sys

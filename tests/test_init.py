@@ -196,6 +196,7 @@ HEAVY = ("openai", "anthropic", "google.genai", "mcp", "agents", "pydantic", "ya
          "otel_cot.instrumentation.anthropic", "otel_cot.instrumentation._base")
 
 
+@pytest.mark.process
 def test_init_imports_no_sdk_no_instrumentor_and_no_detector(replay):
     out = _run(f"""
         import sys
@@ -207,6 +208,7 @@ def test_init_imports_no_sdk_no_instrumentor_and_no_detector(replay):
     assert "LOADED []" in out
 
 
+@pytest.mark.process
 def test_an_sdk_imported_before_init_is_instrumented_by_init(sink, replay):
     _run("""
         import openai
@@ -221,6 +223,7 @@ def test_an_sdk_imported_before_init_is_instrumented_by_init(sink, replay):
     assert sorted(s["name"] for s in sink.spans()) == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
 
 
+@pytest.mark.process
 def test_an_sdk_imported_after_init_is_instrumented_on_import_and_only_the_selected_ones(sink, replay):
     out = _run("""
         import sys
@@ -239,6 +242,7 @@ def test_an_sdk_imported_after_init_is_instrumented_on_import_and_only_the_selec
     assert len([s for s in sink.spans() if s["name"].startswith("chat")]) == 1
 
 
+@pytest.mark.process
 def test_importing_an_sdk_after_init_imports_none_of_its_lazy_modules(sink, replay):
     """openai loads its resources on first use; instrumenting it must not load them (they are wrapped when the
     client loads them)."""
@@ -261,6 +265,7 @@ def test_importing_an_sdk_after_init_imports_none_of_its_lazy_modules(sink, repl
     assert sorted(s["name"] for s in sink.spans()) == ["chat deepseek-reasoner", "reasoning deepseek-reasoner"]
 
 
+@pytest.mark.process
 def test_shutdown_before_the_import_disarms_the_hook(sink, replay):
     out = _run("""
         import otel_cot
@@ -274,6 +279,7 @@ def test_shutdown_before_the_import_disarms_the_hook(sink, replay):
     assert sink.spans() == []
 
 
+@pytest.mark.process
 def test_init_after_shutdown_instruments_again(replay):
     out = _run("""
         from opentelemetry import trace

@@ -16,7 +16,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_cot import semconv as sc
 from otel_cot.instrumentation import tools
-from otel_cot.instrumentation.mcp import _common, client, server
+from otel_cot.instrumentation.mcp import _common, client, results, server
 
 from .conftest import attrs
 from .support import mcp_server
@@ -159,8 +159,8 @@ def _boom(*args, **kwargs):
 
 
 SABOTAGE = [
-    (client, "_attributes"), (client, "tool_result"), (client, "with_trace_context"), (client, "ToolCall"),
-    (server, "_request"), (server, "_handler_request"), (server, "parent_from"), (server, "tool_result"),
+    (client, "_attributes"), (results, "tool_result"), (client, "with_trace_context"), (client, "ToolCall"),
+    (server, "_request"), (server, "_handler_request"), (server, "parent_from"),
     (server, "ToolCall"), (_common, "meta_dict"), (tools.ToolCall, "finish"), (tools.ToolCall, "fail"),
     (server._ServerCall, "span"),
 ]

@@ -28,6 +28,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_cot._export import BoundedSpanProcessor
 from otel_cot.config import DEFAULT_SHUTDOWN_TIMEOUT, ConfigurationError, Settings
 
+pytestmark = pytest.mark.process  # most tests run a script in a fresh interpreter
+
 ROOT = Path(__file__).resolve().parent.parent
 UNBOUNDED_EXIT_S = 7.0
 """The least an unbounded exit spends on a refused port: the OTLP exporter's backoff, 1 + 2 + 4 s."""

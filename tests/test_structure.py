@@ -27,6 +27,7 @@ def test_the_registry_is_pyprojects_entry_points():
         assert provider.installed(), f"{name}: the test environment installs every instrumented library"
 
 
+@pytest.mark.process
 def test_the_registry_imports_no_instrumentor_and_no_library():
     code = ("import sys\nfrom otel_cot.instrumentation.providers import providers\n"
             "found = providers()\nassert all(p.installed() for p in found.values())\n"

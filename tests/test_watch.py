@@ -310,6 +310,7 @@ def _wait_read_to_end(state, dest):
           what=f"the state to reach the end of {dest}")
 
 
+@pytest.mark.process
 def test_cli_once_exports_to_an_otlp_receiver(tmp_path):
     sink = OtlpSink()
     try:
@@ -333,6 +334,7 @@ def test_cli_once_exports_to_an_otlp_receiver(tmp_path):
         sink.close()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("agent", ["claude_code", "codex", "gemini_cli"])
 def test_sigkill_mid_session_then_restart_exports_every_record_once(tmp_path, agent):
     """The session is written line by line while ``watch`` runs; ``watch`` is killed with SIGKILL twice, at

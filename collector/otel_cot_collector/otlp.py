@@ -98,32 +98,35 @@ def check(signal: Signal, req: Message) -> Checked:
 
 
 def _check_spans(req: Any) -> Checked:
-    items = rejected = 0
-    for rs in req.resource_spans:
-        for ss in rs.scope_spans:
-            bad = [i for i, sp in enumerate(ss.spans)
-                   if len(sp.trace_id) != 16 or len(sp.span_id) != 8 or not any(sp.trace_id) or not any(sp.span_id)
-                   or len(sp.parent_span_id) not in (0, 8)]
-            for i in reversed(bad):
-                del ss.spans[i]
-            rejected += len(bad)
-            items += len(ss.spans)
-    msg = f"{rejected} span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes, not all zero" if rejected else ""
-    return Checked(items, rejected, msg)
+    return _drop_invalid((ss.spans for rs in req.resource_spans for ss in rs.scope_spans), _bad_span,
+                         "span(s) rejected: trace_id must be 16 bytes and span_id 8 bytes, not all zero")
 
 
 def _check_logs(req: Any) -> Checked:
+    return _drop_invalid((sl.log_records for rl in req.resource_logs for sl in rl.scope_logs), _bad_log_record,
+                         "log record(s) rejected: trace_id must be empty or 16 bytes, span_id empty or 8")
+
+
+def _bad_span(sp: Any) -> bool:
+    return (len(sp.trace_id) != 16 or len(sp.span_id) != 8 or not any(sp.trace_id) or not any(sp.span_id)
+            or len(sp.parent_span_id) not in (0, 8))
+
+
+def _bad_log_record(lr: Any) -> bool:
+    return len(lr.trace_id) not in (0, 16) or len(lr.span_id) not in (0, 8)
+
+
+def _drop_invalid(groups: Any, bad: Callable[[Any], bool], what: str) -> Checked:
+    """Delete the items ``bad`` finds from each repeated field of ``groups``; the count left and the count
+    rejected, with ``what`` after the rejected count as the message."""
     items = rejected = 0
-    for rl in req.resource_logs:
-        for sl in rl.scope_logs:
-            bad = [i for i, lr in enumerate(sl.log_records)
-                   if len(lr.trace_id) not in (0, 16) or len(lr.span_id) not in (0, 8)]
-            for i in reversed(bad):
-                del sl.log_records[i]
-            rejected += len(bad)
-            items += len(sl.log_records)
-    msg = f"{rejected} log record(s) rejected: trace_id must be empty or 16 bytes, span_id empty or 8" if rejected else ""
-    return Checked(items, rejected, msg)
+    for group in groups:
+        invalid = [i for i, item in enumerate(group) if bad(item)]
+        for i in reversed(invalid):
+            del group[i]
+        rejected += len(invalid)
+        items += len(group)
+    return Checked(items, rejected, f"{rejected} {what}" if rejected else "")
 
 
 def _count_points(req: Any) -> int:

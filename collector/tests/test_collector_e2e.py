@@ -204,7 +204,13 @@ def test_metrics_pass_through_and_findings_counter(shared):
 
 
 def test_ops_endpoints(shared):
-    _, collector = shared
+    sink, collector = shared
+    # A span of its own, so that the receiver's counters exist whichever tests of the module ran before.
+    req = raw_span_request("3" * 32, "4" * 16)
+    r = requests.post(f"http://{collector.http_endpoint}/v1/traces", data=req.SerializeToString(), headers=PROTOBUF,
+                      timeout=10)
+    assert r.status_code == 200
+    wait_for(lambda: "4" * 16 in sink.spans, 15, "the span")
     assert requests.get(collector.ops + "/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(collector.ops + "/readyz", timeout=5).status_code == 200
     text = requests.get(collector.ops + "/metrics", timeout=5).text

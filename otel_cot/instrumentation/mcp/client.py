@@ -25,7 +25,7 @@ from .._base import Telemetry
 from .._context import traced_async
 from ..tools import ToolCall
 from ._common import TOOL_TYPE, TOOLS_CALL, field, with_trace_context
-from .results import tool_result
+from .results import end_tool_call
 
 CALL_KEY = otel_context.create_key("otel_cot.mcp.client_call")
 _SERVER_NAME_ATTR = "_otel_cot_mcp_server_name"
@@ -120,18 +120,7 @@ def _start(telemetry: Telemetry, wrapped: Callable[..., Any], instance: Any, arg
 
 
 def _end(call: ToolCall, result: Any = None, error: BaseException | None = None) -> None:
-    try:
-        if error is not None:
-            call.fail(error)
-            return
-        value, is_error = tool_result(result)
-    except Exception as exc:
-        report_internal_error("mcp call_tool result", exc)
-        value, is_error = None, False
-    try:
-        call.finish(value, is_error=is_error)
-    except Exception as exc:
-        report_internal_error("mcp call_tool end", exc)
+    end_tool_call(call, result, error, "client")
 
 
 def call_tool_wrapper(telemetry: Telemetry) -> Callable[..., Any]:

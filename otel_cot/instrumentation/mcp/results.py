@@ -1,9 +1,12 @@
-"""A tools/call result as the value we record: its text content, and its structured content if any."""
+"""A tools/call result as the value we record (its text content, and its structured content if any), and the
+end of a tool call's span with it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...internal_errors import report_internal_error
+from ..tools import ToolCall
 from ._common import field
 
 
@@ -37,3 +40,20 @@ def tool_result(result: Any) -> tuple[Any, bool]:
     if structured is None:
         return text, is_error
     return {"content": text, "structuredContent": structured}, is_error
+
+
+def end_tool_call(call: ToolCall, result: Any, error: BaseException | None, side: str) -> None:
+    """End ``call``'s span: failed with ``error``, else finished with ``result``'s value. Never raises (``side``,
+    client or server, names the place in an internal-error report)."""
+    try:
+        if error is not None:
+            call.fail(error)
+            return
+        value, is_error = tool_result(result)
+    except Exception as exc:
+        report_internal_error(f"mcp {side} tool result", exc)
+        value, is_error = None, False
+    try:
+        call.finish(value, is_error=is_error)
+    except Exception as exc:
+        report_internal_error(f"mcp {side} tool end", exc)

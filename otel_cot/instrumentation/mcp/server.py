@@ -20,7 +20,7 @@ from .._base import Telemetry
 from .._context import traced_async
 from ..tools import ToolCall
 from ._common import TOOL_TYPE, TOOLS_CALL, parent_from
-from .results import tool_result
+from .results import end_tool_call
 
 CALL_KEY = otel_context.create_key("otel_cot.mcp.server_call")
 _WRAPPING_ERRORS = ("ToolError", "UnexpectedToolError")
@@ -41,19 +41,7 @@ class _ServerCall:
         return self.call.span
 
     def end(self, result: Any = None, error: BaseException | None = None) -> None:
-        try:
-            error = self.handler_error or error
-            if error is not None:
-                self.call.fail(error)
-                return
-            value, is_error = tool_result(result)
-        except Exception as exc:
-            report_internal_error("mcp server tool result", exc)
-            value, is_error = None, False
-        try:
-            self.call.finish(value, is_error=is_error)
-        except Exception as exc:
-            report_internal_error("mcp server tool end", exc)
+        end_tool_call(self.call, result, self.handler_error or error, "server")
 
 
 def _handler_error(error: BaseException) -> BaseException:
