@@ -5,6 +5,7 @@
     python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
     python bench/sdk_profile.py --instructions        # direct mode counted by callgrind: load-independent
     python bench/sdk_profile.py --marginal            # CPU time of one more streamed chunk
+    python bench/sdk_profile.py --interleaved         # our code alone, and between real (bare) SDK calls
 
 Direct mode times exactly the code a model call runs through otel-cot, with the SDK taken out: the
 same six scenarios and recorded payloads as bench/sdk_overhead.py, parsed once into the SDK's own
@@ -384,6 +385,55 @@ def marginal(args) -> dict:
     return out
 
 
+def interleaved(args) -> dict:
+    """CPU of our code (direct mode) run back to back, and run right after a bare SDK call of the same scenario
+    (real SDK over MockTransport, not instrumented): (SDK call + our code) - (SDK call alone), in alternating blocks.
+    The difference is what the SDK's own work between our calls costs our code (caches). Also the CPU of every
+    thread but the calling one (process - thread CPU: the batch span processor's export) per call."""
+    telemetry, provider, _ = _telemetry()
+    cpu, own = time.process_time_ns, time.thread_time_ns
+    out = {}
+    print("# our code (direct mode) back to back, and between bare SDK calls: µs per call, median over "
+          f"{args.pairs} rounds of {args.iters} calls [min, max]")
+    print("| scenario | back to back | SDK call alone | between SDK calls | ratio | other threads |")
+    print("|---|---|---|---|---|---|")
+    for name in args.scenarios.split(","):
+        run = Direct(name, telemetry)
+        resource = _client(name)
+        kwargs = request_kwargs(name, resource.create)
+
+        def sdk(resource=resource, kwargs=kwargs) -> None:
+            result = resource.create(**kwargs)
+            if kwargs.get("stream"):
+                for _ in result:
+                    pass
+
+        def both() -> None:
+            sdk()
+            run.run()
+
+        rows: dict[str, list[float]] = {"hot": [], "sdk": [], "both": [], "other": []}
+        for _ in range(args.pairs):
+            for _ in range(args.warmup):
+                both()
+            for key, body in (("hot", run.run), ("sdk", sdk), ("both", both)):
+                provider.force_flush()
+                c, t = cpu(), own()
+                for _ in range(args.iters):
+                    body()
+                provider.force_flush()
+                rows[key].append((cpu() - c) / args.iters / 1000)
+                if key == "hot":
+                    rows["other"].append(((cpu() - c) - (own() - t)) / args.iters / 1000)
+        between = [b - s for b, s in zip(rows["both"], rows["sdk"])]
+        hot, cold = statistics.median(rows["hot"]), statistics.median(between)
+        out[name] = dict(back_to_back_us=hot, sdk_us=statistics.median(rows["sdk"]), between_sdk_calls_us=cold,
+                         between_range=[min(between), max(between)], other_threads_us=statistics.median(rows["other"]))
+        print(f"| {name} | {hot:.0f} | {out[name]['sdk_us']:.0f} | {cold:.0f} [{min(between):.0f}, {max(between):.0f}] | "
+              f"{cold / hot:.2f} | {out[name]['other_threads_us']:.1f} |")
+    return out
+
+
 def direct(args, profiler=None) -> dict:
     telemetry, provider, exporter = _telemetry()
     names = args.scenarios.split(",")
@@ -492,7 +542,10 @@ def main() -> None:
     ap.add_argument("--instructions", action="store_true", help="count instructions under callgrind (slow)")
     ap.add_argument("--marginal", action="store_true",
                     help="CPU time per chunk beyond the first: streams as recorded against longer ones, paired blocks")
-    ap.add_argument("--pairs", type=int, default=30, help="with --marginal: pairs of blocks per stream")
+    ap.add_argument("--pairs", type=int, default=30, help="with --marginal: pairs of blocks per stream; with "
+                    "--interleaved: rounds")
+    ap.add_argument("--interleaved", action="store_true",
+                    help="our code back to back against between bare SDK calls (--iters calls per block)")
     ap.add_argument("--breakdown", action="store_true",
                     help="with --instructions: also each call without one part of our code (what each part costs)")
     ap.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
@@ -514,7 +567,7 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(40)
         return
     out = (instructions(args) if args.instructions else marginal(args) if args.marginal else e2e(args) if args.e2e
-           else direct(args))
+           else interleaved(args) if args.interleaved else direct(args))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 
