@@ -35,12 +35,25 @@ def _reference_get(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
+def _collect_models(value: Any, out: list[Any]) -> None:
+    """Append ``value`` and every pydantic object inside it (fields, extras, lists) to ``out``."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        out.append(value)
+        for field in list(type(value).model_fields) + list(value.__pydantic_extra__ or {}):
+            _collect_models(getattr(value, field, None), out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect_models(v, out)
+
+
 def _sdk_objects() -> list[Any]:
     """Every pydantic object the SDKs build from the recorded responses and stream events."""
     from anthropic.types import Message, RawMessageStreamEvent
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
     from openai.types.responses import Response, ResponseStreamEvent
-    from pydantic import BaseModel, TypeAdapter
+    from pydantic import TypeAdapter
 
     types = {("chat.completions", False): ChatCompletion, ("chat.completions", True): ChatCompletionChunk,
              ("responses", False): Response, ("responses", True): ResponseStreamEvent,
@@ -48,13 +61,7 @@ def _sdk_objects() -> list[Any]:
     out: list[Any] = []
 
     def walk(value: Any) -> None:
-        if isinstance(value, BaseModel):
-            out.append(value)
-            for field in list(type(value).model_fields) + list(value.__pydantic_extra__ or {}):
-                walk(getattr(value, field, None))
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
+        _collect_models(value, out)
 
     for entry in index():
         key = (entry["api"], bool(entry.get("stream")))
@@ -87,7 +94,6 @@ def _sdk_parsed_objects() -> list[Any]:
     import anthropic
     import httpx2
     import openai
-    from pydantic import BaseModel
 
     from .support.calls import kwargs_for
     from .support.fixtures import is_beta
@@ -95,13 +101,7 @@ def _sdk_parsed_objects() -> list[Any]:
     out: list[Any] = []
 
     def walk(value: Any) -> None:
-        if isinstance(value, BaseModel):
-            out.append(value)
-            for field in list(type(value).model_fields) + list(value.__pydantic_extra__ or {}):
-                walk(getattr(value, field, None))
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
+        _collect_models(value, out)
 
     for entry in index():
         fx = load(entry["file"])
@@ -164,6 +164,22 @@ def test_fields_read_exactly_what_get_reads_on_every_sdk_object():
     assert not field_sets[-1].direct  # never past a method of the class
 
 
+def _as_mapping(model: type) -> type:
+    """A subclass of the pydantic ``model`` that is also a Mapping with one key, "m"."""
+
+    class MappingModel(model, Mapping):  # type: ignore[misc, valid-type]
+        def __getitem__(self, key: str) -> Any:
+            return {"m": "mapped"}[key]
+
+        def __iter__(self):
+            return iter(["m"])
+
+        def __len__(self) -> int:
+            return 1
+
+    return MappingModel
+
+
 def test_get_steps_aside_for_properties_private_attributes_and_mappings():
     from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -176,15 +192,7 @@ def test_get_steps_aside_for_properties_private_attributes_and_mappings():
         def b(self) -> str:
             return "property"
 
-    class MappingModel(Model, Mapping):  # type: ignore[misc]
-        def __getitem__(self, key: str) -> Any:
-            return {"m": "mapped"}[key]
-
-        def __iter__(self):
-            return iter(["m"])
-
-        def __len__(self) -> int:
-            return 1
+    MappingModel = _as_mapping(Model)
 
     m = Model(extra_field="x")
     for name in ("a", "b", "_secret", "extra_field", "missing", "model_config"):
@@ -207,15 +215,7 @@ def test_fields_step_aside_for_extras_aliases_properties_private_attributes_and_
         def b(self) -> str:
             return "property"
 
-    class MappingModel(Model, Mapping):  # type: ignore[misc]
-        def __getitem__(self, key: str) -> Any:
-            return {"m": "mapped"}[key]
-
-        def __iter__(self):
-            return iter(["m"])
-
-        def __len__(self) -> int:
-            return 1
+    MappingModel = _as_mapping(Model)
 
     cases = [Model(), Model(extra_field="x"), Model(other="via alias", aliased="as extra"),
              Model.model_construct(extra_field="y"), MappingModel(m=1), {"a": 2, "extra_field": "z"}, None, object()]
