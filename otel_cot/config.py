@@ -22,6 +22,9 @@ DEFAULT_MAX_CONTENT_LENGTH = 32_768
 DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 """Seconds ``shutdown()`` and interpreter exit may wait for the backend to take the last spans."""
 
+GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
+"""The variable naming the guard's YAML policy file (read by ``otel_cot.init()``)."""
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT in the newer GenAI utilities.

@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..config import GUARD_CONFIG_ENV
 from ..runtime import runtime
 
 if TYPE_CHECKING:
     from .check import Guard
     from .policy import Policy
 
-GUARD_CONFIG_ENV = "OTEL_COT_GUARD_CONFIG"
-"""The variable naming the guard's YAML policy file (read by ``otel_cot.init()``)."""
+__all__ = ["GUARD_CONFIG_ENV", "active", "configure", "on_block"]
 
 _lock = threading.Lock()
 

@@ -38,9 +38,8 @@ from typing import Any, Awaitable, Callable, Mapping, Union
 
 import yaml
 
-from ..config import ConfigurationError
+from ..config import GUARD_CONFIG_ENV, ConfigurationError
 from ..detectors.base import SEVERITIES, Finding, severity_rank
-from .api import GUARD_CONFIG_ENV
 from .decision import ACTIONS, LOG, AskRequest
 
 AskCallback = Callable[[AskRequest], Union[bool, Awaitable[bool]]]
