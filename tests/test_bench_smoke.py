@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -32,8 +33,12 @@ def test_sdk_overhead_quick() -> None:
     for scenario in ("openai.chat", "openai.chat.stream", "openai.chat.stream.reasoning", "openai.responses",
                      "openai.responses.stream", "anthropic.messages", "anthropic.messages.stream"):
         assert any(line.startswith(f"| {scenario} |") and "| otel-cot |" in line for line in out.splitlines())
-    # otel-cot exported spans; bare exported none (the SDK's own Anthropic spans are off in every variant)
-    assert '"bare": 0' in out and '"otel-cot": 0' not in out
+    # otel-cot exported spans; bare exported none (the SDK's own Anthropic spans are off in every variant); the
+    # switch turned otel-cot off for its bare blocks (they exported no span)
+    line = next(line for line in out.splitlines() if line.startswith("# spans exported per variant"))
+    timing, bare_blocks = (json.loads(part[part.index("{"):]) for part in line.split("; by bare blocks"))
+    assert timing["bare"] == 0 and timing["otel-cot"] > 0
+    assert bare_blocks == {"bare": 0, "otel-cot": 0}
 
 
 def test_detectors_quick() -> None:
