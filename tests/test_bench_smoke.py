@@ -41,6 +41,14 @@ def test_sdk_overhead_quick() -> None:
     assert bare_blocks == {"bare": 0, "otel-cot": 0}
 
 
+
+def test_sdk_profile_interleaved_quick() -> None:
+    pytest.importorskip("openai")
+    out = _run("bench/sdk_profile.py", "--interleaved", "--scenarios", "openai.chat,openai.chat.stream", "--pairs", "1",
+               "--iters", "2", "--warmup", "1")
+    assert "| scenario | back to back | SDK call alone | between SDK calls | ratio | other threads |" in out
+    assert sum(line.startswith(("| openai.chat |", "| openai.chat.stream |")) for line in out.splitlines()) == 2
+
 def test_detectors_quick() -> None:
     out = _run("bench/detectors.py", "--quick")
     assert '"mb_per_s_per_core"' in out and '"spans_per_s"' in out
