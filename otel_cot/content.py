@@ -28,11 +28,15 @@ class CleanText:
     redacted: int = 0
 
 
-def clean(text: str, settings: Settings) -> CleanText:
+def clean(text: str, settings: Settings, *, checked: bool = False) -> CleanText:
+    """``checked``: ``secrets.may_contain_secret(text)`` is known true (see ``secrets.redact``)."""
     redacted = 0
     if settings.redact_secrets and text:
-        text, redacted = secrets.redact(text)
-    limit = settings.max_content_length
+        text, redacted = secrets.redact(text, checked=checked)
+    return _cut(text, settings.max_content_length, redacted)
+
+
+def _cut(text: str, limit: int, redacted: int = 0) -> CleanText:
     if len(text) > limit:
         return CleanText(text[:limit] + TRUNCATION_MARK, True, redacted)
     return CleanText(text, False, redacted)
@@ -46,26 +50,48 @@ class ContentBudget:
     """Cleans the values of one span and remembers whether any was cut or redacted.
 
     Results are memoised per text: the same reasoning appears in the output messages and in
-    its reasoning span, and role/type strings repeat in every message.
+    its reasoning span, and role/type strings repeat in every message. The texts the secret
+    scan's first stage found nothing in are remembered too, for :meth:`clean_joined`.
     """
 
-    __slots__ = ("settings", "truncated", "redacted", "_seen")
+    __slots__ = ("settings", "truncated", "redacted", "_seen", "_clear")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.truncated = False
         self.redacted = 0
         self._seen: dict[str, CleanText] = {}
+        self._clear: set[str] = set()
 
     def clean(self, text: str) -> CleanText:
         result = self._seen.get(text)
         if result is None:
             if len(text) < _MIN_SECRET_TEXT and len(text) <= self.settings.max_content_length:
                 return CleanText(text)
-            result = self._seen[text] = clean(text, self.settings)
+            result = self._seen[text] = self._clean(text)
         self.truncated |= result.truncated
         self.redacted += result.redacted
         return result
+
+    def _clean(self, text: str) -> CleanText:
+        settings = self.settings
+        if settings.redact_secrets:
+            if secrets.may_contain_secret(text):
+                return clean(text, settings, checked=True)
+            self._clear.add(text)
+        return _cut(text, settings.max_content_length)
+
+    def clean_joined(self, parts: list[str], separator: str) -> CleanText:
+        """``self.clean(separator.join(parts))``, without scanning the join for secrets again when the separator
+        is line breaks and the scan found nothing in any part: no secret pattern spans a line break
+        (``secrets.may_contain_secret``). Responses reasoning summaries: the parts go in the output messages,
+        their join in the reasoning span."""
+        text = separator.join(parts)
+        if (text not in self._seen and self.settings.redact_secrets and separator and not separator.strip("\n")
+                and all(part in self._clear for part in parts)):
+            self._clear.add(text)
+            self._seen[text] = _cut(text, self.settings.max_content_length)
+        return self.clean(text)
 
     def __call__(self, text: str) -> str:
         return self.clean(text).text

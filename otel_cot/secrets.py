@@ -31,7 +31,7 @@ from urllib.parse import unquote
 
 from otel_cot import textscan
 
-__all__ = ["SECRET_KINDS", "SecretMatch", "find_secrets", "redact", "shannon_entropy"]
+__all__ = ["SECRET_KINDS", "SecretMatch", "find_secrets", "may_contain_secret", "redact", "shannon_entropy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -810,9 +810,22 @@ def find_secrets(text: str) -> list[SecretMatch]:
     return [SecretMatch(kind, s, e) for kind, s, e in hits]
 
 
-def redact(text: str) -> tuple[str, int]:
-    """Replace each secret value with ``[REDACTED:<kind>]``; return the text and the count."""
-    if not text or _TRIGGER_RX.search(text) is None:  # what find_secrets would conclude, without its calls
+def may_contain_secret(text: str) -> bool:
+    """False when ``find_secrets(text)`` is surely empty: no trigger matches (the first stage alone).
+
+    No trigger matches across a line break (nothing in a trigger or its lookarounds matches ``\\n``, and a
+    line break before or after a text passes every lookaround just as the text's own start or end does), so
+    texts joined with line breaks may contain one only if one of them may.
+    """
+    return _TRIGGER_RX.search(text) is not None
+
+
+def redact(text: str, *, checked: bool = False) -> tuple[str, int]:
+    """Replace each secret value with ``[REDACTED:<kind>]``; return the text and the count.
+
+    ``checked``: the caller found ``may_contain_secret(text)`` true already (the trigger search is not repeated).
+    """
+    if not checked and (not text or _TRIGGER_RX.search(text) is None):  # what find_secrets would conclude
         return text, 0
     matches = find_secrets(text)
     if not matches:

@@ -71,44 +71,47 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
-def absent(obj: Any, names: tuple[str, ...]) -> bool:
-    """True when ``get(obj, name)`` would give the default for every one of ``names``, told in one step for
-    pydantic models (no look-up through pydantic per name); False when that cannot be told this way."""
-    cls = type(obj)
-    info = _DIRECT[cls] if cls in _DIRECT else _model_names(cls)
-    if info is None:
-        return False
-    for name in names:
-        direct = info.get(name)
-        if direct is None:
-            direct = info[name] = _direct(cls, name)
-        if not direct:
-            return False
-    values = obj.__dict__
-    extra = getattr(obj, "__pydantic_extra__", None)
-    for name in names:
-        if name in values or (extra and name in extra):
-            return False
-    return True
+class Fields:
+    """Reads a fixed set of fields of SDK objects the cheapest exact way: per-chunk code, inline, as
 
+        fields = obj.__dict__ if type(obj) in FIELDS.direct else FIELDS.of(obj)
+        value = fields.get("name")
 
-# Classes whose instances are not mappings: for them ``getattr(obj, name, default)`` is exactly ``get``.
-_OBJECT_CLASSES: dict[type, bool] = {type(None): True}
-
-
-def reader(obj: Any) -> Any:
-    """The cheapest exact way to read fields of ``obj``: ``getattr`` unless ``obj`` is a mapping (then ``get``).
-
-    Call as ``reader(obj)(obj, name, None)``. Use it for fields the SDK type declares (present on
-    its objects); fields that are often missing (provider extras) are cheaper through ``get``.
+    ``direct`` holds the pydantic model classes whose instance dict is what ``getattr`` reads for every one of
+    ``names``: each a field the class declares without an alias, nothing of that name on the class, no custom
+    attribute hook. Such a field is in the instance dict whenever it is set (pydantic, and the SDKs' own
+    ``construct``, keep only undeclared keys in ``__pydantic_extra__``), so ``.get`` on the dict gives what
+    ``get(obj, name)`` gives, without pydantic's ``__getattr__`` hook (most of the cost of a stream chunk).
+    ``extras`` are names the class must *not* declare (provider extensions, found in ``__pydantic_extra__``):
+    with ``direct``, read them from ``getattr(obj, "__pydantic_extra__", None)``. ``of(obj)`` is the path
+    for anything else: it checks a class seen for the first time (then returns the instance dict if the
+    class qualifies), else gives a dict of ``get(obj, name)`` for every name, extras included.
     """
-    cls = type(obj)
-    plain_object = _OBJECT_CLASSES.get(cls)
-    if plain_object is None:
-        plain_object = not issubclass(cls, Mapping)
-        if len(_OBJECT_CLASSES) < 4096:
-            _OBJECT_CLASSES[cls] = plain_object
-    return getattr if plain_object else get
+
+    __slots__ = ("names", "extras", "direct", "_checked")
+
+    def __init__(self, *names: str, extras: tuple[str, ...] = ()) -> None:
+        self.names = names
+        self.extras = extras
+        self.direct: set[type] = set()
+        self._checked: set[type] = set()
+
+    def of(self, obj: Any) -> dict[str, Any]:
+        cls = type(obj)
+        if cls not in self._checked and len(self._checked) < 4096:
+            self._checked.add(cls)
+            if self._qualifies(cls):
+                self.direct.add(cls)
+        if cls in self.direct:
+            return obj.__dict__
+        return {name: get(obj, name) for name in self.names + self.extras}
+
+    def _qualifies(self, cls: type) -> bool:
+        if _model_names(cls) is None or not all(_direct(cls, name) for name in self.names + self.extras):
+            return False
+        declared = getattr(cls, "model_fields", None) or {}
+        return (all(name in declared and declared[name].alias in (None, name) for name in self.names)
+                and not any(name in declared for name in self.extras))
 
 
 def numbers(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:

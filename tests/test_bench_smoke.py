@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -27,14 +28,26 @@ def test_sdk_overhead_quick() -> None:
     pytest.importorskip("openai")
     pytest.importorskip("anthropic")
     out = _run("bench/sdk_overhead.py", "--quick")
-    assert "| scenario | chunks | variant | median µs |" in out
-    for scenario in ("openai.chat", "openai.chat.stream", "openai.responses", "openai.responses.stream",
-                     "anthropic.messages", "anthropic.messages.stream"):
-        assert f"| {scenario} |" in out
+    assert "| scenario | chunks | bare µs | otel-cot | bare |" in out  # the CPU-time table
+    assert "| scenario | variant | CPU overhead µs |" in out
+    for scenario in ("openai.chat", "openai.chat.stream", "openai.chat.stream.reasoning", "openai.responses",
+                     "openai.responses.stream", "anthropic.messages", "anthropic.messages.stream"):
         assert any(line.startswith(f"| {scenario} |") and "| otel-cot |" in line for line in out.splitlines())
-    # otel-cot exported spans; bare exported none (the SDK's own Anthropic spans are off in every variant)
-    assert '"bare": 0' in out and '"otel-cot": 0' not in out
+    # otel-cot exported spans; bare exported none (the SDK's own Anthropic spans are off in every variant); the
+    # switch turned otel-cot off for its bare blocks (they exported no span)
+    line = next(line for line in out.splitlines() if line.startswith("# spans exported per variant"))
+    timing, bare_blocks = (json.loads(part[part.index("{"):]) for part in line.split("; by bare blocks"))
+    assert timing["bare"] == 0 and timing["otel-cot"] > 0
+    assert bare_blocks == {"bare": 0, "otel-cot": 0}
 
+
+
+def test_sdk_profile_interleaved_quick() -> None:
+    pytest.importorskip("openai")
+    out = _run("bench/sdk_profile.py", "--interleaved", "--scenarios", "openai.chat,openai.chat.stream", "--pairs", "1",
+               "--iters", "2", "--warmup", "1")
+    assert "| scenario | back to back | SDK call alone | between SDK calls | ratio | other threads |" in out
+    assert sum(line.startswith(("| openai.chat |", "| openai.chat.stream |")) for line in out.splitlines()) == 2
 
 def test_detectors_quick() -> None:
     out = _run("bench/detectors.py", "--quick")

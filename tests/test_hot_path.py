@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -34,12 +35,25 @@ def _reference_get(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
+def _collect_models(value: Any, out: list[Any]) -> None:
+    """Append ``value`` and every pydantic object inside it (fields, extras, lists) to ``out``."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        out.append(value)
+        for field in list(type(value).model_fields) + list(value.__pydantic_extra__ or {}):
+            _collect_models(getattr(value, field, None), out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect_models(v, out)
+
+
 def _sdk_objects() -> list[Any]:
     """Every pydantic object the SDKs build from the recorded responses and stream events."""
     from anthropic.types import Message, RawMessageStreamEvent
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
     from openai.types.responses import Response, ResponseStreamEvent
-    from pydantic import BaseModel, TypeAdapter
+    from pydantic import TypeAdapter
 
     types = {("chat.completions", False): ChatCompletion, ("chat.completions", True): ChatCompletionChunk,
              ("responses", False): Response, ("responses", True): ResponseStreamEvent,
@@ -47,13 +61,7 @@ def _sdk_objects() -> list[Any]:
     out: list[Any] = []
 
     def walk(value: Any) -> None:
-        if isinstance(value, BaseModel):
-            out.append(value)
-            for field in list(type(value).model_fields) + list(value.__pydantic_extra__ or {}):
-                walk(getattr(value, field, None))
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
+        _collect_models(value, out)
 
     for entry in index():
         key = (entry["api"], bool(entry.get("stream")))
@@ -80,7 +88,45 @@ NAMES = ["type", "id", "index", "delta", "text", "thinking", "content", "choices
          "model_dump", "_private", "__dict__", "__class__", "not_a_field", "signature", "citations"]
 
 
-def test_get_and_reader_match_getattr_semantics_on_every_sdk_object():
+def _sdk_parsed_objects() -> list[Any]:
+    """Every pydantic object the SDKs themselves build (their own ``construct``, not validation) from the recorded
+    responses, through the real client over an in-memory transport."""
+    import anthropic
+    import httpx2
+    import openai
+
+    from .support.calls import kwargs_for
+    from .support.fixtures import is_beta
+
+    out: list[Any] = []
+
+    def walk(value: Any) -> None:
+        _collect_models(value, out)
+
+    for entry in index():
+        fx = load(entry["file"])
+        response = fx["response"]
+        if entry["api"] not in ("chat.completions", "responses", "messages") or response["status"] >= 400:
+            continue
+        body = (response["sse"] or "").encode() if response.get("sse") is not None else json.dumps(response["body"]).encode()
+        ctype = "text/event-stream" if response.get("sse") is not None else "application/json"
+        http = httpx2.Client(transport=httpx2.MockTransport(
+            lambda request, body=body, ctype=ctype: httpx2.Response(200, headers={"content-type": ctype}, content=body)))
+        if entry["api"] == "messages":
+            client = anthropic.Anthropic(api_key="k", base_url="http://127.0.0.1:9", max_retries=0, http_client=http)
+            resource: Any = client.beta.messages if is_beta(fx) else client.messages
+        else:
+            client = openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0, http_client=http)
+            resource = client.chat.completions if entry["api"] == "chat.completions" else client.responses
+        try:
+            result = resource.create(**kwargs_for(resource.create, dict(fx["request"]["body"])))
+            walk(list(result) if fx["request"]["body"].get("stream") else result)
+        except Exception:  # a shape this SDK version does not parse
+            continue
+    return out
+
+
+def test_get_matches_getattr_semantics_on_every_sdk_object():
     objects = _sdk_objects()
     assert len(objects) > 2000
     for obj in objects:
@@ -88,8 +134,50 @@ def test_get_and_reader_match_getattr_semantics_on_every_sdk_object():
             expected = _reference_get(obj, name, "dflt")
             got = values.get(obj, name, "dflt")
             assert got is expected or (callable(expected) and got == expected), (type(obj), name)  # bound methods
-            if name in type(obj).model_fields:
-                assert values.reader(obj)(obj, name, "dflt") is expected, (type(obj), name)
+
+
+def _read(fields: values.Fields, obj: Any) -> dict[str, Any]:
+    """What the stream accumulators read: ``name -> value`` for each of ``fields``' names and extras."""
+    if type(obj) in fields.direct:
+        extra = getattr(obj, "__pydantic_extra__", None) or {}
+        return {**{n: obj.__dict__.get(n) for n in fields.names}, **{n: extra.get(n) for n in fields.extras}}
+    found = fields.of(obj)
+    return {n: found.get(n) for n in fields.names + fields.extras}
+
+
+def test_fields_read_exactly_what_get_reads_on_every_sdk_object():
+    from otel_cot.instrumentation.anthropic import messages
+    from otel_cot.instrumentation.openai import chat, responses
+
+    field_sets = [messages._EVENT, messages._DELTA, *(f for _, _, f in messages._DELTA_TEXTS.values()),
+                  responses._EVENT, chat._CHUNK, chat._CHOICE, chat._DELTA, chat._CALL, chat._FUNCTION,
+                  values.Fields("type", "id", extras=("reasoning", "text")), values.Fields("type", "model_dump")]
+    objects = _sdk_objects() + _sdk_parsed_objects()
+    assert len(objects) > 4000
+    for fields in field_sets:
+        for obj in objects:
+            fields.of(obj)  # first sight of each class: classified
+            for name, got in _read(fields, obj).items():
+                expected = _reference_get(obj, name)
+                assert got is expected or (callable(expected) and got == expected), (type(obj), fields.names, name)
+    assert sum(len(f.direct) for f in field_sets) > 30  # the instance-dict path is taken
+    assert not field_sets[-1].direct  # never past a method of the class
+
+
+def _as_mapping(model: type) -> type:
+    """A subclass of the pydantic ``model`` that is also a Mapping with one key, "m"."""
+
+    class MappingModel(model, Mapping):  # type: ignore[misc, valid-type]
+        def __getitem__(self, key: str) -> Any:
+            return {"m": "mapped"}[key]
+
+        def __iter__(self):
+            return iter(["m"])
+
+        def __len__(self) -> int:
+            return 1
+
+    return MappingModel
 
 
 def test_get_steps_aside_for_properties_private_attributes_and_mappings():
@@ -104,23 +192,52 @@ def test_get_steps_aside_for_properties_private_attributes_and_mappings():
         def b(self) -> str:
             return "property"
 
-    class MappingModel(Model, Mapping):  # type: ignore[misc]
-        def __getitem__(self, key: str) -> Any:
-            return {"m": "mapped"}[key]
-
-        def __iter__(self):
-            return iter(["m"])
-
-        def __len__(self) -> int:
-            return 1
+    MappingModel = _as_mapping(Model)
 
     m = Model(extra_field="x")
     for name in ("a", "b", "_secret", "extra_field", "missing", "model_config"):
         assert values.get(m, name, "d") == _reference_get(m, name, "d"), name
     mm = MappingModel()
     assert values.get(mm, "m") == "mapped" == _reference_get(mm, "m")
-    assert values.reader(mm) is values.get and values.reader({}) is values.get and values.reader(m) is getattr
-    assert values.get(None, "a", 5) == 5 and values.reader(None)(None, "a", 5) == 5
+    assert values.get(None, "a", 5) == 5
+
+
+def test_fields_step_aside_for_extras_aliases_properties_private_attributes_and_mappings():
+    from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="allow", populate_by_name=False)
+        a: int = 1
+        aliased: str | None = Field(default="default", alias="other")
+        _secret: str = PrivateAttr(default="p")
+
+        @property
+        def b(self) -> str:
+            return "property"
+
+    MappingModel = _as_mapping(Model)
+
+    cases = [Model(), Model(extra_field="x"), Model(other="via alias", aliased="as extra"),
+             Model.model_construct(extra_field="y"), MappingModel(m=1), {"a": 2, "extra_field": "z"}, None, object()]
+    for fields in [values.Fields("a"), values.Fields("a", extras=("extra_field", "aliased")), values.Fields("aliased"),
+                   values.Fields("a", "b"), values.Fields("a", "_secret"), values.Fields("m", "a"),
+                   values.Fields("missing"), values.Fields("a", extras=("a",))]:
+        for obj in cases:
+            fields.of(obj)
+            for name, got in _read(fields, obj).items():
+                assert got == _reference_get(obj, name), (obj, fields.names, name)
+    direct = values.Fields("a", extras=("extra_field",))
+    direct.of(Model())
+    assert Model in direct.direct  # the dict path, reading the extras from __pydantic_extra__
+    for fields in [values.Fields("a", "b"), values.Fields("a", "_secret"), values.Fields("a"),
+                   values.Fields("a", extras=("a",)), values.Fields("missing")]:
+        fields.of(Model())
+        fields.of(MappingModel())
+        assert MappingModel not in fields.direct
+    not_direct = [values.Fields("a", "b"), values.Fields("a", "_secret"), values.Fields("a", extras=("a",)),
+                  values.Fields("missing")]
+    for fields in not_direct:  # a property, a private attribute, a declared "extra", an undeclared field
+        assert Model not in fields.direct
 
 
 def _generic_clean(value: Any, budget: ContentBudget, depth: int = 0) -> Any:
@@ -188,6 +305,58 @@ def test_redact_prefilter_agrees_with_find_secrets():
             assert redacted == text
 
 
+# Pieces that come close to a secret, whole or cut at a part boundary: a key and its value, a scheme and its
+# token, a keyword and its separator, the two halves of "sk-" and of a URL with credentials.
+_NEAR_SECRETS = ["sk", "-", "proj-", "sk-proj-", "a" * 36, "AKIA", "IOSFODNN7EXAMPLE", "password", "=", ": ", " ",
+                 "hunter2hunter2", "ghp_", "eyJ", "hbGciOiJIUzI1NiJ9", ".", "token", "Bearer ", "https://u:p",
+                 "@h.com/", "KEY", "key", "\t", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "a", "--api-key", "\"",
+                 "-----BEGIN ", "RSA PRIVATE KEY-----", "xoxb-", "hooks", ".slack.com/", "basic ", "auth", "u"]
+
+
+def test_no_trigger_spans_a_line_break():
+    """What ``ContentBudget.clean_joined`` relies on: a join with line breaks may hold a secret only if a part may."""
+    rnd = random.Random(11)
+    for _ in range(20000):
+        parts = ["".join(rnd.choice(_NEAR_SECRETS) for _ in range(rnd.randint(0, 6))) for _ in range(rnd.randint(1, 4))]
+        separator = rnd.choice(["\n", "\n\n", "\n\n\n"])
+        joined = separator.join(parts)
+        assert secrets.may_contain_secret(joined) == any(secrets.may_contain_secret(p) for p in parts), (parts, separator)
+        assert secrets.may_contain_secret(joined) == bool(secrets._TRIGGER_RX.search(joined))
+
+
+@pytest.mark.parametrize("limit", [12, 100, 10_000])
+def test_clean_joined_equals_cleaning_the_join(limit):
+    rnd = random.Random(limit)
+    settings = Settings.from_env({}, max_content_length=limit)
+    shortcut = 0
+    for _ in range(3000):
+        parts = ["".join(rnd.choice(_NEAR_SECRETS + ["word "] * 20) for _ in range(rnd.randint(1, 8)))
+                 for _ in range(rnd.randint(1, 4))]
+        separator = rnd.choice(["\n\n", "\n\n", "\n", " ", ""])
+        a, b = ContentBudget(settings), ContentBudget(settings)
+        for part in parts:  # as the output messages would, first
+            assert a.clean(part) == b.clean(part)
+        assert a.clean_joined(parts, separator) == b.clean(separator.join(parts))
+        assert (a.truncated, a.redacted) == (b.truncated, b.redacted)
+        if separator.strip("\n") == "" and separator and all(not secrets.may_contain_secret(p) and len(p) >= 8
+                                                                for p in parts):
+            shortcut += 1
+    assert shortcut > 300  # the cases where the join is not scanned again
+
+
+def test_clean_joined_scans_nothing_twice(monkeypatch):
+    settings = Settings.from_env({})
+    parts = ["First, think about the primes below 400 that contain 79.", "Then check 179, 379 and 797 one by one."]
+    budget = ContentBudget(settings)
+    for part in parts:
+        budget.clean(part)
+    scanned = []
+    monkeypatch.setattr(secrets, "may_contain_secret", lambda text: scanned.append(text) or True)
+    result = budget.clean_joined(parts, "\n\n")
+    assert result.text == "\n\n".join(parts) and scanned == []
+    assert budget.clean_joined(parts, " ").text == " ".join(parts) and scanned == [" ".join(parts)]  # not line breaks
+
+
 def test_endpoint_memo_returns_fresh_dicts():
     a = endpoint_attributes("https://api.deepseek.com/v1")
     a["x"] = 1
@@ -195,25 +364,6 @@ def test_endpoint_memo_returns_fresh_dicts():
                                                                   "server.port": 443}
     assert provider_for("https://api.deepseek.com/v1", "openai") == "deepseek"
     assert provider_for(None, "openai") == "openai"
-
-
-def test_absent_only_when_every_field_reads_as_missing():
-    from pydantic import BaseModel, ConfigDict
-
-    class Extra(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        content: str | None = None
-
-    objects = _sdk_objects() + [Extra(), Extra(reasoning="r"), Extra(reasoning_content=None), {"reasoning": "x"}, None]
-    names = ("reasoning_content", "reasoning", "reasoning_details")
-    told = 0
-    for obj in objects:
-        if values.absent(obj, names):
-            told += 1
-            assert all(_reference_get(obj, n, _MISSING) is _MISSING for n in names), type(obj)
-    assert told > 100
-    assert not values.absent(Extra(reasoning="r"), names) and not values.absent(Extra(reasoning_content=None), names)
-    assert not values.absent({"reasoning": "x"}, names)
 
 
 class _Tool:
@@ -238,3 +388,19 @@ def test_static_json_memo_equals_cleaning_each_time(limit):
             memo.redacted, plain_budget.redacted = 2, 2  # flags from earlier values of the same span add up
             assert content.static_json(value, memo) == content.to_json(content.clean_value(value, plain_budget))
             assert (memo.truncated, memo.redacted) == (plain_budget.truncated, plain_budget.redacted)
+
+
+def test_messages_accumulator_reads_plain_dict_events_and_odd_delta_types():
+    from otel_cot.instrumentation.anthropic.messages import MessagesStreamAccumulator
+
+    acc = MessagesStreamAccumulator()
+    events = [{"type": "message_start", "message": {"id": "m", "model": "claude", "usage": {"input_tokens": 3}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "a"}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": ["not", "hashable"]}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "b"}},
+              {"type": "content_block_stop", "index": 0}]
+    for n, event in enumerate(events):
+        acc.add(event, n)
+    result = acc.result()
+    assert [b.text for b in result.reasoning] == ["ab"] and result.input_tokens == 3

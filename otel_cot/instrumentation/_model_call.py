@@ -42,6 +42,11 @@ class ReasoningBlock:
     redacted: bool = False
     start_ns: int | None = None
     end_ns: int | None = None
+    parts: list[str] | None = None
+    """When ``text`` is these parts joined with ``PARTS_SEPARATOR`` (and the parts are in the output messages)."""
+
+
+PARTS_SEPARATOR = "\n\n"
 
 
 @dataclass(slots=True)
@@ -215,7 +220,8 @@ class ModelCall:
             if block.text:
                 attributes[sc.COT_REASONING_LENGTH] = len(block.text)
                 if capture:
-                    cleaned = self._budget.clean(block.text)
+                    cleaned = (self._budget.clean_joined(block.parts, PARTS_SEPARATOR) if block.parts
+                               else self._budget.clean(block.text))
                     attributes[sc.COT_REASONING_CONTENT] = cleaned.text
                     truncated = cleaned.truncated
             attributes[sc.COT_REASONING_TRUNCATED] = truncated

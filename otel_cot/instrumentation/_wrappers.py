@@ -49,29 +49,23 @@ class ApiAdapter:
 
 
 class StreamRecorder:
-    """Feeds a stream's chunks to an accumulator and ends the call's span once."""
+    """Feeds a stream's chunks to an accumulator and ends the call's span once.
 
-    __slots__ = ("call", "_accumulator", "_add", "_broken", "_started")
+    The recording generators below do the per-chunk work inline (a Python call per chunk less): the
+    accumulator's ``add`` with the time, ``first_chunk`` on the first; after our code fails on a chunk,
+    ``broken`` and no more chunks (the caller's stream goes on, and the span ends without a response).
+    """
+
+    __slots__ = ("call", "accumulator", "_broken")
 
     def __init__(self, call: ModelCall, accumulator: StreamAccumulator) -> None:
         self.call = call
-        self._accumulator = accumulator
-        self._add = accumulator.add
+        self.accumulator = accumulator
         self._broken = False
-        self._started = False
 
-    def on_chunk(self, chunk: Any) -> None:
-        if self._broken:
-            return
-        try:
-            now = _time_ns()
-            if not self._started:
-                self._started = True
-                self.call.first_chunk(now)
-            self._add(chunk, now)
-        except Exception as exc:  # stop reading this stream; the caller's stream goes on
-            self._broken = True
-            report_internal_error("stream chunk", exc)
+    def broken(self, exc: Exception) -> None:
+        self._broken = True
+        report_internal_error("stream chunk", exc)
 
     def finish(self, outcome: str, error: BaseException | None = None) -> None:
         if self.call.ended:
@@ -79,7 +73,7 @@ class StreamRecorder:
         response = None
         if not self._broken:
             try:
-                response = self._accumulator.result()
+                response = self.accumulator.result()
             except Exception as exc:
                 report_internal_error("stream result", exc)
         try:
@@ -89,10 +83,20 @@ class StreamRecorder:
 
 
 def _recorded(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
-    on_chunk = recorder.on_chunk
+    add: Any = recorder.accumulator.add
+    first = True
     try:
         for item in iterator:
-            on_chunk(item)
+            if add is not None:
+                try:
+                    now = _time_ns()
+                    if first:
+                        first = False
+                        recorder.call.first_chunk(now)
+                    add(item, now)
+                except Exception as exc:
+                    add = None
+                    recorder.broken(exc)
             yield item
     except GeneratorExit:
         recorder.finish("abandoned")
@@ -104,10 +108,20 @@ def _recorded(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any
 
 
 async def _recorded_async(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
-    on_chunk = recorder.on_chunk
+    add: Any = recorder.accumulator.add
+    first = True
     try:
         async for item in iterator:
-            on_chunk(item)
+            if add is not None:
+                try:
+                    now = _time_ns()
+                    if first:
+                        first = False
+                        recorder.call.first_chunk(now)
+                    add(item, now)
+                except Exception as exc:
+                    add = None
+                    recorder.broken(exc)
             yield item
     except GeneratorExit:
         recorder.finish("abandoned")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
-from ...values import (as_int, get, numbers, parse_arguments, plain, reader, reasoning_part, text_part,
+from ...values import (Fields, as_int, get, numbers, parse_arguments, plain, reasoning_part, text_part,
                        tool_call_part, tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes
 from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
@@ -24,8 +24,10 @@ def _tool_result_content(content: Any) -> Any:
     return "\n".join(t for t in texts if t) if texts else plain(content)
 
 
-def _block_parts(block: Any) -> list[dict[str, Any]]:
-    kind = get(block, "type")
+def _block_parts(block: Any, kind: Any = None) -> list[dict[str, Any]]:
+    """The message parts of a content block (of type ``kind``, when the caller read it already)."""
+    if kind is None:
+        kind = get(block, "type")
     if kind == "text":
         return [text_part(get(block, "text") or "")]
     if kind == "thinking":
@@ -94,8 +96,7 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     )
 
 
-def _reasoning_block(block: Any) -> ReasoningBlock | None:
-    kind = get(block, "type")
+def _reasoning_block(block: Any, kind: Any) -> ReasoningBlock | None:
     if kind == "thinking":
         return ReasoningBlock(get(block, "thinking") or None, sc.SOURCE_ANTHROPIC_THINKING)
     if kind == "redacted_thinking":
@@ -123,12 +124,13 @@ def response_from_blocks(message: Any, blocks: list[Any], times: dict[int, list[
     out = ModelResponse(response_id=get(message, "id"), response_model=get(message, "model"))
     parts: list[dict[str, Any]] = []
     for index, block in enumerate(blocks):
-        reasoning = _reasoning_block(block)
+        kind = get(block, "type")
+        reasoning = _reasoning_block(block, kind)
         if reasoning is not None:
             if times and index in times:
                 reasoning.start_ns, reasoning.end_ns = times[index]
             out.reasoning.append(reasoning)
-        parts.extend(_block_parts(block))
+        parts.extend(_block_parts(block, kind))
     stop_reason = stop_reason or get(message, "stop_reason")
     result: Message = {"role": "assistant", "parts": parts}
     if stop_reason:
@@ -144,6 +146,17 @@ def response(result: Any) -> ModelResponse | None:
     if not isinstance(content, (list, tuple)):  # not a Message (a raw HTTP response's bytes, say)
         return None
     return response_from_blocks(result, list(content))
+
+
+# What the stream accumulator reads through ``Fields`` (the rest through ``get``): a content_block_delta event,
+# its delta's type, and per delta type the one field it carries (kept under a key of the block).
+_EVENT = Fields("type", "index", "delta")
+_DELTA = Fields("type")
+_DELTA_TEXTS = {
+    "thinking_delta": ("_thinking", "thinking", Fields("type", "thinking")),
+    "text_delta": ("_text", "text", Fields("type", "text")),
+    "input_json_delta": ("_json", "partial_json", Fields("type", "partial_json")),
+}
 
 
 class MessagesStreamAccumulator:
@@ -163,38 +176,43 @@ class MessagesStreamAccumulator:
         self._usage: dict[str, Any] = {}
 
     def add(self, event: Any, now_ns: int) -> None:
-        read = reader(event)
-        kind = read(event, "type", None)
+        fields = event.__dict__ if type(event) in _EVENT.direct else _EVENT.of(event)
+        kind = fields.get("type")
         if kind == "content_block_delta":  # nearly every event: kept inline
-            index = read(event, "index", None) or 0
+            index = fields.get("index") or 0
             block = self._blocks.get(index)
             if block is None:
                 return
-            delta = read(event, "delta", None)
-            read = reader(delta)
-            delta_type = read(delta, "type", None)
-            if delta_type == "text_delta":
-                block.setdefault("_text", []).append(read(delta, "text", None) or "")
-            elif delta_type == "thinking_delta":
-                block.setdefault("_thinking", []).append(read(delta, "thinking", None) or "")
-                self._times[index][1] = now_ns
-            elif delta_type == "input_json_delta":
-                block.setdefault("_json", []).append(read(delta, "partial_json", None) or "")
+            delta = fields.get("delta")
+            fields = delta.__dict__ if type(delta) in _DELTA.direct else _DELTA.of(delta)
+            delta_type = fields.get("type")
+            kept = _DELTA_TEXTS.get(delta_type) if type(delta_type) is str else None
+            if kept is not None:  # thinking, text or tool-input JSON: the delta class declares that one field
+                key, name, text_fields = kept
+                if type(delta) not in text_fields.direct:
+                    fields = text_fields.of(delta)
+                pieces = block.get(key)
+                if pieces is None:
+                    block[key] = [fields.get(name) or ""]
+                else:
+                    pieces.append(fields.get(name) or "")
+                if key == "_thinking":
+                    self._times[index][1] = now_ns
         elif kind == "content_block_start":
-            index = read(event, "index", None) or 0
-            block = plain(read(event, "content_block", None)) or {}
+            index = fields.get("index") or 0
+            block = plain(get(event, "content_block")) or {}
             self._blocks[index] = block
             if block.get("type") in ("thinking", "redacted_thinking"):
                 self._times[index] = [now_ns, now_ns]
         elif kind == "content_block_stop":
-            index = read(event, "index", None) or 0
+            index = fields.get("index") or 0
             if index in self._times:
                 self._times[index][1] = now_ns
         elif kind == "message_start":
-            self._message = read(event, "message", None)
+            self._message = get(event, "message")
             self._add_usage(get(self._message, "usage"))
         elif kind == "message_delta":
-            self._stop_reason = get(read(event, "delta", None), "stop_reason") or self._stop_reason
+            self._stop_reason = get(get(event, "delta"), "stop_reason") or self._stop_reason
             self._add_usage(get(event, "usage"))
 
     def _add_usage(self, usage: Any) -> None:

@@ -11,13 +11,19 @@ from typing import Any
 
 from ... import semconv as sc
 from ...content import ThinkTagTracker, split_think
-from ...values import (absent, as_int, get, numbers, plain, reader, reasoning_part, text_part, tool_call_part,
+from ...values import (Fields, as_int, get, numbers, plain, reasoning_part, text_part, tool_call_part,
                        tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
 from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _REASONING_FIELDS = (("reasoning_content", sc.SOURCE_REASONING_CONTENT), ("reasoning", sc.SOURCE_REASONING_FIELD))
-_EXTRA_FIELDS = ("reasoning_content", "reasoning", "reasoning_details")
+# What the stream accumulator reads through ``Fields``: chunk, choice, delta (the reasoning fields are provider
+# extras, which the openai SDK does not declare), tool call, function.
+_CHUNK = Fields("id", "model", "usage", "choices")
+_CHOICE = Fields("index", "delta", "finish_reason")
+_DELTA = Fields("content", "refusal", "tool_calls", extras=("reasoning_content", "reasoning", "reasoning_details"))
+_CALL = Fields("index", "id", "function")
+_FUNCTION = Fields("name", "arguments")
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -201,6 +207,51 @@ class _Choice:
         self.think = ThinkTagTracker()
 
 
+def _add_delta(state: _Choice, delta: Any, now_ns: int) -> None:
+    if type(delta) in _DELTA.direct:
+        fields, extra = delta.__dict__, getattr(delta, "__pydantic_extra__", None)
+    else:
+        fields = extra = _DELTA.of(delta)
+    content = fields.get("content")
+    if content:
+        state.content.append(content)
+        state.think.feed(content, now_ns)
+    refusal = fields.get("refusal")
+    if refusal:
+        state.refusal.append(refusal)
+    if extra:  # provider extras (DeepSeek, Groq, OpenRouter...): none on OpenAI
+        for field_name, _source in _REASONING_FIELDS:
+            text = extra.get(field_name)
+            if isinstance(text, str) and text:
+                pieces = state.reasoning.get(field_name)
+                if pieces is None:
+                    state.reasoning[field_name] = [text]
+                    state.reasoning_times[field_name] = [now_ns, now_ns]
+                else:
+                    pieces.append(text)
+                    state.reasoning_times[field_name][1] = now_ns
+        details = extra.get("reasoning_details")
+        if details:
+            state.details.extend(details)
+    for call in fields.get("tool_calls") or ():
+        call_fields = call.__dict__ if type(call) in _CALL.direct else _CALL.of(call)
+        index = call_fields.get("index") or 0
+        slot = state.tool_calls.get(index)
+        if slot is None:
+            slot = state.tool_calls[index] = {"id": None, "name": None, "arguments": []}
+        call_id = call_fields.get("id")
+        if call_id:
+            slot["id"] = call_id
+        function = call_fields.get("function")
+        function_fields = function.__dict__ if type(function) in _FUNCTION.direct else _FUNCTION.of(function)
+        name = function_fields.get("name")
+        if name:
+            slot["name"] = name
+        arguments = function_fields.get("arguments")
+        if arguments:
+            slot["arguments"].append(arguments)
+
+
 class ChatStreamAccumulator:
     """Accumulates ``ChatCompletionChunk``s into the response they add up to."""
 
@@ -213,63 +264,25 @@ class ChatStreamAccumulator:
         self._usage: Any = None
 
     def add(self, chunk: Any, now_ns: int) -> None:
-        read = reader(chunk)
+        fields = chunk.__dict__ if type(chunk) in _CHUNK.direct else _CHUNK.of(chunk)
         if self._id is None:
-            self._id = read(chunk, "id", None)
-            self._model = read(chunk, "model", None)
-        usage = read(chunk, "usage", None)
+            self._id = fields.get("id")
+            self._model = fields.get("model")
+        usage = fields.get("usage")
         if usage is not None:
             self._usage = usage
-        for choice in read(chunk, "choices", None) or ():
-            read = reader(choice)
-            index = read(choice, "index", None) or 0
+        for choice in fields.get("choices") or ():
+            fields = choice.__dict__ if type(choice) in _CHOICE.direct else _CHOICE.of(choice)
+            index = fields.get("index") or 0
             state = self._choices.get(index)
             if state is None:
                 state = self._choices[index] = _Choice()
-            delta = read(choice, "delta", None)
+            delta = fields.get("delta")
             if delta is not None:
-                self._add_delta(state, delta, now_ns)
-            finish = read(choice, "finish_reason", None)
+                _add_delta(state, delta, now_ns)
+            finish = fields.get("finish_reason")
             if finish:
                 state.finish = finish
-
-    @staticmethod
-    def _add_delta(state: _Choice, delta: Any, now_ns: int) -> None:
-        read = reader(delta)
-        content = read(delta, "content", None)
-        if content:
-            state.content.append(content)
-            state.think.feed(content, now_ns)
-        refusal = read(delta, "refusal", None)
-        if refusal:
-            state.refusal.append(refusal)
-        if not absent(delta, _EXTRA_FIELDS):  # provider extras (DeepSeek, Groq, OpenRouter...), absent on OpenAI
-            for field_name, _source in _REASONING_FIELDS:
-                text = get(delta, field_name)
-                if isinstance(text, str) and text:
-                    state.reasoning.setdefault(field_name, []).append(text)
-                    times = state.reasoning_times.setdefault(field_name, [now_ns, now_ns])
-                    times[1] = now_ns
-            details = get(delta, "reasoning_details")
-            if details:
-                state.details.extend(details)
-        for call in read(delta, "tool_calls", None) or ():
-            read_call = reader(call)
-            index = read_call(call, "index", None) or 0
-            slot = state.tool_calls.get(index)
-            if slot is None:
-                slot = state.tool_calls[index] = {"id": None, "name": None, "arguments": []}
-            call_id = read_call(call, "id", None)
-            if call_id:
-                slot["id"] = call_id
-            function = read_call(call, "function", None)
-            read_function = reader(function)
-            name = read_function(function, "name", None)
-            if name:
-                slot["name"] = name
-            arguments = read_function(function, "arguments", None)
-            if arguments:
-                slot["arguments"].append(arguments)
 
     def result(self) -> ModelResponse:
         out = ModelResponse(response_id=self._id, response_model=self._model)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
-from ...values import as_int, get, numbers, plain, reader, reasoning_part, text_part, tool_call_part, tool_response_part
+from ...values import (Fields, as_int, get, numbers, plain, reasoning_part, text_part, tool_call_part,
+                       tool_response_part)
 from .._endpoint import base_url_of, endpoint_attributes, provider_for
-from .._model_call import Message, ModelRequest, ModelResponse, ReasoningBlock
+from .._model_call import PARTS_SEPARATOR, Message, ModelRequest, ModelResponse, ReasoningBlock
 
 _TEXT_TYPES = ("input_text", "output_text", "text")
 
@@ -32,20 +33,24 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
+def _texts(entries: Any) -> list[Any]:
+    return [text for text in (get(entry, "text") for entry in entries or ()) if text]
+
+
 def _reasoning_texts(item: Any) -> tuple[list[str], str]:
     """The readable texts of a reasoning item and the source they came from."""
-    content = [get(c, "text") for c in get(item, "content") or () if get(c, "text")]
+    content = _texts(get(item, "content"))
     if content:
         return content, sc.SOURCE_OPENAI_REASONING_TEXT
-    summary = [get(s, "text") for s in get(item, "summary") or () if get(s, "text")]
+    summary = _texts(get(item, "summary"))
     if summary:
         return summary, sc.SOURCE_OPENAI_SUMMARY
     return [], sc.SOURCE_OPENAI_ENCRYPTED
 
 
-def _reasoning_block(item: Any) -> ReasoningBlock:
-    texts, source = _reasoning_texts(item)
-    return ReasoningBlock("\n\n".join(texts) or None, source, redacted=bool(get(item, "encrypted_content")))
+def _reasoning_block(item: Any, texts: list[str], source: str) -> ReasoningBlock:
+    return ReasoningBlock(PARTS_SEPARATOR.join(texts) or None, source, redacted=bool(get(item, "encrypted_content")),
+                          parts=texts if len(texts) > 1 else None)
 
 
 def input_messages(value: Any) -> list[Message]:
@@ -94,17 +99,14 @@ def request(instance: Any, kwargs: dict[str, Any]) -> ModelRequest:
     )
 
 
-def _output_parts(item: Any) -> list[dict[str, Any]]:
-    kind = get(item, "type")
+def _output_parts(item: Any, kind: Any) -> list[dict[str, Any]]:
+    """The message parts of an output item of type ``kind`` other than reasoning."""
     if kind == "message":
         return _content_parts(get(item, "content"))
     if kind == "function_call":
         return [tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments"))]
     if kind == "custom_tool_call":
         return [tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "input"))]
-    if kind == "reasoning":
-        texts, _source = _reasoning_texts(item)
-        return [reasoning_part(t) for t in texts]
     # Provider-run tools (web search, MCP, code interpreter...): name the step, keep its call shape.
     part: dict[str, Any] = {"type": "server_tool_call", "name": str(kind)}
     if get(item, "id"):
@@ -116,20 +118,24 @@ def _output_parts(item: Any) -> list[dict[str, Any]]:
 
 
 def _finish_reason(result: Any) -> str | None:
-    reason = get(get(result, "incomplete_details"), "reason")
-    return str(reason) if reason else (str(get(result, "status")) if get(result, "status") else None)
+    reason = get(get(result, "incomplete_details"), "reason") or get(result, "status")
+    return str(reason) if reason else None
 
 
 def response_from_items(result: Any, items: list[Any], times: dict[int, list[int]] | None = None) -> ModelResponse:
     out = ModelResponse(response_id=get(result, "id"), response_model=get(result, "model"))
     parts: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        if get(item, "type") == "reasoning":
-            block = _reasoning_block(item)
+        kind = get(item, "type")
+        if kind == "reasoning":
+            texts, source = _reasoning_texts(item)
+            block = _reasoning_block(item, texts, source)
             if times and index in times:
                 block.start_ns, block.end_ns = times[index]
             out.reasoning.append(block)
-        parts.extend(_output_parts(item))
+            parts.extend(reasoning_part(t) for t in texts)
+        else:
+            parts.extend(_output_parts(item, kind))
     finish = _finish_reason(result)
     message: Message = {"role": "assistant", "parts": parts}
     if finish:
@@ -153,6 +159,9 @@ def response(result: Any) -> ModelResponse | None:
 
 
 _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+# What the stream accumulator reads through ``Fields`` (the rest through ``get``): the text deltas' fields (other
+# events declare only some of them, and are read through ``get``).
+_EVENT = Fields("type", "output_index", "delta")
 _REASONING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
 
 
@@ -169,10 +178,10 @@ class ResponsesStreamAccumulator:
         self._times: dict[int, list[int]] = {}
 
     def add(self, event: Any, now_ns: int) -> None:
-        read = reader(event)
-        kind = read(event, "type", None)
+        fields = event.__dict__ if type(event) in _EVENT.direct else _EVENT.of(event)
+        kind = fields.get("type")
         if kind in _REASONING_DELTAS:
-            index = read(event, "output_index", None) or 0
+            index = fields.get("output_index") or 0
             times = self._times.get(index)
             if times is None:
                 self._times[index] = [now_ns, now_ns]
@@ -181,25 +190,25 @@ class ResponsesStreamAccumulator:
             entry = self._partial.get(index)
             if entry is None:
                 entry = self._partial.setdefault(index, {"type": "reasoning", "texts": [], "summary": False})
-            entry["texts"].append(read(event, "delta", None) or "")
+            entry["texts"].append(fields.get("delta") or "")
             entry["summary"] = kind == "response.reasoning_summary_text.delta"
         elif kind == "response.output_text.delta":
-            index = read(event, "output_index", None) or 0
+            index = fields.get("output_index") or 0
             entry = self._partial.get(index)
             if entry is None:
                 entry = self._partial.setdefault(index, {"type": "message", "texts": []})
-            entry["texts"].append(read(event, "delta", None) or "")
+            entry["texts"].append(fields.get("delta") or "")
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            index = read(event, "output_index", None) or 0
-            item = read(event, "item", None)
+            index = fields.get("output_index") or 0
+            item = get(event, "item")
             if get(item, "type") == "reasoning":
                 self._touch(index, now_ns)
             if kind == "response.output_item.done":
                 self._items[index] = item
         elif kind in _FINAL_EVENTS:
-            self._final = read(event, "response", None)
+            self._final = get(event, "response")
         elif kind in ("response.created", "response.in_progress"):
-            self._latest = read(event, "response", None)
+            self._latest = get(event, "response")
 
     def _touch(self, index: int, now_ns: int) -> None:
         times = self._times.get(index)
