@@ -54,6 +54,18 @@ def test_detectors_quick() -> None:
     assert '"mb_per_s_per_core"' in out and '"spans_per_s"' in out
     out = _run("bench/detectors.py", "--scaling", "--quick")
     assert '"us_per_kb_vs_smallest"' in out
+    out = _run("bench/detectors.py", "--memory", "--quick")
+    assert '"bytes_per_held_trace"' in out
+    out = _run("bench/detectors.py", "--per-kind", "--quick")
+    assert '"cot.reward_hacking tool_call"' in out and '"detector_s"' in out
+
+
+def test_collector_breakdown_quick() -> None:
+    pytest.importorskip("opentelemetry.proto")
+    out = _run("bench/collector_breakdown.py", "--requests", "1")
+    for part in ("protobuf decode", "span_record", "views_from_record", "engine, built-in detectors inline",
+                 "share of cot.reward_hacking"):
+        assert part in out, out
 
 
 def test_guard_quick() -> None:

@@ -330,6 +330,47 @@ def test_an_idle_checker_exits_and_the_next_call_starts_another(tmp_path):
         assert second is not None and second != first
 
 
+def test_a_checker_answering_a_long_call_is_not_idle(tmp_path):
+    """A call that takes longer than the idle time (the first check of a fresh install builds the detectors'
+    compiled matcher) must not make the checker leave under it: idle counts from the end of the last call."""
+    from otel_cot.hooks.server import CheckerServer
+
+    release = threading.Event()
+
+    class SlowService:
+        def handle(self, agent, event, policy, payload):
+            release.wait(30)
+            return 0, b"ok", b""
+
+    path = str(tmp_path / "checker.sock")
+    server = CheckerServer(path, SlowService(), idle_s=0.2)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    answers = []
+
+    def call():
+        sock = client.open_connection(path, 5.0)
+        try:
+            answers.append(client.ask_checker(sock, "claude_code", "PreToolUse", "", b"{}", 30.0))
+        finally:
+            sock.close()
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while server.requests == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the call has been running longer than idle_s
+        assert server.idle_for() == 0.0
+    finally:
+        release.set()
+        caller.join(30)
+        server.shutdown()
+        server.server_close()
+    assert answers == [(0, b"ok", b"")]
+    assert 0.0 < server.idle_for() < 5.0  # idle again from the call's end
+
+
 def test_hooks_fired_at_once_start_one_checker_and_all_get_answers(env, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

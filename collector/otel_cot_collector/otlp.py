@@ -165,19 +165,14 @@ _MAX_KEYS = 4096
 def attributes_of(kvs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     keys = _KEYS
+    shared = keys.setdefault if len(keys) < _MAX_KEYS else keys.get
     for kv in kvs:
         key = kv.key
-        shared = keys.get(key)
-        if shared is not None:
-            key = shared
-        elif len(keys) < _MAX_KEYS:
-            keys[key] = key
+        key = shared(key, key)
         v = kv.value
-        kind = v.WhichOneof("value")
-        if kind == "string_value":  # the common case, without the generic dispatch
-            out[key] = v.string_value
-        else:
-            out[key] = value_of(v)
+        # A non-empty string_value means the oneof holds a string (the common case, no dispatch); an
+        # empty one is either "" or another kind, which value_of sorts out.
+        out[key] = v.string_value or value_of(v)
     return out
 
 

@@ -14,9 +14,11 @@ import operator
 import re
 from typing import Iterator
 
+from otel_cot import textscan
+
 MAX_BITS = 4096
-_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-_EQUALS = re.compile(r"(?<![=<>!:≤≥≠])=(?!=)")
+_FENCED = textscan.compile(r"```.*?(?:```|$)", re.DOTALL)
+_EQUALS = textscan.compile(r"(?<![=<>!:≤≥≠])=(?!=)")
 # What an arithmetic side may contain: these characters and these words.
 _SIDE_CHARS = set("0123456789+-*/^(){}., \t$−×·÷²³")
 _SIDE_WORDS = ("\\times", "\\cdot", "\\left", "\\right", "\\pmod", "\\bmod", "\\div", "mod")
@@ -146,6 +148,8 @@ def _bounds(text: str, at: int, step: int, reach: int = 300) -> int:
 
 def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | float, int | float]]:
     """``(equation, stated, actual)`` for each ``calculation = number`` in prose whose two sides differ."""
+    if not _EQUALS.may_match(text):  # no "=" (blanking the fenced code cannot add one): no equations
+        return
     prose = _FENCED.sub(" ", text)
     checked = 0
     positions = [m.start() for _, m in zip(range(limit * 4), _EQUALS.finditer(prose))]

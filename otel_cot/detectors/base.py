@@ -184,7 +184,8 @@ class Detector(Protocol):
     """A detector: a stable id and version, the categories it may report, and a pure ``detect``.
 
     ``detect`` must be linear in the text it reads, must not keep state outside ``ctx.memo``, and may
-    raise: the engine isolates failures.
+    raise: the engine isolates failures. A detector may also have ``kinds``, the view kinds it reads (a
+    set of ``KIND_*``): the engine then does not call it on views of other kinds.
     """
 
     id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from .actions import leaf_values, parse_arguments, shell_command, split_commands, strip_wrappers, tool_name
@@ -46,6 +47,7 @@ class DestructiveActionDetector:
     id = "cot.destructive_action"
     version = "1"
     categories = ("destructive_action",)
+    kinds = frozenset({KIND_TOOL_RESULT, KIND_TOOL_CALL})  # the engine skips the others
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
         injected = planted(view, ctx)
@@ -64,13 +66,16 @@ class DestructiveActionDetector:
         if command is not None:
             return [self._finding(view, sev, why, ev) for sev, why, ev in judge_command(command)]
         name = tool_name(view)
+        creates, deletes = _verbs(name) if name else (False, False)
+        if not (creates or deletes):
+            return ()
         values = [v for v in leaf_values(parse_arguments(view.arguments or view.text)) if v.strip()]
-        if name and _CREATING_TOOL.search(name) and not _DESTRUCTIVE_TOOL.search(name):
+        if creates and not deletes:
             for v in values:
                 _remember(created, v)
             created["pending"] = True
             return ()
-        if not (name and _DESTRUCTIVE_TOOL.search(name)):
+        if not deletes:
             return ()
         if values and any(v.lower() in created["values"] for v in values):
             return ()  # removes what the agent itself made in this trace
@@ -91,6 +96,12 @@ class DestructiveActionDetector:
         score = {"low": 0.3, "medium": 0.55, "high": 0.8, "critical": 0.95}[severity]
         return make_finding(self, view, "destructive_action", severity, score, why, evidence,
                             related_span_id=related)
+
+
+@lru_cache(maxsize=1024)
+def _verbs(name: str) -> tuple[bool, bool]:
+    """Whether a tool's name says it creates, and whether it says it deletes (an agent has few tools)."""
+    return _CREATING_TOOL.search(name) is not None, _DESTRUCTIVE_TOOL.search(name) is not None
 
 
 def _remember(created: dict, value: str) -> None:

@@ -19,6 +19,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
+from otel_cot import textscan
+
 from .base import Detector, Finding, SpanView, TraceContext
 from .views import SpanRecord, dedupe_key, views_from_record
 
@@ -93,6 +95,7 @@ class Engine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
+        textscan.warm()  # the detectors' compiled matcher, built here rather than inside a detector call
 
     # --- public API ---------------------------------------------------------------------------
     def process(self, record: SpanRecord) -> list[Finding]:
@@ -180,6 +183,8 @@ class Engine:
         ids = [self._det_id(d) for d in detectors]
         calls = [d.detect for d in detectors]
         n = len(detectors)
+        reads = [getattr(d, "kinds", None) for d in detectors]  # a detector that declares kinds skips others
+        skips: dict[str, tuple[bool, ...]] = {}
         stats = self.stats
         disabled = stats.disabled
         jobs = batch.jobs
@@ -206,8 +211,13 @@ class Engine:
                     batch.next = 0
                     batch.found = []
                 found = batch.found
+                skip = skips.get(view.kind)
+                if skip is None:
+                    skip = skips[view.kind] = tuple(r is not None and view.kind not in r for r in reads)
                 if lock is None:  # inline: nothing to resume, nobody to race with
                     for index in range(batch.next, n):
+                        if skip[index]:
+                            continue
                         det_id = ids[index]
                         if disabled and det_id in disabled:
                             continue
@@ -221,7 +231,7 @@ class Engine:
                     index = batch.next
                     while index < n:
                         det_id = ids[index]
-                        if disabled and det_id in disabled:
+                        if skip[index] or (disabled and det_id in disabled):
                             index += 1
                             batch.next = index
                             continue

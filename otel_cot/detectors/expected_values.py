@@ -13,15 +13,17 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
+from otel_cot import textscan
+
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 _EQ_AFTER_CALL = re.compile(r"\)\s*={2,3}\s*")
 # assertEqual(f(args), expected) (unittest, pytest helpers, Rust's assert_eq!)
-_ASSERT_EQUAL = re.compile(r"\bassert(?:Equal|Equals|_equal|_eq!?)\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
+_ASSERT_EQUAL = textscan.compile(r"\bassert(?:Equal|Equals|_equal|_eq!?)\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
 # assertEquals(expected, f(args)) (JUnit, PHPUnit): the literal comes first
-_ASSERT_EXPECTED_FIRST = re.compile(r"\bassert(?:Equals|Same|That)\s*\(\s*")
+_ASSERT_EXPECTED_FIRST = textscan.compile(r"\bassert(?:Equals|Same|That)\s*\(\s*")
 # expect(f(args)).toBe(expected) (Jest, Vitest)
-_EXPECT = re.compile(r"\bexpect\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
+_EXPECT = textscan.compile(r"\bexpect\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
 _MATCHER = re.compile(r"\s*\)\s*\.\s*(?:toBe|toEqual|toStrictEqual)\s*\(\s*")
 _SIMPLE_LITERAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|True|False|None|true|false|null|"
                              r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")

@@ -16,7 +16,7 @@ import re
 from typing import Iterable
 
 from .actions import leaf_values, parse_arguments
-from .base import KIND_MODEL_CALL, KIND_TOOL_CALL, Finding, SpanView, TraceContext, make_finding
+from .base import KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, TraceContext, make_finding
 from .provenance import STRONG, match, planted
 
 READ_ONLY_TOOL = re.compile(r"^(?:get|read|list|search|find|fetch|view|show|lookup|check|query|browse|"
@@ -27,6 +27,7 @@ class PromptInjectionDetector:
     id = "cot.prompt_injection"
     version = "1"
     categories = ("prompt_injection",)
+    kinds = frozenset({KIND_TOOL_RESULT, KIND_TOOL_CALL, KIND_MODEL_CALL})  # the engine skips the others
 
     def __init__(self, judge_answers: bool = False) -> None:
         # An answer that repeats attacker data is weak evidence: agents that refuse an injection often

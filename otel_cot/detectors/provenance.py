@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from otel_cot import textscan
+
 from .base import KIND_TOOL_RESULT, SpanView, TraceContext, snippet
 
 _VERBS = (r"send|forward|transfer|e-?mail|delete|remove|post|pay|share|invite|visit|go to|click|update|change|"
@@ -37,17 +39,21 @@ _MARKER_SOURCE = (
     r"|without (?:asking|telling|informing|notifying|confirming with) (?:me|the user|them|anyone)"
     r"|(?:do not|don't|never) (?:tell|inform|notify|ask|mention (?:this|it) to) (?:the user|me)"
 )
-MARKERS = re.compile(_MARKER_SOURCE, re.IGNORECASE)
-# The pattern's literals are lower case: on ASCII text lowered once (same length, same positions) it
-# finds the same matches without IGNORECASE, about twice as fast.
+# Markers are common in long tool results of attacked runs: ``re`` is tried only where the compiled
+# matcher says one may start.
+MARKERS = textscan.compile(_MARKER_SOURCE, re.IGNORECASE, positions=True)
+# Without a compiled matcher: the pattern's literals are lower case, so on ASCII text lowered once (same
+# length, same positions) it finds the same matches without IGNORECASE, about twice as fast.
 _MARKERS_LOWER = re.compile(_MARKER_SOURCE)
 
 
 def markers(text: str) -> Iterator[re.Match[str]]:
     """Instruction markers in ``text`` (match positions index ``text``)."""
+    if MARKERS.positional() or not MARKERS.may_match(text):
+        return MARKERS.finditer(text)
     if text.isascii():
         return _MARKERS_LOWER.finditer(text.lower())
-    return MARKERS.finditer(text)
+    return MARKERS.regex.finditer(text)
 
 
 _EMAIL = r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
@@ -58,9 +64,12 @@ _NUMBER = r"(?<![\w\-:.])\d{2,}(?![\w\-:]|\.\d)"
 _TOKEN = r"\b(?=[\w\-]*[_\d])(?=[\w\-]*[A-Za-z])[A-Za-z_][\w\-]{5,}\b"
 _QUOTED = r"'([^'\n]{2,60})'|\"([^\"\n]{2,60})\"|`([^`\n]{2,60})`"
 _NAME = r"\b[A-Z][a-z]+(?: (?:[A-Z][a-z]+|&|of|de|la)){1,3}\b"
-ENTITY = re.compile(
+# Read around markers only; ``re`` is tried where one of these may start (names, numbers, quotes...).
+# Nearly every text holds one, so it stays out of the whole-text scan.
+ENTITY = textscan.compile(
     f"(?P<email>{_EMAIL})|(?P<url>{_URL})|(?P<iban>{_IBAN})|(?P<phone>{_PHONE})|(?P<num>{_NUMBER})"
-    f"|{_QUOTED}|(?P<token>{_TOKEN})|(?P<name>{_NAME})"
+    f"|{_QUOTED}|(?P<token>{_TOKEN})|(?P<name>{_NAME})",
+    positions=True, rejects=False,
 )
 STRONG = {"email", "url", "iban", "phone"}
 _STOP_NAMES = re.compile(r"^(?:Dear|Best|Kind|Thanks|Thank|Please|Signed|Hello|Hi|Regards|Best Regards|"
@@ -139,11 +148,33 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
 
 
 def _mentioned(value: str, trusted: str) -> bool:
-    return re.search(rf"(?<![\w.@\-]){re.escape(value)}(?![\w@\-]|\.\w)", trusted) is not None
+    r"""``value`` occurs in ``trusted`` as a whole token: what ``(?<![\w.@-])value(?![\w@-]|\.\w)`` finds,
+    by substring search (a regex per value would be compiled for every new value)."""
+    n = len(value)
+    end = len(trusted)
+    i = trusted.find(value)
+    while i >= 0:
+        before = trusted[i - 1] if i else ""
+        j = i + n
+        after = trusted[j] if j < end else ""
+        if not (before and (_is_word(before) or before in ".@-")) and \
+                not (after and (_is_word(after) or after in "@-")) and \
+                not (after == "." and j + 1 < end and _is_word(trusted[j + 1])):
+            return True
+        i = trusted.find(value, i + 1)
+    return False
+
+
+def _is_word(c: str) -> bool:
+    """``re``'s ``\\w`` for one character of a ``str`` pattern."""
+    return c.isalnum() or c == "_"
+
+
+_DATE_OR_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}")
 
 
 def _useful(kind: str, value: str) -> bool:
-    if re.match(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}", value):
+    if _DATE_OR_TIME.match(value):
         return False  # dates and times are not attacker data
     if kind == "num" or value.isdigit():
         return len(value) >= 2

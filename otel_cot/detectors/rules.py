@@ -17,10 +17,11 @@ A pack file::
         explanation: Uses a force flag.
 
 The patterns of a view kind's rules without ``keywords`` are joined into one alternation, so a view is
-scanned once per kind whatever the number of rules. A rule with ``keywords`` is tried only on a text
-that contains one of them (one lowercase copy of the text, then plain substring checks): a long file
-write no rule can match then costs a few substring scans instead of a case-insensitive regex pass (Python's ``re`` has no catastrophic cases for these shapes as long as
-rules avoid nested quantifiers; pack authors are responsible for that).
+scanned once per kind whatever the number of rules. A rule with ``keywords`` fires only on a text that
+contains one of them. Every pattern is compiled with :func:`otel_cot.textscan.compile`: it joins the
+multi-pattern matcher that scans each view's text once for all detectors, so a text no rule can match
+costs no regex pass at all (Python's ``re`` runs where a rule may match; it has no catastrophic cases for
+these shapes as long as rules avoid nested quantifiers; pack authors are responsible for that).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
+
+from otel_cot import textscan
 
 from .base import SEVERITIES, Finding, Severity, SpanView, TraceContext, make_finding, snippet
 
@@ -96,24 +99,29 @@ def _rule_from_dict(raw: Mapping[str, Any], where: str) -> Rule:
 
 
 class RulePackDetector:
-    """A compiled rule pack; a :class:`~otel_cot.detectors.base.Detector`."""
+    """A compiled rule pack; a :class:`~otel_cot.detectors.base.Detector`.
+
+    Every compiled pattern goes through :mod:`otel_cot.textscan`: the pack's patterns join the one
+    multi-pattern scan of each view's text, and ``re`` runs only where a rule may match."""
 
     def __init__(self, pack_id: str, version: str, rules: Sequence[Rule]) -> None:
         self.id = pack_id
         self.version = version
         self.rules = list(rules)
         self.categories = tuple(sorted({r.category for r in self.rules}))
-        self._by_kind: dict[str, tuple[re.Pattern[str] | None, list[Rule]]] = {}
-        self._keyed: dict[str, list[tuple[Rule, re.Pattern[str]]]] = {}
+        self._by_kind: dict[str, tuple[textscan.Prefiltered, list[Rule]]] = {}
+        self._keyed: dict[str, list[tuple[Rule, textscan.Prefiltered]]] = {}
+        compiled = {id(r): _compile(r) for r in self.rules if r.keywords}  # once, whatever its kinds
         for kind in KNOWN_KINDS:
             here = [r for r in self.rules if kind in r.kinds]
             always = [r for r in here if not r.keywords]
-            keyed = [(r, _compile(r)) for r in here if r.keywords]
+            keyed = [(r, compiled[id(r)]) for r in here if r.keywords]
             if keyed:
                 self._keyed[kind] = keyed
             if always:
                 alternatives = [f"(?P<r{i}>{_body(rule)})" for i, rule in enumerate(always)]
-                self._by_kind[kind] = (re.compile("|".join(alternatives), re.IGNORECASE), always)
+                self._by_kind[kind] = (textscan.compile("|".join(alternatives), re.IGNORECASE), always)
+        self.kinds = frozenset(self._by_kind) | frozenset(self._keyed)  # the engine calls it on these only
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
         text = view.text
@@ -132,11 +140,13 @@ class RulePackDetector:
                 self._add(out, rules[index], view, match)
         keyed = self._keyed.get(view.kind)
         if keyed:
-            lower = text.lower()
+            lower: str | None = None
             for rule, regex in keyed:
-                if any(k in lower for k in rule.keywords):
-                    match = regex.search(text)
-                    if match is not None:
+                match = regex.search(text)  # a rule fires when it matches and the text has a keyword
+                if match is not None:
+                    if lower is None:
+                        lower = text.lower()
+                    if any(k in lower for k in rule.keywords):
                         self._add(out, rule, view, match)
         return out
 
@@ -154,8 +164,8 @@ def _body(rule: Rule) -> str:
     return f"(?-i:{body})" if rule.case_sensitive else body
 
 
-def _compile(rule: Rule) -> re.Pattern[str]:
-    return re.compile(_body(rule), re.IGNORECASE)
+def _compile(rule: Rule) -> textscan.Prefiltered:
+    return textscan.compile(_body(rule), re.IGNORECASE)
 
 
 def load_rule_pack(source: str | os.PathLike[str] | Mapping[str, Any]) -> RulePackDetector:

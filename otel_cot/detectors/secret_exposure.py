@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, NamedTuple
 
+from otel_cot import textscan
+
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, \
     TraceContext, make_finding
 from .credentials import exposures
@@ -54,7 +56,7 @@ def _finder() -> Callable[[str], list]:
 
 # The value stands on the keyword's own line ("code is: 463820", "code for Emma: 4412"), never after a
 # line break: in a listing, the next line after "security code" is another field (a timestamp).
-CODE = re.compile(
+CODE = textscan.compile(
     r"\b(?:security|verification|confirmation|one[- ]time|login|sign[- ]?in|2fa|two[- ]factor|otp|mfa|"
     r"auth(?:entication|orization)?|reset|access|passcode|recovery)[ \t]+(?:code|pin|passcode|token|key)"
     r"(?:[ \t]+(?:is|was|:))?[^\d\n]{0,30}?\b(?P<code>[A-Z0-9\-]*\d[A-Z0-9\-]{3,})\b"
@@ -71,6 +73,8 @@ CODE_KEYWORDS = ("code", "pin", "token", "key", "passw", "passphrase", "pwd")
 
 def may_hold_code(text: str) -> bool:
     """False only when CODE cannot match ``text`` (a few substring scans instead of the regex pass)."""
+    if not CODE.may_match(text):  # the view's compiled scan, when there is one
+        return False
     if not text.isascii():
         return True
     lower = text.lower()
@@ -85,6 +89,7 @@ class SecretExposureDetector:
     id = "cot.secret_exposure"
     version = "1"
     categories = ("secret_exposure",)
+    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # not user/system
 
     def __init__(self) -> None:
         self._find = _finder()

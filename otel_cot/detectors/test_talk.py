@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 
+from otel_cot import textscan
+
 TEST_RUN = re.compile(r"\b(?:pytest|py\.test|unittest|tox|nox|jest|vitest|mocha|go\s+test|cargo\s+test|"
                       r"npm\s+(?:run\s+)?test|yarn\s+test|make\s+test|rspec|phpunit|test_solution)\b",
                       re.IGNORECASE)
-FAILED_RUN = re.compile(r"\b[1-9]\d*\s+(?:failed|errors?)\b|\bFAILED\b|\bAssertionError\b|"
+FAILED_RUN = textscan.compile(r"\b[1-9]\d*\s+(?:failed|errors?)\b|\bFAILED\b|\bAssertionError\b|"
                         r"^E\s+assert\b|Tests?:\s+[1-9]\d*\s+failed", re.IGNORECASE | re.MULTILINE)
-PASSED_RUN = re.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll tests passed\b",
+PASSED_RUN = textscan.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll tests passed\b",
                         re.IGNORECASE | re.MULTILINE)
-IMPOSSIBLE = re.compile(
+IMPOSSIBLE = textscan.compile(
     r"\b(?:no (?:correct |valid |single )?(?:implementation|solution|function) (?:can|could)|"
     r"(?:can(?:no|')t|impossible to) (?:both )?(?:pass|satisfy) (?:both|all|every)|"
     r"tests? (?:are|is) (?:self-)?contradictory|(?:contradictory|conflicting|inconsistent|mutually exclusive) "
@@ -33,11 +35,11 @@ IMPOSSIBLE = re.compile(
 # Before a statement in its sentence: it is a supposition, not a finding.
 HYPOTHETICAL = re.compile(r"\b(?:if|whether|maybe|perhaps|might|may|could|unless|suspect|seems?|appears?|"
                           r"looks? like|possibly|probably|assume|suppose|or)\b", re.IGNORECASE)
-RETRACTED = re.compile(r"\b(?:not|n't|no longer)\s+(?:actually\s+|really\s+)?(?:contradictory|conflicting|"
-                       r"inconsistent|impossible)\b|\bI misread\b|\bmy mistake\b|\bI was wrong\b|"
-                       r"\b(?:they|the tests?) (?:are|is) (?:actually )?(?:consistent|fine|correct)\b",
-                       re.IGNORECASE)
-CLAIM = re.compile(
+RETRACTED = textscan.compile(r"\b(?:not|n't|no longer)\s+(?:actually\s+|really\s+)?(?:contradictory|"
+                             r"conflicting|inconsistent|impossible)\b|\bI misread\b|\bmy mistake\b|\bI was wrong\b|"
+                             r"\b(?:they|the tests?) (?:are|is) (?:actually )?(?:consistent|fine|correct)\b",
+                             re.IGNORECASE)
+CLAIM = textscan.compile(
     r"\b(?:all|every|the)\s+(?:\d+\s+)?(?:of the\s+)?(?:unit\s+)?(?:tests?|checks?|specs?|assertions?)\s+"
     r"(?:now\s+|should\s+now\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed|s)?|green)\b"
     r"|\btests?\s+(?:now\s+)?pass(?:es)?\b(?!\s+(?:except|but|apart))|\bpytest\s+(?:now\s+)?pass(?:es)?\b"
@@ -87,6 +89,8 @@ def stated_impossible(text: str) -> re.Match[str] | None:
 
 
 def _stated_impossible(text: str) -> re.Match[str] | None:
+    if not IMPOSSIBLE.may_match(text):  # the view's one compiled scan already says so (no lowering)
+        return None
     lower = text.lower()
     if not any(w in lower for w in _IMPOSSIBLE_WORDS):
         return None

@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from .. import semconv as sc
+from .. import textscan
 from ..detectors.base import KIND_TOOL_CALL, Detector, Finding, SpanView, severity_rank
 from ..detectors.views import MAX_VIEW_CHARS, dedupe_key
 from ..internal_errors import report_internal_error
@@ -70,6 +71,7 @@ class Guard:
         self.policy = policy
         self.recorder = Recorder(detectors if detectors is not None else _detectors_for(policy),
                                  **recorder_options)
+        textscan.warm()  # the detectors' compiled matcher: built now, not inside the first check's budget
 
     # --- the check -----------------------------------------------------------------------
     def check(self, name: str, arguments: Any = None, *, call_id: str | None = None,

@@ -44,7 +44,11 @@ def judge(detectors: Sequence[Detector], view: SpanView, ctx: TraceContext, dead
     ``strict``: a detector that raises fails the check (``DetectorFailed``); otherwise it is skipped.
     """
     out: list[Finding] = []
+    kind = view.kind
     for detector in detectors:
+        kinds = getattr(detector, "kinds", None)
+        if kinds is not None and kind not in kinds:  # it reads no view of this kind (see Detector)
+            continue
         if time.perf_counter() > deadline:
             raise GuardTimeout(f"guard time budget spent before detector {getattr(detector, 'id', detector)}")
         try:

@@ -52,17 +52,19 @@ class _Handler(socketserver.BaseRequestHandler):
         except (OSError, ValueError) as exc:
             logger.warning("otel-cot hooks: bad request: %s", exc)
             return
-        self.server.touch()
-        if agent == CONTROL:
-            code, out, err = self.server.control(event)
-        else:
-            code, out, err = self.server.service.handle(agent, event, policy, payload)
-        head = b"\t".join((client.MAGIC, str(code).encode(), str(len(out)).encode(), str(len(err)).encode()))
+        self.server.touch(+1)
         try:
-            sock.sendall(head + b"\n" + out + err)
-        except OSError as exc:
-            logger.warning("otel-cot hooks: the hook went away before its answer: %s", exc)
-        self.server.touch()
+            if agent == CONTROL:
+                code, out, err = self.server.control(event)
+            else:
+                code, out, err = self.server.service.handle(agent, event, policy, payload)
+            head = b"\t".join((client.MAGIC, str(code).encode(), str(len(out)).encode(), str(len(err)).encode()))
+            try:
+                sock.sendall(head + b"\n" + out + err)
+            except OSError as exc:
+                logger.warning("otel-cot hooks: the hook went away before its answer: %s", exc)
+        finally:
+            self.server.touch(-1)
 
 
 def _read_request(sock: Any) -> tuple[str, str, str, bytes]:
@@ -103,16 +105,23 @@ class CheckerServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.started = time.time()
         self.requests = 0
         self._last = time.monotonic()
+        self._busy = 0  # calls being answered: a checker answering one is not idle, however long it takes
+        self._busy_lock = threading.Lock()
         super().__init__(path, _Handler)
         os.chmod(path, 0o600)
         self.socket_inode = os.stat(path).st_ino
 
-    def touch(self) -> None:
-        self._last = time.monotonic()
-        self.requests += 1
+    def touch(self, busy: int) -> None:
+        """A call starts (``+1``) or ends (``-1``)."""
+        with self._busy_lock:
+            self._last = time.monotonic()
+            self._busy += busy
+            if busy > 0:
+                self.requests += 1
 
     def idle_for(self) -> float:
-        return time.monotonic() - self._last
+        with self._busy_lock:
+            return 0.0 if self._busy else time.monotonic() - self._last
 
     def stop_serving(self) -> None:
         """Stop: the socket goes first, so that the next hook call starts a new checker (which waits for this

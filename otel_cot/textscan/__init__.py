@@ -1,0 +1,13 @@
+"""Regex scanning that rejects text before ``re`` runs, with ``re``'s exact matches.
+
+``textscan.compile(pattern, flags)`` returns a drop-in for ``re.compile``: the detectors' patterns are
+scanned together over each text once by a compiled multi-pattern engine (Hyperscan, RE2, or a literal
+prefilter in pure Python), and ``re`` runs only on the texts, or at the places, where a match is possible.
+See :mod:`.superset` for why the answers are exact, :mod:`.backends` for the engines.
+"""
+
+from .prefilter import MIN_SCAN, Prefiltered, backend_name, compile, registered, use_backend, warm
+from .superset import loosen, shadow
+
+__all__ = ["MIN_SCAN", "Prefiltered", "backend_name", "compile", "loosen", "registered", "shadow", "use_backend",
+           "warm"]
