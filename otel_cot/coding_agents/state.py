@@ -5,6 +5,11 @@ Windows ``%LOCALAPPDATA%\\otel-cot\\...``), written atomically (a temporary file
 flushed to disk, then renamed over the old one), and only after the spans read up to that point were
 exported. A restart therefore resumes exactly there: nothing is read twice, nothing is skipped.
 
+Between two such snapshots, a checkpoint appends only the entries that changed to ``<state file>.journal``
+(one JSON line, flushed to disk), so that following one active session among thousands of old ones does not
+rewrite every entry each second. The next snapshot, written once the journal is as large as it, replaces
+both. A line cut short by a crash is that checkpoint not having happened.
+
 The coding-agent hooks (:mod:`otel_cot.hooks`) export from the same state file, so that the two never send the
 same records: whoever exports holds the :class:`ExportLease` (an exclusive lock on ``<state file>.lock``).
 ``watch`` holds it for as long as it runs; the hooks' checker takes it for one export at a time and, when
@@ -18,7 +23,7 @@ import json
 import logging
 import os
 import tempfile
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 try:
     import fcntl
@@ -57,12 +62,99 @@ def load_state(path: str) -> dict[str, dict[str, Any]]:
             pass
         return {}
     files = data.get("files") if isinstance(data, dict) else None
-    return {str(k): v for k, v in files.items() if isinstance(v, dict)} if isinstance(files, dict) else {}
+    entries = {str(k): v for k, v in files.items() if isinstance(v, dict)} if isinstance(files, dict) else {}
+    journal_id = data.get("journal") if isinstance(data, dict) else None
+    _JOURNAL_IDS.pop(path, None)  # unless the journal is this snapshot's: the next checkpoint is a snapshot
+    if isinstance(journal_id, str) and _apply_journal(path + JOURNAL_SUFFIX, journal_id, entries):
+        _JOURNAL_IDS[path] = journal_id
+    return entries
 
 
-def save_state(path: str, files: Mapping[str, Mapping[str, Any]]) -> None:
-    data = json.dumps({"version": VERSION, "files": files}, ensure_ascii=False, separators=(",", ":"))
+JOURNAL_SUFFIX = ".journal"
+_MIN_JOURNAL = 64 << 10  # bytes of journal below which no snapshot is rewritten, whatever the snapshot's size
+# The id each snapshot gives its journal (the journal's first line names it): a journal left by a crash
+# between a new snapshot and the removal of the old journal names another id and is not applied. Known to
+# the process that loaded or wrote the snapshot last; the export lease makes that the one writing now.
+_JOURNAL_IDS: dict[str, str] = {}
+
+
+def _apply_journal(path: str, journal_id: str, entries: dict[str, dict[str, Any]]) -> bool:
+    """Apply the journal at ``path`` if it is the one ``journal_id`` names; whether checkpoints may be appended
+    to it (it is that journal, or there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        logger.error("otel-cot watch: cannot read the state journal %s (%s); the state is the last snapshot's",
+                     path, exc)
+        return False
+    lines = data.split(b"\n")[:-1]  # after the last line break: a checkpoint that did not finish
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("journal") != journal_id:
+        return False  # an older snapshot's journal, or its first checkpoint cut short
+    for line in lines[1:]:
+        try:
+            record = json.loads(line)
+            changed, removed = record["files"], record["removed"]
+        except (ValueError, TypeError, KeyError):
+            logger.warning("otel-cot watch: a line of the state journal %s is not a checkpoint; skipped", path)
+            continue
+        if isinstance(changed, dict):
+            entries.update((str(k), v) for k, v in changed.items() if isinstance(v, dict))
+        if isinstance(removed, list):
+            for key in removed:
+                entries.pop(str(key), None)
+    return True
+
+
+def save_state(path: str, files: Mapping[str, Mapping[str, Any]], *,
+               changed: Mapping[str, Mapping[str, Any]] | None = None, removed: Iterable[str] = ()) -> None:
+    """Checkpoint ``files`` (every entry): by appending ``changed`` and ``removed`` to the journal when they are
+    given and the journal is still smaller than the snapshot, else by a new snapshot (the journal emptied)."""
+    journal = path + JOURNAL_SUFFIX
+    journal_id = _JOURNAL_IDS.get(path)
+    if changed is not None and journal_id is not None and os.path.exists(path):
+        journal_size = _size(journal)
+        if journal_size < max(_MIN_JOURNAL, _size(path)):
+            line = json.dumps({"files": changed, "removed": sorted(removed)}, ensure_ascii=False,
+                              separators=(",", ":")).encode("utf-8")
+            if journal_size == 0:
+                line = json.dumps({"journal": journal_id}).encode("utf-8") + b"\n" + line
+            _append_line(journal, line)
+            return
+    journal_id = os.urandom(8).hex()
+    data = json.dumps({"version": VERSION, "journal": journal_id, "files": files}, ensure_ascii=False,
+                      separators=(",", ":"))
     write_atomically(path, data.encode("utf-8"))
+    _JOURNAL_IDS[path] = journal_id
+    try:
+        os.unlink(journal)  # names the previous snapshot's id: harmless if a crash leaves it
+    except FileNotFoundError:
+        pass
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def _append_line(path: str, line: bytes) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a line cut short by a crash stays a line of its own, skipped when read
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomically(path: str, content: bytes, mode: int | None = None) -> None:

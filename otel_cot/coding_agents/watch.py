@@ -124,7 +124,8 @@ class Watcher:
         self._saved = load_state(state_path)
         self._trackers: dict[str, FileTracker] = {}
         self._batch: list[ReadableSpan] = []
-        self._dirty = False
+        self._changed: set[str] = set()  # files whose saved entry is out of date
+        self._removed: set[str] = set()  # files whose saved entry goes
         self._last_scan = float("-inf")
         self._started = clock()
         # `otel-cot watch` (it holds the export lease) also follows the session files the hooks left to it
@@ -213,7 +214,9 @@ class Watcher:
             tracker = self._trackers.pop(path)  # deleted: what it still held is exported, its state dropped
             self._real = {real: p for real, p in self._real.items() if p != path}
             self._emit(self._finish(tracker, root=not tracker.root_done))
-            self._saved.pop(path, None)
+            self._changed.discard(path)
+            if self._saved.pop(path, None) is not None:
+                self._removed.add(path)
         self.counters.files = len(self._trackers)
 
     def _scan_hook_sessions(self, seen: set[str]) -> None:
@@ -237,7 +240,7 @@ class Watcher:
                 self._saved_by_real = {os.path.realpath(p): p for p in self._saved}
             entry = self._saved.get(self._saved_by_real.get(real, path))
         self._trackers[path] = FileTracker(agent, path, kind, entry)
-        self._dirty = True
+        self._changed.add(path)
 
     def _poll(self, tracker: FileTracker, now: float) -> tuple[list[ReadableSpan], bool]:
         try:
@@ -253,9 +256,10 @@ class Watcher:
             if tracker.identity is not None and (identity != tracker.identity or st.st_size < tracker.offset):
                 spans.extend(self._finish(tracker, root=not tracker.root_done))  # rotated: the old file ends
                 tracker.reset()
-                self._dirty = True
+                self._changed.add(tracker.path)
             if tracker.identity != identity:
-                tracker.identity, self._dirty = identity, True
+                tracker.identity = identity
+                self._changed.add(tracker.path)
             if st.st_size > tracker.offset:
                 try:
                     items, more = self._read_lines(tracker)
@@ -271,7 +275,8 @@ class Watcher:
             spans.extend(self._spans(tracker, self._read_document(tracker, st)))
         if not tracker.idle_done and now - st.st_mtime >= self.idle_s and not more:
             spans.extend(self._finish(tracker, root=not tracker.root_done))
-            tracker.idle_done, self._dirty = True, True
+            tracker.idle_done = True
+            self._changed.add(tracker.path)
         return spans, more
 
     def _read_lines(self, tracker: FileTracker) -> tuple[list[Item], bool]:
@@ -285,7 +290,8 @@ class Watcher:
                     self.counters.errors += 1
                     logger.warning("otel-cot watch: %s: a line longer than %d bytes at offset %d is skipped",
                                    tracker.path, self.max_read, tracker.offset)
-                tracker.skipping, tracker.offset, self._dirty = True, tracker.offset + len(data), True
+                tracker.skipping, tracker.offset = True, tracker.offset + len(data)
+                self._changed.add(tracker.path)
                 return [], True
             return [], False
         chunk = data[:end + 1]
@@ -300,7 +306,8 @@ class Watcher:
         self.counters.records += stats.records - before[0]
         self.counters.unknown += sum(stats.unknown.values()) - before[1]
         tracker.offset += end + 1
-        tracker.idle_done, self._dirty = False, True
+        tracker.idle_done = False
+        self._changed.add(tracker.path)
         return items, len(data) >= self.max_read
 
     def _read_document(self, tracker: FileTracker, st: os.stat_result) -> list[Item]:
@@ -314,7 +321,8 @@ class Watcher:
         before = tracker.reader.stats.records
         items = tracker.reader.feed_document(document)  # type: ignore[attr-defined]
         self.counters.records += tracker.reader.stats.records - before
-        tracker.changed, tracker.idle_done, self._dirty = [st.st_mtime_ns, st.st_size], False, True
+        tracker.changed, tracker.idle_done = [st.st_mtime_ns, st.st_size], False
+        self._changed.add(tracker.path)
         return items
 
     def _spans(self, tracker: FileTracker, items: Iterable[Item]) -> list[ReadableSpan]:
@@ -335,7 +343,7 @@ class Watcher:
             if span is not None:
                 spans.append(span)
                 tracker.root_done = True
-        self._dirty = True
+        self._changed.add(tracker.path)
         return spans
 
     # --- export and checkpoint --------------------------------------------------------------------------------
@@ -355,16 +363,19 @@ class Watcher:
                 return False
             self.counters.spans += len(self._batch)
             self._batch = []
-        if self._dirty:
-            for path, tracker in self._trackers.items():
-                self._saved[path] = tracker.entry()
+        if self._changed or self._removed:
+            changed = {}
+            for path in self._changed:
+                tracker = self._trackers.get(path)
+                if tracker is not None:
+                    changed[path] = self._saved[path] = tracker.entry()
             try:
-                save_state(self.state_path, self._saved)
+                save_state(self.state_path, self._saved, changed=changed, removed=self._removed)
             except OSError as exc:
                 self.counters.errors += 1
                 logger.error("otel-cot watch: cannot write the state file %s: %s", self.state_path, exc)
                 return False
-            self._dirty = False
+            self._changed, self._removed = set(), set()
         return True
 
     # --- status line --------------------------------------------------------------------------------------------
