@@ -149,7 +149,7 @@ def _append_line(path: str, line: bytes) -> None:
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
+        if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":  # (writes still append)
             line = b"\n" + line  # a line cut short by a crash stays a line of its own, skipped when read
         os.write(fd, line + b"\n")
         os.fsync(fd)
