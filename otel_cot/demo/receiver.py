@@ -15,7 +15,6 @@ import gzip
 import json
 import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from google.protobuf import json_format
@@ -25,7 +24,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-HOST = "127.0.0.1"
+from .loopback import LoopbackServer, QuietHandler
+
 MAX_BODY = 64 * 1024 * 1024
 _ID_KEYS = ("traceId", "spanId", "parentSpanId")
 
@@ -41,20 +41,15 @@ class TraceReceiver:
         self._spans = 0
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 if self.path.split("?")[0] != "/v1/traces":
                     self.rfile.read(length)
-                    return self._answer(404, b"only /v1/traces", "text/plain")
+                    return self.answer(404, b"only /v1/traces", "text/plain")
                 if length > MAX_BODY:
                     self.close_connection = True
-                    return self._answer(413, b"request body too large", "text/plain")
+                    return self.answer(413, b"request body too large", "text/plain")
                 body = self.rfile.read(length)
                 as_json = (self.headers.get("content-type") or "").startswith("application/json")
                 try:
@@ -62,29 +57,20 @@ class TraceReceiver:
                         body = gzip.decompress(body)
                     document = _parse(body, as_json)
                 except (OSError, EOFError, zlib.error, ValueError, DecodeError) as exc:
-                    return self._answer(400, f"cannot parse the request: {exc}".encode(), "text/plain")
+                    return self.answer(400, f"cannot parse the request: {exc}".encode(), "text/plain")
                 if not receiver._store(document):
-                    return self._answer(507, b"the demo receiver is full", "text/plain")
+                    return self.answer(507, b"the demo receiver is full", "text/plain")
                 if as_json:
-                    self._answer(200, b"{}", "application/json")
+                    self.answer(200, b"{}", "application/json")
                 else:
-                    self._answer(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+                    self.answer(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
 
-            def _answer(self, status: int, payload: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self._httpd = ThreadingHTTPServer((HOST, 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="otel-cot-demo-receiver", daemon=True).start()
+        self._server = LoopbackServer(Handler, name="otel-cot-demo-receiver")
 
     @property
     def url(self) -> str:
         """The OTLP/HTTP base URL (exporters append ``/v1/traces``)."""
-        return f"http://{HOST}:{self._httpd.server_address[1]}"
+        return self._server.url
 
     def _store(self, document: dict[str, Any]) -> bool:
         count = sum(len(ss.get("spans") or ()) for rs in document.get("resourceSpans") or ()
@@ -112,8 +98,7 @@ class TraceReceiver:
         return {"resourceSpans": out} if out else None
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 def _parse(body: bytes, as_json: bool) -> dict[str, Any]:

@@ -7,11 +7,11 @@ nothing is edited or pushed.
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
+
+from .loopback import LoopbackServer, QuietHandler
 
 SERVICE = "otel-cot-demo"
 TURNS = ("turn-1-edit-test.json", "turn-2-force-push.json", "turn-3-final.json")
@@ -41,37 +41,25 @@ class ReplayProvider:
         self.requests = 0
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.body()
                 provider.requests += 1
                 if queue:
                     response = queue.popleft()
                     status, body = response["status"], json.dumps(response["body"]).encode()
                 else:
                     status, body = 500, b'{"type":"error","error":{"type":"api_error","message":"script ended"}}'
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, body, "application/json")
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._server.url
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 def run_session(provider_url: str) -> str:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .replay import QuietHandler, QuietServer
+from otel_cot.demo.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -119,13 +119,11 @@ class JudgeServer:
                 except OSError:
                     pass
 
-        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._server.url
 
     def endpoint(self, api: str) -> str:
         """The base URL each SDK is given (the OpenAI SDK appends /chat/completions, anthropic /v1/messages)."""
@@ -150,8 +148,7 @@ class JudgeServer:
             return self._answers.pop(0) if len(self._answers) > 1 else self._answers[0]
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
 
 def _response(request: JudgeRequest, answer: Answer, _tokens: Callable[[str], int]) -> tuple[int, dict[str, Any]]:

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
-class QuietHandler(BaseHTTPRequestHandler):
-    """HTTP/1.1 keep-alive, no access log; ``body()`` reads the request body."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("content-length") or 0))
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A loopback HTTP server that does not print the errors of clients that hang up early (a client that
-    stops reading a stream, or gives up on a slow answer, resets the connection on purpose)."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
+from otel_cot.demo.loopback import LoopbackServer, QuietHandler
 
 
 class ReplayServer:
@@ -63,13 +41,11 @@ class ReplayServer:
 
             do_GET = do_POST
 
-        self._httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self._server.url
 
     def serve(self, *responses: dict[str, Any]) -> None:
         """Queue fixture responses (the ``response`` object of a fixture file)."""
@@ -87,5 +63,4 @@ class ReplayServer:
         return self._last
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
