@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 from typing import Any, Iterator
 
 import pytest
@@ -20,6 +22,18 @@ _E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests", "e2
 # The SDKs' platform headers call platform.processor(), which runs `uname -p` once per process: run it before
 # any test, so that it is not counted against whichever test happens to build the first client.
 platform.processor()
+
+# Every test gives its processes a home of their own, so each checker, collector and CLI they start would compile
+# the Hyperscan databases again (about a second each, see otel_cot/textscan/backends.py cache_dir). One cache for
+# the whole run, outside the user's home; a test of the cache itself sets the variable for itself.
+_TEXTSCAN_CACHE = None
+if "OTEL_COT_TEXTSCAN_CACHE" not in os.environ:
+    _TEXTSCAN_CACHE = os.environ["OTEL_COT_TEXTSCAN_CACHE"] = tempfile.mkdtemp(prefix="otel-cot-textscan-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _TEXTSCAN_CACHE is not None:
+        shutil.rmtree(_TEXTSCAN_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,6 +8,7 @@ in random context, with non-ASCII characters and the case-folding twins mixed in
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import sys
@@ -319,3 +320,52 @@ def test_detectors_find_the_same_with_every_backend(name, backend):
     assert len({f[1] for f in want}) >= 5 and len(want) > 150  # most detectors fired on this corpus
     backend(name)
     assert _findings(trajectories) == want
+
+
+# --- the compiled-database cache ----------------------------------------------------------------------
+def _hyperscan_backend():
+    patterns = [textscan.compile(p) for p in (r"force[- ]push", r"\bsk-[a-z0-9]{8}", r"rm -rf /")]
+    indices = [prefilter.REGISTRY.patterns.index(p) for p in patterns]
+    return backends.HyperscanBackend(prefilter.REGISTRY.supersets, prefilter.REGISTRY.positions), indices
+
+
+@pytest.mark.skipif(not backends.available("hyperscan"), reason="no hyperscan wheel on this platform")
+def test_a_second_process_loads_the_compiled_databases_instead_of_compiling(tmp_path, monkeypatch):
+    import hyperscan
+
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", str(tmp_path))
+    first, indices = _hyperscan_backend()
+    assert any(name.endswith(".hsdb") for name in os.listdir(tmp_path))
+
+    class NoCompile:
+        def compile(self, *args, **kwargs):
+            raise AssertionError("compiled although the cache holds the database")
+
+    monkeypatch.setattr(hyperscan, "Database", NoCompile)
+    second, _ = _hyperscan_backend()
+    text = "then git force-push it and rm -rf / everything"
+    assert second.may_set(second.scan(textscan.superset.shadow(text))) == \
+        first.may_set(first.scan(textscan.superset.shadow(text)))
+    assert indices[0] in second.may_set(second.scan(textscan.superset.shadow(text)))
+
+
+@pytest.mark.skipif(not backends.available("hyperscan"), reason="no hyperscan wheel on this platform")
+def test_a_damaged_cache_file_is_compiled_again_and_off_keeps_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", str(tmp_path))
+    _hyperscan_backend()
+    names = os.listdir(tmp_path)
+    assert names
+    for name in names:
+        (tmp_path / name).write_bytes(b"not a database")
+    backend, indices = _hyperscan_backend()
+    text = "then git force-push it"
+    assert indices[0] in backend.may_set(backend.scan(textscan.superset.shadow(text)))
+    assert all((tmp_path / name).read_bytes() != b"not a database" for name in names)
+
+    off = tmp_path / "off"
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", "off")
+    assert backends.cache_dir() is None
+    monkeypatch.setenv("HOME", str(off))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    _hyperscan_backend()
+    assert not off.exists()

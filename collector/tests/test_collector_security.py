@@ -114,6 +114,8 @@ def test_exporter_trusts_the_backend_through_its_ca_file(tmp_path, self_signed, 
             if exporter == "otlp_http":
                 exp["endpoint"] = exp["endpoint"].replace("http://", "https://")
             exp["tls"] = tls
+            if not tls:  # it keeps a batch it cannot deliver: stopping would wait the whole timeout to send it
+                cfg["service"]["shutdown_timeout"] = "200ms"
             collectors.append(Collector(cfg, str(tmp_path)))
             return collectors[-1].start()
 
