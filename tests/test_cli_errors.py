@@ -1,6 +1,7 @@
-"""The ``otel-cot`` command as a user runs it (a real subprocess): every error is one line on stderr and exit
-status 2 for a usage or input error; a closed pipe ends it quietly; what it reads it reads in every shape Jaeger
-and the Collector write."""
+"""The ``otel-cot`` command: every error is one line on stderr and exit status 2 for a usage or input error; a
+closed pipe ends it quietly; what it reads it reads in every shape Jaeger and the Collector write. The command
+itself (its entry point, usage errors, a closed pipe) runs as a user runs it, a real subprocess; what a
+command reads and says runs in this process (``run``)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from otel_cot import __version__
-
-pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
+from tests.support.cli import run_here
 
 OTEL_COT = str(Path(sys.executable).parent / "otel-cot")
 TRACE = "0af7651916cd43dd8448eb211c80319c"
+run = run_here
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([OTEL_COT, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+def run_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OTEL_COT, *args], capture_output=True, text=True, timeout=300)
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str], status: int, starts: str) -> str:
@@ -141,6 +142,7 @@ def test_scan_stops_at_the_first_bad_file(tmp_path):
     one_error_line(proc, 2, f"otel-cot scan: {tmp_path / 'missing.json'}: cannot read it")
 
 
+@pytest.mark.process
 def test_scan_piped_into_a_reader_that_stops_exits_quietly(tmp_path):
     """``otel-cot scan --json FILE | head -1``: the reader closes the pipe; no traceback, no message."""
     path = write(tmp_path, "many.json", json.dumps(otlp_document(force_push(3000))))
@@ -196,16 +198,19 @@ def test_eval_an_output_file_that_cannot_be_written(tmp_path):
 
 
 # --- the command itself --------------------------------------------------------------------------------
+@pytest.mark.process
 def test_version_and_help():
-    proc = run("--version")
+    proc = run_command("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"otel-cot {__version__}"
-    helped = run("--help").stdout
+    helped = run_command("--help").stdout
     assert "``" not in helped and "Find misaligned behaviour of AI agents" in helped
     for command in ("scan", "eval", "demo"):
         assert f"    {command} " in helped
 
 
+@pytest.mark.process
 def test_usage_errors_are_one_line_with_status_2():
+    run = run_command
     one_error_line(run(), 2, "otel-cot: the following arguments are required: COMMAND (see 'otel-cot --help')")
     one_error_line(run("scan"), 2, "otel-cot scan: the following arguments are required: FILE")
     one_error_line(run("scna"), 2, "otel-cot: argument COMMAND: invalid choice: 'scna'")

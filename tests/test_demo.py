@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.process
+# A demo run is the whole chain (SDK -> collector process -> receiver): end to end, out of the quick loop.
+whole_chain = pytest.mark.e2e
 
 NO_COLLECTOR = "import otel_cot.demo.stack as s; s.collector_command = lambda: None; "
 HAS_COLLECTOR = importlib.util.find_spec("otel_cot_collector") is not None
@@ -64,6 +66,7 @@ def _assert_flagged_trace_shown(out: str, report: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_COLLECTOR, reason="otel-cot-collector not installed")
+@whole_chain
 def test_without_jaeger_the_demo_shows_the_flagged_trace_through_the_collector(tmp_path):
     proc = _demo(tmp_path, "--exit")
     out = proc.stdout
@@ -75,6 +78,7 @@ def test_without_jaeger_the_demo_shows_the_flagged_trace_through_the_collector(t
     assert os.listdir(tmp_path / "tmp") == [], "the demo left its temporary directory behind"
 
 
+@whole_chain
 def test_without_the_collector_the_detectors_run_in_the_agent(tmp_path):
     proc = _demo(tmp_path, "--html", str(tmp_path / "r.html"), prelude=NO_COLLECTOR)
     out = proc.stdout
@@ -86,6 +90,7 @@ def test_without_the_collector_the_detectors_run_in_the_agent(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_COLLECTOR, reason="otel-cot-collector not installed")
+@whole_chain
 def test_keep_and_workdir_keep_the_logs(tmp_path):
     proc = _demo(tmp_path, "--keep", "--in-process")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -99,6 +104,7 @@ def test_keep_and_workdir_keep_the_logs(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_COLLECTOR, reason="otel-cot-collector not installed")
+@whole_chain
 def test_a_failure_keeps_the_logs_and_says_where(tmp_path):
     # the collector holds a trace 300 ms before judging it: a zero timeout gives up at the first look
     proc = _demo(tmp_path, "--timeout", "0")

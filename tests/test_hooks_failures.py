@@ -21,7 +21,8 @@ from otel_cot import semconv as sc
 from otel_cot.coding_agents.guard_decisions import GuardDecisions
 from otel_cot.hooks import client
 from otel_cot.hooks.policy import DEFAULT_POLICY
-from tests.support.hook_env import hook_env, otel_cot
+from tests.support.cli import run_here
+from tests.support.hook_env import hook_env
 from tests.support.hook_replay import HookCommands
 
 pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
@@ -39,7 +40,7 @@ def _hooks(env, agent="claude-code", policy_text=None):
     policy = os.path.join(env["HOME"], "policy.yaml")
     with open(policy, "w", encoding="utf-8") as fh:
         fh.write(DEFAULT_POLICY if policy_text is None else policy_text)
-    proc = otel_cot(env, "hooks", "install", agent, "--policy", policy)
+    proc = run_here("hooks", "install", agent, "--policy", policy, env=env)
     assert proc.returncode == 0, proc.stderr
     settings = os.path.join(env["HOME"], ".gemini" if agent == "gemini-cli" else ".claude", "settings.json")
     return HookCommands(agent.replace("-", "_"), settings, env, cwd=env["HOME"])

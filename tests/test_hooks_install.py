@@ -12,9 +12,9 @@ import pytest
 
 from otel_cot.hooks.install import AGENTS, default_policy_path, is_ours
 from otel_cot.hooks.policy import DEFAULT_POLICY
+from tests.support.cli import run_here
 from tests.support.hook_env import otel_cot
 
-pytestmark = pytest.mark.process  # runs the otel-cot CLI, the hook commands or the checker as processes
 
 # A settings file as a user might have it: other hooks (one on the same event as ours), other keys, tabs.
 USER_SETTINGS = b"""{
@@ -69,6 +69,7 @@ def _ours(data):
 
 
 @pytest.mark.parametrize("agent", ["claude-code", "codex", "gemini-cli"])
+@pytest.mark.process  # the command as the user runs it; the other tests run it in this process
 def test_install_adds_one_hook_per_event_and_writes_the_default_policy(env, agent):
     proc = otel_cot(env, "hooks", "install", agent)
     assert proc.returncode == 0, proc.stderr
@@ -90,9 +91,9 @@ def test_install_adds_one_hook_per_event_and_writes_the_default_policy(env, agen
 def test_install_is_idempotent_and_keeps_the_users_hooks_and_keys(env):
     path = _settings(env, "claude-code")
     _write(path, USER_SETTINGS)
-    assert otel_cot(env, "hooks", "install", "claude-code").returncode == 0
+    assert run_here("hooks", "install", "claude-code", env=env).returncode == 0
     once = _read(path)
-    second = otel_cot(env, "hooks", "install", "claude-code")
+    second = run_here("hooks", "install", "claude-code", env=env)
     assert second.returncode == 0 and "already installed" in second.stdout
     assert _read(path) == once  # byte for byte
 
@@ -109,10 +110,10 @@ def test_install_is_idempotent_and_keeps_the_users_hooks_and_keys(env):
 def test_install_with_another_policy_replaces_our_hooks_in_place(env, tmp_path):
     path = _settings(env, "claude-code")
     _write(path, USER_SETTINGS)
-    assert otel_cot(env, "hooks", "install", "claude-code").returncode == 0
+    assert run_here("hooks", "install", "claude-code", env=env).returncode == 0
     policy = tmp_path / "strict.yaml"
     policy.write_text("guard:\n  default: block\n")
-    assert otel_cot(env, "hooks", "install", "claude-code", "--policy", str(policy)).returncode == 0
+    assert run_here("hooks", "install", "claude-code", "--policy", str(policy), env=env).returncode == 0
     data = json.loads(_read(path))
     for event, hooks in _ours(data).items():
         if event in ("PreToolUse", "PostToolUse", "Stop", "SessionEnd"):
@@ -126,27 +127,27 @@ def test_uninstall_restores_the_file_byte_for_byte(env, agent):
     path = _settings(env, agent)
     original = USER_SETTINGS.replace(b"PreToolUse", b"BeforeTool") if agent == "gemini-cli" else USER_SETTINGS
     _write(path, original)
-    assert otel_cot(env, "hooks", "install", agent).returncode == 0
+    assert run_here("hooks", "install", agent, env=env).returncode == 0
     assert _read(path) != original
-    proc = otel_cot(env, "hooks", "uninstall", agent)
+    proc = run_here("hooks", "uninstall", agent, env=env)
     assert proc.returncode == 0 and "restored" in proc.stdout
     assert _read(path) == original
-    again = otel_cot(env, "hooks", "uninstall", agent)
+    again = run_here("hooks", "uninstall", agent, env=env)
     assert again.returncode == 0 and "not installed" in again.stdout and _read(path) == original
 
 
 def test_uninstall_removes_a_settings_file_the_install_created(env):
     path = _settings(env, "claude-code")
-    assert otel_cot(env, "hooks", "install", "claude-code").returncode == 0
+    assert run_here("hooks", "install", "claude-code", env=env).returncode == 0
     assert os.path.exists(path)
-    assert otel_cot(env, "hooks", "uninstall", "claude-code").returncode == 0
+    assert run_here("hooks", "uninstall", "claude-code", env=env).returncode == 0
     assert not os.path.exists(path)
 
 
 def test_uninstall_after_the_user_edited_the_file_removes_only_our_entries(env):
     path = _settings(env, "claude-code")
     _write(path, USER_SETTINGS)
-    assert otel_cot(env, "hooks", "install", "claude-code").returncode == 0
+    assert run_here("hooks", "install", "claude-code", env=env).returncode == 0
     data = json.loads(_read(path))
     # meanwhile the user changes a setting, adds a hook of their own next to ours, and a new event
     data["model"] = "sonnet"
@@ -155,7 +156,7 @@ def test_uninstall_after_the_user_edited_the_file_removes_only_our_entries(env):
     data["hooks"]["UserPromptSubmit"] = [{"hooks": [{"type": "command", "command": "log-prompt"}]}]
     _write(path, (json.dumps(data, indent="\t") + "\n").encode())
 
-    proc = otel_cot(env, "hooks", "uninstall", "claude-code")
+    proc = run_here("hooks", "uninstall", "claude-code", env=env)
     assert proc.returncode == 0 and "removed" in proc.stdout
     after = json.loads(_read(path))
     expected = json.loads(USER_SETTINGS)
@@ -173,7 +174,7 @@ def test_uninstall_after_the_user_edited_the_file_removes_only_our_entries(env):
 def test_a_settings_file_that_is_not_valid_json_is_refused_and_left_alone(env, content, command):
     path = _settings(env, "claude-code")
     _write(path, content)
-    proc = otel_cot(env, "hooks", command, "claude-code")
+    proc = run_here("hooks", command, "claude-code", env=env)
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -188,20 +189,21 @@ def test_a_settings_file_that_is_not_valid_json_is_refused_and_left_alone(env, c
 def test_project_and_explicit_settings_files(env, tmp_path, agent, where):
     project = tmp_path / "repo"
     project.mkdir()
-    assert otel_cot(env, "hooks", "install", agent, "--project", str(project)).returncode == 0
+    assert run_here("hooks", "install", agent, "--project", str(project), env=env).returncode == 0
     assert os.path.exists(os.path.join(project, *where))
     assert not os.path.exists(_settings(env, agent))
     explicit = tmp_path / "elsewhere.json"
-    assert otel_cot(env, "hooks", "install", agent, "--settings", str(explicit)).returncode == 0
+    assert run_here("hooks", "install", agent, "--settings", str(explicit), env=env).returncode == 0
     assert any(_ours(json.loads(explicit.read_bytes())).values())
-    status = otel_cot(env, "hooks", "status", "--project", str(project))
+    status = run_here("hooks", "status", "--project", str(project), env=env)
     assert os.path.join(project, *where) in status.stdout
 
 
+@pytest.mark.process
 def test_the_installed_command_runs_through_a_shell_and_answers_when_no_checker_can_start(env, tmp_path):
     """The command as written, run by /bin/sh with the agent's JSON on stdin: with a checker that cannot start
     (a python that exits at once), the call is allowed (exit 0, nothing on stdout) and the error logged."""
-    assert otel_cot(env, "hooks", "install", "claude-code").returncode == 0
+    assert run_here("hooks", "install", "claude-code", env=env).returncode == 0
     (hook,) = _ours(json.loads(_read(_settings(env, "claude-code"))))["PreToolUse"]
     run_env = dict(env, OTEL_COT_HOOKS_SOCKET=str(tmp_path / "no.sock"), OTEL_COT_HOOKS_PYTHON="/bin/false",
                    OTEL_COT_HOOKS_START_MS="300")
@@ -223,9 +225,9 @@ def test_a_settings_file_that_is_a_symlink_stays_one(env, tmp_path, agent):
     path = _settings(env, agent)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     os.symlink(target, path)
-    assert otel_cot(env, "hooks", "install", agent).returncode == 0
+    assert run_here("hooks", "install", agent, env=env).returncode == 0
     assert os.path.islink(path) and any(_ours(json.loads(_read(str(target)))).values())
-    assert otel_cot(env, "hooks", "uninstall", agent).returncode == 0
+    assert run_here("hooks", "uninstall", agent, env=env).returncode == 0
     assert os.path.islink(path) and _read(str(target)) == USER_SETTINGS
 
 
@@ -234,9 +236,9 @@ def test_a_gemini_settings_file_with_comments_is_refused_with_the_reason(env):
     path = _settings(env, "gemini-cli")
     content = b'{\n  // my theme\n  "theme": "GitHub", /* and a URL: */ "docs": "https://x.example/a//b"\n}\n'
     _write(path, content)
-    proc = otel_cot(env, "hooks", "install", "gemini-cli")
+    proc = run_here("hooks", "install", "gemini-cli", env=env)
     assert proc.returncode == 2 and "has comments" in proc.stderr and path in proc.stderr
     assert _read(path) == content
     _write(path, b'{"docs": "https://x.example/a//b", "note": "/* not a comment */", }')
-    proc = otel_cot(env, "hooks", "install", "gemini-cli")
+    proc = run_here("hooks", "install", "gemini-cli", env=env)
     assert proc.returncode == 2 and "is not valid JSON" in proc.stderr

@@ -17,7 +17,8 @@ import pytest
 
 from otel_cot.coding_agents.spans import trace_id
 from tests.support.coding_sessions import fixture, long_claude_session, records_of
-from tests.support.hook_env import hook_env, otel_cot
+from tests.support.cli import run_here
+from tests.support.hook_env import hook_env
 from tests.support.hook_replay import (HookCommands, plan_one_message_earlier, replay_claude_code, replay_codex,
                                       replay_gemini_cli)
 from tests.support.otlp_sink import OtlpSink
@@ -37,7 +38,7 @@ def env(tmp_path):
 
 
 def _install(env, agent):
-    proc = otel_cot(env, "hooks", "install", agent)
+    proc = run_here("hooks", "install", agent, env=env)
     assert proc.returncode == 0, proc.stderr
     settings = {"claude-code": os.path.join(env["HOME"], ".claude", "settings.json"),
                 "codex": os.path.join(env["HOME"], ".codex", "hooks.json"),
