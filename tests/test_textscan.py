@@ -20,7 +20,7 @@ from otel_cot import textscan
 from otel_cot.detectors import Engine
 from otel_cot.detectors.registry import default_detectors
 from otel_cot.eval import trajectory_views
-from otel_cot.textscan import backends, prefilter
+from otel_cot.textscan import backends, loosened, prefilter, superset
 from otel_cot.textscan.superset import CASE_TWINS, PLACEHOLDER
 
 try:
@@ -369,3 +369,48 @@ def test_a_damaged_cache_file_is_compiled_again_and_off_keeps_none(tmp_path, mon
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     _hyperscan_backend()
     assert not off.exists()
+
+
+# --- loosened patterns kept between processes ---------------------------------------------------------
+def test_every_registered_pattern_reads_back_as_loosen_computes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", str(tmp_path))
+    patterns = [p.regex for p in _all_patterns()]
+    writer = loosened.LoosenedCache()
+    for pattern in patterns:
+        writer.loosen(pattern)
+    writer.save()
+    (path,) = [tmp_path / n for n in os.listdir(tmp_path) if n.startswith(loosened.PREFIX)]
+
+    def not_again(pattern):
+        raise AssertionError(f"loosened again: {pattern.pattern!r}")
+
+    monkeypatch.setattr(loosened, "loosen", not_again)
+    reader = loosened.LoosenedCache()
+    for pattern in patterns:
+        assert reader.loosen(pattern) == superset.loosen(pattern), pattern.pattern
+    path.write_text("{not json")
+    monkeypatch.setattr(loosened, "loosen", superset.loosen)
+    damaged = loosened.LoosenedCache()
+    assert damaged.loosen(patterns[0]) == superset.loosen(patterns[0])
+    damaged.save()
+    assert json.loads(path.read_text())  # written again
+
+
+def test_loosened_patterns_of_another_version_are_not_used_and_off_keeps_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", str(tmp_path))
+    pattern = re.compile(r"git\s+push\s+--force")
+    first = loosened.LoosenedCache()
+    first.loosen(pattern)
+    first.save()
+    monkeypatch.setattr(loosened, "_version", lambda: "another")
+    calls = []
+    monkeypatch.setattr(loosened, "loosen", lambda p: calls.append(p) or superset.loosen(p))
+    loosened.LoosenedCache().loosen(pattern)
+    assert calls == [pattern]
+
+    monkeypatch.setenv("OTEL_COT_TEXTSCAN_CACHE", "off")
+    before = sorted(os.listdir(tmp_path))
+    off = loosened.LoosenedCache()
+    off.loosen(re.compile("something else"))
+    off.save()
+    assert sorted(os.listdir(tmp_path)) == before

@@ -22,7 +22,8 @@ from dataclasses import replace
 from typing import Any, Iterator
 
 from .backends import BACKENDS, Backend, available, logger
-from .superset import Superset, loosen, shadow
+from .loosened import LoosenedCache
+from .superset import Superset, shadow
 
 MIN_SCAN = 32
 _MIN_SCAN = MIN_SCAN  # the backend in use's
@@ -45,9 +46,10 @@ class _Registry:
         self.built = -1
         self.choice: str | None = None
         self.local = threading.local()
+        self.loosened = LoosenedCache()
 
     def add(self, prefiltered: Prefiltered, positions: bool | None, rejects: bool) -> int:
-        loose = loosen(prefiltered.regex)
+        loose = self.loosened.loosen(prefiltered.regex)
         if positions is None:  # worth it when the loosened pattern is specific enough to match rarely
             positions = loose.span_min_len >= MIN_POSITIONAL_LEN
         if not rejects:  # kept out of the whole-text scan: every text may match
@@ -67,6 +69,7 @@ class _Registry:
             if self.backend is None or self.built != len(self.supersets):
                 self.backend = _build(self.choice, self.supersets, self.positions)
                 self.built = len(self.supersets)
+                self.loosened.save()
                 _MIN_SCAN = self.backend.min_scan
             return self.backend
 
