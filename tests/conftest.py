@@ -13,6 +13,7 @@ from otel_cot.config import Settings
 from otel_cot.instrumentation.providers import providers
 from otel_cot.runtime import runtime
 
+from .support.hook_replay import reap_stopped_checkers
 from .support.otlp_sink import OtlpSink
 from .support.replay import ReplayServer
 
@@ -21,6 +22,10 @@ _PROVIDER = TracerProvider()
 _PROVIDER.add_span_processor(SimpleSpanProcessor(_EXPORTER))
 # Global too, so an SDK's own tracing (anthropic 2.x) lands next to ours and duplicates show.
 trace.set_tracer_provider(_PROVIDER)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    reap_stopped_checkers()  # the hook tests' checkers, asked to stop as each test ended
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def hook_env(home: str, **extra: str) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        stop_checker(env)
+        stop_checker(env, wait=False)  # its exit is waited for at the end of the run (tests/conftest.py)
         shutil.rmtree(sock_dir, ignore_errors=True)
 
 

@@ -310,11 +310,12 @@ def checker_pid(env: dict[str, str]) -> int | None:
     return int(json.loads(out)["pid"])
 
 
-def stop_checker(env: dict[str, str], timeout: float = 20.0) -> None:
-    """Stop the checker of ``env`` (asked first; by its pid if it does not go)."""
-    import signal
-    import time
+_STOPPING: list[int] = []  # checkers asked to stop whose exit is waited for later (see stop_checker)
 
+
+def stop_checker(env: dict[str, str], timeout: float = 20.0, wait: bool = True) -> None:
+    """Stop the checker of ``env`` (asked first; by its pid if it does not go). ``wait=False``: ask now and
+    leave the waiting to :func:`reap_stopped_checkers` (a checker takes up to its 0.2 s poll interval to go)."""
     pid = checker_pid(env)
     if pid is None:
         return
@@ -328,12 +329,32 @@ def stop_checker(env: dict[str, str], timeout: float = 20.0) -> None:
             sock.close()
     except (OSError, client.CheckerError):
         pass
+    if wait:
+        _wait_or_kill([pid], timeout)
+    else:
+        _STOPPING.append(pid)
+
+
+def reap_stopped_checkers(timeout: float = 20.0) -> None:
+    """Wait for the checkers :func:`stop_checker` asked to stop without waiting; kill those still running."""
+    pids, _STOPPING[:] = list(_STOPPING), []
+    _wait_or_kill(pids, timeout)
+
+
+def _wait_or_kill(pids: list[int], timeout: float) -> None:
+    import signal
+    import time
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _running(pid):
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if _running(pid)]
+        if pids:
+            time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _running(pid: int) -> bool:
