@@ -3,6 +3,7 @@
     python bench/sdk_profile.py                       # direct: our code only, µs per call / per chunk
     python bench/sdk_profile.py --e2e                 # real SDK over an in-memory transport, bare vs otel-cot
     python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
+                                                    # (SDK_PROFILE_SORT=cumulative, SDK_PROFILE_TOP=60)
     python bench/sdk_profile.py --instructions        # direct mode counted by callgrind: load-independent
     python bench/sdk_profile.py --marginal            # CPU time of one more streamed chunk
     python bench/sdk_profile.py --interleaved         # our code alone, and between real (bare) SDK calls
@@ -564,7 +565,7 @@ def main() -> None:
         args.scenarios = args.cprofile
         prof = cProfile.Profile()
         direct(args, prof)
-        pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+        pstats.Stats(prof).sort_stats(os.environ.get("SDK_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("SDK_PROFILE_TOP", "40")))
         return
     out = (instructions(args) if args.instructions else marginal(args) if args.marginal else e2e(args) if args.e2e
            else interleaved(args) if args.interleaved else direct(args))

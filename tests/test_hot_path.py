@@ -404,3 +404,27 @@ def test_messages_accumulator_reads_plain_dict_events_and_odd_delta_types():
         acc.add(event, n)
     result = acc.result()
     assert [b.text for b in result.reasoning] == ["ab"] and result.input_tokens == 3
+
+
+def test_may_contain_secret_answers_as_the_trigger_regex_for_every_alternative():
+    """``may_contain_secret`` searches with a regrouped, reordered trigger regex: same answer, every alternative hit."""
+    rnd = random.Random(5)
+    pieces = _NEAR_SECRETS + ["pypi-AgE", "github_pat_", "glpat-", "hf_", "npm_", "gho_", "x", "xapp-", "AIza", "ASIA",
+                              "ACCA", "cookie", "secret", "creds", "credentials", "Authorization", "AUTH", "passphrase",
+                              "pwd", "Password", "PASSWD", "COOKIE", "Key", "SECRET", "Creds", "rk_live_", "sk_test_", "hooks.slack.com/",
+                              "ftp://", "c", "C", "P", "U", "B", "K", "J", ":=", "=>", "'", "]", "\\", ",", "the ", "9"]
+    hit = set()
+    for _ in range(30000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        match = secrets._TRIGGER_RX.search(text)
+        assert secrets.may_contain_secret(text) == (match is not None), text
+        if match is not None:
+            hit.add(match.lastindex)
+    assert hit == set(range(1, len(secrets._ALTERNATIVES) + 1))
+
+
+def test_the_regrouped_trigger_regex_refuses_an_alternative_without_a_literal_anchor():
+    with pytest.raises(ValueError):
+        secrets._any_trigger_regex(["k-", "[ab]c"], "k")
+    with pytest.raises(ValueError):
+        secrets._any_trigger_regex(["k+-"], "k")
