@@ -366,6 +366,35 @@ def test_endpoint_memo_returns_fresh_dicts():
     assert provider_for(None, "openai") == "openai"
 
 
+def test_base_url_text_memo_follows_the_client_and_keeps_only_immutable_urls(monkeypatch):
+    openai = pytest.importorskip("openai")
+    from otel_cot.instrumentation._endpoint import base_url_of
+
+    url_type = type(openai.OpenAI(api_key="k", base_url="http://a.example/v1").base_url)
+    built = []
+    real_str = url_type.__str__
+    monkeypatch.setattr(url_type, "__str__", lambda self: built.append(1) or real_str(self))
+    client = openai.OpenAI(api_key="k", base_url="http://a.example/v1")
+    assert [base_url_of(client.chat.completions) for _ in range(3)] == ["http://a.example/v1/"] * 3
+    assert len(built) == 1  # the text is built once per URL object
+    client.base_url = "http://b.example/v2"
+    assert base_url_of(client.chat.completions) == "http://b.example/v2/"
+
+    class MutableUrl:
+        text = "http://c.example/"
+
+        def __str__(self) -> str:
+            return self.text
+
+    class Resource:
+        class _client:
+            base_url = MutableUrl()
+
+    assert base_url_of(Resource()) == "http://c.example/"
+    Resource._client.base_url.text = "http://d.example/"
+    assert base_url_of(Resource()) == "http://d.example/"  # not an httpx URL: not remembered
+
+
 class _Tool:
     def __str__(self) -> str:
         return "tool object"
