@@ -75,6 +75,15 @@ def test_sdk_profile_interleaved_quick() -> None:
     assert "| scenario | back to back | SDK call alone | between SDK calls | ratio | other threads |" in out
     assert sum(line.startswith(("| openai.chat |", "| openai.chat.stream |")) for line in out.splitlines()) == 2
 
+def test_sdk_profile_time_breakdown_quick() -> None:
+    pytest.importorskip("openai")
+    out = _run("bench/sdk_profile.py", "--breakdown", "--scenarios", "openai.responses", "--iters", "2", "--warmup", "1")
+    rows = {line.split(" | ")[0].lstrip("| ") for line in out.splitlines() if line.startswith("| ")}
+    assert {"whole call", "OpenTelemetry SDK span work (NoOpTracer)", "secret scan (finds nothing)",
+            "response extraction (non-stream)"} <= rows
+    assert "stream accumulation (add does nothing)" not in rows  # a non-streamed call has no stream part
+
+
 def test_detectors_quick() -> None:
     out = _run("bench/detectors.py", "--quick")
     assert '"mb_per_s_per_core"' in out and '"spans_per_s"' in out
