@@ -53,6 +53,7 @@ the pre-call level per call.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -126,14 +127,34 @@ def chunks(scenario: str) -> int:
 
 # --------------------------------------------------------------------------------------------- server
 
+def response_id(response: dict) -> str:
+    """The id of a recorded response: the body's, or for a stream the first event's (or its response's / message's)."""
+    if response.get("sse") is None:
+        return response["body"]["id"]
+    first = next(event for event in response["sse"].split("\n\n") if "data:" in event)
+    data = json.loads(first.split("data:", 1)[1])
+    return data.get("id") or (data.get("response") or data.get("message"))["id"]
+
+
 def serve() -> ThreadingHTTPServer:
+    """Replays each scenario's recorded response, with a new response id each time.
+
+    Every call gets its own id, of the recorded id's length (its last 8 characters replaced by a hex
+    counter), everywhere the recorded id occurs: a peer that keys its state on the response id
+    (OpenLLMetry's Responses instrumentation merges a response into the one of the same id seen before and
+    exports no new span for it) does its per-call work, and the SDK parses the same number of bytes.
+    """
     replies = {}
     for name in SCENARIOS:
         response = load(name)["response"]
         if response.get("sse") is not None:
-            replies[name] = (response["status"], "text/event-stream; charset=utf-8", response["sse"].encode())
+            ctype, body = "text/event-stream; charset=utf-8", response["sse"].encode()
         else:
-            replies[name] = (response["status"], "application/json", json.dumps(response["body"]).encode())
+            ctype, body = "application/json", json.dumps(response["body"]).encode()
+        recorded = response_id(response).encode()
+        if len(recorded) < 9 or recorded not in body:
+            raise SystemExit(f"{name}: cannot vary the response id {recorded!r}")
+        replies[name] = (response["status"], ctype, body.split(recorded), recorded[:-8], itertools.count())
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -143,7 +164,8 @@ def serve() -> ThreadingHTTPServer:
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            status, ctype, body = replies[self.path.split("/")[1]]
+            status, ctype, pieces, stem, counter = replies[self.path.split("/")[1]]
+            body = (stem + b"%08x" % (next(counter) & 0xFFFFFFFF)).join(pieces)
             self.send_response(status)
             self.send_header("content-type", ctype)
             self.send_header("content-length", str(len(body)))
@@ -265,6 +287,25 @@ def _calls(scenarios: list[str], port: int) -> dict:
     return calls
 
 
+def spans_per_call(calls: dict, provider, exporter, on, off, n: int = 4) -> dict[str, list[float]]:
+    """Per scenario, [model-call spans, all spans] exported per call over ``n`` instrumented calls.
+
+    A model-call span is a span without a parent (the calls run outside any span): each instrumented variant
+    must export exactly one per call, or it is not doing the per-call work the bench means to time.
+    """
+    out = {}
+    for name, call in calls.items():
+        on()
+        provider.force_flush()
+        roots, spans = exporter.roots, exporter.spans
+        for _ in range(n):
+            call()
+        provider.force_flush()
+        out[name] = [(exporter.roots - roots) / n, (exporter.spans - spans) / n]
+        off()
+    return out
+
+
 def gc_time(cpu) -> list[int]:
     """A one-item list that the garbage collector's callbacks keep adding its CPU time (ns) to."""
     import gc
@@ -288,10 +329,12 @@ def worker(args: argparse.Namespace) -> None:
 
     class NoopExporter(SpanExporter):
         spans = 0
+        roots = 0  # spans without a parent: one per call (the model-call span; the calls run outside any span)
         text = 0  # bytes of string attributes (span + events), counted in the allocation pass only
 
         def export(self, spans):
             NoopExporter.spans += len(spans)
+            NoopExporter.roots += sum(1 for span in spans if span.parent is None)
             if args.alloc:
                 for span in spans:
                     attrs = [span.attributes or {}] + [e.attributes or {} for e in span.events]
@@ -306,6 +349,9 @@ def worker(args: argparse.Namespace) -> None:
     for name in names:  # imports whatever the calls need, before the SDKs' attributes are recorded
         calls[name]()
     on, off = _switch(args.worker, provider)
+    per_call = spans_per_call(calls, provider, NoopExporter, on, off)
+    if args.worker != "bare" and any(roots != 1 for roots, _ in per_call.values()):
+        raise SystemExit(f"{args.worker}: not one model-call span per call: {json.dumps(per_call)}")
     if args.instructions:
         return instructions_worker(calls, provider, on, off, args.warmup)
 
@@ -322,7 +368,7 @@ def worker(args: argparse.Namespace) -> None:
         block_calls[name] = max(2, round(args.block_ms * 1e6 * 3 / max(cpu() - c, 1)))
     provider.force_flush()
 
-    result: dict = {"variant": args.worker, "block_calls": block_calls}
+    result: dict = {"variant": args.worker, "block_calls": block_calls, "spans_per_call": per_call}
     if args.alloc:
         import tracemalloc
 
@@ -789,6 +835,9 @@ def main() -> None:
     print("# load average (1 min) at the start of each round and at the end: " + " ".join(f"{x:.2f}" for x in loads))
     print(f"# spans exported per variant (timing runs): {json.dumps({v: sum(o['spans'] for o in runs[v]) for v in variants})}"
           f"; by bare blocks (must be 0): {json.dumps({v: sum(o['bare_spans'] for o in runs[v]) for v in variants})}")
+    print("# model-call spans per call (spans without a parent; every instrumented variant must have 1) / all spans "
+          "per call, first timing process: " + json.dumps(
+              {v: {s: "{:g}/{:g}".format(*c) for s, c in runs[v][0]["spans_per_call"].items()} for v in variants}))
     print("# string attribute bytes per exported span (alloc pass; shows content capture is on): "
           + json.dumps({v: round(a["text_bytes"] / max(a["spans"], 1)) for v, a in allocs.items()}))
     for v, ver in versions.items():

@@ -3,9 +3,11 @@
     python bench/sdk_profile.py                       # direct: our code only, µs per call / per chunk
     python bench/sdk_profile.py --e2e                 # real SDK over an in-memory transport, bare vs otel-cot
     python bench/sdk_profile.py --cprofile openai.chat.stream   # where the time goes, one scenario
+                                                    # (SDK_PROFILE_SORT=cumulative, SDK_PROFILE_TOP=60)
     python bench/sdk_profile.py --instructions        # direct mode counted by callgrind: load-independent
     python bench/sdk_profile.py --marginal            # CPU time of one more streamed chunk
     python bench/sdk_profile.py --interleaved         # our code alone, and between real (bare) SDK calls
+    python bench/sdk_profile.py --breakdown           # CPU µs of each part of our code (with --instructions: in instructions)
 
 Direct mode times exactly the code a model call runs through otel-cot, with the SDK taken out: the
 same six scenarios and recorded payloads as bench/sdk_overhead.py, parsed once into the SDK's own
@@ -267,6 +269,48 @@ class _NoAdd:
 
     def result(self):
         return self._accumulator.result()
+
+
+def time_breakdown(args) -> dict:
+    """--breakdown without --instructions: what each part costs in CPU time, back to back in this process.
+
+    Per scenario, the whole call and the call without each part (the ablations of ``_ablations``), in
+    alternating blocks of ``--iters`` calls (7 rounds); a part costs the median whole call minus the median
+    call without it.
+    """
+    import contextlib
+
+    telemetry, provider, _ = _telemetry()
+    ablations = _ablations(telemetry)
+    out = {}
+    for name in args.scenarios.split(","):
+        run = Direct(name, telemetry)
+        parts = {part: without for part, without in ablations.items()
+                 if not ((part.endswith("(non-stream)") and run.stream) or (part.startswith("stream") and not run.stream))}
+        samples: dict[str, list[float]] = {"whole call": [], **{part: [] for part in parts}}
+        for _ in range(7):
+            for part in samples:
+                with parts[part](run) if part in parts else contextlib.nullcontext():
+                    for _ in range(args.warmup):
+                        run.run()
+                    provider.force_flush()
+                    started = time.process_time_ns()
+                    for _ in range(args.iters):
+                        run.run()
+                    provider.force_flush()
+                    samples[part].append((time.process_time_ns() - started) / args.iters / 1000)
+        whole = statistics.median(samples["whole call"])
+        out[name] = {"whole call": whole, **{part: whole - statistics.median(v) for part, v in samples.items()
+                                             if part != "whole call"}}
+    print(f"# what each part costs: CPU µs per call, back to back (direct mode, {args.iters} calls per block, 7 rounds;"
+          " parts overlap as in --instructions --breakdown)")
+    names = list(out)
+    rows = list(dict.fromkeys(part for o in out.values() for part in o))
+    print("| part | " + " | ".join(names) + " |")
+    print("|---" * (1 + len(names)) + "|")
+    for part in rows:
+        print(f"| {part} | " + " | ".join(f"{out[n][part]:,.1f}" if part in out[n] else "" for n in names) + " |")
+    return out
 
 
 def instructions_worker(args) -> None:
@@ -547,7 +591,8 @@ def main() -> None:
     ap.add_argument("--interleaved", action="store_true",
                     help="our code back to back against between bare SDK calls (--iters calls per block)")
     ap.add_argument("--breakdown", action="store_true",
-                    help="with --instructions: also each call without one part of our code (what each part costs)")
+                    help="what each part of our code costs: with --instructions in instructions, else in CPU time "
+                         "back to back (each call without one part)")
     ap.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
@@ -564,10 +609,10 @@ def main() -> None:
         args.scenarios = args.cprofile
         prof = cProfile.Profile()
         direct(args, prof)
-        pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+        pstats.Stats(prof).sort_stats(os.environ.get("SDK_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("SDK_PROFILE_TOP", "40")))
         return
     out = (instructions(args) if args.instructions else marginal(args) if args.marginal else e2e(args) if args.e2e
-           else interleaved(args) if args.interleaved else direct(args))
+           else interleaved(args) if args.interleaved else time_breakdown(args) if args.breakdown else direct(args))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

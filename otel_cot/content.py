@@ -178,11 +178,20 @@ def clean_value_generic(value: Any, budget: ContentBudget, depth: int) -> Any:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE_STRING = json.encoder.encode_basestring
 
 
 def to_json(value: Any) -> str:
-    # json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), without building the encoder per call
-    return _ENCODER.encode(value)
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)``.
+
+    What ``_ENCODER.encode`` does for a dict or list, less its Python steps (a closure, the argument checks):
+    the C encoder called directly, a new one per call (its dict of the containers being encoded, which finds
+    circular values, belongs to one call).
+    """
+    if _C_MAKE_ENCODER is None or type(value) is str:
+        return _ENCODER.encode(value)
+    return "".join(_C_MAKE_ENCODER({}, str, _ENCODE_STRING, None, ":", ",", False, False, True)(value, 0))
 
 
 # Tool definitions and system instructions: an agent sends the same ones with every call, and they

@@ -39,6 +39,32 @@ def test_sdk_overhead_quick() -> None:
     timing, bare_blocks = (json.loads(part[part.index("{"):]) for part in line.split("; by bare blocks"))
     assert timing["bare"] == 0 and timing["otel-cot"] > 0
     assert bare_blocks == {"bare": 0, "otel-cot": 0}
+    # one model-call span per call in every scenario (a peer keyed on the response id would show less)
+    line = next(line for line in out.splitlines() if line.startswith("# model-call spans per call"))
+    per_call = json.loads(line[line.index("{"):])
+    assert set(per_call["bare"].values()) == {"0/0"}
+    assert {s: c.split("/")[0] for s, c in per_call["otel-cot"].items()} == dict.fromkeys(per_call["bare"], "1")
+
+
+def test_sdk_overhead_replay_gives_each_call_its_own_response_id() -> None:
+    import urllib.request
+
+    spec = importlib.util.spec_from_file_location("sdk_overhead_under_test", ROOT / "bench" / "sdk_overhead.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    server = bench.serve()
+    try:
+        for scenario in bench.SCENARIOS:
+            recorded = bench.response_id(bench.load(scenario)["response"])
+            bodies = [urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{server.server_address[1]}/{scenario}/v1", data=b"{}")).read().decode()
+                for _ in range(2)]
+            assert recorded not in bodies[0] and recorded not in bodies[1]
+            ids = [recorded[:-8] + body.split(recorded[:-8], 1)[1][:8] for body in bodies]
+            assert ids[0] != ids[1] and len(ids[0]) == len(recorded)
+            assert len(bodies[0]) == len(bodies[1]) and bodies[0].replace(ids[0], recorded) == bodies[1].replace(ids[1], recorded)
+    finally:
+        server.shutdown()
 
 
 
@@ -48,6 +74,15 @@ def test_sdk_profile_interleaved_quick() -> None:
                "--iters", "2", "--warmup", "1")
     assert "| scenario | back to back | SDK call alone | between SDK calls | ratio | other threads |" in out
     assert sum(line.startswith(("| openai.chat |", "| openai.chat.stream |")) for line in out.splitlines()) == 2
+
+def test_sdk_profile_time_breakdown_quick() -> None:
+    pytest.importorskip("openai")
+    out = _run("bench/sdk_profile.py", "--breakdown", "--scenarios", "openai.responses", "--iters", "2", "--warmup", "1")
+    rows = {line.split(" | ")[0].lstrip("| ") for line in out.splitlines() if line.startswith("| ")}
+    assert {"whole call", "OpenTelemetry SDK span work (NoOpTracer)", "secret scan (finds nothing)",
+            "response extraction (non-stream)"} <= rows
+    assert "stream accumulation (add does nothing)" not in rows  # a non-streamed call has no stream part
+
 
 def test_detectors_quick() -> None:
     out = _run("bench/detectors.py", "--quick")

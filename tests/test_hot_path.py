@@ -366,6 +366,35 @@ def test_endpoint_memo_returns_fresh_dicts():
     assert provider_for(None, "openai") == "openai"
 
 
+def test_base_url_text_memo_follows_the_client_and_keeps_only_immutable_urls(monkeypatch):
+    openai = pytest.importorskip("openai")
+    from otel_cot.instrumentation._endpoint import base_url_of
+
+    url_type = type(openai.OpenAI(api_key="k", base_url="http://a.example/v1").base_url)
+    built = []
+    real_str = url_type.__str__
+    monkeypatch.setattr(url_type, "__str__", lambda self: built.append(1) or real_str(self))
+    client = openai.OpenAI(api_key="k", base_url="http://a.example/v1")
+    assert [base_url_of(client.chat.completions) for _ in range(3)] == ["http://a.example/v1/"] * 3
+    assert len(built) == 1  # the text is built once per URL object
+    client.base_url = "http://b.example/v2"
+    assert base_url_of(client.chat.completions) == "http://b.example/v2/"
+
+    class MutableUrl:
+        text = "http://c.example/"
+
+        def __str__(self) -> str:
+            return self.text
+
+    class Resource:
+        class _client:
+            base_url = MutableUrl()
+
+    assert base_url_of(Resource()) == "http://c.example/"
+    Resource._client.base_url.text = "http://d.example/"
+    assert base_url_of(Resource()) == "http://d.example/"  # not an httpx URL: not remembered
+
+
 class _Tool:
     def __str__(self) -> str:
         return "tool object"
@@ -404,3 +433,27 @@ def test_messages_accumulator_reads_plain_dict_events_and_odd_delta_types():
         acc.add(event, n)
     result = acc.result()
     assert [b.text for b in result.reasoning] == ["ab"] and result.input_tokens == 3
+
+
+def test_may_contain_secret_answers_as_the_trigger_regex_for_every_alternative():
+    """``may_contain_secret`` searches with a regrouped, reordered trigger regex: same answer, every alternative hit."""
+    rnd = random.Random(5)
+    pieces = _NEAR_SECRETS + ["pypi-AgE", "github_pat_", "glpat-", "hf_", "npm_", "gho_", "x", "xapp-", "AIza", "ASIA",
+                              "ACCA", "cookie", "secret", "creds", "credentials", "Authorization", "AUTH", "passphrase",
+                              "pwd", "Password", "PASSWD", "COOKIE", "Key", "SECRET", "Creds", "rk_live_", "sk_test_", "hooks.slack.com/",
+                              "ftp://", "c", "C", "P", "U", "B", "K", "J", ":=", "=>", "'", "]", "\\", ",", "the ", "9"]
+    hit = set()
+    for _ in range(30000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        match = secrets._TRIGGER_RX.search(text)
+        assert secrets.may_contain_secret(text) == (match is not None), text
+        if match is not None:
+            hit.add(match.lastindex)
+    assert hit == set(range(1, len(secrets._ALTERNATIVES) + 1))
+
+
+def test_the_regrouped_trigger_regex_refuses_an_alternative_without_a_literal_anchor():
+    with pytest.raises(ValueError):
+        secrets._any_trigger_regex(["k-", "[ab]c"], "k")
+    with pytest.raises(ValueError):
+        secrets._any_trigger_regex(["k+-"], "k")

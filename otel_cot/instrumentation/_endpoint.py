@@ -29,10 +29,28 @@ _PROVIDER_HOSTS = (
 )
 
 
+# The text of a client's base URL, by the URL object's identity: building it costs ~1 µs per call (the
+# openai client), and an httpx URL object never changes (a client given a new base URL holds a new object).
+# Each entry keeps its URL object alive, so its id cannot be reused while the entry is here.
+_URL_TEXT: dict[int, tuple[Any, str]] = {}
+_URL_TEXT_MAX = 256
+_IMMUTABLE_URL_MODULES = ("httpx", "httpx2")
+
+
 def base_url_of(resource: Any) -> str | None:
     client = getattr(resource, "_client", None)
     url = getattr(client, "base_url", None)
-    return str(url) if url is not None else None
+    if url is None:
+        return None
+    entry = _URL_TEXT.get(id(url))
+    if entry is not None and entry[0] is url:
+        return entry[1]
+    text = str(url)
+    if type(url).__module__ in _IMMUTABLE_URL_MODULES:
+        if len(_URL_TEXT) >= _URL_TEXT_MAX:
+            _URL_TEXT.clear()
+        _URL_TEXT[id(url)] = (url, text)
+    return text
 
 
 def endpoint_attributes(base_url: str | None) -> dict[str, Any]:
