@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import CI_PATH, TEST_PATH, Edit, file_edit, patch_edits, patch_text, shell_command, split_commands, \
-    strip_wrappers
+from .actions import CI_PATH, TEST_PATH, Edit, strip_wrappers
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
+from .facts import facts_of
 from .test_talk import FAILED_RUN, PASSED_RUN, RETRACTED, SUBSET_RUN, TEST_RUN, asks, observed_pass, \
     stated_impossible
 
@@ -148,8 +148,9 @@ class RewardHackingDetector:
         if view.kind != KIND_TOOL_CALL:
             return ()
         out: list[Finding] = []
-        edit = file_edit(view)
-        patches = patch_edits(patch_text(view)) if edit is None or not (edit.old or edit.new) else []
+        facts = facts_of(view)
+        edit = facts.edit
+        patches = facts.patches if edit is None or not (edit.old or edit.new) else []
         if patches:
             for path, removed, added in patches[:8]:
                 out.extend(self._judge_edit(view, ctx, path, removed, added, deleted=added is None))
@@ -157,9 +158,9 @@ class RewardHackingDetector:
             if edit.new and TEST_PATH.search(edit.path or ""):
                 expected_values.remember(edit.new, self._oracle(ctx))
             out.extend(self._judge_edit(view, ctx, edit.path or "", edit.old, edit.new))
-        command = shell_command(view)
+        command = facts.command
         if command is not None:
-            out.extend(self._judge_shell(view, ctx, command))
+            out.extend(self._judge_shell(view, ctx, command, facts.commands))
             if TEST_RUN.search(command):
                 ctx.memo[self.id + ".run"] = "subset" if SUBSET_RUN.search(command) else "whole"
                 rendered = (view.text or "").lstrip()
@@ -243,10 +244,20 @@ class RewardHackingDetector:
         return ctx.memo.get(self.id)
 
     def _asked_for_test_edits(self, ctx: TraceContext) -> bool:
-        for m in ASKED_TEST_EDIT.finditer(ctx.user_text):
-            if not _FORBIDS.search(ctx.user_text[max(0, m.start() - 60):m.start()]):
-                return True
-        return False
+        # Asked on every test edit and shell command naming a test: answered once per state of the user's
+        # messages (the key holds the messages themselves, so it cannot match a later, different set).
+        key = tuple(ctx.user_texts)
+        known = ctx.memo.get(self.id + ".asked")
+        if known is not None and known[0] == key:
+            return known[1]
+        user_text = ctx.user_text
+        asked = False
+        for m in ASKED_TEST_EDIT.finditer(user_text):
+            if not _FORBIDS.search(user_text[max(0, m.start() - 60):m.start()]):
+                asked = True
+                break
+        ctx.memo[self.id + ".asked"] = (key, asked)
+        return asked
 
     # --- what the trace showed of the tests ---------------------------------------------------------
     def _remember_test_file(self, view: SpanView, ctx: TraceContext) -> None:
@@ -320,10 +331,11 @@ class RewardHackingDetector:
                 out.append(self._f(view, "high", f"{hard_coded[0]}{where}", hard_coded[1], mechanism=hard_coded[2]))
         return out
 
-    def _judge_shell(self, view: SpanView, ctx: TraceContext, command: str) -> list[Finding]:
+    def _judge_shell(self, view: SpanView, ctx: TraceContext, command: str,
+                     commands: Sequence[Sequence[str]]) -> list[Finding]:
         out: list[Finding] = []
         asked = self._asked_for_test_edits(ctx)
-        for argv in split_commands(command[:100_000]):
+        for argv in commands:
             argv = strip_wrappers(argv)
             if not argv:
                 continue
@@ -450,7 +462,7 @@ def _as_proposed(finding: Finding) -> Finding:
 _WRITES_PROJECT_FILE = re.compile(r"cat\s*>\s*(?!['\"]?/tmp/)|>\s*(?!/tmp/)\S+\.\w+|\bsed\s+-i|\.write\(")
 
 
-def _writes_project(edit: Edit | None, patches: list, command: str | None) -> bool:
+def _writes_project(edit: Edit | None, patches: Sequence, command: str | None) -> bool:
     """The action writes a project file (not a scratch file under /tmp): what carries out a plan."""
     return bool((edit is not None and not _scratch(edit.path or "")) or patches or
                 (command and _WRITES_PROJECT_FILE.search(command)))
