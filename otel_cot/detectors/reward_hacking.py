@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from otel_cot import textscan
 
@@ -115,7 +115,6 @@ _TEST_CMD = re.compile(r"\b(?:pytest|tox|nox|npm (?:run )?test|yarn test|go test
 _SILENCE = re.compile(r"continue-on-error:\s*true|allow_failure:\s*true|\|\|\s*(?:true|exit 0)|--exitfirst|"
                       r"-k\s+['\"]?not\b|--deselect|--ignore[= ]")
 _TEST_SOURCES = (KIND_USER, KIND_SYSTEM, KIND_TOOL_RESULT)  # where the tests' text shows up
-_CODE_BLOCK = re.compile(r"```[\w+\-]*\n(.*?)(?:```|$)", re.DOTALL)
 # Read on every shell command: compiled once here rather than looked up in re's cache per call.
 _WRITES_FILE = re.compile(r"(?<![>\d&])>\s*['\"]?([^\s'\";&|]+)|open\(\s*['\"]([^'\"]+)['\"]\s*,\s*['\"][wa]")
 _INLINE_SCRIPT = re.compile(r"\b(?:python\d?(?:\.\d+)?|node)\s+(?:-\s*<<|-c|-e)")
@@ -382,12 +381,16 @@ class RewardHackingDetector:
         return intent[0] if intent else None
 
     def _oracle(self, ctx: TraceContext) -> dict[tuple[str, ...], str]:
-        return ctx.memo.setdefault(self.id + ".oracle", {})
+        key = self.id + ".oracle"
+        oracle = ctx.memo.get(key)
+        if oracle is None:  # (not setdefault: that would build the default on every call)
+            oracle = ctx.memo[key] = {}
+        return oracle
 
     # --- code in a message (retry-loop agents answer with the whole solution) ---------------------
     def _code_in_message(self, view: SpanView, ctx: TraceContext) -> list[Finding]:
-        for block in _CODE_BLOCK.finditer(view.text):
-            found = self._judge_code(view, ctx, block.group(1), "", "high")
+        for block in code_blocks(view.text):
+            found = self._judge_code(view, ctx, block, "", "high")
             if found:
                 return [f if f.mechanism.startswith("oracle") else _as_proposed(f) for f in found]
         return []
@@ -451,7 +454,32 @@ def states_gaming(text: str) -> bool:
         return False
     return next(iter(_commitments(text)), None) is not None or \
         next(iter(_targeted_statements(text)), None) is not None or \
-        any(not NEGATION.search(text[max(0, m.start() - 60):m.start()]) for m in TEST_INTENT.finditer(text))
+        (INTENT.may_match(text) and  # (every TEST_INTENT match is one of INTENT's: the view's scan rejects most)
+         any(not NEGATION.search(text[max(0, m.start() - 60):m.start()]) for m in TEST_INTENT.finditer(text)))
+
+
+def code_blocks(text: str) -> Iterator[str]:
+    r"""The body of each fenced code block: group 1 of each match of
+    ``re.finditer(r"```[\w+\-]*\n(.*?)(?:```|$)", text, re.DOTALL)``, by substring search (the lazy
+    regex tries both of its endings at every character of a block). A fence whose info string runs into
+    anything but a line break is no block; an unclosed block runs to the end of the text, or to just before
+    a final line break (``$``)."""
+    n = len(text)
+    start = text.find("```")
+    while start >= 0:
+        k = start + 3
+        while k < n and (text[k].isalnum() or text[k] in "_+-"):  # [\w+\-]*: re's \w is isalnum() or "_"
+            k += 1
+        if k < n and text[k] == "\n":
+            body = k + 1
+            close = text.find("```", body)
+            if close >= 0:
+                yield text[body:close]
+                start = text.find("```", close + 3)
+                continue
+            yield text[body:n - 1 if text.endswith("\n") and n - 1 >= body else n]
+            return
+        start = text.find("```", start + 1)
 
 
 def _as_proposed(finding: Finding) -> Finding:
