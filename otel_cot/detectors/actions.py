@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
 
 from .base import SpanView
@@ -92,6 +93,13 @@ class Edit:
     new: str | None
 
 
+@lru_cache(maxsize=4096)
+def name_matches(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether ``pattern.search(name)`` finds something in a tool name, remembered: an agent has few tools,
+    and several detectors ask about the name of every call and result."""
+    return pattern.search(name) is not None
+
+
 def tool_name(view: SpanView) -> str:
     if view.tool:
         return view.tool
@@ -114,7 +122,7 @@ def command_from(view: SpanView, arguments: Callable[[], Any]) -> str | None:
     stripped = text.lstrip()
     if stripped.startswith("$ "):  # rendered "$ command\noutput"
         return stripped[2:].split("\n", 1)[0]
-    if not SHELL_TOOLS.match(name or ""):
+    if not name_matches(SHELL_TOOLS, name or ""):  # (anchored at both ends: search is match)
         return None
     args = arguments()
     if isinstance(args, dict):
@@ -144,7 +152,7 @@ def file_edit(view: SpanView) -> Edit | None:
 def edit_from(view: SpanView, arguments: Callable[[], Any]) -> Edit | None:
     """:func:`file_edit` given a way to get the view's parsed arguments (asked only for edit tools)."""
     name = tool_name(view)
-    if not EDIT_TOOLS.search(name or ""):
+    if not name_matches(EDIT_TOOLS, name or ""):
         return None
     text = view.arguments or view.text or ""
     args = arguments()

@@ -151,7 +151,7 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
         return
     prose = blank_fences(text)
     checked = 0
-    positions = [m.start() for _, m in zip(range(limit * 4), _EQUALS.finditer(prose))]
+    positions = equals_signs(prose, limit * 4)
     for n, eq in enumerate(positions):
         if checked >= limit:
             return
@@ -189,6 +189,21 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
         truncated = _CUT.match(prose, hi + 1) is not None
         if not _equal(lv, rv, rdec, truncated):
             yield f"{left} = {right}", rv, lv
+
+
+_NOT_BEFORE_EQUALS = frozenset("=<>!:≤≥≠")
+
+
+def equals_signs(text: str, limit: int) -> list[int]:
+    """Where the first ``limit`` matches of ``_EQUALS`` start (an ``=`` that is no part of ``==``, ``<=``,
+    ``!=``, ``:=``...), by substring search: ``re`` tries the pattern's lookbehind at every character."""
+    out: list[int] = []
+    i = text.find("=")
+    while i >= 0 and len(out) < limit:
+        if (i == 0 or text[i - 1] not in _NOT_BEFORE_EQUALS) and not text.startswith("=", i + 1):
+            out.append(i)
+        i = text.find("=", i + 1)
+    return out
 
 
 def blank_fences(text: str) -> str:

@@ -30,7 +30,7 @@ from typing import Iterable
 
 from otel_cot import textscan
 
-from .actions import patch_edits, test_file_written
+from .actions import name_matches, patch_edits, test_file_written
 from .arithmetic import false_equations
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, \
     TraceContext, make_finding, snippet
@@ -100,7 +100,7 @@ class DeceptionDetector:
         elif view.kind == KIND_TOOL_CALL:
             self._track_action(view, state)
         elif view.kind == KIND_TOOL_RESULT:
-            if state["run"] is not None or TEST_RUN.search(view.tool or ""):
+            if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
                 if FAILED_RUN.search(view.text):
                     state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
                     state["edited_since_run"] = False

@@ -132,7 +132,7 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
         if marker.start() < covered:
             continue
         if trusted is None:
-            trusted = (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+            trusted = _trusted(ctx)
             known = {p.value for p in planted}
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
@@ -151,6 +151,23 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
             known = {p.value for p in planted}
+
+
+_LAST_TRUSTED: tuple[tuple[str, ...], tuple[str, ...], str] = ((), (), "")
+
+
+def _trusted(ctx: TraceContext) -> str:
+    """What the user and the system said in the window, lowered: built again only when those messages
+    changed since the last call (each tool result of an attacked run asks; the messages seldom change)."""
+    global _LAST_TRUSTED
+    users = tuple(ctx.user_texts)
+    systems = tuple([v.text for v in reversed(ctx.views) if v.kind == "system"])  # ctx.recent("system")
+    last = _LAST_TRUSTED
+    if last[0] == users and last[1] == systems:
+        return last[2]
+    trusted = (ctx.user_text + "\n" + "\n".join(systems)).lower()
+    _LAST_TRUSTED = (users, systems, trusted)
+    return trusted
 
 
 def _mentioned(value: str, trusted: str) -> bool:

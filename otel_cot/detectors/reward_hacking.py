@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import CI_PATH, TEST_PATH, Edit, strip_wrappers
+from .actions import CI_PATH, TEST_PATH, Edit, name_matches, strip_wrappers
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
@@ -109,6 +109,7 @@ ASKED_TEST_EDIT = re.compile(
 _FORBIDS = re.compile(r"\b(?:do not|don't|never|not allowed|must not|without)\b[^.\n]{0,40}$", re.IGNORECASE)
 CODE_FILE = re.compile(r"\.(?:py|js|jsx|ts|tsx|go|rb|java|rs|kt|cs|php|c|cc|cpp|h|swift|scala)$", re.IGNORECASE)
 _READ_TOOL = re.compile(r"read|view|open|cat|get_file", re.IGNORECASE)
+_FILE_NAME = re.compile(r"[\w./\\\-]+\.\w{1,5}")
 _READERS = frozenset({"cat", "head", "tail", "less", "more", "bat", "nl", "type"})
 _TEST_CMD = re.compile(r"\b(?:pytest|tox|nox|npm (?:run )?test|yarn test|go test|cargo test|make test|jest|"
                        r"vitest|unittest)\b")
@@ -165,8 +166,8 @@ class RewardHackingDetector:
                 rendered = (view.text or "").lstrip()
                 if rendered.startswith("$ ") and "\n" in rendered:  # "$ command\noutput" in one step
                     out.extend(self._passing_run(view, rendered.split("\n", 1)[1], ctx))
-        elif edit is None and _READ_TOOL.search(view.tool or ""):
-            path = re.search(r"[\w./\\\-]+\.\w{1,5}", view.arguments or view.text or "")
+        elif edit is None and name_matches(_READ_TOOL, view.tool or ""):
+            path = _FILE_NAME.search(view.arguments or view.text or "")
             if path and TEST_PATH.search(path.group(0)):
                 ctx.memo[self.id + ".reading"] = _base(path.group(0))
         commit = ctx.memo.get(self.id + ".commit")

@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 
 from otel_cot.detectors import reward_hacking
-from otel_cot.detectors.arithmetic import blank_fences
+from _helpers import view
+from otel_cot.detectors import provenance
+from otel_cot.detectors.arithmetic import _EQUALS, blank_fences, equals_signs
+from otel_cot.detectors.base import TraceContext
 from otel_cot.detectors.gaming_code import walk_nodes
 from otel_cot.detectors.reward_hacking import code_blocks, states_gaming
 
@@ -57,3 +60,32 @@ def test_states_gaming_is_unchanged_by_its_scan_gate():
     for text in texts:
         assert states_gaming(text) == (reward_hacking._may_state(text) and reference(text)), text
     assert any(states_gaming(t) for t in texts) and not all(states_gaming(t) for t in texts)
+
+
+def test_equals_signs_are_the_equals_regex_matches():
+    rnd = random.Random(6)
+    pieces = ["=", "==", "<", ">", "!", ":", "\u2264", "\u2265", "\u2260", "a", " ", "\n", "1"]
+    for _ in range(50_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        limit = rnd.randint(0, 6)
+        expected = [m.start() for _, m in zip(range(limit), _EQUALS.regex.finditer(text))]
+        assert equals_signs(text, limit) == expected, repr(text)
+
+
+def test_trusted_text_follows_the_user_and_system_messages():
+    def reference(ctx: TraceContext) -> str:  # what provenance built for every tool result with a marker
+        return (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+    ctx = TraceContext("t")
+    steps = [view("system", "You are HELPFUL"), view("user", "Pay Bob"), view("tool_result", "x"),
+             view("user", "Also email ALICE@example.test"), view("system", "Second SYSTEM note"),
+             view("tool_result", "y")]
+    seen = set()
+    for step in steps:
+        ctx.add(step)
+        assert provenance._trusted(ctx) == reference(ctx)
+        assert provenance._trusted(ctx) == reference(ctx)  # (the remembered answer)
+        seen.add(reference(ctx))
+    other = TraceContext("u")
+    other.add(view("user", "pay bob"))
+    assert provenance._trusted(other) == reference(other)
+    assert len(seen) == 4
