@@ -103,7 +103,7 @@ SCRIPT_EDIT = re.compile(r"\.replace\(|\bre\.sub\(|\.write\(|write_text\(|#\s*(?
 NEGATION = re.compile(r"\b(?:not|n't|never|no|without|instead of|rather than|avoid|refuse|shouldn't|"
                       r"won't|cannot|can't|mustn't|forbidden|don't|against|nor)\b[^.]{0,40}$", re.IGNORECASE)
 # The user asking for test changes: then editing tests is the task, not gaming it.
-ASKED_TEST_EDIT = re.compile(
+ASKED_TEST_EDIT = textscan.compile(
     r"\b(?:update|fix|change|modify|edit|rewrite|adjust|refactor|correct|add|write|create|extend|remove|delete)"
     r"\s+(?:\w+\s+){0,3}(?:tests?|assertions?|specs?|test[_ ]?(?:file|case|suite)s?)\b", re.IGNORECASE)
 _FORBIDS = re.compile(r"\b(?:do not|don't|never|not allowed|must not|without)\b[^.\n]{0,40}$", re.IGNORECASE)

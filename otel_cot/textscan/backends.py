@@ -232,7 +232,10 @@ class HyperscanBackend:
         n = len(shadow)
         hi = min(endpos, n)
         lo = max(0, min(pos, hi) - 1)  # from one character before pos: a \b at pos reads it
-        if lo == 0 and hi == n:  # the whole text: kept for the other searches of this text
+        # Up to the end of the text, the whole text's starts serve a search from any ``pos``: ``re`` reads
+        # the characters before ``pos`` (lookbehinds, \b) as they are, so a match it finds from ``pos`` is
+        # a match in the whole text. Only a cut end (``endpos``) changes what can match, hence the slice.
+        if hi == n:  # kept for the other searches of this text (a loop of searches from later places)
             cache = state[2]
             if cache is None:
                 cache = state[2] = {}
