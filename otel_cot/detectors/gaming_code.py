@@ -286,10 +286,11 @@ def _compared_parameters(test: ast.AST, params: set[str]) -> set[str]:
 def _state_toggle(code: str) -> tuple[int, int] | None:
     """A function that keeps state across calls and returns a literal under a test of that state."""
     for fn, offsets in _functions(code):
-        state = _persistent_names(fn)
+        nodes = walk_nodes(fn)  # (walked once for both passes)
+        state = _persistent_names(fn, nodes)
         if not state:
             continue
-        for node in walk_nodes(fn):
+        for node in nodes:
             if isinstance(node, ast.If) and _uses(node.test, state) and not _lazy_setup(node.test):
                 for ret in _direct_returns(node.body):
                     if _literal(ret.value) and not _uses(ret.value, state):
@@ -356,8 +357,9 @@ def _line_offsets(code: str) -> list[int]:
     return offsets
 
 
-def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names (or ``fn.attr`` spellings) of state that outlives a call and that ``fn`` changes."""
+def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[ast.AST]) -> set[str]:
+    """Names (or ``fn.attr`` spellings) of state that outlives a call and that ``fn`` changes (``nodes``:
+    ``walk_nodes(fn)``)."""
     declared: set[str] = set()
     mutable_defaults: set[str] = set()
     args = fn.args.args + fn.args.kwonlyargs
@@ -370,7 +372,7 @@ def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     changed: set[str] = set()
     local: set[str] = {a.arg for a in args} - mutable_defaults
     mutated: set[str] = set()  # changed in place (subscript or method), not rebound
-    for node in walk_nodes(fn):
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             local.add(node.id)
         if isinstance(node, ast.Global):  # (nonlocal state lives in an enclosing call: a helper's, usually)
