@@ -128,12 +128,13 @@ def _split_args(args: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
+def assertions(text: str, scanned: bool = False) -> Iterable[tuple[tuple[str, ...], str]]:
     """``(arguments, expected)`` of every ``f(args) == expected`` / ``assertEqual(f(args), expected)``.
 
-    Each pattern goes through the view's compiled scan, which rejects the text when it holds no ``==``,
-    ``assert`` or ``expect``: no substring pass over the text first."""
-    for m in _EQ_AFTER_CALL.finditer(text):
+    Every match holds ``==``, ``assert`` or ``expect``. ``scanned``: the text is a view's text that the
+    compiled scan has read (a tool result), which then rejects it for each pattern at no cost; otherwise
+    substring checks reject it first (cheaper than having a text scanned only for this)."""
+    for m in _EQ_AFTER_CALL.finditer(text) if scanned or "==" in text else ():
         close = m.start()
         open_ = _match_back(text, close)
         if open_ <= 0 or not (text[open_ - 1].isalnum() or text[open_ - 1] == "_"):
@@ -144,7 +145,8 @@ def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
         args = _split_args(text[open_ + 1:close])
         if args:
             yield args, _norm(expected)
-    for m in _ASSERT_EQUAL.finditer(text):
+    asserts = scanned or "assert" in text
+    for m in _ASSERT_EQUAL.finditer(text) if asserts else ():
         end = _match_forward(text, m.end() - 1)
         if end < 0:
             continue
@@ -155,7 +157,7 @@ def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
         args = _split_args(text[m.end():end - 1])
         if expected is not None and args:
             yield args, _norm(expected)
-    for m in _ASSERT_EXPECTED_FIRST.finditer(text):
+    for m in _ASSERT_EXPECTED_FIRST.finditer(text) if asserts else ():
         expected = _literal_at(text, m.end())
         if expected is None:
             continue
@@ -165,7 +167,7 @@ def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
             args = _split_args(text[call.end():end - 1])  # type: ignore[union-attr]
             if args:
                 yield args, _norm(expected)
-    for m in _EXPECT.finditer(text):
+    for m in _EXPECT.finditer(text) if scanned or "expect" in text else ():
         end = _match_forward(text, m.end() - 1)
         matcher = _MATCHER.match(text, end) if end > 0 else None
         expected = _literal_at(text, matcher.end()) if matcher else None
@@ -174,9 +176,9 @@ def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
             yield args, _norm(expected)  # type: ignore[arg-type]
 
 
-def remember(text: str, oracle: dict[tuple[str, ...], str]) -> None:
+def remember(text: str, oracle: dict[tuple[str, ...], str], scanned: bool = False) -> None:
     """Add the text's assertions to ``oracle`` (bounded: the oldest are dropped past MAX_PAIRS)."""
-    for args, expected in assertions(text):
+    for args, expected in assertions(text, scanned):
         if len(oracle) >= MAX_PAIRS:
             del oracle[next(iter(oracle))]
         oracle[args] = expected

@@ -140,7 +140,8 @@ class RewardHackingDetector:
                 found = self._code_in_message(view, ctx)
             return found
         if view.kind in _TEST_SOURCES:
-            expected_values.remember(view.text, self._oracle(ctx))
+            # (a tool result's text has been scanned for prompt_injection, which reads every one first)
+            expected_values.remember(view.text, self._oracle(ctx), scanned=view.kind == KIND_TOOL_RESULT)
             if view.kind == KIND_TOOL_RESULT:
                 self._remember_test_file(view, ctx)
                 return self._passing_run(view, view.text, ctx)
