@@ -200,6 +200,11 @@ def split_commands(command: str) -> list[list[str]]:
     A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
     would give, without its per-character loop), and the last few commands' results are remembered.
     """
+    return [list(argv) for argv in simple_commands(command)]
+
+
+def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
+    """:func:`split_commands` as tuples (the remembered answer itself: no copy)."""
     cached = _SPLIT_CACHE.get(command)
     if cached is None:
         cached = tuple(tuple(argv) for argv in _split_commands(command))
@@ -210,7 +215,7 @@ def split_commands(command: str) -> list[list[str]]:
                 except (RuntimeError, StopIteration):
                     pass
             _SPLIT_CACHE[command] = cached
-    return [list(argv) for argv in cached]
+    return cached
 
 
 def _split_commands(command: str) -> list[list[str]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .actions import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
-    split_commands
+    simple_commands
 from .base import SpanView
 
 _UNSET: Any = object()
@@ -73,7 +73,7 @@ class ViewFacts:
         tuples, ``actions.split_commands``); empty when the action runs no shell command."""
         if self._commands is _UNSET:
             command = self.command
-            self._commands = tuple(map(tuple, split_commands(command[:MAX_SPLIT_CHARS]))) if command else ()
+            self._commands = simple_commands(command[:MAX_SPLIT_CHARS]) if command else ()
         return self._commands
 
     @property
