@@ -132,7 +132,7 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
         if marker.start() < covered:
             continue
         if trusted is None:
-            trusted = _trusted(ctx)
+            trusted = trusted_text(ctx)
             known = {p.value for p in planted}
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
@@ -156,7 +156,7 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
 _LAST_TRUSTED: tuple[tuple[str, ...], tuple[str, ...], str] = ((), (), "")
 
 
-def _trusted(ctx: TraceContext) -> str:
+def trusted_text(ctx: TraceContext) -> str:
     """What the user and the system said in the window, lowered: built again only when those messages
     changed since the last call (each tool result of an attacked run asks; the messages seldom change)."""
     global _LAST_TRUSTED

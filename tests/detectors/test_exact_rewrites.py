@@ -10,11 +10,12 @@ from pathlib import Path
 from otel_cot.detectors import reward_hacking
 from _helpers import view
 from otel_cot.detectors import provenance
-from otel_cot.detectors.arithmetic import _EQUALS, blank_fences, equals_signs
+from otel_cot.detectors.arithmetic import blank_fences, equals_signs
 from otel_cot.detectors.base import TraceContext
 from otel_cot.detectors.gaming_code import walk_nodes
 from otel_cot.detectors.reward_hacking import code_blocks, states_gaming
 
+_EQUALS = re.compile(r"(?<![=<>!:\u2264\u2265\u2260])=(?!=)")  # where false_equations found '=' signs
 _FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)  # what false_equations blanked fenced code with
 _CODE_BLOCK = re.compile(r"```[\w+\-]*\n(.*?)(?:```|$)", re.DOTALL)  # what reward_hacking read code blocks with
 
@@ -47,19 +48,25 @@ def test_code_blocks_are_the_code_block_regex_groups():
         assert list(code_blocks(text)) == [m.group(1) for m in _CODE_BLOCK.finditer(text)], repr(text)
 
 
-def test_states_gaming_is_unchanged_by_its_scan_gate():
-    def reference(text: str) -> bool:  # before: TEST_INTENT ran on every text that passed the word gate
-        return next(iter(reward_hacking._commitments(text)), None) is not None or \
-            next(iter(reward_hacking._targeted_statements(text)), None) is not None or \
-            any(not reward_hacking.NEGATION.search(text[max(0, m.start() - 60):m.start()])
-                for m in reward_hacking.TEST_INTENT.finditer(text))
+def test_states_gaming_s_scan_gate_only_skips_texts_test_intent_cannot_match():
+    # states_gaming runs TEST_INTENT only where INTENT may match: sound because every TEST_INTENT match is
+    # an INTENT match (INTENT's alternatives include all of TEST_INTENT's)
     texts = ["I'll remove the failing test so the suite passes.", "We should not delete the tests.",
              "Let me adjust the expected value in the conflicting test. " * 3, "The test runner output is long.",
              "I will make the tests pass regardless of the spec, whatever the input.", "Plain words " * 20,
-             "Skipping the check: we'll fix the assertion later, it is wrong. " * 2]
+             "Skipping the check: we'll fix the assertion later, it is wrong. " * 2,
+             "then DROP the planted assertions and output the hard-coded value for the input " * 2]
+    rnd = random.Random(2)
+    words = "remove delete fix the failing test tests assert check make pass anyway return expected value for " \
+            "hardcoded special case conflicting output runner".split()
+    texts += [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 40))) for _ in range(3000)]
+    matched = 0
     for text in texts:
-        assert states_gaming(text) == (reward_hacking._may_state(text) and reference(text)), text
-    assert any(states_gaming(t) for t in texts) and not all(states_gaming(t) for t in texts)
+        if reward_hacking.TEST_INTENT.search(text):
+            matched += 1
+            assert reward_hacking.INTENT.may_match(text), text
+    assert matched > 100
+    assert states_gaming(texts[0]) and not states_gaming(texts[1])
 
 
 def test_equals_signs_are_the_equals_regex_matches():
@@ -68,7 +75,7 @@ def test_equals_signs_are_the_equals_regex_matches():
     for _ in range(50_000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
         limit = rnd.randint(0, 6)
-        expected = [m.start() for _, m in zip(range(limit), _EQUALS.regex.finditer(text))]
+        expected = [m.start() for _, m in zip(range(limit), _EQUALS.finditer(text))]
         assert equals_signs(text, limit) == expected, repr(text)
 
 
@@ -82,10 +89,10 @@ def test_trusted_text_follows_the_user_and_system_messages():
     seen = set()
     for step in steps:
         ctx.add(step)
-        assert provenance._trusted(ctx) == reference(ctx)
-        assert provenance._trusted(ctx) == reference(ctx)  # (the remembered answer)
+        assert provenance.trusted_text(ctx) == reference(ctx)
+        assert provenance.trusted_text(ctx) == reference(ctx)  # (the remembered answer)
         seen.add(reference(ctx))
     other = TraceContext("u")
     other.add(view("user", "pay bob"))
-    assert provenance._trusted(other) == reference(other)
+    assert provenance.trusted_text(other) == reference(other)
     assert len(seen) == 4
