@@ -218,6 +218,18 @@ def test_positions_try_re_only_where_a_match_may_start(name, backend):
     assert counting.matches <= 4  # two finditer runs, each trying re only at the two places
 
 
+@pytest.mark.parametrize("name", [b for b in BACKENDS if b != "python"])
+def test_start_positions_keep_the_rarer_of_a_lookahead_and_what_follows_it(name, backend):
+    # "a word of six or more holding a digit or an underscore": most six-letter words of prose fit what
+    # follows the lookahead, few fit the lookahead; re is tried only at the words with a digit
+    counting = _Counting(re.compile(r"\b(?=[\w\-]*[_\d])(?=[\w\-]*[A-Za-z])[A-Za-z_][\w\-]{5,}\b"))
+    pattern = textscan.Prefiltered(counting, positions=True)  # type: ignore[arg-type]
+    backend(name)
+    text = "the agent checked every returned account and reported nothing unusual " * 50 + "ref ID_42abc, 2024"
+    assert [m.group() for m in pattern.finditer(text)] == ["ID_42abc"]
+    assert counting.matches <= 2, counting.matches
+
+
 def test_missing_libraries_fall_back_to_pure_python(backend, monkeypatch):
     monkeypatch.setattr(prefilter, "available", lambda name: name in ("python", "off"))
     monkeypatch.delenv("OTEL_COT_TEXTSCAN", raising=False)

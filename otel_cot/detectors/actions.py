@@ -7,7 +7,8 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Any, Iterator
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Sequence
 
 from .base import SpanView
 
@@ -92,6 +93,13 @@ class Edit:
     new: str | None
 
 
+@lru_cache(maxsize=4096)
+def name_matches(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether ``pattern.search(name)`` finds something in a tool name, remembered: an agent has few tools,
+    and several detectors ask about the name of every call and result."""
+    return pattern.search(name) is not None
+
+
 def tool_name(view: SpanView) -> str:
     if view.tool:
         return view.tool
@@ -99,33 +107,24 @@ def tool_name(view: SpanView) -> str:
     return m.group(1) if m else ""
 
 
-# Several detectors ask for the same view's command and edit in a row: the last answer of each is kept
-# (with its view, so identity cannot be confused with a later object at the same address). Views are
-# frozen, so the answer is a function of the view.
-_LAST_SHELL: tuple[Any, Any] = (None, None)
-_LAST_EDIT: tuple[Any, Any] = (None, None)
-
-
 def shell_command(view: SpanView) -> str | None:
-    """The shell command an action runs, if it is a shell action."""
-    global _LAST_SHELL
-    last = _LAST_SHELL
-    if last[0] is view:
-        return last[1]
-    command = _shell_command(view)
-    _LAST_SHELL = (view, command)
-    return command
+    """The shell command an action runs, if it is a shell action (worked out once per view:
+    :mod:`.facts`)."""
+    from .facts import facts_of  # (facts builds on this module)
+
+    return facts_of(view).command
 
 
-def _shell_command(view: SpanView) -> str | None:
+def command_from(view: SpanView, arguments: Callable[[], Any]) -> str | None:
+    """:func:`shell_command` given a way to get the view's parsed arguments (asked only for shell tools)."""
     text = view.arguments or view.text or ""
     name = tool_name(view)
     stripped = text.lstrip()
     if stripped.startswith("$ "):  # rendered "$ command\noutput"
         return stripped[2:].split("\n", 1)[0]
-    if not SHELL_TOOLS.match(name or ""):
+    if not name_matches(SHELL_TOOLS, name or ""):  # (anchored at both ends: search is match)
         return None
-    args = parse_arguments(text)
+    args = arguments()
     if isinstance(args, dict):
         for key in ("command", "cmd", "script", "commands", "input"):
             value = args.get(key)
@@ -143,22 +142,20 @@ def _shell_command(view: SpanView) -> str | None:
 
 
 def file_edit(view: SpanView) -> Edit | None:
-    """The file an edit/write action changes and its old/new text (either may be unknown)."""
-    global _LAST_EDIT
-    last = _LAST_EDIT
-    if last[0] is view:
-        return last[1]
-    edit = _file_edit(view)
-    _LAST_EDIT = (view, edit)
-    return edit
+    """The file an edit/write action changes and its old/new text (either may be unknown; worked out once
+    per view: :mod:`.facts`)."""
+    from .facts import facts_of  # (facts builds on this module)
+
+    return facts_of(view).edit
 
 
-def _file_edit(view: SpanView) -> Edit | None:
+def edit_from(view: SpanView, arguments: Callable[[], Any]) -> Edit | None:
+    """:func:`file_edit` given a way to get the view's parsed arguments (asked only for edit tools)."""
     name = tool_name(view)
-    if not EDIT_TOOLS.search(name or ""):
+    if not name_matches(EDIT_TOOLS, name or ""):
         return None
     text = view.arguments or view.text or ""
-    args = parse_arguments(text)
+    args = arguments()
     if isinstance(args, dict):
         def pick(*keys: str) -> str | None:
             for k in keys:
@@ -203,6 +200,11 @@ def split_commands(command: str) -> list[list[str]]:
     A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
     would give, without its per-character loop), and the last few commands' results are remembered.
     """
+    return [list(argv) for argv in simple_commands(command)]
+
+
+def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
+    """:func:`split_commands` as tuples (the remembered answer itself: no copy)."""
     cached = _SPLIT_CACHE.get(command)
     if cached is None:
         cached = tuple(tuple(argv) for argv in _split_commands(command))
@@ -213,7 +215,7 @@ def split_commands(command: str) -> list[list[str]]:
                 except (RuntimeError, StopIteration):
                     pass
             _SPLIT_CACHE[command] = cached
-    return [list(argv) for argv in cached]
+    return cached
 
 
 def _split_commands(command: str) -> list[list[str]]:
@@ -261,7 +263,7 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
 _WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"}
 
 
-def strip_wrappers(argv: list[str]) -> list[str]:
+def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
     """Drop ``sudo``/``env X=1``/``xargs`` prefixes and leading variable assignments."""
     i = 0
     while i < len(argv):
@@ -280,11 +282,19 @@ _PATCH_FILE = re.compile(r"^\*\*\* (Update|Add|Delete) File: (.+?)\s*$|^\+\+\+ (
 
 
 def patch_text(view: SpanView) -> str:
-    """The patch an action carries (an argument holding one, or the raw text), or ""."""
-    raw = view.arguments or view.text or ""
+    """The patch an action carries (an argument holding one, or the raw text), or "" (worked out once per
+    view: :mod:`.facts`)."""
+    from .facts import facts_of  # (facts builds on this module)
+
+    return facts_of(view).patch
+
+
+def patch_from(raw: str, arguments: Callable[[], Any]) -> str:
+    """:func:`patch_text` of arguments ``raw``, given a way to get them parsed (asked only when ``raw``
+    may hold a patch)."""
     if "*** " not in raw and "+++ " not in raw:
         return ""
-    args = parse_arguments(raw)
+    args = arguments()
     if args is not None:
         for value in leaf_values(args):
             if "*** " in value or "+++ " in value:

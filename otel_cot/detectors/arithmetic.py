@@ -17,7 +17,6 @@ from typing import Iterator
 from otel_cot import textscan
 
 MAX_BITS = 4096
-_FENCED = textscan.compile(r"```.*?(?:```|$)", re.DOTALL)
 _EQUALS = textscan.compile(r"(?<![=<>!:≤≥≠])=(?!=)")
 # What an arithmetic side may contain: these characters and these words.
 _SIDE_CHARS = set("0123456789+-*/^(){}., \t$−×·÷²³")
@@ -150,9 +149,9 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
     """``(equation, stated, actual)`` for each ``calculation = number`` in prose whose two sides differ."""
     if not _EQUALS.may_match(text):  # no "=" (blanking the fenced code cannot add one): no equations
         return
-    prose = _FENCED.sub(" ", text)
+    prose = blank_fences(text)
     checked = 0
-    positions = [m.start() for _, m in zip(range(limit * 4), _EQUALS.finditer(prose))]
+    positions = equals_signs(prose, limit * 4)
     for n, eq in enumerate(positions):
         if checked >= limit:
             return
@@ -190,6 +189,45 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
         truncated = _CUT.match(prose, hi + 1) is not None
         if not _equal(lv, rv, rdec, truncated):
             yield f"{left} = {right}", rv, lv
+
+
+_NOT_BEFORE_EQUALS = frozenset("=<>!:≤≥≠")
+
+
+def equals_signs(text: str, limit: int) -> list[int]:
+    """Where the first ``limit`` matches of ``_EQUALS`` start (an ``=`` that is no part of ``==``, ``<=``,
+    ``!=``, ``:=``...), by substring search: ``re`` tries the pattern's lookbehind at every character."""
+    out: list[int] = []
+    i = text.find("=")
+    while i >= 0 and len(out) < limit:
+        if (i == 0 or text[i - 1] not in _NOT_BEFORE_EQUALS) and not text.startswith("=", i + 1):
+            out.append(i)
+        i = text.find("=", i + 1)
+    return out
+
+
+def blank_fences(text: str) -> str:
+    """Each fenced block (from three backticks to the next three, or to the end) as one space: what
+    ``re.sub(r"```.*?(?:```|$)", " ", text, flags=re.DOTALL)`` gives, by substring search (the lazy regex
+    tries both of its endings at every character of a block). Its ``$`` also matches just before a final
+    line break, which an unclosed block therefore keeps."""
+    start = text.find("```")
+    if start < 0:
+        return text
+    out: list[str] = []
+    pos = 0
+    while start >= 0:
+        out.append(text[pos:start])
+        out.append(" ")
+        close = text.find("```", start + 3)
+        if close >= 0:
+            pos = close + 3
+        else:
+            pos = len(text) - 1 if text.endswith("\n") else len(text)
+            break
+        start = text.find("```", pos)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _trim(side: str) -> str:

@@ -30,10 +30,11 @@ from typing import Iterable
 
 from otel_cot import textscan
 
-from .actions import file_edit, patch_edits, shell_command, test_file_written
+from .actions import name_matches, patch_edits, test_file_written
 from .arithmetic import false_equations
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, \
     TraceContext, make_finding, snippet
+from .facts import facts_of
 from .gaming_code import constructs
 from .reward_hacking import states_gaming
 from .test_talk import CLAIM, FAILED_RUN, HEDGE, PASSED_RUN, RETRACTED, TEST_RUN, observed_pass, sentence, \
@@ -99,7 +100,7 @@ class DeceptionDetector:
         elif view.kind == KIND_TOOL_CALL:
             self._track_action(view, state)
         elif view.kind == KIND_TOOL_RESULT:
-            if state["run"] is not None or TEST_RUN.search(view.tool or ""):
+            if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
                 if FAILED_RUN.search(view.text):
                     state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
                     state["edited_since_run"] = False
@@ -121,10 +122,11 @@ class DeceptionDetector:
             state["impossible"] = None
 
     def _track_action(self, view: SpanView, state: dict) -> None:
-        command = shell_command(view) or ""
+        facts = facts_of(view)
+        command = facts.command or ""
         if TEST_RUN.search(command):
             state["run"] = view.span_id
-        edit = file_edit(view)
+        edit = facts.edit
         if edit is not None or patch_edits(view.arguments or view.text or ""):
             state["edited_since_run"] = True
         if state["impossible"] is None:

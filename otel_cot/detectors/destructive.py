@@ -13,10 +13,11 @@ from __future__ import annotations
 import posixpath
 import re
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from .actions import leaf_values, parse_arguments, shell_command, split_commands, strip_wrappers, tool_name
+from .actions import split_commands, strip_wrappers, tool_name
 from .base import KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, Severity, SpanView, TraceContext, make_finding
+from .facts import facts_of
 from .provenance import match, planted
 
 SCRATCH = re.compile(
@@ -62,14 +63,14 @@ class DestructiveActionDetector:
             return ()
         if view.kind != KIND_TOOL_CALL:
             return ()
-        command = shell_command(view)
-        if command is not None:
-            return [self._finding(view, sev, why, ev) for sev, why, ev in judge_command(command)]
+        facts = facts_of(view)
+        if facts.command is not None:
+            return [self._finding(view, sev, why, ev) for sev, why, ev in judge_command(facts.command, facts.commands)]
         name = tool_name(view)
         creates, deletes = _verbs(name) if name else (False, False)
         if not (creates or deletes):
             return ()
-        values = [v for v in leaf_values(parse_arguments(view.arguments or view.text)) if v.strip()]
+        values = [v for v in facts.leaves if v.strip()]
         if creates and not deletes:
             for v in values:
                 _remember(created, v)
@@ -113,10 +114,11 @@ def _remember(created: dict, value: str) -> None:
             del values[next(iter(values))]
 
 
-def judge_command(command: str) -> list[tuple[Severity, str, str]]:
-    """(severity, explanation, evidence) for each destructive simple command in ``command``."""
+def judge_command(command: str, commands: Sequence[Sequence[str]] | None = None) -> list[tuple[Severity, str, str]]:
+    """(severity, explanation, evidence) for each destructive simple command in ``command`` (``commands``:
+    its simple commands when already split)."""
     out: list[tuple[Severity, str, str]] = []
-    for argv in split_commands(command[:100_000]):
+    for argv in split_commands(command[:100_000]) if commands is None else commands:
         argv = strip_wrappers(argv)
         if not argv:
             continue
@@ -129,7 +131,7 @@ def judge_command(command: str) -> list[tuple[Severity, str, str]]:
     return out
 
 
-def _flags(args: list[str]) -> tuple[set[str], list[str]]:
+def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:
     short: set[str] = set()
     rest: list[str] = []
     for a in args:
@@ -142,7 +144,7 @@ def _flags(args: list[str]) -> tuple[set[str], list[str]]:
     return short, rest
 
 
-def _judge_argv(argv: list[str]) -> tuple[Severity, str] | None:
+def _judge_argv(argv: Sequence[str]) -> tuple[Severity, str] | None:
     prog = posixpath.basename(argv[0])
     args = argv[1:]
     flags, operands = _flags(args)

@@ -185,6 +185,7 @@ class Engine:
         n = len(detectors)
         reads = [getattr(d, "kinds", None) for d in detectors]  # a detector that declares kinds skips others
         skips: dict[str, tuple[bool, ...]] = {}
+        runs: dict[str, list[tuple[str, Any]]] = {}  # per view kind: (id, detect) of the detectors that read it
         stats = self.stats
         disabled = stats.disabled
         jobs = batch.jobs
@@ -214,17 +215,17 @@ class Engine:
                 skip = skips.get(view.kind)
                 if skip is None:
                     skip = skips[view.kind] = tuple(r is not None and view.kind not in r for r in reads)
-                if lock is None:  # inline: nothing to resume, nobody to race with
-                    for index in range(batch.next, n):
-                        if skip[index]:
-                            continue
-                        det_id = ids[index]
+                if lock is None:  # inline: nothing to resume, nobody to race with (batch.next is 0)
+                    run = runs.get(view.kind)
+                    if run is None:
+                        run = runs[view.kind] = [(ids[i], calls[i]) for i in range(n) if not skip[i]]
+                    for det_id, detect in run:
                         if disabled and det_id in disabled:
                             continue
                         try:
-                            results = calls[index](view, ctx)
+                            results = detect(view, ctx)
                             if results:
-                                found.extend(list(results))
+                                found.extend(results if type(results) is list else list(results))
                         except Exception:  # a detector bug must never cost the span
                             self._failed(det_id)
                 else:

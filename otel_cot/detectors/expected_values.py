@@ -17,7 +17,7 @@ from otel_cot import textscan
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
-_EQ_AFTER_CALL = re.compile(r"\)\s*={2,3}\s*")
+_EQ_AFTER_CALL = textscan.compile(r"\)\s*={2,3}\s*")
 # assertEqual(f(args), expected) (unittest, pytest helpers, Rust's assert_eq!)
 _ASSERT_EQUAL = textscan.compile(r"\bassert(?:Equal|Equals|_equal|_eq!?)\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
 # assertEquals(expected, f(args)) (JUnit, PHPUnit): the literal comes first
@@ -128,55 +128,57 @@ def _split_args(args: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def assertions(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
-    """``(arguments, expected)`` of every ``f(args) == expected`` / ``assertEqual(f(args), expected)``."""
-    if "==" in text:
-        for m in _EQ_AFTER_CALL.finditer(text):
-            close = m.start()
-            open_ = _match_back(text, close)
-            if open_ <= 0 or not (text[open_ - 1].isalnum() or text[open_ - 1] == "_"):
-                continue  # a parenthesised expression, not a call
-            expected = _literal_at(text, m.end())
-            if expected is None:
-                continue
-            args = _split_args(text[open_ + 1:close])
+def assertions(text: str, scanned: bool = False) -> Iterable[tuple[tuple[str, ...], str]]:
+    """``(arguments, expected)`` of every ``f(args) == expected`` / ``assertEqual(f(args), expected)``.
+
+    Every match holds ``==``, ``assert`` or ``expect``. ``scanned``: the text is a view's text that the
+    compiled scan has read (a tool result), which then rejects it for each pattern at no cost; otherwise
+    substring checks reject it first (cheaper than having a text scanned only for this)."""
+    for m in _EQ_AFTER_CALL.finditer(text) if scanned or "==" in text else ():
+        close = m.start()
+        open_ = _match_back(text, close)
+        if open_ <= 0 or not (text[open_ - 1].isalnum() or text[open_ - 1] == "_"):
+            continue  # a parenthesised expression, not a call
+        expected = _literal_at(text, m.end())
+        if expected is None:
+            continue
+        args = _split_args(text[open_ + 1:close])
+        if args:
+            yield args, _norm(expected)
+    asserts = scanned or "assert" in text
+    for m in _ASSERT_EQUAL.finditer(text) if asserts else ():
+        end = _match_forward(text, m.end() - 1)
+        if end < 0:
+            continue
+        rest = re.match(r"\s*,\s*", text[end:end + 20])
+        if not rest:
+            continue
+        expected = _literal_at(text, end + rest.end())
+        args = _split_args(text[m.end():end - 1])
+        if expected is not None and args:
+            yield args, _norm(expected)
+    for m in _ASSERT_EXPECTED_FIRST.finditer(text) if asserts else ():
+        expected = _literal_at(text, m.end())
+        if expected is None:
+            continue
+        call = re.compile(r"\s*,\s*[A-Za-z_$][\w.$]*\s*\(").match(text, m.end() + len(expected))
+        end = _match_forward(text, call.end() - 1) if call else -1
+        if end > 0:
+            args = _split_args(text[call.end():end - 1])  # type: ignore[union-attr]
             if args:
                 yield args, _norm(expected)
-    if "assert" in text:
-        for m in _ASSERT_EQUAL.finditer(text):
-            end = _match_forward(text, m.end() - 1)
-            if end < 0:
-                continue
-            rest = re.match(r"\s*,\s*", text[end:end + 20])
-            if not rest:
-                continue
-            expected = _literal_at(text, end + rest.end())
-            args = _split_args(text[m.end():end - 1])
-            if expected is not None and args:
-                yield args, _norm(expected)
-        for m in _ASSERT_EXPECTED_FIRST.finditer(text):
-            expected = _literal_at(text, m.end())
-            if expected is None:
-                continue
-            call = re.compile(r"\s*,\s*[A-Za-z_$][\w.$]*\s*\(").match(text, m.end() + len(expected))
-            end = _match_forward(text, call.end() - 1) if call else -1
-            if end > 0:
-                args = _split_args(text[call.end():end - 1])  # type: ignore[union-attr]
-                if args:
-                    yield args, _norm(expected)
-    if "expect" in text:
-        for m in _EXPECT.finditer(text):
-            end = _match_forward(text, m.end() - 1)
-            matcher = _MATCHER.match(text, end) if end > 0 else None
-            expected = _literal_at(text, matcher.end()) if matcher else None
-            args = _split_args(text[m.end():end - 1]) if expected is not None else ()
-            if args:
-                yield args, _norm(expected)  # type: ignore[arg-type]
+    for m in _EXPECT.finditer(text) if scanned or "expect" in text else ():
+        end = _match_forward(text, m.end() - 1)
+        matcher = _MATCHER.match(text, end) if end > 0 else None
+        expected = _literal_at(text, matcher.end()) if matcher else None
+        args = _split_args(text[m.end():end - 1]) if expected is not None else ()
+        if args:
+            yield args, _norm(expected)  # type: ignore[arg-type]
 
 
-def remember(text: str, oracle: dict[tuple[str, ...], str]) -> None:
+def remember(text: str, oracle: dict[tuple[str, ...], str], scanned: bool = False) -> None:
     """Add the text's assertions to ``oracle`` (bounded: the oldest are dropped past MAX_PAIRS)."""
-    for args, expected in assertions(text):
+    for args, expected in assertions(text, scanned):
         if len(oracle) >= MAX_PAIRS:
             del oracle[next(iter(oracle))]
         oracle[args] = expected

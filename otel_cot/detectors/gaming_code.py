@@ -254,7 +254,7 @@ def _parameter_literals(code: str) -> tuple[int, int] | None:
     (not 0, 1, 2) in one condition whose branch returns a literal (not a boolean or None)."""
     for fn, offsets in _functions(code):
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
-        for node in ast.walk(fn):
+        for node in walk_nodes(fn):
             if not isinstance(node, (ast.If, ast.IfExp)):
                 continue
             compared = _compared_parameters(node.test, params)
@@ -286,10 +286,11 @@ def _compared_parameters(test: ast.AST, params: set[str]) -> set[str]:
 def _state_toggle(code: str) -> tuple[int, int] | None:
     """A function that keeps state across calls and returns a literal under a test of that state."""
     for fn, offsets in _functions(code):
-        state = _persistent_names(fn)
+        nodes = walk_nodes(fn)  # (walked once for both passes)
+        state = _persistent_names(fn, nodes)
         if not state:
             continue
-        for node in ast.walk(fn):
+        for node in nodes:
             if isinstance(node, ast.If) and _uses(node.test, state) and not _lazy_setup(node.test):
                 for ret in _direct_returns(node.body):
                     if _literal(ret.value) and not _uses(ret.value, state):
@@ -326,9 +327,27 @@ def _functions(code: str) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionD
     if parsed is None:
         return
     tree, offsets = parsed
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield node, offsets
+
+
+def walk_nodes(node: ast.AST) -> list[ast.AST]:
+    """``ast.walk(node)`` as a list, in its order (breadth first), without a generator per node: the
+    checks above walk every function of every code block they judge."""
+    out = [node]
+    tree = ast.AST
+    i = 0
+    while i < len(out):
+        current = out[i]
+        i += 1
+        for name in current._fields:
+            field = getattr(current, name, None)
+            if isinstance(field, tree):
+                out.append(field)
+            elif isinstance(field, list):
+                out.extend(item for item in field if isinstance(item, tree))
+    return out
 
 
 def _line_offsets(code: str) -> list[int]:
@@ -338,8 +357,9 @@ def _line_offsets(code: str) -> list[int]:
     return offsets
 
 
-def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names (or ``fn.attr`` spellings) of state that outlives a call and that ``fn`` changes."""
+def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[ast.AST]) -> set[str]:
+    """Names (or ``fn.attr`` spellings) of state that outlives a call and that ``fn`` changes (``nodes``:
+    ``walk_nodes(fn)``)."""
     declared: set[str] = set()
     mutable_defaults: set[str] = set()
     args = fn.args.args + fn.args.kwonlyargs
@@ -352,7 +372,7 @@ def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     changed: set[str] = set()
     local: set[str] = {a.arg for a in args} - mutable_defaults
     mutated: set[str] = set()  # changed in place (subscript or method), not rebound
-    for node in ast.walk(fn):
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             local.add(node.id)
         if isinstance(node, ast.Global):  # (nonlocal state lives in an enclosing call: a helper's, usually)
@@ -394,7 +414,7 @@ def _target_name(target: ast.AST, fn_name: str) -> str | None:
 def _uses(node: ast.AST | None, state: set[str]) -> bool:
     if node is None:
         return False
-    for sub in ast.walk(node):
+    for sub in walk_nodes(node):
         if isinstance(sub, ast.Name) and sub.id in state:
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and \

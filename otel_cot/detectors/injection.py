@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .actions import leaf_values, parse_arguments
+from .facts import facts_of
 from .base import KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, TraceContext, make_finding
 from .provenance import STRONG, match, planted
 
@@ -39,7 +39,7 @@ class PromptInjectionDetector:
         if not found or view.kind not in (KIND_TOOL_CALL, KIND_MODEL_CALL):
             return ()
         if view.kind == KIND_TOOL_CALL:
-            values = list(leaf_values(parse_arguments(view.arguments or view.text)))
+            values = list(facts_of(view).leaves)
             if not values:
                 values = [view.arguments or view.text]
             if READ_ONLY_TOOL.match(view.tool or ""):

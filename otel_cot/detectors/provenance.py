@@ -112,7 +112,9 @@ _KEY = "provenance"
 
 def planted(view: SpanView, ctx: TraceContext) -> list[Planted]:
     """Values carried by instructions found in tool results so far (including ``view``, if it is one)."""
-    state = ctx.memo.setdefault(_KEY, {"last": None, "planted": []})
+    state = ctx.memo.get(_KEY)
+    if state is None:  # (not setdefault: that would build the default on every call)
+        state = ctx.memo[_KEY] = {"last": None, "planted": []}
     if view.kind == KIND_TOOL_RESULT and state["last"] is not view:
         state["last"] = view
         _remember(view, ctx, state["planted"])
@@ -124,12 +126,14 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
     if not text:
         return
     trusted: str | None = None  # what the user and system said: built only once a marker is found
+    known: set[str] | None = None  # the planted values, for the duplicate check
     covered = -1
     for marker in markers(text):
         if marker.start() < covered:
             continue
         if trusted is None:
-            trusted = (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+            trusted = trusted_text(ctx)
+            known = {p.value for p in planted}
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
         evidence = snippet(text, marker.start(), marker.end(), context=80)
@@ -139,12 +143,31 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
             value = value.strip().rstrip(".,;:!?")
             if not _useful(kind, value) or _mentioned(value.lower(), trusted):
                 continue
-            if any(p.value == value.lower() for p in planted):
+            if value.lower() in known:  # type: ignore[operator]
                 continue
             planted.append(Planted(value.lower(), kind if kind in STRONG or kind in ("num", "name", "token")
                                    else "value", view.span_id, evidence))
+            known.add(value.lower())  # type: ignore[union-attr]
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
+            known = {p.value for p in planted}
+
+
+_LAST_TRUSTED: tuple[tuple[str, ...], tuple[str, ...], str] = ((), (), "")
+
+
+def trusted_text(ctx: TraceContext) -> str:
+    """What the user and the system said in the window, lowered: built again only when those messages
+    changed since the last call (each tool result of an attacked run asks; the messages seldom change)."""
+    global _LAST_TRUSTED
+    users = tuple(ctx.user_texts)
+    systems = tuple([v.text for v in reversed(ctx.views) if v.kind == "system"])  # ctx.recent("system")
+    last = _LAST_TRUSTED
+    if last[0] == users and last[1] == systems:
+        return last[2]
+    trusted = (ctx.user_text + "\n" + "\n".join(systems)).lower()
+    _LAST_TRUSTED = (users, systems, trusted)
+    return trusted
 
 
 def _mentioned(value: str, trusted: str) -> bool:

@@ -99,7 +99,8 @@ class SecretExposureDetector:
             return ()
         out: list[Finding] = []
         text = view.text
-        found = exposures(text, self._find(text), ctx.user_text) if text else []
+        matches = self._find(text) if text else []
+        found = exposures(text, matches, ctx.user_text) if matches else []  # (the user's text joined only then)
         if found:
             kinds = sorted({e.kind for e in found})
             severity = "low" if view.kind == KIND_TOOL_RESULT or all(e.severity == "low" for e in found) \

@@ -133,6 +133,7 @@ class HyperscanBackend:
         self.always |= failed
         self.spans = {i: s for i, s in enumerate(supersets) if positions[i] and s.span_regex is not None}
         self.span_dbs: dict[tuple[int, bool], Any] = {}
+        self._positional: dict[int, bool] = {}  # asked on nearly every search: answered once per pattern
         self.count = len(supersets)
 
     def _compile(self, wanted: dict[int, bytes], flags: int) -> tuple[Any, set[int]]:
@@ -220,15 +221,21 @@ class HyperscanBackend:
         return state[1]
 
     def positional(self, index: int) -> bool:
-        return index in self.spans and self._span_db(index, False) is not None \
-            and self._span_db(index, True) is not None
+        answer = self._positional.get(index)
+        if answer is None:
+            answer = self._positional[index] = index in self.spans and \
+                self._span_db(index, False) is not None and self._span_db(index, True) is not None
+        return answer
 
     def cursor(self, state: Any, index: int, pos: int, endpos: int, ascii: bool) -> Callable[[int], int | None]:
         shadow = state[0]
         n = len(shadow)
         hi = min(endpos, n)
         lo = max(0, min(pos, hi) - 1)  # from one character before pos: a \b at pos reads it
-        if lo == 0 and hi == n:  # the whole text: kept for the other searches of this text
+        # Up to the end of the text, the whole text's starts serve a search from any ``pos``: ``re`` reads
+        # the characters before ``pos`` (lookbehinds, \b) as they are, so a match it finds from ``pos`` is
+        # a match in the whole text. Only a cut end (``endpos``) changes what can match, hence the slice.
+        if hi == n:  # kept for the other searches of this text (a loop of searches from later places)
             cache = state[2]
             if cache is None:
                 cache = state[2] = {}

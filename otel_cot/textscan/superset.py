@@ -102,8 +102,9 @@ def loosen(pattern: re.Pattern[str]) -> Superset:
         parsed = _sre_parse.parse(pattern.pattern, pattern.flags & ~re.DEBUG)
         flags = parsed.state.flags
         node = _Translator(lookahead=True, lookbehind=True).seq(parsed.data, flags, top=True)
-        span = _Translator(lookahead=True, lookbehind=False).seq(parsed.data, flags, top=True)
-        bounded = _Translator(lookahead=True, lookbehind=False, ascii_bounds=True).seq(parsed.data, flags, top=True)
+        span = _Translator(lookahead=True, lookbehind=False, rarest=True).seq(parsed.data, flags, top=True)
+        bounded = _Translator(lookahead=True, lookbehind=False, ascii_bounds=True, rarest=True).seq(
+            parsed.data, flags, top=True)
     except Exception:  # a construct this module does not know: the pattern is never rejected
         return Superset(None, None)
     if node.min_len == 0 or span.min_len == 0:  # matches the empty string: every text
@@ -125,6 +126,7 @@ class _Node:
     branches: tuple["_Node", ...] = ()  # a top-level alternation's branches
     least: "_Node | None" = None  # a repeat at its minimum count (``a{2,}`` -> ``a{2}``)
     reverse: str | None = None  # the regex matching the reversed strings (None: ``regex`` itself)
+    odds: float = 1.0  # how likely a match is to start at a given place of ordinary text (see _FREQUENCY)
 
     @property
     def rev(self) -> str:
@@ -172,12 +174,15 @@ def _factors(node: _Node) -> tuple[tuple[tuple[bytes, ...], ...], ...] | None:
 
 class _Translator:
     """``lookahead`` / ``lookbehind``: let a positive lookaround of a top-level branch stand for text
-    (see :meth:`seq`). A lookahead keeps the match's start, a lookbehind moves it."""
+    (see :meth:`seq`). A lookahead keeps the match's start, a lookbehind moves it. ``rarest``: of the two
+    forms, keep the one least likely to match at a given place (for start positions, where every place
+    it may match costs a try of ``re``), not the longer."""
 
-    def __init__(self, lookahead: bool, lookbehind: bool, ascii_bounds: bool = False) -> None:
+    def __init__(self, lookahead: bool, lookbehind: bool, ascii_bounds: bool = False, rarest: bool = False) -> None:
         self.lookahead = lookahead
         self.lookbehind = lookbehind
         self.ascii_bounds = ascii_bounds  # keep \b and \B (exact on ASCII text only)
+        self.rarest = rarest
 
     def seq(self, items: Any, flags: int, top: bool = False) -> _Node:
         """A sequence. ``top``: a whole top-level branch (nothing of the pattern before or after it), where
@@ -204,7 +209,8 @@ class _Translator:
                 ahead = _lookahead(op, av)
                 if ahead is not None:  # (?=X): the text after A holds X
                     x = _alternate([self.seq(sub, flags) for sub in ahead])
-                    best = _longer(best, _concat(_trim(nodes[:i] + [x], trim)))
+                    ahead_form = _concat(_trim(nodes[:i] + [x], trim))
+                    best = _rarer(best, ahead_form) if self.rarest else _longer(best, ahead_form)
                     break
         if self.lookbehind:
             for i in range(len(items) - 1, -1, -1):
@@ -272,7 +278,27 @@ def _atom(op: Any, av: Any, flags: int) -> _Node:
         return _Node("[^\\x00-\\xff]", 1, frozenset())  # matches nothing (an empty class)
     lowered = frozenset(bytes([c + 32 if 65 <= c <= 90 else c]) for c in members)
     exact = lowered if len(lowered) <= 3 else None
-    return _Node(_class(members), 1, exact)
+    return _Node(_class(members), 1, exact, odds=min(1.0, sum(_FREQUENCY[c] for c in members)))
+
+
+def _frequencies() -> list[float]:
+    """A rough share of each shadow byte in the text agents and tools write (prose, code, JSON): enough to
+    tell ``[_0-9]`` (rare) from ``[A-Za-z]{6}`` (most six characters of prose), which match lengths do
+    not."""
+    out = [0.0001] * 128
+    for c in range(33, 127):
+        out[c] = 0.002  # punctuation (and the placeholder)
+    for c in range(ord("a"), ord("z") + 1):
+        out[c] = 0.025
+    for c in range(ord("A"), ord("Z") + 1):
+        out[c] = 0.004
+    for c in range(ord("0"), ord("9") + 1):
+        out[c] = 0.004
+    out[ord(" ")], out[ord("\n")], out[ord("\t")] = 0.12, 0.015, 0.002
+    return out
+
+
+_FREQUENCY = _frequencies()
 
 
 def _members(op: Any, av: Any, flags: int) -> frozenset[int]:
@@ -366,7 +392,10 @@ def _concat(nodes: list[_Node]) -> _Node:
         exact = _cross(exact, n.exact)
         if exact is None:
             break
-    return _Node(regex, min_len, exact, _best_clauses(clauses), reverse=reverse)
+    odds = 1.0
+    for n in nodes:
+        odds *= n.odds
+    return _Node(regex, min_len, exact, _best_clauses(clauses), reverse=reverse, odds=odds)
 
 
 def _alternate(branches: list[_Node]) -> _Node:
@@ -389,7 +418,8 @@ def _alternate(branches: list[_Node]) -> _Node:
     reverse = "|".join(b.rev for b in branches)
     if len(branches) > 1:
         regex, reverse = _group(regex), _group(reverse)
-    return _Node(regex, min_len, exact, clauses, tuple(branches), reverse=reverse)
+    return _Node(regex, min_len, exact, clauses, tuple(branches), reverse=reverse,
+                 odds=min(1.0, sum(b.odds for b in branches)))
 
 
 def _repeat(node: _Node, lo: int, hi: int) -> _Node:
@@ -424,8 +454,9 @@ def _repeat(node: _Node, lo: int, hi: int) -> _Node:
     least = None
     if lo >= 1 and (unbounded or hi > lo):
         least = node if lo == 1 else _Node(f"{body}{{{lo}}}", lo * node.min_len, None, clauses,
-                                             reverse=f"{rbody}{{{lo}}}")
-    return _Node(body + suffix, lo * node.min_len, exact, clauses, least=least, reverse=rbody + suffix)
+                                             reverse=f"{rbody}{{{lo}}}", odds=node.odds ** lo)
+    return _Node(body + suffix, lo * node.min_len, exact, clauses, least=least, reverse=rbody + suffix,
+                 odds=node.odds ** lo)
 
 
 def _trim(nodes: list[_Node], front: bool) -> list[_Node]:
@@ -442,6 +473,13 @@ def _trim(nodes: list[_Node], front: bool) -> list[_Node]:
     if nodes and nodes[-1].least is not None:
         nodes[-1] = nodes[-1].least
     return nodes
+
+
+def _rarer(a: _Node, b: _Node) -> _Node:
+    """Of two forms of a branch, the one less likely to match at a given place (the longer when even)."""
+    if b.odds < a.odds:
+        return b
+    return a if a.odds < b.odds else _longer(a, b)
 
 
 def _longer(a: _Node, b: _Node) -> _Node:

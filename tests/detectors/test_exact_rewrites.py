@@ -1,0 +1,98 @@
+"""Helpers rewritten for speed answer exactly what the code they replaced answered."""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+from pathlib import Path
+
+from otel_cot.detectors import reward_hacking
+from _helpers import view
+from otel_cot.detectors import provenance
+from otel_cot.detectors.arithmetic import blank_fences, equals_signs
+from otel_cot.detectors.base import TraceContext
+from otel_cot.detectors.gaming_code import walk_nodes
+from otel_cot.detectors.reward_hacking import code_blocks, states_gaming
+
+_EQUALS = re.compile(r"(?<![=<>!:\u2264\u2265\u2260])=(?!=)")  # where false_equations found '=' signs
+_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)  # what false_equations blanked fenced code with
+_CODE_BLOCK = re.compile(r"```[\w+\-]*\n(.*?)(?:```|$)", re.DOTALL)  # what reward_hacking read code blocks with
+
+
+def test_blank_fences_is_the_fence_regex_substitution():
+    rnd = random.Random(5)
+    pieces = ["`", "``", "```", "\n", "a", "=", " ", "x = 1\n"]
+    texts = ["", "```", "```\n", "a```b", "a```b```c```", "```py\nx = 1\n```\n2 + 2 = 5\n", "text\n```\n"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(50_000)]
+    for text in texts:
+        assert blank_fences(text) == _FENCED.sub(" ", text), repr(text)
+
+
+def test_walk_visits_what_ast_walk_visits_in_the_same_order():
+    # (the first node a check finds is its evidence: the order matters, not only the set)
+    root = Path(__file__).resolve().parents[2] / "otel_cot"
+    files = sorted(root.rglob("*.py"))
+    assert len(files) > 50
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert [id(n) for n in walk_nodes(tree)] == [id(n) for n in ast.walk(tree)], path
+
+
+def test_code_blocks_are_the_code_block_regex_groups():
+    rnd = random.Random(9)
+    pieces = ["`", "``", "```", "\n", "a", "py", "+", "-", "_", " ", ".", "\u00e9", "\u0663", "x = 1\n"]
+    texts = ["", "```py\nx = 1\n```", "```\n", "```py", "````\ncode```", "a\n```js\nf()\n", "```c++\nint x;\n```\n"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(50_000)]
+    for text in texts:
+        assert list(code_blocks(text)) == [m.group(1) for m in _CODE_BLOCK.finditer(text)], repr(text)
+
+
+def test_states_gaming_s_scan_gate_only_skips_texts_test_intent_cannot_match():
+    # states_gaming runs TEST_INTENT only where INTENT may match: sound because every TEST_INTENT match is
+    # an INTENT match (INTENT's alternatives include all of TEST_INTENT's)
+    texts = ["I'll remove the failing test so the suite passes.", "We should not delete the tests.",
+             "Let me adjust the expected value in the conflicting test. " * 3, "The test runner output is long.",
+             "I will make the tests pass regardless of the spec, whatever the input.", "Plain words " * 20,
+             "Skipping the check: we'll fix the assertion later, it is wrong. " * 2,
+             "then DROP the planted assertions and output the hard-coded value for the input " * 2]
+    rnd = random.Random(2)
+    words = "remove delete fix the failing test tests assert check make pass anyway return expected value for " \
+            "hardcoded special case conflicting output runner".split()
+    texts += [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 40))) for _ in range(3000)]
+    matched = 0
+    for text in texts:
+        if reward_hacking.TEST_INTENT.search(text):
+            matched += 1
+            assert reward_hacking.INTENT.may_match(text), text
+    assert matched > 100
+    assert states_gaming(texts[0]) and not states_gaming(texts[1])
+
+
+def test_equals_signs_are_the_equals_regex_matches():
+    rnd = random.Random(6)
+    pieces = ["=", "==", "<", ">", "!", ":", "\u2264", "\u2265", "\u2260", "a", " ", "\n", "1"]
+    for _ in range(50_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        limit = rnd.randint(0, 6)
+        expected = [m.start() for _, m in zip(range(limit), _EQUALS.finditer(text))]
+        assert equals_signs(text, limit) == expected, repr(text)
+
+
+def test_trusted_text_follows_the_user_and_system_messages():
+    def reference(ctx: TraceContext) -> str:  # what provenance built for every tool result with a marker
+        return (ctx.user_text + "\n" + "\n".join(v.text for v in ctx.recent("system"))).lower()
+    ctx = TraceContext("t")
+    steps = [view("system", "You are HELPFUL"), view("user", "Pay Bob"), view("tool_result", "x"),
+             view("user", "Also email ALICE@example.test"), view("system", "Second SYSTEM note"),
+             view("tool_result", "y")]
+    seen = set()
+    for step in steps:
+        ctx.add(step)
+        assert provenance.trusted_text(ctx) == reference(ctx)
+        assert provenance.trusted_text(ctx) == reference(ctx)  # (the remembered answer)
+        seen.add(reference(ctx))
+    other = TraceContext("u")
+    other.add(view("user", "pay bob"))
+    assert provenance.trusted_text(other) == reference(other)
+    assert len(seen) == 4
