@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .actions import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
+from .arguments import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
     simple_commands
 from .base import SpanView
 

@@ -6,7 +6,7 @@ import random
 import re
 import shlex
 
-from otel_cot.detectors import actions
+from otel_cot.detectors import arguments
 from otel_cot.detectors.actions import split_commands
 
 
@@ -69,8 +69,8 @@ def test_results_are_copies_and_cache_is_bounded() -> None:
     first = split_commands("rm -rf build")
     first[0].append("/")
     assert split_commands("rm -rf build") == [["rm", "-rf", "build"]]
-    for i in range(actions._SPLIT_CACHE_SIZE * 3):
+    for i in range(arguments._SPLIT_CACHE_SIZE * 3):
         split_commands(f"echo {i}")
-    split_commands("x" * (actions._SPLIT_CACHE_MAX_CHARS + 1))
-    assert len(actions._SPLIT_CACHE) <= actions._SPLIT_CACHE_SIZE
-    assert all(len(k) <= actions._SPLIT_CACHE_MAX_CHARS for k in actions._SPLIT_CACHE)
+    split_commands("x" * (arguments._SPLIT_CACHE_MAX_CHARS + 1))
+    assert len(arguments._SPLIT_CACHE) <= arguments._SPLIT_CACHE_SIZE
+    assert all(len(k) <= arguments._SPLIT_CACHE_MAX_CHARS for k in arguments._SPLIT_CACHE)

@@ -1,0 +1,296 @@
+"""Read structure out of a tool call's arguments: the shell command it runs, the file an edit writes and its
+old and new text, a patch, a command line split into simple commands. Tolerant of truncated JSON (stored
+traces often cut long arguments). The detectors read these through a view's facts (:mod:`.facts`), once
+per view; :mod:`.actions` is the public face of both."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Sequence
+
+from .base import SpanView
+
+SHELL_TOOLS = re.compile(
+    r"^(bash|sh|zsh|shell|terminal|run_?command|run_?shell(_command)?|exec(_command)?|execute(_command)?|"
+    r"command|cmd|run|local_shell|container\.exec|run_terminal_cmd|execute_bash|powershell)$",
+    re.IGNORECASE,
+)
+EDIT_TOOLS = re.compile(
+    r"(edit|write|create|replace|patch|str_replace|insert|update_file|file_change|multiedit|save)",
+    re.IGNORECASE,
+)
+_KEY = r'"(?:{keys})"\s*:\s*"((?:[^"\\]|\\.)*)'
+_COMMAND_KEYS = _KEY.format(keys="command|cmd|script|commands|input")
+_PATH_KEYS = _KEY.format(keys="file_path|filePath|path|target_file|filename|file|TargetFile|AbsolutePath")
+_OLD_KEYS = _KEY.format(keys="old_string|oldString|oldText|old_str|old|search|TargetContent")
+_NEW_KEYS = _KEY.format(keys="new_string|newString|newText|new_str|new|replace|content|file_text|text|"
+                        "code|CodeContent|ReplacementContent|contents|patch")
+_COMMAND_RE = re.compile(_COMMAND_KEYS)
+_PATH_RE = re.compile(_PATH_KEYS)
+_OLD_RE = re.compile(_OLD_KEYS)
+_NEW_RE = re.compile(_NEW_KEYS)
+_CALL_PREFIX = re.compile(r"^\s*[-*]?\s*([\w.\-]+)\(")  # "name({...})" renderings
+
+TEST_PATH = re.compile(
+    r"(^|[/\\\s\"'])(tests?|__tests__|spec|specs)[/\\]|(^|[/\\\s\"'])test_[\w\-]*\.\w+|[\w\-]_test\.\w+|"
+    r"\.(test|spec)\.[jt]sx?\b|(^|[/\\\s\"'])conftest\.py|Test\.java\b|_spec\.rb\b|"
+    r"(^|[/\\\s\"'])tests?\.(?:py|[jt]sx?|rb|go|rs|java|php|sh)\b",
+    re.IGNORECASE,
+)
+CI_PATH = re.compile(r"\.github[/\\]workflows[/\\]|\.gitlab-ci\.yml|(^|[/\\])(grader|grading|evaluate|"
+                     r"scorer|score)\.\w+|Jenkinsfile|\.circleci[/\\]", re.IGNORECASE)
+
+
+def _unescape(s: str) -> str:
+    try:
+        return json.loads('"' + s + '"')
+    except ValueError:
+        return s.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    m = pattern.search(text)
+    return _unescape(m.group(1)) if m else None
+
+
+def parse_arguments(text: str | None) -> Any:
+    """The arguments as parsed JSON, or None (text that is not JSON, or truncated)."""
+    if not text:
+        return None
+    body = text.strip()
+    m = _CALL_PREFIX.match(body)
+    if m and body.endswith(")"):
+        body = body[m.end():-1]
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def leaf_values(value: Any, limit: int = 500) -> Iterator[str]:
+    """Every string/number leaf of parsed arguments, as text."""
+    stack = [value]
+    n = 0
+    while stack and n < limit:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif v is not None and not isinstance(v, bool):
+            n += 1
+            yield str(v)
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str | None
+    old: str | None
+    new: str | None
+
+
+@lru_cache(maxsize=4096)
+def name_matches(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether ``pattern.search(name)`` finds something in a tool name, remembered: an agent has few tools,
+    and several detectors ask about the name of every call and result."""
+    return pattern.search(name) is not None
+
+
+def tool_name(view: SpanView) -> str:
+    if view.tool:
+        return view.tool
+    m = _CALL_PREFIX.match(view.text or "")
+    return m.group(1) if m else ""
+
+
+def command_from(view: SpanView, arguments: Callable[[], Any]) -> str | None:
+    """:func:`shell_command` given a way to get the view's parsed arguments (asked only for shell tools)."""
+    text = view.arguments or view.text or ""
+    name = tool_name(view)
+    stripped = text.lstrip()
+    if stripped.startswith("$ "):  # rendered "$ command\noutput"
+        return stripped[2:].split("\n", 1)[0]
+    if not name_matches(SHELL_TOOLS, name or ""):  # (anchored at both ends: search is match)
+        return None
+    args = arguments()
+    if isinstance(args, dict):
+        for key in ("command", "cmd", "script", "commands", "input"):
+            value = args.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            if isinstance(value, str):
+                return value
+        return None
+    found = _first(_COMMAND_RE, text)
+    if found is not None:
+        return found
+    if args is None and not stripped.startswith(("{", "[")) and not _CALL_PREFIX.match(stripped):
+        return text  # plain command text (SWE-agent style)
+    return None
+
+
+def edit_from(view: SpanView, arguments: Callable[[], Any]) -> Edit | None:
+    """:func:`file_edit` given a way to get the view's parsed arguments (asked only for edit tools)."""
+    name = tool_name(view)
+    if not name_matches(EDIT_TOOLS, name or ""):
+        return None
+    text = view.arguments or view.text or ""
+    args = arguments()
+    if isinstance(args, dict):
+        def pick(*keys: str) -> str | None:
+            for k in keys:
+                v = args.get(k)
+                if isinstance(v, str):
+                    return v
+            return None
+        old = pick("old_string", "oldString", "oldText", "old_str", "old", "search", "TargetContent")
+        new = pick("new_string", "newString", "newText", "new_str", "new", "replace", "content", "file_text",
+                   "text", "code", "CodeContent", "ReplacementContent", "contents", "patch")
+        edits = args.get("edits")
+        if isinstance(edits, list):
+            olds = [e.get("oldText") or e.get("old_string") or "" for e in edits if isinstance(e, dict)]
+            news = [e.get("newText") or e.get("new_string") or "" for e in edits if isinstance(e, dict)]
+            old = "\n".join(str(o) for o in olds) or old
+            new = "\n".join(str(n) for n in news) or new
+        path = pick("file_path", "filePath", "path", "target_file", "filename", "file", "TargetFile",
+                    "AbsolutePath")
+        return Edit(path, old, new)
+    path = _first(_PATH_RE, text)
+    if path is None:
+        # a summary line such as "Edit file: tests/test_x.py" or "Update(tests/test_x.py)"
+        m = re.search(r"[\w./\\\-]+\.\w{1,5}", text[:300])
+        path = m.group(0) if m else None
+    return Edit(path, _first(_OLD_RE, text), _first(_NEW_RE, text))
+
+
+# Characters that make shlex differ from splitting on its whitespace (' \t\r'; lines hold no '\n'):
+# quotes, the escape, the comment character and the punctuation split_commands splits at.
+_SHELL_SPECIAL = re.compile(r"[\'\"\\#;&|()<>]")
+_SHELL_WORD = re.compile(r"[^ \t\r]+")
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+_SPLIT_CACHE: dict[str, tuple[tuple[str, ...], ...]] = {}
+_SPLIT_CACHE_SIZE = 256  # commands remembered (several detectors parse the same command)
+_SPLIT_CACHE_MAX_CHARS = 8192  # longer commands are parsed every time (bounds the cache to ~2 MB)
+
+
+def split_commands(command: str) -> list[list[str]]:
+    """A shell command line as simple commands (argv lists), split at ``; && || | &`` and newlines.
+
+    Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
+    A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
+    would give, without its per-character loop), and the last few commands' results are remembered.
+    """
+    return [list(argv) for argv in simple_commands(command)]
+
+
+def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
+    """:func:`split_commands` as tuples (the remembered answer itself: no copy)."""
+    cached = _SPLIT_CACHE.get(command)
+    if cached is None:
+        cached = tuple(tuple(argv) for argv in _split_commands(command))
+        if len(command) <= _SPLIT_CACHE_MAX_CHARS:
+            if len(_SPLIT_CACHE) >= _SPLIT_CACHE_SIZE:
+                try:  # oldest first; another thread may be trimming at the same time
+                    _SPLIT_CACHE.pop(next(iter(_SPLIT_CACHE)), None)
+                except (RuntimeError, StopIteration):
+                    pass
+            _SPLIT_CACHE[command] = cached
+    return cached
+
+
+def _split_commands(command: str) -> list[list[str]]:
+    if _SHELL_SPECIAL.search(command) is None:  # no operators, quotes or heredocs anywhere
+        return [words for words in map(_SHELL_WORD.findall, command.split("\n")) if words]
+    out: list[list[str]] = []
+    lines = command.split("\n")
+    heredoc_end: str | None = None
+    for line in lines:
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        hd = _HEREDOC.search(line)
+        if hd:
+            heredoc_end = hd.group(1)
+            line = line[: hd.start()]
+        if _SHELL_SPECIAL.search(line) is None:
+            tokens = _SHELL_WORD.findall(line)
+        else:
+            try:
+                lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+                lexer.whitespace_split = True
+                lexer.commenters = "#"
+                tokens = list(lexer)
+            except ValueError:
+                tokens = line.split()
+        current: list[str] = []
+        for tok in tokens:
+            if tok and set(tok) <= _OPERATOR_CHARS:
+                if current:
+                    out.append(current)
+                current = []
+            else:
+                current.append(tok)
+        if current:
+            out.append(current)
+    return out
+
+
+_OPERATOR_CHARS = frozenset(";&|()")
+
+
+_ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
+_WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"}
+
+
+def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
+    """Drop ``sudo``/``env X=1``/``xargs`` prefixes and leading variable assignments."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _WRAPPERS or _ASSIGNMENT.match(tok):
+            i += 1
+            while tok in ("sudo", "env", "xargs", "nice") and i < len(argv) and argv[i].startswith("-"):
+                i += 1
+            continue
+        break
+    return argv[i:]
+
+
+# --- patches: Codex's apply_patch envelope and unified diffs ------------------------------------
+_PATCH_FILE = re.compile(r"^\*\*\* (Update|Add|Delete) File: (.+?)\s*$|^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
+
+
+def patch_from(raw: str, arguments: Callable[[], Any]) -> str:
+    """:func:`patch_text` of arguments ``raw``, given a way to get them parsed (asked only when ``raw``
+    may hold a patch)."""
+    if "*** " not in raw and "+++ " not in raw:
+        return ""
+    args = arguments()
+    if args is not None:
+        for value in leaf_values(args):
+            if "*** " in value or "+++ " in value:
+                return value
+    return raw
+
+
+def patch_edits(text: str) -> list[tuple[str, str, str | None]]:
+    """``(path, removed lines, added lines)`` per file of a patch in ``text`` (``*** Update File:`` or
+    ``+++ b/path``); added is None for a deleted file."""
+    if "*** " not in text and "+++ " not in text:
+        return []
+    found = list(_PATCH_FILE.finditer(text))
+    out = []
+    for i, m in enumerate(found):
+        body = text[m.end(): found[i + 1].start() if i + 1 < len(found) else len(text)]
+        path = (m.group(2) or m.group(3) or "").strip()
+        removed = "\n".join(ln[1:] for ln in body.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+        added = "\n".join(ln[1:] for ln in body.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+        out.append((path, removed, None if m.group(1) == "Delete" else added))
+    return out
