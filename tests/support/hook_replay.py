@@ -331,8 +331,8 @@ def stop_checker(env: dict[str, str], timeout: float = 20.0, wait: bool = True) 
         pass
     if wait:
         _wait_or_kill([pid], timeout)
-    else:
-        _STOPPING.append(pid)
+    else:  # (those gone are dropped now, so a pid the system hands out again is not taken for a checker)
+        _STOPPING[:] = [p for p in _STOPPING if _running(p)] + [pid]
 
 
 def reap_stopped_checkers(timeout: float = 20.0) -> None:
