@@ -1,10 +1,11 @@
 """:func:`~.superset.loosen`'s results kept between processes.
 
 Loosening the built-in detectors' patterns costs about 0.2 s of CPU at every start of a process that loads
-them (the CLI, the hook checker, whose first answer waits for it, the collector); reading them back costs under
-2 ms (the built-in set: ~40 patterns, ~240 KB of JSON). They are kept beside the compiled databases (:func:`.backends.cache_dir`), in one JSON
-file per version of the loosening code and of Python, so a result is only ever reused by the code that
-would compute it again. A file that cannot be read or written costs only the computation.
+them (the CLI, the hook checker, whose first answer waits for it, the collector); reading them back costs
+under 2 ms (the built-in set: ~40 patterns, ~240 KB of JSON). They are kept beside the compiled databases
+(:func:`.backends.cache_dir`), in one JSON file per version of the loosening code and of Python, so a
+result is only ever reused by the code that would compute it again. A file that cannot be read or written
+costs only the computation.
 """
 
 from __future__ import annotations
