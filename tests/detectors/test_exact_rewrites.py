@@ -96,3 +96,29 @@ def test_trusted_text_follows_the_user_and_system_messages():
     other.add(view("user", "pay bob"))
     assert provenance.trusted_text(other) == reference(other)
     assert len(seen) == 4
+
+
+def test_created_ids_read_up_to_a_bound_are_those_of_the_cut_text():
+    # destructive_action reads the ids a tool result shows with finditer(text, 0, 20_000) (no copy, and the
+    # view's compiled scan) instead of finditer(text[:20_000])
+    from otel_cot import textscan
+    from otel_cot.detectors.destructive import _ID_IN_RESULT
+
+    rnd = random.Random(4)
+    pieces = ["id", "_id", "ID", "id_", "'", '"', ":", "=", " ", "a1", "-", "x", "\n", "\u00e9", "{"]
+    texts = ['{"id": "evt-1", "name": "x"} ' * 900, "id = 'a' " * 3000]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(30, 120))) for _ in range(20_000)]
+    plain = re.compile(_ID_IN_RESULT.pattern)
+    found = 0
+    for name in ("hyperscan", "re2", "python", "off"):
+        textscan.use_backend(name)
+        try:
+            for text in texts:
+                bound = rnd.choice([20_000, len(text) // 2, len(text) - 1, 40])
+                expected = [(m.span(), m.group(1)) for m in plain.finditer(text[:bound])]
+                got = [(m.span(), m.group(1)) for m in _ID_IN_RESULT.finditer(text, 0, bound)]
+                assert got == expected, (name, bound, text)
+                found += bool(expected)
+        finally:
+            textscan.use_backend(None)
+    assert found > 1000
