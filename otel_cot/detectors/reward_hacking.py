@@ -474,7 +474,8 @@ def code_blocks(text: str) -> Iterator[str]:
     ``re.finditer(r"```[\w+\-]*\n(.*?)(?:```|$)", text, re.DOTALL)``, by substring search (the lazy
     regex tries both of its endings at every character of a block). A fence whose info string runs into
     anything but a line break is no block; an unclosed block runs to the end of the text, or to just before
-    a final line break (``$``)."""
+    a final line break (``$``). Each block is cut with :func:`textscan.part`: the patterns that read it
+    next take their answers from the text's scan instead of scanning the block again."""
     n = len(text)
     start = text.find("```")
     while start >= 0:
@@ -485,10 +486,10 @@ def code_blocks(text: str) -> Iterator[str]:
             body = k + 1
             close = text.find("```", body)
             if close >= 0:
-                yield text[body:close]
+                yield textscan.part(text, body, close)
                 start = text.find("```", close + 3)
                 continue
-            yield text[body:n - 1 if text.endswith("\n") and n - 1 >= body else n]
+            yield textscan.part(text, body, n - 1 if text.endswith("\n") and n - 1 >= body else n)
             return
         start = text.find("```", start + 1)
 
