@@ -95,6 +95,7 @@ class Engine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
+        self._runs: tuple[tuple, dict[str, list[tuple[str, Any]]]] = ((), {})  # see _work_inline
         textscan.warm()  # the detectors' compiled matcher, built here rather than inside a detector call
 
     # --- public API ---------------------------------------------------------------------------
@@ -178,9 +179,13 @@ class Engine:
         """``_work`` without a timeout thread: on the caller's thread, nothing to resume or race with, so
         the run's position lives in local variables (the same steps, in the same order, per view)."""
         detectors = self.detectors
-        ids = [self._det_id(d) for d in detectors]
-        reads = [getattr(d, "kinds", None) for d in detectors]  # a detector that declares kinds skips others
-        runs: dict[str, list[tuple[str, Any]]] = {}  # per view kind: (id, detect) of the detectors that read it
+        # per view kind: (id, detect) of the detectors that read it (a detector that declares kinds skips the
+        # others), kept while the detectors' ids, detect methods and kinds stay the ones it was made from
+        signature = tuple([(getattr(d, "id", type(d).__name__), d.detect, getattr(d, "kinds", None))
+                           for d in detectors])
+        if self._runs[0] != signature:
+            self._runs = (signature, {})
+        runs: dict[str, list[tuple[str, Any]]] = self._runs[1]
         stats = self.stats
         disabled = stats.disabled
         windowed = self._windowed
@@ -202,8 +207,8 @@ class Engine:
                 kind = view.kind
                 run = runs.get(kind)
                 if run is None:
-                    run = runs[kind] = [(ids[i], d.detect) for i, d in enumerate(detectors)
-                                        if reads[i] is None or kind in reads[i]]
+                    run = runs[kind] = [(det_id, detect) for det_id, detect, reads in signature
+                                        if reads is None or kind in reads]
                 found = len(out)
                 for det_id, detect in run:
                     if disabled and det_id in disabled:
