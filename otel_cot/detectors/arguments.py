@@ -9,7 +9,6 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
 
 from .base import SpanView
@@ -95,11 +94,22 @@ class Edit:
     new: str | None
 
 
-@lru_cache(maxsize=4096)
+_NAME_ANSWERS: dict[tuple[Any, int, str], bool] = {}
+_MAX_NAME_ANSWERS = 4096
+
+
 def name_matches(pattern: re.Pattern[str], name: str) -> bool:
     """Whether ``pattern.search(name)`` finds something in a tool name, remembered: an agent has few tools,
-    and several detectors ask about the name of every call and result."""
-    return pattern.search(name) is not None
+    and several detectors ask about the name of every call and result. Remembered under the pattern's text
+    and flags (which decide its answers), not the pattern object: hashing a compiled pattern hashes its
+    whole compiled code, a tuple of strings reuses their kept hashes."""
+    key = (pattern.pattern, pattern.flags, name)
+    answer = _NAME_ANSWERS.get(key)
+    if answer is None:
+        if len(_NAME_ANSWERS) >= _MAX_NAME_ANSWERS:
+            _NAME_ANSWERS.clear()
+        answer = _NAME_ANSWERS[key] = pattern.search(name) is not None
+    return answer
 
 
 def tool_name(view: SpanView) -> str:

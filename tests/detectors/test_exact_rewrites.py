@@ -122,3 +122,18 @@ def test_created_ids_read_up_to_a_bound_are_those_of_the_cut_text():
         finally:
             textscan.use_backend(None)
     assert found > 1000
+
+
+def test_name_matches_answers_as_the_pattern_s_search():
+    # remembered under (pattern text, flags, name) instead of by the pattern object
+    from otel_cot.detectors.arguments import EDIT_TOOLS, SHELL_TOOLS, name_matches
+    from otel_cot.detectors.test_talk import TEST_RUN
+
+    cased, caseless = re.compile(r"^Bash$"), re.compile(r"^Bash$", re.IGNORECASE)
+    names = ["bash", "Bash", "BASH", "shell", "run_shell_command", "str_replace_editor", "edit_file", "pytest",
+             "write", "", "x" * 300, "Edit", "apply_patch", "execute_command", "npm test"]
+    for _ in range(2):  # asked, then remembered
+        for pattern in (SHELL_TOOLS, EDIT_TOOLS, TEST_RUN, cased, caseless):
+            for name in names:
+                assert name_matches(pattern, name) == (pattern.search(name) is not None), (pattern, name)
+    assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
