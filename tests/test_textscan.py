@@ -470,3 +470,22 @@ def test_part_of_a_text_not_scanned_is_the_plain_slice(backend):
     piece = textscan.part(text, 6, 30)
     assert piece == text[6:30]
     assert prefilter._LAST.text is not piece  # no answers were made up for it
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_literals_found_are_the_needles_in_the_text(name, backend):
+    backend(name)
+    needles = ("exit", "==", " and ", "{", "def ", "=[0]", "= set(", "\\x", "a", "TestCase.", "é".encode().hex())
+    literals = textscan.Literals(needles)
+    rnd = random.Random(23)
+    pieces = list(needles) + ["é", "\ud800", "😀", "İ", "ſ", "\x00", "ex", "it", "= ", "se", "t(", "De", "F "]
+    seen: set[str] = set()
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        want = {n for n in needles if n in text}
+        assert literals.found(text) == want, text
+        seen |= want
+    assert seen == set(needles)
+    assert bool(literals._db) == (name == "hyperscan")  # one Hyperscan pass, or ``in`` per needle
+    with pytest.raises(ValueError):
+        textscan.Literals(("ok", "é"))
