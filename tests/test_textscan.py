@@ -487,5 +487,9 @@ def test_literals_found_are_the_needles_in_the_text(name, backend):
         seen |= want
     assert seen == set(needles)
     assert bool(literals._db) == (name == "hyperscan")  # one Hyperscan pass, or ``in`` per needle
+    later = textscan.Literals(("late",))
+    assert later._db is None
+    textscan.warm()  # built there, not inside the first check
+    assert later._db is not None
     with pytest.raises(ValueError):
         textscan.Literals(("ok", "é"))

@@ -24,6 +24,7 @@ class Literals:
         self._db: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
+        _MADE.append(self)
 
     def found(self, text: str) -> set[str]:
         db = self._database()
@@ -59,6 +60,15 @@ class Literals:
             return db
         except Exception:  # the answers are the same without it
             return False
+
+
+_MADE: list[Literals] = []
+
+
+def warm() -> None:
+    """Build every literal set's database now (``textscan.warm``), not inside the first check."""
+    for literals in list(_MADE):
+        literals._database()
 
 
 def _add_id(index: int, start: int, end: int, flags: int, hits: set[int]) -> None:
