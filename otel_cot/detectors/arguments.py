@@ -183,6 +183,10 @@ def edit_from(view: SpanView, arguments: Callable[[], Any]) -> Edit | None:
 # quotes, the escape, the comment character and the punctuation split_commands splits at.
 _SHELL_SPECIAL = re.compile(r"[\'\"\\#;&|()<>]")
 _SHELL_WORD = re.compile(r"[^ \t\r]+")
+_SHELL_QUOTING = re.compile(r"[\'\"\\#]")  # what only shlex reads right: quotes, escapes, comments
+# shlex's tokens of a line without quoting (posix, whitespace_split, punctuation_chars ";&|()<>"): runs of
+# punctuation, and runs of anything but its whitespace (" \t\r") and punctuation
+_SHELL_TOKEN = re.compile(r"[;&|()<>]+|[^ \t\r;&|()<>]+")
 _HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 _SPLIT_CACHE: dict[str, tuple[tuple[str, ...], ...]] = {}
 _SPLIT_CACHE_SIZE = 256  # commands remembered (several detectors parse the same command)
@@ -193,8 +197,9 @@ def split_commands(command: str) -> list[list[str]]:
     """A shell command line as simple commands (argv lists), split at ``; && || | &`` and newlines.
 
     Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
-    A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
-    would give, without its per-character loop), and the last few commands' results are remembered.
+    A line without quotes, escapes, comments or operators is split on whitespace directly, one with
+    operators but none of the others into runs of operators and of other characters (what shlex would give,
+    without its per-character loop), and the last few commands' results are remembered.
     """
     return [list(argv) for argv in simple_commands(command)]
 
@@ -231,6 +236,8 @@ def _split_commands(command: str) -> list[list[str]]:
             line = line[: hd.start()]
         if _SHELL_SPECIAL.search(line) is None:
             tokens = _SHELL_WORD.findall(line)
+        elif _SHELL_QUOTING.search(line) is None:  # operators only: shlex's per-character loop not needed
+            tokens = _SHELL_TOKEN.findall(line)
         else:
             try:
                 lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
