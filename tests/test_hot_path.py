@@ -454,6 +454,29 @@ def test_may_contain_secret_answers_as_the_trigger_regex_for_every_alternative()
 
 def test_the_regrouped_trigger_regex_refuses_an_alternative_without_a_literal_anchor():
     with pytest.raises(ValueError):
-        secrets._any_trigger_regex(["k-", "[ab]c"], "k")
+        secrets._by_anchor(["k-", "[ab]c"], "k", mark=False)
     with pytest.raises(ValueError):
-        secrets._any_trigger_regex(["k+-"], "k")
+        secrets._by_anchor(["k+-"], "k", mark=True)
+
+
+def test_find_secrets_search_loop_finds_the_trigger_regex_s_matches_and_alternatives():
+    """``find_secrets`` searches with the regrouped trigger regex whose empty groups are mapped back to the
+    alternatives: from every position, the same match and the same alternative as ``_TRIGGER_RX``'s regex."""
+    rnd = random.Random(8)
+    pieces = _NEAR_SECRETS + ["pypi-AgE", "github_pat_", "glpat-", "hf_", "npm_", "gho_", "xoxb-", "xapp-", "AIza",
+                              "AKIA", "cookie", "secret", "creds", "Authorization", "passphrase", "pwd", "Password",
+                              "token", "TOKEN", "Key", "key", "rk_live_", "sk-", "hooks.slack.com/", "https://u:p@h",
+                              "SECRET", "CREDS", "AUTH", "auth",
+                              "Bearer ", "basic\t", "--api-key ", "-----BEGIN ", "eyJ", "c", "k", ":", "=", ": ", "'",
+                              "\"", "]", " ", "\n", "x", "9", "é"]
+    plain = secrets._TRIGGER_RX.regex
+    hit = set()
+    for _ in range(20000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        for pos in range(0, len(text) + 1, max(1, len(text) // 6)):
+            want, got = plain.search(text, pos), secrets._TRIGGER_SEARCH.search(text, pos)
+            assert (got and got.span()) == (want and want.span()), (text, pos)
+            if want is not None:
+                assert secrets._SEARCH_NAMES[got.lastindex - 1] == want.lastindex - 1, (text, pos)
+                hit.add(want.lastindex)
+    assert hit == set(range(1, len(secrets._ALTERNATIVES) + 1))

@@ -426,3 +426,70 @@ def test_loosened_patterns_of_another_version_are_not_used_and_off_keeps_none(tm
     off.loosen(re.compile("something else"))
     off.save()
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_piece_cut_with_part_gives_re_s_matches_without_a_scan_of_its_own(name, backend, monkeypatch):
+    # textscan.part(text, a, b) answers for text[a:b] from text's scan: every pattern's whole-text loosened
+    # form keeps no assertion, so what the piece may match the text may match
+    patterns = _all_patterns()
+    rnd = random.Random(17)
+    corpus = {p.index: _texts(p.regex, rnd, 60) for p in patterns}
+    backend(name)
+    scans = []
+    real_scan = type(prefilter.REGISTRY.current()).scan
+    monkeypatch.setattr(type(prefilter.REGISTRY.current()), "scan",
+                        lambda self, shadow: scans.append(shadow) or real_scan(self, shadow))
+    checked = matched = 0
+    for p in patterns:
+        for inner in corpus[p.index]:
+            before = "".join(rnd.choice(POOL) for _ in range(rnd.randint(0, 12)))
+            after = "".join(rnd.choice(POOL) for _ in range(rnd.randint(0, 12)))
+            text = before + inner + after + "\n```\n"
+            p.may_match(text)  # the text is scanned
+            cuts = [(len(before), len(before) + len(inner))]
+            cuts += [tuple(sorted((rnd.randint(0, len(text)), rnd.randint(0, len(text))))) for _ in range(5)]
+            scanned = len(scans)
+            for lo, hi in cuts:  # several pieces in a row, each from the text's scan
+                piece = textscan.part(text, lo, hi)
+                assert piece == text[lo:hi]
+                want = _spans(p.regex, piece)
+                assert _spans(p, piece) == want, (p.pattern, text, lo, hi)
+                first, got = p.regex.search(piece), p.search(piece)
+                assert (got and got.span()) == (first and first.span()), (p.pattern, text, lo, hi)
+                assert p.may_match(piece) or not want
+                checked += 1
+                matched += bool(want)
+            assert len(scans) == scanned, "a piece was scanned again"
+    assert matched > checked // 10 and checked - matched > checked // 5
+
+
+def test_part_of_a_text_not_scanned_is_the_plain_slice(backend):
+    backend("hyperscan" if "hyperscan" in BACKENDS else BACKENDS[0])
+    text = "never scanned before " * 4
+    piece = textscan.part(text, 6, 30)
+    assert piece == text[6:30]
+    assert prefilter._LAST.text is not piece  # no answers were made up for it
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_literals_found_are_the_needles_in_the_text(name, backend):
+    backend(name)
+    needles = ("exit", "==", " and ", "{", "def ", "=[0]", "= set(", "\\x", "a", "TestCase.", "é".encode().hex())
+    literals = textscan.Literals(needles)
+    rnd = random.Random(23)
+    pieces = list(needles) + ["é", "\ud800", "😀", "İ", "ſ", "\x00", "ex", "it", "= ", "se", "t(", "De", "F "]
+    seen: set[str] = set()
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        want = {n for n in needles if n in text}
+        assert literals.found(text) == want, text
+        seen |= want
+    assert seen == set(needles)
+    assert bool(literals._db) == (name == "hyperscan")  # one Hyperscan pass, or ``in`` per needle
+    later = textscan.Literals(("late",))
+    assert later._db is None
+    textscan.warm()  # built there, not inside the first check
+    assert later._db is not None
+    with pytest.raises(ValueError):
+        textscan.Literals(("ok", "é"))

@@ -9,7 +9,6 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
 
 from .base import SpanView
@@ -95,11 +94,22 @@ class Edit:
     new: str | None
 
 
-@lru_cache(maxsize=4096)
+_NAME_ANSWERS: dict[tuple[Any, int, str], bool] = {}
+_MAX_NAME_ANSWERS = 4096
+
+
 def name_matches(pattern: re.Pattern[str], name: str) -> bool:
     """Whether ``pattern.search(name)`` finds something in a tool name, remembered: an agent has few tools,
-    and several detectors ask about the name of every call and result."""
-    return pattern.search(name) is not None
+    and several detectors ask about the name of every call and result. Remembered under the pattern's text
+    and flags (which decide its answers), not the pattern object: hashing a compiled pattern hashes its
+    whole compiled code, a tuple of strings reuses their kept hashes."""
+    key = (pattern.pattern, pattern.flags, name)
+    answer = _NAME_ANSWERS.get(key)
+    if answer is None:
+        if len(_NAME_ANSWERS) >= _MAX_NAME_ANSWERS:
+            _NAME_ANSWERS.clear()
+        answer = _NAME_ANSWERS[key] = pattern.search(name) is not None
+    return answer
 
 
 def tool_name(view: SpanView) -> str:
@@ -173,6 +183,10 @@ def edit_from(view: SpanView, arguments: Callable[[], Any]) -> Edit | None:
 # quotes, the escape, the comment character and the punctuation split_commands splits at.
 _SHELL_SPECIAL = re.compile(r"[\'\"\\#;&|()<>]")
 _SHELL_WORD = re.compile(r"[^ \t\r]+")
+_SHELL_QUOTING = re.compile(r"[\'\"\\#]")  # what only shlex reads right: quotes, escapes, comments
+# shlex's tokens of a line without quoting (posix, whitespace_split, punctuation_chars ";&|()<>"): runs of
+# punctuation, and runs of anything but its whitespace (" \t\r") and punctuation
+_SHELL_TOKEN = re.compile(r"[;&|()<>]+|[^ \t\r;&|()<>]+")
 _HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 _SPLIT_CACHE: dict[str, tuple[tuple[str, ...], ...]] = {}
 _SPLIT_CACHE_SIZE = 256  # commands remembered (several detectors parse the same command)
@@ -183,8 +197,9 @@ def split_commands(command: str) -> list[list[str]]:
     """A shell command line as simple commands (argv lists), split at ``; && || | &`` and newlines.
 
     Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
-    A line without quotes, escapes, comments or operators is split on whitespace directly (what shlex
-    would give, without its per-character loop), and the last few commands' results are remembered.
+    A line without quotes, escapes, comments or operators is split on whitespace directly, one with
+    operators but none of the others into runs of operators and of other characters (what shlex would give,
+    without its per-character loop), and the last few commands' results are remembered.
     """
     return [list(argv) for argv in simple_commands(command)]
 
@@ -221,6 +236,8 @@ def _split_commands(command: str) -> list[list[str]]:
             line = line[: hd.start()]
         if _SHELL_SPECIAL.search(line) is None:
             tokens = _SHELL_WORD.findall(line)
+        elif _SHELL_QUOTING.search(line) is None:  # operators only: shlex's per-character loop not needed
+            tokens = _SHELL_TOKEN.findall(line)
         else:
             try:
                 lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")

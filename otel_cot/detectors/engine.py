@@ -95,6 +95,7 @@ class Engine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
+        self._runs: tuple[tuple, dict[str, list[tuple[str, Any]]]] = ((), {})  # see _work_inline
         textscan.warm()  # the detectors' compiled matcher, built here rather than inside a detector call
 
     # --- public API ---------------------------------------------------------------------------
@@ -157,10 +158,9 @@ class Engine:
 
     def _judge(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
         """Run the detectors over ``jobs`` ((trace id, views) in order); findings per job."""
-        batch = _Batch(jobs)
         if self.timeout_s is None:
-            self._work(batch, None)
-            return batch.results
+            return self._work_inline(jobs)
+        batch = _Batch(jobs)
         while True:
             progress = _Progress()
             future = self._pool().submit(self._work, batch, progress)
@@ -175,9 +175,57 @@ class Engine:
     def _det_id(detector: Detector) -> str:
         return getattr(detector, "id", type(detector).__name__)
 
-    def _work(self, batch: "_Batch", progress: "_Progress | None") -> None:
-        """Judge ``batch`` from where it stands. With ``progress`` (the timeout thread), every detector call
-        is announced in it, and its results are committed under its lock only if the waiting thread has not
+    def _work_inline(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
+        """``_work`` without a timeout thread: on the caller's thread, nothing to resume or race with, so
+        the run's position lives in local variables (the same steps, in the same order, per view)."""
+        detectors = self.detectors
+        # per view kind: (id, detect) of the detectors that read it (a detector that declares kinds skips the
+        # others), kept while the detectors' ids, detect methods and kinds stay the ones it was made from
+        signature = tuple([(getattr(d, "id", type(d).__name__), d.detect, getattr(d, "kinds", None))
+                           for d in detectors])
+        if self._runs[0] != signature:
+            self._runs = (signature, {})
+        runs: dict[str, list[tuple[str, Any]]] = self._runs[1]
+        stats = self.stats
+        disabled = stats.disabled
+        windowed = self._windowed
+        results: list[list[Finding]] = []
+        for trace_id, views in jobs:
+            ctx = self._context(trace_id)
+            mark_seen = ctx.mark_seen
+            add = ctx.add
+            out: list[Finding] = []
+            results.append(out)
+            for view in views:
+                key = dedupe_key(view)
+                if key is not None and not mark_seen(key):
+                    continue
+                stats.views += 1
+                if not (view.text or view.tool):
+                    add(windowed(view))
+                    continue
+                kind = view.kind
+                run = runs.get(kind)
+                if run is None:
+                    run = runs[kind] = [(det_id, detect) for det_id, detect, reads in signature
+                                        if reads is None or kind in reads]
+                found = len(out)
+                for det_id, detect in run:
+                    if disabled and det_id in disabled:
+                        continue
+                    try:
+                        found_here = detect(view, ctx)
+                        if found_here:
+                            out.extend(found_here if type(found_here) is list else list(found_here))
+                    except Exception:  # a detector bug must never cost the span
+                        self._failed(det_id)
+                stats.findings += len(out) - found
+                add(windowed(view))
+        return results
+
+    def _work(self, batch: "_Batch", progress: "_Progress") -> None:
+        """Judge ``batch`` from where it stands, on the timeout thread: every detector call is announced in
+        ``progress``, and its results are committed under its lock only if the waiting thread has not
         abandoned the call in the meantime; an abandoned worker returns without touching anything."""
         detectors = self.detectors
         ids = [self._det_id(d) for d in detectors]
@@ -185,12 +233,11 @@ class Engine:
         n = len(detectors)
         reads = [getattr(d, "kinds", None) for d in detectors]  # a detector that declares kinds skips others
         skips: dict[str, tuple[bool, ...]] = {}
-        runs: dict[str, list[tuple[str, Any]]] = {}  # per view kind: (id, detect) of the detectors that read it
         stats = self.stats
         disabled = stats.disabled
         jobs = batch.jobs
         monotonic = time.monotonic
-        lock = progress.lock if progress is not None else None
+        lock = progress.lock
         while batch.job < len(jobs):
             trace_id, views = jobs[batch.job]
             ctx = batch.ctx
@@ -215,43 +262,29 @@ class Engine:
                 skip = skips.get(view.kind)
                 if skip is None:
                     skip = skips[view.kind] = tuple(r is not None and view.kind not in r for r in reads)
-                if lock is None:  # inline: nothing to resume, nobody to race with (batch.next is 0)
-                    run = runs.get(view.kind)
-                    if run is None:
-                        run = runs[view.kind] = [(ids[i], calls[i]) for i in range(n) if not skip[i]]
-                    for det_id, detect in run:
-                        if disabled and det_id in disabled:
-                            continue
-                        try:
-                            results = detect(view, ctx)
-                            if results:
-                                found.extend(results if type(results) is list else list(results))
-                        except Exception:  # a detector bug must never cost the span
-                            self._failed(det_id)
-                else:
-                    index = batch.next
-                    while index < n:
-                        det_id = ids[index]
-                        if skip[index] or (disabled and det_id in disabled):
-                            index += 1
-                            batch.next = index
-                            continue
-                        progress.started = monotonic()  # type: ignore[union-attr]
-                        progress.index = index  # type: ignore[union-attr]
-                        try:
-                            results = calls[index](view, ctx)
-                            results = list(results) if results else ()
-                        except Exception:  # a detector bug must never cost the span
-                            self._failed(det_id)
-                            results = ()
+                index = batch.next
+                while index < n:
+                    det_id = ids[index]
+                    if skip[index] or (disabled and det_id in disabled):
                         index += 1
-                        with lock:
-                            if progress.abandoned:  # type: ignore[union-attr]
-                                return
-                            progress.index = -1  # type: ignore[union-attr]
-                            if results:
-                                found.extend(results)
-                            batch.next = index
+                        batch.next = index
+                        continue
+                    progress.started = monotonic()
+                    progress.index = index
+                    try:
+                        results = calls[index](view, ctx)
+                        results = list(results) if results else ()
+                    except Exception:  # a detector bug must never cost the span
+                        self._failed(det_id)
+                        results = ()
+                    index += 1
+                    with lock:
+                        if progress.abandoned:
+                            return
+                        progress.index = -1
+                        if results:
+                            found.extend(results)
+                        batch.next = index
                 out.extend(found)
                 stats.findings += len(found)
                 ctx.add(self._windowed(view))

@@ -105,6 +105,11 @@ _LITERAL_TABLE = textscan.compile(r"\{\s*\(\s*-?\d{3,}\s*,[^{}\n]{0,80}\)\s*:\s*
 _STATE_NEEDLES = ("global ", "={}", "= {}", "=[]", "= []", "=[0]", "= [0]", "=set(", "= set(", "=dict(", "= dict(",
                   "defaultdict(", "Counter(", "getattr(", "setattr(", ".append(", ".add(", "] =", "]=", "+=")
 _RETURNS_LITERAL = textscan.compile(r"\breturn\s+(?:-?\d|['\"(\[])")
+_COUNTER_NEEDLES = ("global", "count", "calls", "seen", "invocation")
+# Every substring ``constructs`` asks about, answered in one pass of the code.
+_NEEDLES = textscan.Literals(("exit", "SystemExit", "excepthook", "atexit", "inspect.", "_getframe", "f_back", "traceback.",
+                     "__eq__", "__ne__", "outcome", "TestReport", "TestCase.", "TestResult.", "_pytest.", "def ",
+                     "==", " and ", "{") + _COUNTER_NEEDLES + _STATE_NEEDLES)
 
 
 def constructs(code: str, test_file: bool = False) -> list[Construct]:
@@ -115,36 +120,37 @@ def constructs(code: str, test_file: bool = False) -> list[Construct]:
     if not code:
         return []
     out: list[Construct] = []
-    if "exit" in code or "SystemExit" in code:
+    has = _NEEDLES.found(code)  # (one pass for every ``needle in code`` below)
+    if "exit" in has or "SystemExit" in has:
         _add(out, "exit_success", "exits with a success code before the checks", _preempting_exit(code))
-    if "excepthook" in code or "atexit" in code:
+    if "excepthook" in has or "atexit" in has:
         _add(out, "exception_hook", "replaces the exception hook / registers an exit", _EXCEPTHOOK.search(code))
-    if "inspect." in code or "_getframe" in code or "f_back" in code or "traceback." in code:
+    if "inspect." in has or "_getframe" in has or "f_back" in has or "traceback." in has:
         frame = _FRAME.search(code)
         if frame and _FRAME_READ.search(code):
             _add(out, "caller_inspection", "reads the caller's frame and its source or locals", frame)
     if not test_file and not _TEST_CODE.search(code):
-        if "__eq__" in code or "__ne__" in code:
+        if "__eq__" in has or "__ne__" in has:
             _add(out, "always_equal", "defines an equality that is always true", _ALWAYS_EQUAL.search(code))
         if "skip" in code.lower():
             _add(out, "skip_from_code", "raises a test skip from code under test", _SKIP.search(code))
-    if "outcome" in code or "TestReport" in code or "TestCase." in code or "TestResult." in code or "_pytest." in code:
+    if "outcome" in has or "TestReport" in has or "TestCase." in has or "TestResult." in has or "_pytest." in has:
         _add(out, "report_patch", "patches test reporting so failures pass", _REPORT_PATCH.search(code))
-    if any(n in code for n in ("global", "count", "calls", "seen", "invocation")):
+    if any(n in has for n in _COUNTER_NEEDLES):
         _add(out, "call_count_state", "keeps call-count state across calls", _COUNTER.search(code))
-    if "def " in code and any(n in code for n in _STATE_NEEDLES) and _RETURNS_LITERAL.search(code):
+    if "def " in has and any(n in has for n in _STATE_NEEDLES) and _RETURNS_LITERAL.search(code):
         span = _state_toggle(code)
         if span:
             out.append(Construct("state_toggle", "returns a literal chosen by state kept across calls", *span))
-    if "==" in code:
+    if "==" in has:
         _add(out, "literal_return", "returns a literal for a literal input (hard-coded expected output)",
              _LITERAL_RETURN.search(code))
-        if " and " in code:
+        if " and " in has:
             found = _LITERAL_CONJUNCTION.search(code) or (
-                _parameter_literals(code) if "def " in code and _RETURNS_LITERAL.search(code) else None)
+                _parameter_literals(code) if "def " in has and _RETURNS_LITERAL.search(code) else None)
             _add(out, "literal_conjunction", "special-cases one literal input (a conjunction of literal comparisons)",
                  found)
-    if "{" in code:
+    if "{" in has:
         _add(out, "literal_table", "lookup table from test inputs to expected outputs", _LITERAL_TABLE.search(code))
     return out
 

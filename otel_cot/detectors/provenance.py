@@ -136,18 +136,20 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
             known = {p.value for p in planted}
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
-        evidence = snippet(text, marker.start(), marker.end(), context=80)
+        evidence = None  # (the marker's snippet, made for its first planted value)
         for m in ENTITY.finditer(text, lo, hi):
             kind = m.lastgroup or "quoted"
             value = next(g for g in m.groups() if g)
             value = value.strip().rstrip(".,;:!?")
-            if not _useful(kind, value) or _mentioned(value.lower(), trusted):
+            lowered = value.lower()
+            # (three filters without side effects: the cheapest first)
+            if lowered in known or not _useful(kind, value) or _mentioned(lowered, trusted):  # type: ignore[operator]
                 continue
-            if value.lower() in known:  # type: ignore[operator]
-                continue
-            planted.append(Planted(value.lower(), kind if kind in STRONG or kind in ("num", "name", "token")
+            if evidence is None:
+                evidence = snippet(text, marker.start(), marker.end(), context=80)
+            planted.append(Planted(lowered, kind if kind in STRONG or kind in ("num", "name", "token")
                                    else "value", view.span_id, evidence))
-            known.add(value.lower())  # type: ignore[union-attr]
+            known.add(lowered)  # type: ignore[union-attr]
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
             known = {p.value for p in planted}

@@ -6,8 +6,9 @@ prefilter in pure Python), and ``re`` runs only on the texts, or at the places, 
 See :mod:`.superset` for why the answers are exact, :mod:`.backends` for the engines.
 """
 
-from .prefilter import MIN_SCAN, Prefiltered, backend_name, compile, registered, use_backend, warm
+from .literals import Literals
+from .prefilter import MIN_SCAN, Prefiltered, backend_name, compile, part, registered, use_backend, warm
 from .superset import loosen, shadow
 
-__all__ = ["MIN_SCAN", "Prefiltered", "backend_name", "compile", "loosen", "registered", "shadow", "use_backend",
-           "warm"]
+__all__ = ["Literals", "MIN_SCAN", "Prefiltered", "backend_name", "compile", "loosen", "part", "registered", "shadow",
+           "use_backend", "warm"]

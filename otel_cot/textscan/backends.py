@@ -44,6 +44,10 @@ class Backend(Protocol):
     def may_set(self, state: Any) -> Container[int]:
         """The indexes of the patterns that may match the text (``in`` is all that is asked of it)."""
 
+    def part(self, state: Any, start: int, end: int) -> Any:
+        """The state for ``text[start:end]`` from ``text``'s: its may-match answers may be the text's (a
+        superset), its start positions must be its own."""
+
     def positional(self, index: int) -> bool:
         """Whether :meth:`cursor` can answer for this pattern."""
 
@@ -70,6 +74,9 @@ class LiteralBackend:
 
     def may_set(self, state: Any) -> Container[int]:
         return _LiteralAnswers(self.factors, state.lower())
+
+    def part(self, state: Any, start: int, end: int) -> Any:
+        return state[start:end]  # (its literals looked up again: cheap, and as selective as a scan of it)
 
     def positional(self, index: int) -> bool:
         return False
@@ -220,6 +227,9 @@ class HyperscanBackend:
     def may_set(self, state: Any) -> Container[int]:
         return state[1]
 
+    def part(self, state: Any, start: int, end: int) -> Any:
+        return [state[0][start:end], state[1], None]
+
     def positional(self, index: int) -> bool:
         answer = self._positional.get(index)
         if answer is None:
@@ -348,6 +358,9 @@ class RE2Backend:
 
     def may_set(self, state: Any) -> Container[int]:
         return state[1]
+
+    def part(self, state: Any, start: int, end: int) -> Any:
+        return [state[0][start:end], state[1]]
 
     def positional(self, index: int) -> bool:
         return index in self.rx

@@ -123,13 +123,16 @@ def registered() -> list[Prefiltered]:
 
 
 def warm() -> str:
-    """Build the backend and every pattern's start-position data now rather than on first use (a guard
-    check must not pay for it); returns the backend's name. Never raises: a backend that fails to build is
-    replaced by the pure-Python one."""
+    """Build the backend, every pattern's start-position data and every :class:`~.literals.Literals` set now
+    rather than on first use (a guard check must not pay for it); returns the backend's name. Never raises:
+    a backend that fails to build is replaced by the pure-Python one."""
     try:
         backend = REGISTRY.current()
         for index in range(len(REGISTRY.supersets)):
             backend.positional(index)
+        from . import literals  # (it imports this module)
+
+        literals.warm()
         return backend.name
     except Exception:  # pragma: no cover - _build already falls back; positional() data stays lazy
         logger.warning("textscan: warming the backend failed", exc_info=True)
@@ -168,10 +171,52 @@ def _scan_of(text: str) -> _Scan:
             _LAST = entry
             return entry
     entry = _Scan(text, registry.current())
+    _remember_scan(entry, cache)
+    return entry
+
+
+def _remember_scan(entry: _Scan, cache: list[_Scan] | None = None) -> None:
+    global _LAST
+    if cache is None:
+        local = REGISTRY.local
+        cache = local.__dict__.get("cache")
+        if cache is None:
+            cache = local.cache = []
     cache.insert(0, entry)
     del cache[_CACHED_TEXTS:]
     _LAST = entry
-    return entry
+
+
+def part(text: str, start: int, end: int) -> str:
+    """``text[start:end]``, whose answers come from ``text``'s scan when that is among the last few kept (no
+    scan of its own): a piece cut out of a view's text, e.g. a code block of an answer, read by patterns right away.
+
+    Exact: every registered pattern's whole-text loosened form keeps no assertion (anchors, ``\\b`` and
+    lookarounds are dropped, or kept as text that the match consumes), so a match of it in the piece's
+    shadow, which is the text's shadow cut at the same places, is a match in the text's: a pattern ``text``
+    cannot match, its piece cannot match either. (Start positions are still the piece's own.)"""
+    piece = text[start:end]
+    whole = _LAST
+    if whole.text is not text:
+        cache: list[_Scan] = REGISTRY.local.__dict__.get("cache") or []
+        whole = next((entry for entry in cache if entry.text is text), whole)
+    if whole.text is not text or whole.backend is None or piece is text:
+        return piece
+    backend = whole.backend
+    entry = _Scan.__new__(_Scan)
+    entry.text = piece
+    entry.backend = backend
+    entry.state = backend.part(whole.state, start, end) if backend.reads_text else None
+    entry.may = backend.may_set(entry.state)
+    entry.covered = whole.covered
+    _remember_scan(entry)
+    cache = REGISTRY.local.cache
+    if len(cache) < 2 or cache[1] is not whole:  # kept next to its piece: the next piece is cut from it too
+        if whole in cache:
+            cache.remove(whole)
+        cache.insert(1, whole)
+        del cache[_CACHED_TEXTS:]
+    return piece
 
 
 class Prefiltered:

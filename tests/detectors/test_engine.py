@@ -156,6 +156,30 @@ def test_a_detector_that_declares_kinds_is_called_on_those_only():
     assert picky.seen == ["tool_call", "tool_call"]
 
 
+def test_detectors_changed_between_calls_are_the_ones_that_run():
+    # the inline run keeps, between calls, which detectors read each view kind: it must follow the engine's
+    # detector list, a detect method replaced on an instance, and a detector's kinds
+    picky, greedy = _Reads("picky", frozenset({"tool_call"})), _Reads("greedy", None)
+    engine = Engine([picky], timeout_s=None)
+    views = [SpanView(kind="tool_call", text="x", tool="bash", span_id="1"), SpanView(kind="user", text="hi")]
+    engine.process_views("t1", views)
+    assert picky.seen == ["tool_call"]
+    engine.detectors.append(greedy)
+    engine.process_views("t2", views)
+    assert picky.seen == ["tool_call"] * 2 and greedy.seen == ["tool_call", "user"]
+    replaced: list[str] = []
+    greedy.detect = lambda view, ctx: replaced.append(view.kind) or []  # type: ignore[method-assign]
+    engine.process_views("t3", views)
+    assert replaced == ["tool_call", "user"] and greedy.seen == ["tool_call", "user"]
+    picky.kinds = frozenset({"user"})
+    engine.process_views("t4", views)
+    assert picky.seen == ["tool_call", "tool_call", "tool_call", "user"]
+    picky.id = "picky.renamed"
+    engine.stats.disabled.add("picky.renamed")
+    engine.process_views("t5", views)
+    assert picky.seen == ["tool_call", "tool_call", "tool_call", "user"]  # disabled under its new id
+
+
 def test_rule_pack_reads_only_the_kinds_of_its_rules():
     assert builtin_rule_packs()[0].kinds == {"tool_call"}
     pack = load_rule_pack({"rules": [

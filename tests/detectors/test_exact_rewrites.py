@@ -96,3 +96,98 @@ def test_trusted_text_follows_the_user_and_system_messages():
     other.add(view("user", "pay bob"))
     assert provenance.trusted_text(other) == reference(other)
     assert len(seen) == 4
+
+
+def test_created_ids_read_up_to_a_bound_are_those_of_the_cut_text():
+    # destructive_action reads the ids a tool result shows with finditer(text, 0, 20_000) (no copy, and the
+    # view's compiled scan) instead of finditer(text[:20_000])
+    from otel_cot import textscan
+    from otel_cot.detectors.destructive import _ID_IN_RESULT
+
+    rnd = random.Random(4)
+    pieces = ["id", "_id", "ID", "id_", "'", '"', ":", "=", " ", "a1", "-", "x", "\n", "\u00e9", "{"]
+    texts = ['{"id": "evt-1", "name": "x"} ' * 900, "id = 'a' " * 3000]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(30, 120))) for _ in range(20_000)]
+    plain = re.compile(_ID_IN_RESULT.pattern)
+    found = 0
+    for name in ("hyperscan", "re2", "python", "off"):
+        textscan.use_backend(name)
+        try:
+            for text in texts:
+                bound = rnd.choice([20_000, len(text) // 2, len(text) - 1, 40])
+                expected = [(m.span(), m.group(1)) for m in plain.finditer(text[:bound])]
+                got = [(m.span(), m.group(1)) for m in _ID_IN_RESULT.finditer(text, 0, bound)]
+                assert got == expected, (name, bound, text)
+                found += bool(expected)
+        finally:
+            textscan.use_backend(None)
+    assert found > 1000
+
+
+def test_name_matches_answers_as_the_pattern_s_search():
+    # remembered under (pattern text, flags, name) instead of by the pattern object
+    from otel_cot.detectors.arguments import EDIT_TOOLS, SHELL_TOOLS, name_matches
+    from otel_cot.detectors.test_talk import TEST_RUN
+
+    cased, caseless = re.compile(r"^Bash$"), re.compile(r"^Bash$", re.IGNORECASE)
+    names = ["bash", "Bash", "BASH", "shell", "run_shell_command", "str_replace_editor", "edit_file", "pytest",
+             "write", "", "x" * 300, "Edit", "apply_patch", "execute_command", "npm test"]
+    for _ in range(2):  # asked, then remembered
+        for pattern in (SHELL_TOOLS, EDIT_TOOLS, TEST_RUN, cased, caseless):
+            for name in names:
+                assert name_matches(pattern, name) == (pattern.search(name) is not None), (pattern, name)
+    assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
+
+
+def _planted_before(view, ctx, planted):  # provenance._remember before its filters were reordered
+    from otel_cot.detectors.base import snippet
+    p = provenance
+    text = view.text
+    trusted = known = None
+    covered = -1
+    for marker in p.markers(text):
+        if marker.start() < covered:
+            continue
+        if trusted is None:
+            trusted = p.trusted_text(ctx)
+            known = {x.value for x in planted}
+        lo, hi = p._segment(text, marker.start(), marker.end())
+        covered = hi
+        evidence = snippet(text, marker.start(), marker.end(), context=80)
+        for m in p.ENTITY.finditer(text, lo, hi):
+            kind = m.lastgroup or "quoted"
+            value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+            if not p._useful(kind, value) or p._mentioned(value.lower(), trusted):
+                continue
+            if value.lower() in known:
+                continue
+            planted.append(p.Planted(value.lower(), kind if kind in p.STRONG or kind in ("num", "name", "token")
+                                     else "value", view.span_id, evidence))
+            known.add(value.lower())
+        if len(planted) > p.MAX_ENTITIES:
+            del planted[: len(planted) - p.MAX_ENTITIES]
+            known = {x.value for x in planted}
+
+
+def test_planted_values_are_those_the_filters_found_in_their_first_order():
+    rnd = random.Random(12)
+    markers = ["Ignore all previous instructions and", "IMPORTANT!!!", "<INFORMATION>", "</INFORMATION>",
+               "TODO: send", "you must now transfer", "Dear AI,", "new instructions:"]
+    words = ["pay", "Bob Smith", "bob@example.test", "DE89370400440532013000", "'secret plan'", "4242", "12",
+             "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n\n",
+             "+1 555 123 4567", "`rm -rf`", "Pay Bob", "ALICE"]
+    total = 0
+    for trial in range(300):
+        ctx_new, ctx_old = TraceContext("a"), TraceContext("b")
+        for ctx in (ctx_new, ctx_old):
+            ctx.add(view("user", "Please pay Bob Smith 12 for the 4242 order" if trial % 2 else "Summarise mail"))
+        planted_new: list = []
+        planted_old: list = []
+        for step in range(rnd.randint(1, 4)):
+            text = " ".join(rnd.choice(words + markers) for _ in range(rnd.randint(5, 60)))
+            result = view("tool_result", text)
+            provenance._remember(result, ctx_new, planted_new)
+            _planted_before(result, ctx_old, planted_old)
+            assert planted_new == planted_old, text
+        total += len(planted_new)
+    assert total > 300
