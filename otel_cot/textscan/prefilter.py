@@ -123,16 +123,13 @@ def registered() -> list[Prefiltered]:
 
 
 def warm() -> str:
-    """Build the backend, every pattern's start-position data and every :class:`~.literals.Literals` set now
-    rather than on first use (a guard check must not pay for it); returns the backend's name. Never raises:
-    a backend that fails to build is replaced by the pure-Python one."""
+    """Build the backend and every pattern's start-position data now rather than on first use (a guard check
+    must not pay for it); returns the backend's name. Never raises: a backend that fails to build is replaced
+    by the pure-Python one. (``textscan.warm`` also builds the :class:`~.literals.Literals` sets.)"""
     try:
         backend = REGISTRY.current()
         for index in range(len(REGISTRY.supersets)):
             backend.positional(index)
-        from . import literals  # (it imports this module)
-
-        literals.warm()
         return backend.name
     except Exception:  # pragma: no cover - _build already falls back; positional() data stays lazy
         logger.warning("textscan: warming the backend failed", exc_info=True)
