@@ -1,0 +1,98 @@
+"""The detectors' cheap per-view gates skip only what could not have produced a finding or a memo entry.
+
+Each gate is checked two ways: against the code it guards (its source, where a gate names what the code
+reads) and on random commands and views, where the gated answer must equal the ungated one.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import posixpath
+import random
+
+from _helpers import view
+from otel_cot.detectors import destructive
+from otel_cot.detectors.base import TraceContext
+from otel_cot.detectors.actions import split_commands, strip_wrappers
+from otel_cot.detectors.destructive import JUDGED_PROGRAMS, _judge_argv, judge_command
+
+_WORDS = ["rm", "git", "push", "reset", "--hard", "clean", "-f", "-rf", "-r", "-R", "--force", "/", "~", ".", "..",
+          "build", "/tmp/x", "branch", "-D", "checkout", "--", "stash", "drop", "chmod", "777", "dd", "of=/dev/sda",
+          "aws", "s3", "rb", "delete-bucket", "kubectl", "delete", "terraform", "destroy", "docker", "system",
+          "prune", "volume", "setenforce", "0", "ufw", "disable", "systemctl", "stop", "firewalld", "claude",
+          "--dangerously-skip-permissions", "mkfs.ext4", "mkfs", "shred", "wipefs", "dropdb", "gcloud", "az",
+          "pytest", "tests/test_1.py", "-q", "ls", "echo", "cat", "python", "-c", "sudo", "env", "X=1", "bash",
+          "sh", "zsh", "/bin/rm", "/usr/bin/git", "./rm", "rmdir", "gits", "filter-branch", "commit", "--no-verify"]
+
+
+def _programs_judged_in_source() -> set[str]:
+    """Every string ``_judge_argv`` compares ``prog`` with (``prog == "x"``, ``prog in ("x", ...)``)."""
+    tree = ast.parse(inspect.getsource(_judge_argv))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "prog":
+            for op, right in zip(node.ops, node.comparators):
+                if isinstance(op, (ast.Eq, ast.In)):
+                    names.update(c.value for c in ast.walk(right) if isinstance(c, ast.Constant))
+    return names
+
+
+def test_every_program_judge_argv_reads_is_in_the_gate():
+    named = _programs_judged_in_source()
+    assert {"rm", "git", "kubectl", "claude"} <= named  # (the walk finds the comparisons)
+    assert named <= JUDGED_PROGRAMS
+    assert "mkfs." in inspect.getsource(_judge_argv)  # the one prefix test, which the gate repeats
+
+
+def _judge_ungated(command: str) -> list:
+    """``judge_command`` without the program gate: every simple command through ``_judge_argv``."""
+    out = []
+    for argv in split_commands(command[:100_000]):
+        argv = strip_wrappers(argv)
+        if not argv:
+            continue
+        verdict = _judge_argv(argv)
+        if verdict is not None:
+            out.append((verdict[0], verdict[1], " ".join(argv)[:240]))
+        if posixpath.basename(argv[0]) in ("bash", "sh", "zsh") and "-c" in argv[1:-1]:
+            out.extend(_judge_ungated(argv[argv.index("-c") + 1]))
+    return out
+
+
+def test_judge_command_with_the_gate_is_judge_command_without_it():
+    rnd = random.Random(18)
+    seps = [" ", " ", " ", " && ", "; ", " | ", "\n"]
+    commands = ["rm -rf /", "bash -c 'rm -rf ~'", "sh -c \"git push --force\" x", "mkfs.ext4 /dev/sda1",
+                "/usr/bin/git reset --hard", "sudo env X=1 rm -rf ..", "pytest tests/test_1.py -q"]
+    for _ in range(20_000):
+        parts = [rnd.choice(_WORDS) for _ in range(rnd.randint(1, 9))]
+        command = parts[0]
+        for p in parts[1:]:
+            command += rnd.choice(seps) + p
+        commands.append(command)
+    fired = 0
+    for command in commands:
+        expected = _judge_ungated(command)
+        assert judge_command(command) == expected, command
+        fired += bool(expected)
+    assert fired > 1000  # the random commands reach the judged programs, not only the others
+
+
+def test_argv_of_programs_outside_the_gate_are_never_judged():
+    rnd = random.Random(7)
+    outside = [w for w in _WORDS if w.rpartition("/")[2] not in JUDGED_PROGRAMS and not w.startswith("mkfs.")]
+    for _ in range(20_000):
+        argv = [rnd.choice(outside)] + [rnd.choice(_WORDS) for _ in range(rnd.randint(0, 6))]
+        assert _judge_argv(argv) is None, argv
+
+
+def test_destructive_reads_no_trace_state_for_a_plain_command():
+    # a shell command is judged on its own: the per-trace memo (created values, planted instructions) is
+    # neither read nor made for it
+    ctx = TraceContext("t")
+    found = destructive.DestructiveActionDetector().detect(
+        view("tool_call", '{"command": "git push --force origin main"}', tool="bash",
+             arguments='{"command": "git push --force origin main"}'), ctx)
+    assert [f.severity for f in found] == ["high"]
+    assert ctx.memo == {}
