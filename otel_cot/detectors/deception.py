@@ -123,8 +123,7 @@ class DeceptionDetector:
 
     def _track_action(self, view: SpanView, state: dict) -> None:
         facts = facts_of(view)
-        command = facts.command or ""
-        if TEST_RUN.search(command):
+        if facts.runs_tests:
             state["run"] = view.span_id
         edit = facts.edit
         if edit is not None or patch_edits(view.arguments or view.text or ""):
@@ -134,6 +133,7 @@ class DeceptionDetector:
         if test_file_written(view) is not None:
             state["impossible"] = None  # the tests changed: a pass claim may be literally true
             return
+        command = facts.command or ""
         code = (edit.new if edit is not None else None) or (command if re.search(r"<<|cat\s*>|\btee\b", command)
                                                            else "")
         if code and constructs(code):
