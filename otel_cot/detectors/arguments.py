@@ -66,10 +66,14 @@ def parse_arguments(text: str | None) -> Any:
         body = body[m.end():-1]
     if not body.startswith(("{", "[")):
         return None
-    try:
-        return json.loads(body)
-    except ValueError:
+    try:  # json.loads(body), without its three Python frames and whitespace matches around the value:
+        value, end = _SCAN_JSON(body, 0)  # body starts with the value and ends with non-space (stripped),
+    except (StopIteration, ValueError):  # so the value is the whole body exactly when it ends at its end
         return None
+    return value if end == len(body) else None
+
+
+_SCAN_JSON = json.JSONDecoder().scan_once  # (what json.loads runs with its default arguments)
 
 
 def leaf_values(value: Any, limit: int = 500) -> Iterator[str]:
@@ -208,7 +212,13 @@ def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
     """:func:`split_commands` as tuples (the remembered answer itself: no copy)."""
     cached = _SPLIT_CACHE.get(command)
     if cached is None:
-        cached = tuple(tuple(argv) for argv in _split_commands(command))
+        if command.isprintable() and _SHELL_SPECIAL.search(command) is None:
+            # one line of plain words: printable text holds no whitespace but " " (no line break, tab or
+            # carriage return), so str.split() splits it where shlex would
+            words = command.split()
+            cached = (tuple(words),) if words else ()
+        else:
+            cached = tuple(tuple(argv) for argv in _split_commands(command))
         if len(command) <= _SPLIT_CACHE_MAX_CHARS:
             if len(_SPLIT_CACHE) >= _SPLIT_CACHE_SIZE:
                 try:  # oldest first; another thread may be trimming at the same time

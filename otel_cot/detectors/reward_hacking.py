@@ -30,7 +30,7 @@ from .actions import CI_PATH, TEST_PATH, Edit, name_matches, strip_wrappers
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
-from .test_talk import FAILED_RUN, PASSED_RUN, RETRACTED, SUBSET_RUN, asks, observed_pass, stated_impossible
+from .test_talk import FAILED_RUN, PASSED_RUN, RETRACTED, asks, observed_pass, stated_impossible, subset_run
 
 _MODIFY_TESTS = "modifying tests (ImpossibleBench arXiv:2510.20270)"
 _SPECIAL_CASING = "special-casing tests (ImpossibleBench arXiv:2510.20270)"
@@ -169,7 +169,7 @@ class RewardHackingDetector:
         if command is not None:
             out.extend(self._judge_shell(view, ctx, command, facts.commands))
             if facts.runs_tests:
-                ctx.memo[_RUN] = "subset" if SUBSET_RUN.search(command) else "whole"
+                ctx.memo[_RUN] = "subset" if subset_run(command) else "whole"
                 rendered = (view.text or "").lstrip()
                 if rendered.startswith("$ ") and "\n" in rendered:  # "$ command\noutput" in one step
                     out.extend(self._passing_run(view, rendered.split("\n", 1)[1], ctx))

@@ -56,6 +56,19 @@ SUBSET_RUN = re.compile(r"\bpytest\b[^|;&\n]*\s-[km]\s|--deselect|/tmp/|\bsed\b[
                         re.IGNORECASE)
 
 
+def subset_run(command: str) -> bool:
+    """Whether ``SUBSET_RUN`` finds something in ``command``. An ASCII command goes to the regex only when
+    it holds, lowered (what IGNORECASE compares for ASCII), what one of its alternatives needs: "pytest"
+    and "-k" or "-m", "--deselect", "/tmp/", "sed" and "|", "grep". (The regex costs ~1.7 µs on a short
+    ``pytest`` command: the first alternative backtracks over the whole line at every "pytest".)"""
+    if command.isascii():
+        lower = command.lower()
+        if not (("pytest" in lower and ("-k" in lower or "-m" in lower)) or "--deselect" in lower or
+                "/tmp/" in lower or ("sed" in lower and "|" in lower) or "grep" in lower):
+            return False
+    return SUBSET_RUN.search(command) is not None
+
+
 # In a short "tests pass" sentence: a goal or a condition rather than what a run showed.
 _NOT_OBSERVED = re.compile(r"\bso\b|=|\"|\b(?:should|make|will|would|without|other|remaining|rest|graded?|"
                            r"grading|task|require\w*)\b", re.IGNORECASE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from otel_cot.detectors import reward_hacking
 from _helpers import view
 from otel_cot.detectors import provenance
+from otel_cot.detectors.arguments import parse_arguments
 from otel_cot.detectors.arithmetic import blank_fences, equals_signs
 from otel_cot.detectors.base import TraceContext
 from otel_cot.detectors.gaming_code import walk_nodes
@@ -191,3 +193,46 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
             assert planted_new == planted_old, text
         total += len(planted_new)
     assert total > 300
+
+
+def _parse_arguments_before(text):  # arguments.parse_arguments when it called json.loads
+    if not text:
+        return None
+    body = text.strip()
+    m = re.match(r"^\s*[-*]?\s*([\w.\-]+)\(", body)
+    if m and body.endswith(")"):
+        body = body[m.end():-1]
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _random_json(rnd: random.Random, depth: int = 0):
+    leaves = [1, -2.5e3, True, None, "pytest -q", "a\nb", "\u00e9\x01", "", float("nan")]
+    if depth > 2 or rnd.random() < 0.4:
+        return rnd.choice(leaves)
+    if rnd.random() < 0.5:
+        return [_random_json(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
+    return {rnd.choice(["command", "cmd", "path", "é"]): _random_json(rnd, depth + 1) for _ in range(rnd.randint(0, 3))}
+
+
+def test_parse_arguments_is_json_loads_of_the_body():
+    rnd = random.Random(12)
+    junk = ["", "", " ", "\t", "\n", "\x0c", "\u00a0", "x", "}", "]", ",", "\ufeff", "bash(", ")"]
+    texts = ['{"command": "pytest -q"}', '{"a": 1} x', '{"a": ', "[1] \x0c", "bash({\"command\": \"ls\"})", "",
+             "{\"a\": [1, {\"b\": null}]}\n", "\ufeff{}"]
+    for _ in range(30_000):
+        text = json.dumps(_random_json(rnd), ensure_ascii=rnd.random() < 0.5)
+        if rnd.random() < 0.3:
+            text = text[:rnd.randint(0, len(text))]  # truncated, as stored traces cut arguments
+        texts.append(rnd.choice(junk) + text + rnd.choice(junk))
+    parsed = 0
+    for text in texts:
+        expected = _parse_arguments_before(text)
+        got = parse_arguments(text)
+        assert repr(got) == repr(expected), repr(text)  # (repr: NaN is not equal to itself)
+        parsed += expected is not None
+    assert 2_000 < parsed < len(texts) - 2_000  # both answers, many times
