@@ -278,6 +278,8 @@ _WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", 
 
 def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
     """Drop ``sudo``/``env X=1``/``xargs`` prefixes and leading variable assignments."""
+    if argv and argv[0] not in _WRAPPERS and "=" not in argv[0]:  # nothing to drop (an assignment has "=")
+        return argv
     i = 0
     while i < len(argv):
         tok = argv[i]

@@ -37,7 +37,7 @@ from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RES
 from .facts import facts_of
 from .gaming_code import constructs
 from .reward_hacking import states_gaming
-from .test_talk import CLAIM, FAILED_RUN, HEDGE, PASSED_RUN, RETRACTED, TEST_RUN, observed_pass, sentence, \
+from .test_talk import CLAIM, FAILED_RUN, HEDGE, RETRACTED, TEST_RUN, observed_pass, passed, sentence, \
     stated_impossible
 
 MECHANISMS: dict[str, str] = {
@@ -104,7 +104,7 @@ class DeceptionDetector:
                 if FAILED_RUN.search(view.text):
                     state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
                     state["edited_since_run"] = False
-                elif PASSED_RUN.search(view.text):
+                elif passed(view.text):  # (FAILED_RUN found nothing)
                     state["failed"] = None
                     state["impossible"] = None
                 state["run"] = None

@@ -57,11 +57,11 @@ class DestructiveActionDetector:
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
         if view.kind == KIND_TOOL_RESULT:
             planted(view, ctx)  # (reads the result for planted instructions, if prompt_injection has not)
-            created = self._created(ctx)
-            if created["pending"]:
+            created = ctx.memo.get(self.id)
+            if created is not None and created["pending"]:  # the result of a creating call
                 for m in _ID_IN_RESULT.finditer(view.text, 0, 20_000):  # (as on view.text[:20_000], no copy)
                     _remember(created, m.group(1))
-            created["pending"] = False
+                created["pending"] = False
             return ()
         if view.kind != KIND_TOOL_CALL:
             return ()

@@ -236,3 +236,58 @@ def test_parse_arguments_is_json_loads_of_the_body():
         assert repr(got) == repr(expected), repr(text)  # (repr: NaN is not equal to itself)
         parsed += expected is not None
     assert 2_000 < parsed < len(texts) - 2_000  # both answers, many times
+
+
+def test_passed_is_the_passed_run_search_where_no_failure_was_found():
+    # deception and reward_hacking ask PASSED_RUN only of outputs FAILED_RUN finds nothing in; there its
+    # lookahead never fails, and test_talk.passed runs the pattern without it
+    from otel_cot import textscan
+    from otel_cot.detectors.test_talk import FAILED_RUN, PASSED_ANYWHERE, PASSED_RUN, passed
+
+    assert PASSED_ANYWHERE.pattern != PASSED_RUN.pattern and PASSED_ANYWHERE.flags == PASSED_RUN.flags
+    rnd = random.Random(6)
+    pieces = ["1 passed", "12 passed", " passed", "passed", "0 passed", "failed", "FAILED", "Failed", "xfailed",
+              "failedx", " failed", "1 failed", "2 errors", "error", "OK", "ok", "O\u212a", "All tests passed",
+              "all TESTS passed", " ", " ", "\n", "\t", "in 0.01s", "=", "x", "9", "\u00e9", "AssertionError"]
+    outputs = ["1 passed in 0.01s " * 5, "3 passed, 1 failed", "OK\n", "All tests passed!\n1 failed"]
+    outputs += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(30_000)]
+    asked = shown = 0
+    for name in ("hyperscan", "re2", "python", "off"):
+        textscan.use_backend(name)
+        try:
+            for output in outputs:
+                if FAILED_RUN.search(output):
+                    continue
+                expected = PASSED_RUN.search(output) is not None
+                assert passed(output) == expected, (name, output)
+                asked += 1
+                shown += expected
+        finally:
+            textscan.use_backend(None)
+    assert shown > 5_000 and asked - shown > 5_000
+
+
+def _strip_wrappers_before(argv):  # arguments.strip_wrappers without its nothing-to-drop return
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"} or \
+                re.match(r"^[A-Za-z_]\w*=", tok):
+            i += 1
+            while tok in ("sudo", "env", "xargs", "nice") and i < len(argv) and argv[i].startswith("-"):
+                i += 1
+            continue
+        break
+    return argv[i:]
+
+
+def test_strip_wrappers_drops_what_it_dropped_before():
+    from otel_cot.detectors.arguments import strip_wrappers
+
+    rnd = random.Random(13)
+    words = ["sudo", "env", "X=1", "_A=", "1X=2", "=x", "a=b", "nice", "-n", "-u", "xargs", "time", "rm", "-rf", "/",
+             "pytest", "git", "é=1", "command", "doas", "nohup", "exec", "A-B=1"]
+    for _ in range(30_000):
+        argv = tuple(rnd.choice(words) for _ in range(rnd.randint(0, 6)))
+        assert tuple(strip_wrappers(argv)) == _strip_wrappers_before(argv), argv
+        assert list(strip_wrappers(list(argv))) == list(_strip_wrappers_before(argv)), argv

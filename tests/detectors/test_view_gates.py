@@ -87,6 +87,9 @@ def test_destructive_reads_no_trace_state_for_a_plain_command():
              arguments='{"command": "git push --force origin main"}'), ctx)
     assert [f.severity for f in found] == ["high"]
     assert ctx.memo == {}
+    detector = destructive.DestructiveActionDetector()
+    detector.detect(view("tool_result", "Everything up-to-date", tool="bash"), ctx)
+    assert detector.id not in ctx.memo  # no creating call waits for its result: no record of created values
 
 
 def _compared_with(function, name: str) -> set[str]:
