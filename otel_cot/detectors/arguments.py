@@ -61,16 +61,22 @@ def parse_arguments(text: str | None) -> Any:
     if not text:
         return None
     body = text.strip()
-    m = _CALL_PREFIX.match(body)
-    if m and body.endswith(")"):
-        body = body[m.end():-1]
-    if not body.startswith(("{", "[")):
+    if not body.startswith(("{", "[")):  # (a body starting so has no "name(" prefix)
+        m = _CALL_PREFIX.match(body)
+        if m and body.endswith(")"):
+            body = body[m.end():-1]
+        if not body.startswith(("{", "[")):
+            return None
+    try:  # json.loads(body) without its three Python frames: the value from the body's first character,
+        value, end = _SCAN_JSON(body, 0)
+    except (StopIteration, ValueError):
         return None
-    try:  # json.loads(body), without its three Python frames and whitespace matches around the value:
-        value, end = _SCAN_JSON(body, 0)  # body starts with the value and ends with non-space (stripped),
-    except (StopIteration, ValueError):  # so the value is the whole body exactly when it ends at its end
+    if end != len(body) and body[end:].strip(_JSON_SPACE):  # then only JSON's whitespace may follow it
         return None
-    return value if end == len(body) else None
+    return value
+
+
+_JSON_SPACE = " \t\n\r"
 
 
 _SCAN_JSON = json.JSONDecoder().scan_once  # (what json.loads runs with its default arguments)

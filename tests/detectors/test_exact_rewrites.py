@@ -229,6 +229,8 @@ def test_parse_arguments_is_json_loads_of_the_body():
         if rnd.random() < 0.3:
             text = text[:rnd.randint(0, len(text))]  # truncated, as stored traces cut arguments
         texts.append(rnd.choice(junk) + text + rnd.choice(junk))
+        # a "name(args)" rendering, the arguments padded inside it
+        texts.append(f"bash({rnd.choice(junk)}{text}{rnd.choice(junk)}{rnd.choice(junk)})")
     parsed = 0
     for text in texts:
         expected = _parse_arguments_before(text)
