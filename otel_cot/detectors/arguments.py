@@ -76,10 +76,8 @@ def parse_arguments(text: str | None) -> Any:
     return value
 
 
-_JSON_SPACE = " \t\n\r"
-
-
 _SCAN_JSON = json.JSONDecoder().scan_once  # (what json.loads runs with its default arguments)
+_JSON_SPACE = " \t\n\r"  # the whitespace json.loads allows around a value
 
 
 def leaf_values(value: Any, limit: int = 500) -> Iterator[str]:

@@ -4,8 +4,9 @@
 leaf values, the shell command it runs, that command split into simple commands and whether it runs
 tests, the file it edits, the patch it carries, its lowered text. Each is computed the first time a
 detector asks and kept on the object, so the prompt-injection, destructive-action, reward-hacking and
-deception detectors (and the guard) that all ask about the same tool call parse its arguments once. The view's compiled text scan is
-shared the same way inside :mod:`otel_cot.textscan` (one scan per text object).
+deception detectors (and the guard) that all ask about the same tool call parse its arguments once. The
+view's compiled text scan is shared the same way inside :mod:`otel_cot.textscan` (one scan per text
+object).
 
 The facts of the last view asked about are kept (views are frozen, so they are a function of the view;
 its identity is checked, so a later object at the same address cannot be confused with it). A detector

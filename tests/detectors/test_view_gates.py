@@ -13,12 +13,14 @@ import random
 
 from _helpers import call, run, view
 from otel_cot.detectors import destructive, reward_hacking
-from otel_cot.detectors.base import TraceContext
 from otel_cot.detectors.actions import split_commands, strip_wrappers
-from otel_cot.detectors.destructive import JUDGED_PROGRAMS, _judge_argv, judge_command
+from otel_cot.detectors.base import TraceContext
+from otel_cot.detectors.destructive import JUDGED_PROGRAMS, judge_command
 from otel_cot.detectors.reward_hacking import RewardHackingDetector
 from otel_cot.detectors.secret_exposure import SecretExposureDetector
 from otel_cot.detectors.test_talk import SUBSET_RUN, subset_run
+
+_judge_argv = destructive._judge_argv  # (the per-argv verdict the gate guards)
 
 _WORDS = ["rm", "git", "push", "reset", "--hard", "clean", "-f", "-rf", "-r", "-R", "--force", "/", "~", ".", "..",
           "build", "/tmp/x", "branch", "-D", "checkout", "--", "stash", "drop", "chmod", "777", "dd", "of=/dev/sda",
@@ -27,6 +29,21 @@ _WORDS = ["rm", "git", "push", "reset", "--hard", "clean", "-f", "-rf", "-r", "-
           "--dangerously-skip-permissions", "mkfs.ext4", "mkfs", "shred", "wipefs", "dropdb", "gcloud", "az",
           "pytest", "tests/test_1.py", "-q", "ls", "echo", "cat", "python", "-c", "sudo", "env", "X=1", "bash",
           "sh", "zsh", "/bin/rm", "/usr/bin/git", "./rm", "rmdir", "gits", "filter-branch", "commit", "--no-verify"]
+
+
+def _compared_with(function, name: str) -> set[str]:
+    """Every string ``function`` compares the variable ``name`` with (``==``/``in`` a literal or a module
+    set)."""
+    module = inspect.getmodule(function)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(inspect.getsource(function).lstrip())):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == name:
+            for op, right in zip(node.ops, node.comparators):
+                if isinstance(right, ast.Name):
+                    found.update(getattr(module, right.id))
+                elif isinstance(op, (ast.Eq, ast.In)):
+                    found.update(c.value for c in ast.walk(right) if isinstance(c, ast.Constant))
+    return found
 
 
 def test_every_program_judge_argv_reads_is_in_the_gate():
@@ -90,21 +107,6 @@ def test_destructive_reads_no_trace_state_for_a_plain_command():
     detector = destructive.DestructiveActionDetector()
     detector.detect(view("tool_result", "Everything up-to-date", tool="bash"), ctx)
     assert detector.id not in ctx.memo  # no creating call waits for its result: no record of created values
-
-
-def _compared_with(function, name: str) -> set[str]:
-    """Every string ``function`` compares the variable ``name`` with (``==``/``in`` a literal or a module
-    set)."""
-    module = inspect.getmodule(function)
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(inspect.getsource(function).lstrip())):
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == name:
-            for op, right in zip(node.ops, node.comparators):
-                if isinstance(right, ast.Name):
-                    found.update(getattr(module, right.id))
-                elif isinstance(op, (ast.Eq, ast.In)):
-                    found.update(c.value for c in ast.walk(right) if isinstance(c, ast.Constant))
-    return found
 
 
 def test_reward_hacking_reads_the_argv_of_every_program_its_gate_lets_through():
