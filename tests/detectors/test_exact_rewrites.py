@@ -269,27 +269,18 @@ def test_passed_is_the_passed_run_search_where_no_failure_was_found():
     assert shown > 5_000 and asked - shown > 5_000
 
 
-def _strip_wrappers_before(argv):  # arguments.strip_wrappers without its nothing-to-drop return
-    i = 0
-    while i < len(argv):
-        tok = argv[i]
-        if tok in {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", "xargs"} or \
-                re.match(r"^[A-Za-z_]\w*=", tok):
-            i += 1
-            while tok in ("sudo", "env", "xargs", "nice") and i < len(argv) and argv[i].startswith("-"):
-                i += 1
-            continue
-        break
-    return argv[i:]
-
-
 def test_strip_wrappers_drops_what_it_dropped_before():
+    # its nothing-to-drop return against its loop: behind a leading "nohup" (a wrapper without options) the
+    # loop drops that word and then reads the rest exactly as the call without it would
     from otel_cot.detectors.arguments import strip_wrappers
 
     rnd = random.Random(13)
     words = ["sudo", "env", "X=1", "_A=", "1X=2", "=x", "a=b", "nice", "-n", "-u", "xargs", "time", "rm", "-rf", "/",
              "pytest", "git", "é=1", "command", "doas", "nohup", "exec", "A-B=1"]
+    fast = 0
     for _ in range(30_000):
-        argv = tuple(rnd.choice(words) for _ in range(rnd.randint(0, 6)))
-        assert tuple(strip_wrappers(argv)) == _strip_wrappers_before(argv), argv
-        assert list(strip_wrappers(list(argv))) == list(_strip_wrappers_before(argv)), argv
+        argv = tuple(rnd.choice(words) for _ in range(rnd.randint(1, 6)))
+        expected = tuple(strip_wrappers(("nohup",) + argv))
+        assert tuple(strip_wrappers(argv)) == expected and tuple(strip_wrappers(list(argv))) == expected, argv
+        fast += strip_wrappers(argv) is argv
+    assert fast > 10_000
