@@ -7,6 +7,7 @@ Shared by the prompt-injection and destructive-action detectors. State lives in 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -137,22 +138,49 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
         lo, hi = _segment(text, marker.start(), marker.end())
         covered = hi
         evidence = None  # (the marker's snippet, made for its first planted value)
-        for m in ENTITY.finditer(text, lo, hi):
-            kind = m.lastgroup or "quoted"
-            value = next(g for g in m.groups() if g)
-            value = value.strip().rstrip(".,;:!?")
-            lowered = value.lower()
-            # (three filters without side effects: the cheapest first)
-            if lowered in known or not _useful(kind, value) or _mentioned(lowered, trusted):  # type: ignore[operator]
+        for kind, lowered in segment_values(text, lo, hi):
+            # (two filters without side effects: the cheaper first)
+            if lowered in known or _mentioned(lowered, trusted):  # type: ignore[operator]
                 continue
             if evidence is None:
                 evidence = snippet(text, marker.start(), marker.end(), context=80)
-            planted.append(Planted(lowered, kind if kind in STRONG or kind in ("num", "name", "token")
-                                   else "value", view.span_id, evidence))
+            planted.append(Planted(lowered, kind, view.span_id, evidence))
             known.add(lowered)  # type: ignore[union-attr]
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
             known = {p.value for p in planted}
+
+
+# An injected instruction is often read again, in other tool results of the same run or of other runs of the
+# same task: its values are remembered by segment text for the last few hundred segments.
+SEGMENT_MEMO = 256
+_SEGMENTS: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
+_SEGMENTS_LOCK = threading.Lock()
+
+
+def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
+    """The useful values in ``text[lo:hi]`` (what :data:`ENTITY` finds from ``lo`` with the text cut at
+    ``hi``), in order, as (planted kind, lowered value).
+
+    They depend on the segment and on the one character before it (\\b and :data:`ENTITY`'s lookbehinds
+    read no further back: ``tests/detectors/test_exact_rewrites.py`` checks the pattern's lookbehind
+    widths), so that is what they are remembered under."""
+    key = (text[lo - 1:hi] if lo else text[:hi], lo > 0)
+    found = _SEGMENTS.get(key)
+    if found is not None:
+        return found
+    values = []
+    for m in ENTITY.finditer(text, lo, hi):
+        kind = m.lastgroup or "quoted"
+        value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+        if _useful(kind, value):
+            values.append((kind if kind in STRONG or kind in ("num", "name", "token") else "value", value.lower()))
+    found = tuple(values)
+    with _SEGMENTS_LOCK:
+        _SEGMENTS[key] = found
+        while len(_SEGMENTS) > SEGMENT_MEMO:
+            del _SEGMENTS[next(iter(_SEGMENTS))]
+    return found
 
 
 _LAST_TRUSTED: tuple[tuple[str, ...], tuple[str, ...], str] = ((), (), "")
