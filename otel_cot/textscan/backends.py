@@ -216,12 +216,14 @@ class HyperscanBackend:
         return s
 
     def scan(self, shadow: bytes) -> Any:
-        found: set[int] = set()
+        found = set(self.always)
         db = self.db
         if db is not None:
-            db.scan(shadow, match_event_handler=_add_id, context=found, scratch=self._scratch(db))
-        if self.always:
-            found |= self.always
+            try:  # (the whole-text database's scratch: looked up on every text, so kept apart)
+                scratch = self._local.main
+            except AttributeError:
+                scratch = self._local.main = self._scratch(db)
+            db.scan(shadow, match_event_handler=_add_id, context=found, scratch=scratch)
         return [shadow, found, None]
 
     def may_set(self, state: Any) -> Container[int]:

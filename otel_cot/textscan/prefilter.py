@@ -159,16 +159,18 @@ _LAST = _Scan(None, None)  # the last text scanned, by any thread (checked by id
 def _scan_of(text: str) -> _Scan:
     global _LAST
     registry = REGISTRY
-    local = registry.local
-    cache: list[_Scan] | None = local.__dict__.get("cache")
-    if cache is None:
-        cache = local.cache = []
+    try:
+        cache: list[_Scan] = registry.local.cache
+    except AttributeError:
+        cache = registry.local.cache = []
     for entry in cache:
         if entry.text is text:
             _LAST = entry
             return entry
     entry = _Scan(text, registry.current())
-    _remember_scan(entry, cache)
+    cache.insert(0, entry)
+    del cache[_CACHED_TEXTS:]
+    _LAST = entry
     return entry
 
 
@@ -248,8 +250,13 @@ class Prefiltered:
 
     def may_match(self, string: str) -> bool:
         """False only when the pattern cannot match anywhere in ``string``."""
-        scan = self._scan(string)
-        return scan is None or self.index in scan.may or self.index >= scan.covered
+        scan = _LAST  # (``_scan`` inlined, as in ``search``)
+        if scan.text is not string:
+            if len(string) < _MIN_SCAN:
+                return True
+            scan = _scan_of(string)
+        index = self.index
+        return index in scan.may or index >= scan.covered
 
     def search(self, string: str, pos: int = 0, endpos: int = _END) -> re.Match[str] | None:
         scan = _LAST  # (``_scan`` inlined: this runs for every pattern on every view)
