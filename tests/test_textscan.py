@@ -230,6 +230,34 @@ def test_start_positions_keep_the_rarer_of_a_lookahead_and_what_follows_it(name,
     assert counting.matches <= 2, counting.matches
 
 
+@pytest.mark.parametrize("name", [b for b in BACKENDS if b != "python"])
+def test_a_search_cut_inside_a_word_sees_the_end_of_the_text_there(name, backend):
+    # re sees the text end at endpos, a word boundary there; RE2 reads on past its end position (a \b at
+    # the end of a branch inside a group is kept in the span form)
+    pattern = textscan.Prefiltered(re.compile(r"\bkey(?:ID\b|zzzzz)"), positions=True)
+    backend(name)
+    assert pattern.positional()
+    text = "x" * 50 + " keyID" + "more" + " tail" * 10
+    cut = text.index("more")
+    want = [m.span() for m in pattern.regex.finditer(text, 0, cut)]
+    assert want and [m.span() for m in pattern.finditer(text, 0, cut)] == want
+    assert pattern.search(text, 0, cut).span() == want[0]
+    assert list(pattern.finditer(text)) == []
+
+
+@pytest.mark.parametrize("first", BACKENDS)
+def test_a_text_scanned_before_a_backend_switch_is_scanned_by_the_new_one(first, backend):
+    marker = next(p for p in _all_patterns() if "ignore (?:all" in p.pattern)
+    text = "the build passed and the report was sent to the team " * 3
+    others = [b for b in BACKENDS if b != first]
+    if not others:
+        pytest.skip("one backend only")
+    for name in (first, others[0], first):
+        backend(name)
+        marker.may_match(text)
+        assert prefilter._LAST.text is text and prefilter._LAST.backend.name == name
+
+
 def test_missing_libraries_fall_back_to_pure_python(backend, monkeypatch):
     monkeypatch.setattr(prefilter, "available", lambda name: name in ("python", "off"))
     monkeypatch.delenv("OTEL_COT_TEXTSCAN", raising=False)

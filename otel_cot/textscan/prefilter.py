@@ -74,10 +74,12 @@ class _Registry:
             return self.backend
 
     def use(self, name: str | None) -> None:
+        global _LAST
         with self.lock:
             self.choice = name
             self.backend = None
         self.local = threading.local()
+        _LAST = _Scan(None, None)  # (a text scanned before is scanned again, by the new backend)
 
 
 def _build(choice: str | None, supersets: list[Superset], positions: list[bool]) -> Backend:
