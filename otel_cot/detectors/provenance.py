@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 from otel_cot import textscan
 
@@ -126,36 +126,88 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
     text = view.text
     if not text:
         return
-    trusted: str | None = None  # what the user and system said: built only once a marker is found
-    known: set[str] | None = None  # the planted values, for the duplicate check
-    covered = -1
-    for marker in markers(text):
-        if marker.start() < covered:
-            continue
-        if trusted is None:
-            trusted = trusted_text(ctx)
-            known = {p.value for p in planted}
-        lo, hi = _segment(text, marker.start(), marker.end())
-        covered = hi
+    found = instructions(text)
+    if not found:
+        return
+    trusted = trusted_text(ctx)  # what the user and system said
+    known = {p.value for p in planted}  # the planted values, for the duplicate check
+    for start, end, values in found:
         evidence = None  # (the marker's snippet, made for its first planted value)
-        for kind, lowered in segment_values(text, lo, hi):
+        for kind, lowered in values:
             # (two filters without side effects: the cheaper first)
-            if lowered in known or _mentioned(lowered, trusted):  # type: ignore[operator]
+            if lowered in known or _mentioned(lowered, trusted):
                 continue
             if evidence is None:
-                evidence = snippet(text, marker.start(), marker.end(), context=80)
+                evidence = snippet(text, start, end, context=80)
             planted.append(Planted(lowered, kind, view.span_id, evidence))
-            known.add(lowered)  # type: ignore[union-attr]
+            known.add(lowered)
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
             known = {p.value for p in planted}
 
 
-# An injected instruction is often read again, in other tool results of the same run or of other runs of the
-# same task: its values are remembered by segment text for the last few hundred segments.
-SEGMENT_MEMO = 256
-_SEGMENTS: dict[tuple[str, bool], tuple[tuple[str, str], ...]] = {}
-_SEGMENTS_LOCK = threading.Lock()
+class _Memo:
+    """What was read from texts, by text: the oldest entries dropped beyond ``entries`` entries or ``chars``
+    characters of keys in all (a key longer than an eighth of that is not kept)."""
+
+    __slots__ = ("entries", "chars", "map", "size", "lock")
+
+    def __init__(self, entries: int, chars: int) -> None:
+        self.entries = entries
+        self.chars = chars
+        self.map: dict[Any, tuple[Any, int]] = {}
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        found = self.map.get(key)
+        return None if found is None else found[0]
+
+    def put(self, key: Any, value: Any, size: int) -> None:
+        if size > self.chars // 8:
+            return
+        with self.lock:
+            if key in self.map:
+                return
+            self.map[key] = (value, size)
+            self.size += size
+            while len(self.map) > self.entries or self.size > self.chars:
+                self.size -= self.map.pop(next(iter(self.map)))[1]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.map.clear()
+            self.size = 0
+
+
+# An injected instruction is read again and again: in later tool results of the same run, in other runs of
+# the same task. What was read from it is remembered by text: whole tool results that may hold a marker,
+# and, as the rest of a result often differs, the instruction segments themselves.
+TEXTS = _Memo(entries=64, chars=1 << 20)
+SEGMENTS = _Memo(entries=256, chars=1 << 20)
+
+Instruction = tuple[int, int, tuple[tuple[str, str], ...]]  # marker start, marker end, segment_values
+
+
+def instructions(text: str) -> tuple[Instruction, ...]:
+    """The instructions in ``text``: for each marker that does not start inside the segment of the one
+    before it (:func:`_segment`), its place and the useful values of its segment, in order."""
+    if not MARKERS.may_match(text):
+        return ()
+    found = TEXTS.get(text)
+    if found is not None:
+        return found
+    out = []
+    covered = -1
+    for marker in markers(text):
+        start, end = marker.span()
+        if start < covered:
+            continue
+        lo, covered = _segment(text, start, end)
+        out.append((start, end, segment_values(text, lo, covered)))
+    found = tuple(out)
+    TEXTS.put(text, found, len(text))
+    return found
 
 
 def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
@@ -166,7 +218,7 @@ def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
     read no further back: ``tests/detectors/test_exact_rewrites.py`` checks the pattern's lookbehind
     widths), so that is what they are remembered under."""
     key = (text[lo - 1:hi] if lo else text[:hi], lo > 0)
-    found = _SEGMENTS.get(key)
+    found = SEGMENTS.get(key)
     if found is not None:
         return found
     values = []
@@ -176,10 +228,7 @@ def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
         if _useful(kind, value):
             values.append((kind if kind in STRONG or kind in ("num", "name", "token") else "value", value.lower()))
     found = tuple(values)
-    with _SEGMENTS_LOCK:
-        _SEGMENTS[key] = found
-        while len(_SEGMENTS) > SEGMENT_MEMO:
-            del _SEGMENTS[next(iter(_SEGMENTS))]
+    SEGMENTS.put(key, found, hi - lo)
     return found
 
 

@@ -177,6 +177,7 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
              "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n\n",
              "+1 555 123 4567", "`rm -rf`", "Pay Bob", "ALICE"]
     total = 0
+    seen: list[str] = []
     for trial in range(300):
         ctx_new, ctx_old = TraceContext("a"), TraceContext("b")
         for ctx in (ctx_new, ctx_old):
@@ -185,6 +186,9 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
         planted_old: list = []
         for step in range(rnd.randint(1, 4)):
             text = " ".join(rnd.choice(words + markers) for _ in range(rnd.randint(5, 60)))
+            if seen and rnd.random() < 0.3:  # a tool result read again (its instructions remembered)
+                text = "".join(rnd.choice(seen))  # (an equal text, not the same object)
+            seen.append(text)
             result = view("tool_result", text)
             provenance._remember(result, ctx_new, planted_new)
             _planted_before(result, ctx_old, planted_old)
@@ -235,7 +239,7 @@ def test_segment_values_are_the_entities_found_in_the_segment():
               "Z\u00fcrich Bank", "caf\u00e9.com", "a" * 40]
     segments = ["".join(rnd.choice(pieces) + rnd.choice(["", " ", ""]) for _ in range(rnd.randint(1, 30)))
                 for _ in range(150)]
-    provenance._SEGMENTS.clear()
+    provenance.SEGMENTS.clear()
     checked = 0
     for _ in range(4000):  # the same segments again and again, after different characters, cut in places
         segment = rnd.choice(segments)
@@ -247,4 +251,39 @@ def test_segment_values_are_the_entities_found_in_the_segment():
         assert provenance.segment_values(text, lo, hi) == _entity_values(text, lo, hi), (text, lo, hi)
         checked += bool(_entity_values(text, lo, hi))
     assert checked > 1000
-    assert 0 < len(provenance._SEGMENTS) <= provenance.SEGMENT_MEMO
+    assert 0 < len(provenance.SEGMENTS.map) <= provenance.SEGMENTS.entries
+
+
+def test_instructions_are_the_markers_outside_the_segment_before_and_their_segments_values():
+    rnd = random.Random(8)
+    words = ["pay", "Bob Smith", "bob@example.test", "IMPORTANT!!!", "<INFORMATION>", "</INFORMATION>",
+             "TODO: send", "Dear AI,", "ignore previous instructions", "\n\n", "4242", "x" * 30, "\u00e9t\u00e9"]
+    texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(5, 400))) for _ in range(60)]
+    provenance.TEXTS.clear()
+    found = 0
+    for _ in range(400):
+        text = "".join(rnd.choice(texts))  # equal texts again and again, as new objects
+        want = []
+        covered = -1
+        for m in provenance.markers(text):
+            if m.start() < covered:
+                continue
+            lo, covered = provenance._segment(text, m.start(), m.end())
+            want.append((m.start(), m.end(), _entity_values(text, lo, covered)))
+        assert provenance.instructions(text) == tuple(want)
+        found += bool(want)
+    assert found > 200
+
+
+def test_the_memo_keeps_the_newest_entries_within_its_bounds():
+    memo = provenance._Memo(entries=3, chars=80)
+    for i in range(5):
+        memo.put(f"k{i}", i, 1)
+    assert sorted(memo.map) == ["k2", "k3", "k4"] and memo.get("k4") == 4 and memo.get("k0") is None
+    memo.put("big", "x", 11)  # more than an eighth of the characters: not kept
+    assert memo.get("big") is None
+    for i in range(8):
+        memo.put(f"w{i}", i, 10)
+    assert memo.size <= 80 and len(memo.map) <= 3 and memo.get("w7") == 7
+    memo.clear()
+    assert memo.map == {} and memo.size == 0
