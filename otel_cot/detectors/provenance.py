@@ -183,8 +183,8 @@ class _Memo:
 # An injected instruction is read again and again: in later tool results of the same run, in other runs of
 # the same task. What was read from it is remembered by text: whole tool results that may hold a marker,
 # and, as the rest of a result often differs, the instruction segments themselves.
-TEXTS = _Memo(entries=64, chars=1 << 20)
-SEGMENTS = _Memo(entries=256, chars=1 << 20)
+TEXTS = _Memo(entries=256, chars=1 << 19)
+SEGMENTS = _Memo(entries=256, chars=1 << 19)
 
 Instruction = tuple[int, int, tuple[tuple[str, str], ...]]  # marker start, marker end, segment_values
 
