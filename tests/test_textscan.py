@@ -521,3 +521,17 @@ def test_literals_found_are_the_needles_in_the_text(name, backend):
     assert later._db is not None
     with pytest.raises(ValueError):
         textscan.Literals(("ok", "é"))
+
+
+def test_the_memo_keeps_the_newest_entries_within_its_bounds():
+    memo = textscan.Memo(entries=3, chars=80)
+    for i in range(5):
+        memo.put(f"k{i}", i, 1)
+    assert sorted(memo.map) == ["k2", "k3", "k4"] and memo.get("k4") == 4 and memo.get("k0") is None
+    memo.put("big", "x", 11)  # more than an eighth of the characters: not kept
+    assert memo.get("big") is None
+    for i in range(8):
+        memo.put(f"w{i}", i, 10)
+    assert memo.size <= 80 and len(memo.map) <= 3 and memo.get("w7") == 7
+    memo.clear()
+    assert not memo.map and memo.size == 0

@@ -7,9 +7,8 @@ Shared by the prompt-injection and destructive-action detectors. State lives in 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 from otel_cot import textscan
 
@@ -146,45 +145,11 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
             known = {p.value for p in planted}
 
 
-class _Memo:
-    """What was read from texts, by text: the oldest entries dropped beyond ``entries`` entries or ``chars``
-    characters of keys in all (a key longer than an eighth of that is not kept)."""
-
-    __slots__ = ("entries", "chars", "map", "size", "lock")
-
-    def __init__(self, entries: int, chars: int) -> None:
-        self.entries = entries
-        self.chars = chars
-        self.map: dict[Any, tuple[Any, int]] = {}
-        self.size = 0
-        self.lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        found = self.map.get(key)
-        return None if found is None else found[0]
-
-    def put(self, key: Any, value: Any, size: int) -> None:
-        if size > self.chars // 8:
-            return
-        with self.lock:
-            if key in self.map:
-                return
-            self.map[key] = (value, size)
-            self.size += size
-            while len(self.map) > self.entries or self.size > self.chars:
-                self.size -= self.map.pop(next(iter(self.map)))[1]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.map.clear()
-            self.size = 0
-
-
 # An injected instruction is read again and again: in later tool results of the same run, in other runs of
 # the same task. What was read from it is remembered by text: whole tool results that may hold a marker,
 # and, as the rest of a result often differs, the instruction segments themselves.
-TEXTS = _Memo(entries=256, chars=1 << 19)
-SEGMENTS = _Memo(entries=256, chars=1 << 19)
+TEXTS = textscan.Memo(entries=256, chars=1 << 19)
+SEGMENTS = textscan.Memo(entries=256, chars=1 << 19)
 
 Instruction = tuple[int, int, tuple[tuple[str, str], ...]]  # marker start, marker end, segment_values
 

@@ -273,17 +273,3 @@ def test_instructions_are_the_markers_outside_the_segment_before_and_their_segme
         assert provenance.instructions(text) == tuple(want)
         found += bool(want)
     assert found > 200
-
-
-def test_the_memo_keeps_the_newest_entries_within_its_bounds():
-    memo = provenance._Memo(entries=3, chars=80)
-    for i in range(5):
-        memo.put(f"k{i}", i, 1)
-    assert sorted(memo.map) == ["k2", "k3", "k4"] and memo.get("k4") == 4 and memo.get("k0") is None
-    memo.put("big", "x", 11)  # more than an eighth of the characters: not kept
-    assert memo.get("big") is None
-    for i in range(8):
-        memo.put(f"w{i}", i, 10)
-    assert memo.size <= 80 and len(memo.map) <= 3 and memo.get("w7") == 7
-    memo.clear()
-    assert memo.map == {} and memo.size == 0
