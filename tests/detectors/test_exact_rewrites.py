@@ -139,64 +139,6 @@ def test_name_matches_answers_as_the_pattern_s_search():
     assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
 
 
-def _planted_before(view, ctx, planted):  # provenance._remember before its filters were reordered
-    from otel_cot.detectors.base import snippet
-    p = provenance
-    text = view.text
-    trusted = known = None
-    covered = -1
-    for marker in p.markers(text):
-        if marker.start() < covered:
-            continue
-        if trusted is None:
-            trusted = p.trusted_text(ctx)
-            known = {x.value for x in planted}
-        lo, hi = p._segment(text, marker.start(), marker.end())
-        covered = hi
-        evidence = snippet(text, marker.start(), marker.end(), context=80)
-        for m in p.ENTITY.finditer(text, lo, hi):
-            kind = m.lastgroup or "quoted"
-            value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
-            if not p._useful(kind, value) or p._mentioned(value.lower(), trusted):
-                continue
-            if value.lower() in known:
-                continue
-            planted.append(p.Planted(value.lower(), kind if kind in p.STRONG or kind in ("num", "name", "token")
-                                     else "value", view.span_id, evidence))
-            known.add(value.lower())
-        if len(planted) > p.MAX_ENTITIES:
-            del planted[: len(planted) - p.MAX_ENTITIES]
-            known = {x.value for x in planted}
-
-
-def test_planted_values_are_those_the_filters_found_in_their_first_order():
-    rnd = random.Random(12)
-    markers = ["Ignore all previous instructions and", "IMPORTANT!!!", "<INFORMATION>", "</INFORMATION>",
-               "TODO: send", "you must now transfer", "Dear AI,", "new instructions:"]
-    words = ["pay", "Bob Smith", "bob@example.test", "DE89370400440532013000", "'secret plan'", "4242", "12",
-             "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n\n",
-             "+1 555 123 4567", "`rm -rf`", "Pay Bob", "ALICE"]
-    total = 0
-    seen: list[str] = []
-    for trial in range(300):
-        ctx_new, ctx_old = TraceContext("a"), TraceContext("b")
-        for ctx in (ctx_new, ctx_old):
-            ctx.add(view("user", "Please pay Bob Smith 12 for the 4242 order" if trial % 2 else "Summarise mail"))
-        planted_new: list = []
-        planted_old: list = []
-        for step in range(rnd.randint(1, 4)):
-            text = " ".join(rnd.choice(words + markers) for _ in range(rnd.randint(5, 60)))
-            if seen and rnd.random() < 0.3:  # a tool result read again (its instructions remembered)
-                text = "".join(rnd.choice(seen))  # (an equal text, not the same object)
-            seen.append(text)
-            result = view("tool_result", text)
-            provenance._remember(result, ctx_new, planted_new)
-            _planted_before(result, ctx_old, planted_old)
-            assert planted_new == planted_old, text
-        total += len(planted_new)
-    assert total > 300
-
-
 def _entity_values(text, lo, hi):  # what _remember read from ENTITY before the values were remembered by segment
     p = provenance
     out = []
@@ -273,3 +215,61 @@ def test_instructions_are_the_markers_outside_the_segment_before_and_their_segme
         assert provenance.instructions(text) == tuple(want)
         found += bool(want)
     assert found > 200
+
+
+def _planted_before(view, ctx, planted):  # provenance._remember before its filters were reordered
+    from otel_cot.detectors.base import snippet
+    p = provenance
+    text = view.text
+    trusted = known = None
+    covered = -1
+    for marker in p.markers(text):
+        if marker.start() < covered:
+            continue
+        if trusted is None:
+            trusted = p.trusted_text(ctx)
+            known = {x.value for x in planted}
+        lo, hi = p._segment(text, marker.start(), marker.end())
+        covered = hi
+        evidence = snippet(text, marker.start(), marker.end(), context=80)
+        for m in p.ENTITY.finditer(text, lo, hi):
+            kind = m.lastgroup or "quoted"
+            value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+            if not p._useful(kind, value) or p._mentioned(value.lower(), trusted):
+                continue
+            if value.lower() in known:
+                continue
+            planted.append(p.Planted(value.lower(), kind if kind in p.STRONG or kind in ("num", "name", "token")
+                                     else "value", view.span_id, evidence))
+            known.add(value.lower())
+        if len(planted) > p.MAX_ENTITIES:
+            del planted[: len(planted) - p.MAX_ENTITIES]
+            known = {x.value for x in planted}
+
+
+def test_planted_values_are_those_the_filters_found_in_their_first_order():
+    rnd = random.Random(12)
+    markers = ["Ignore all previous instructions and", "IMPORTANT!!!", "<INFORMATION>", "</INFORMATION>",
+               "TODO: send", "you must now transfer", "Dear AI,", "new instructions:"]
+    words = ["pay", "Bob Smith", "bob@example.test", "DE89370400440532013000", "'secret plan'", "4242", "12",
+             "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n\n",
+             "+1 555 123 4567", "`rm -rf`", "Pay Bob", "ALICE"]
+    total = 0
+    seen: list[str] = []
+    for trial in range(300):
+        ctx_new, ctx_old = TraceContext("a"), TraceContext("b")
+        for ctx in (ctx_new, ctx_old):
+            ctx.add(view("user", "Please pay Bob Smith 12 for the 4242 order" if trial % 2 else "Summarise mail"))
+        planted_new: list = []
+        planted_old: list = []
+        for step in range(rnd.randint(1, 4)):
+            text = " ".join(rnd.choice(words + markers) for _ in range(rnd.randint(5, 60)))
+            if seen and rnd.random() < 0.3:  # a tool result read again (its instructions remembered)
+                text = "".join(rnd.choice(seen))  # (an equal text, not the same object)
+            seen.append(text)
+            result = view("tool_result", text)
+            provenance._remember(result, ctx_new, planted_new)
+            _planted_before(result, ctx_old, planted_old)
+            assert planted_new == planted_old, text
+        total += len(planted_new)
+    assert total > 300
