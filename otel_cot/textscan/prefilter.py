@@ -170,9 +170,7 @@ def _scan_of(text: str) -> _Scan:
             _LAST = entry
             return entry
     entry = _Scan(text, registry.current())
-    cache.insert(0, entry)
-    del cache[_CACHED_TEXTS:]
-    _LAST = entry
+    _remember_scan(entry, cache)
     return entry
 
 
