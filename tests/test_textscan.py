@@ -230,6 +230,41 @@ def test_start_positions_keep_the_rarer_of_a_lookahead_and_what_follows_it(name,
     assert counting.matches <= 2, counting.matches
 
 
+@pytest.mark.parametrize("name", [b for b in BACKENDS if b != "python"])
+def test_a_search_cut_inside_a_word_sees_the_end_of_the_text_there(name, backend):
+    # re sees the text end at endpos, a word boundary there; RE2 reads on past its end position (a \b at
+    # the end of a branch inside a group is kept in the span form)
+    pattern = textscan.Prefiltered(re.compile(r"\bkey(?:ID\b|zzzzz)"), positions=True)
+    backend(name)
+    assert pattern.positional()
+    text = "x" * 50 + " keyID" + "more" + " tail" * 10
+    cut = text.index("more")
+    want = [m.span() for m in pattern.regex.finditer(text, 0, cut)]
+    assert want and [m.span() for m in pattern.finditer(text, 0, cut)] == want
+    assert pattern.search(text, 0, cut).span() == want[0]
+    assert list(pattern.finditer(text)) == []
+
+
+@pytest.mark.parametrize("first", BACKENDS)
+def test_a_text_scanned_before_a_backend_switch_is_scanned_by_the_new_one(first, backend, monkeypatch):
+    others = [b for b in BACKENDS if b != first]
+    if not others:
+        pytest.skip("one backend only")
+    scanned: list[str] = []
+    for name in (first, others[0]):
+        cls = backends.BACKENDS[name]
+        monkeypatch.setattr(cls, "scan",
+                            lambda self, shadow, scan=cls.scan: scanned.append(self.name) or scan(self, shadow))
+    marker = next(p for p in _all_patterns() if "ignore (?:all" in p.pattern)
+    text = "the build passed and the report was sent to the team " * 3
+    order = [first, others[0], first]
+    for n, name in enumerate(order, 1):
+        backend(name)
+        assert not marker.may_match(text)
+        assert not marker.may_match(text)  # (the same text again: answered from its scan)
+        assert scanned == order[:n]
+
+
 def test_missing_libraries_fall_back_to_pure_python(backend, monkeypatch):
     monkeypatch.setattr(prefilter, "available", lambda name: name in ("python", "off"))
     monkeypatch.delenv("OTEL_COT_TEXTSCAN", raising=False)
@@ -493,3 +528,17 @@ def test_literals_found_are_the_needles_in_the_text(name, backend):
     assert later._db is not None
     with pytest.raises(ValueError):
         textscan.Literals(("ok", "é"))
+
+
+def test_the_memo_keeps_the_newest_entries_within_its_bounds():
+    memo = textscan.Memo(entries=3, chars=80)
+    for i in range(5):
+        memo.put(f"k{i}", i, 1)
+    assert sorted(memo.map) == ["k2", "k3", "k4"] and memo.get("k4") == 4 and memo.get("k0") is None
+    memo.put("big", "x", 11)  # more than an eighth of the characters: not kept
+    assert memo.get("big") is None
+    for i in range(8):
+        memo.put(f"w{i}", i, 10)
+    assert memo.size <= 80 and len(memo.map) <= 3 and memo.get("w7") == 7
+    memo.clear()
+    assert not memo.map and memo.size == 0

@@ -125,34 +125,76 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
     text = view.text
     if not text:
         return
-    trusted: str | None = None  # what the user and system said: built only once a marker is found
-    known: set[str] | None = None  # the planted values, for the duplicate check
-    covered = -1
-    for marker in markers(text):
-        if marker.start() < covered:
-            continue
-        if trusted is None:
-            trusted = trusted_text(ctx)
-            known = {p.value for p in planted}
-        lo, hi = _segment(text, marker.start(), marker.end())
-        covered = hi
+    found = instructions(text)
+    if not found:
+        return
+    trusted = trusted_text(ctx)  # what the user and system said
+    known = {p.value for p in planted}  # the planted values, for the duplicate check
+    for start, end, values in found:
         evidence = None  # (the marker's snippet, made for its first planted value)
-        for m in ENTITY.finditer(text, lo, hi):
-            kind = m.lastgroup or "quoted"
-            value = next(g for g in m.groups() if g)
-            value = value.strip().rstrip(".,;:!?")
-            lowered = value.lower()
-            # (three filters without side effects: the cheapest first)
-            if lowered in known or not _useful(kind, value) or _mentioned(lowered, trusted):  # type: ignore[operator]
+        for kind, lowered in values:
+            # (two filters without side effects: the cheaper first)
+            if lowered in known or _mentioned(lowered, trusted):
                 continue
             if evidence is None:
-                evidence = snippet(text, marker.start(), marker.end(), context=80)
-            planted.append(Planted(lowered, kind if kind in STRONG or kind in ("num", "name", "token")
-                                   else "value", view.span_id, evidence))
-            known.add(lowered)  # type: ignore[union-attr]
+                evidence = snippet(text, start, end, context=80)
+            planted.append(Planted(lowered, kind, view.span_id, evidence))
+            known.add(lowered)
         if len(planted) > MAX_ENTITIES:
             del planted[: len(planted) - MAX_ENTITIES]
             known = {p.value for p in planted}
+
+
+# An injected instruction is read again and again: in later tool results of the same run, in other runs of
+# the same task. What was read from it is remembered by text: whole tool results that may hold a marker,
+# and, as the rest of a result often differs, the instruction segments themselves.
+TEXTS = textscan.Memo(entries=256, chars=1 << 19)
+SEGMENTS = textscan.Memo(entries=256, chars=1 << 19)
+
+Instruction = tuple[int, int, tuple[tuple[str, str], ...]]  # marker start, marker end, segment_values
+
+
+def instructions(text: str) -> tuple[Instruction, ...]:
+    """The instructions in ``text``: for each marker that does not start inside the segment of the one
+    before it (:func:`_segment`), its place and the useful values of its segment, in order."""
+    if not MARKERS.may_match(text):
+        return ()
+    found = TEXTS.get(text)
+    if found is not None:
+        return found
+    out = []
+    covered = -1
+    for marker in markers(text):
+        start, end = marker.span()
+        if start < covered:
+            continue
+        lo, covered = _segment(text, start, end)
+        out.append((start, end, segment_values(text, lo, covered)))
+    found = tuple(out)
+    TEXTS.put(text, found, len(text))
+    return found
+
+
+def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
+    """The useful values in ``text[lo:hi]`` (what :data:`ENTITY` finds from ``lo`` with the text cut at
+    ``hi``), in order, as (planted kind, lowered value).
+
+    They depend on the segment and on the one character before it (\\b and :data:`ENTITY`'s lookbehinds
+    read no further back: ``tests/detectors/test_exact_rewrites.py`` checks the pattern's lookbehind
+    widths), so that is what they are remembered under."""
+    key = (text[lo - 1:hi] if lo else text[:hi], lo > 0)
+    found = SEGMENTS.get(key)
+    if found is not None:
+        return found
+    values = []
+    for m in ENTITY.finditer(text, lo, hi):
+        kind = m.lastgroup or "quoted"
+        value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+        if _useful(kind, value):
+            values.append((kind if kind in STRONG or kind in ("num", "name", "token") else "value", value.lower()))
+    found = tuple(values)
+    SEGMENTS.put(key, found, hi - lo)
+    return found
 
 
 _LAST_TRUSTED: tuple[tuple[str, ...], tuple[str, ...], str] = ((), (), "")

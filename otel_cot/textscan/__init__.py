@@ -8,11 +8,12 @@ See :mod:`.superset` for why the answers are exact, :mod:`.backends` for the eng
 
 from . import literals, prefilter
 from .literals import Literals
+from .memo import Memo
 from .prefilter import MIN_SCAN, Prefiltered, backend_name, compile, part, registered, use_backend
 from .superset import loosen, shadow
 
-__all__ = ["Literals", "MIN_SCAN", "Prefiltered", "backend_name", "compile", "loosen", "part", "registered", "shadow",
-           "use_backend", "warm"]
+__all__ = ["Literals", "MIN_SCAN", "Memo", "Prefiltered", "backend_name", "compile", "loosen", "part", "registered",
+           "shadow", "use_backend", "warm"]
 
 
 def warm() -> str:

@@ -10,7 +10,7 @@ real match at or after ``pos``.
   one pass per text; start positions from the pattern's reversed span form run over the reversed text
   (its match ends are the starts), only for texts where that pattern may match.
 - :class:`RE2Backend` (``google-re2``): an ``RE2::Set`` for the may-match answer; start positions by
-  searching the loosened pattern with RE2 from ``pos``.
+  searching the pattern's span form with RE2 from ``pos`` (with word boundaries on ASCII text).
 - :class:`LiteralBackend` (no dependency): each pattern's required literals (:attr:`Superset.factors`)
   looked up in the lowered shadow; no start positions.
 - :class:`NoBackend` (``off``): rejects nothing, i.e. plain ``re``; the reference the others are
@@ -216,12 +216,14 @@ class HyperscanBackend:
         return s
 
     def scan(self, shadow: bytes) -> Any:
-        found: set[int] = set()
+        found = set(self.always)
         db = self.db
         if db is not None:
-            db.scan(shadow, match_event_handler=_add_id, context=found, scratch=self._scratch(db))
-        if self.always:
-            found |= self.always
+            try:  # (the whole-text database's scratch: looked up on every text, so kept apart)
+                scratch = self._local.main
+            except AttributeError:
+                scratch = self._local.main = self._scratch(db)
+            db.scan(shadow, match_event_handler=_add_id, context=found, scratch=scratch)
         return [shadow, found, None]
 
     def may_set(self, state: Any) -> Container[int]:
@@ -338,11 +340,16 @@ class RE2Backend:
                 self.always.add(i)
         self.set.Compile()
         self.count = len(supersets)
-        self.rx: dict[int, Any] = {}
+        # start positions: the span form, and for ASCII text (the shadow is the text, and RE2's \b is ASCII)
+        # the one that keeps word boundaries
+        self.rx: dict[int, tuple[Any, Any]] = {}
         for i, s in enumerate(supersets):
             if positions[i] and s.span_regex is not None:
                 try:
-                    self.rx[i] = re2.compile(s.span_regex.encode("ascii"), options)
+                    plain = re2.compile(s.span_regex.encode("ascii"), options)
+                    bounded = re2.compile(s.span_ascii_regex.encode("ascii"), options) \
+                        if s.span_ascii_regex is not None else plain
+                    self.rx[i] = (plain, bounded)
                 except re2.error:
                     pass
 
@@ -366,8 +373,11 @@ class RE2Backend:
         return index in self.rx
 
     def cursor(self, state: Any, index: int, pos: int, endpos: int, ascii: bool) -> Callable[[int], int | None]:
-        search, shadow = self.rx[index].search, state[0]
+        shadow = state[0]
         hi = min(endpos, len(shadow))
+        # (RE2 reads the text after ``hi`` for a \b there, where ``re`` sees the end of the text: the
+        # boundaries are kept only for a search to the end)
+        search = self.rx[index][ascii and hi == len(shadow)].search
 
         def next_start(at: int) -> int | None:
             m = search(shadow, at, hi)

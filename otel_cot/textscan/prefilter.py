@@ -74,10 +74,12 @@ class _Registry:
             return self.backend
 
     def use(self, name: str | None) -> None:
+        global _LAST
         with self.lock:
             self.choice = name
             self.backend = None
         self.local = threading.local()
+        _LAST = _Scan(None, None)  # (a text scanned before is scanned again, by the new backend)
 
 
 def _build(choice: str | None, supersets: list[Superset], positions: list[bool]) -> Backend:
@@ -159,10 +161,10 @@ _LAST = _Scan(None, None)  # the last text scanned, by any thread (checked by id
 def _scan_of(text: str) -> _Scan:
     global _LAST
     registry = REGISTRY
-    local = registry.local
-    cache: list[_Scan] | None = local.__dict__.get("cache")
-    if cache is None:
-        cache = local.cache = []
+    try:
+        cache: list[_Scan] = registry.local.cache
+    except AttributeError:
+        cache = registry.local.cache = []
     for entry in cache:
         if entry.text is text:
             _LAST = entry
@@ -248,8 +250,13 @@ class Prefiltered:
 
     def may_match(self, string: str) -> bool:
         """False only when the pattern cannot match anywhere in ``string``."""
-        scan = self._scan(string)
-        return scan is None or self.index in scan.may or self.index >= scan.covered
+        scan = _LAST  # (``_scan`` inlined, as in ``search``)
+        if scan.text is not string:
+            if len(string) < _MIN_SCAN:
+                return True
+            scan = _scan_of(string)
+        index = self.index
+        return index in scan.may or index >= scan.covered
 
     def search(self, string: str, pos: int = 0, endpos: int = _END) -> re.Match[str] | None:
         scan = _LAST  # (``_scan`` inlined: this runs for every pattern on every view)

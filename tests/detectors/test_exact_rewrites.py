@@ -141,6 +141,84 @@ def test_name_matches_answers_as_the_pattern_s_search():
     assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
 
 
+def _entity_values(text, lo, hi):  # what _remember read from ENTITY before the values were remembered by segment
+    p = provenance
+    out = []
+    for m in p.ENTITY.finditer(text, lo, hi):
+        kind = m.lastgroup or "quoted"
+        value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+        if p._useful(kind, value):
+            out.append((kind if kind in p.STRONG or kind in ("num", "name", "token") else "value", value.lower()))
+    return tuple(out)
+
+
+def _lookbehind_widths(parsed):
+    """The widths of every lookbehind in a parsed pattern (nested ones included)."""
+    from re import _constants as c
+    for op, arg in parsed:
+        if op in (c.ASSERT, c.ASSERT_NOT) and arg[0] == -1:
+            yield arg[1].getwidth()[1]
+        for sub in (arg if isinstance(arg, (list, tuple)) else ()):
+            if hasattr(sub, "getwidth"):
+                yield from _lookbehind_widths(sub)
+            elif isinstance(sub, (list, tuple)):
+                for item in sub:
+                    if hasattr(item, "getwidth"):
+                        yield from _lookbehind_widths(item)
+
+
+def test_entity_reads_at_most_one_character_before_a_segment():
+    # segment_values remembers a segment's values under the segment and the one character before it
+    from re import _parser
+    widths = list(_lookbehind_widths(_parser.parse(provenance.ENTITY.pattern, provenance.ENTITY.flags)))
+    assert widths and max(widths) <= 1
+    assert max(_lookbehind_widths(_parser.parse(r"a(?<=ab)", 0))) == 2  # (the walk sees lookbehinds)
+
+
+def test_segment_values_are_the_entities_found_in_the_segment():
+    rnd = random.Random(21)
+    pieces = ["pay", "Bob Smith", "bob@example.test", "DE89370400440532013000", "'secret plan'", "4242", "12",
+              "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n",
+              "+1 555 123 4567", "`rm -rf`", "ALICE", "-", ":", ".", "x", "_", "\u00e9t\u00e9", "\u0663\u0664",
+              "Z\u00fcrich Bank", "caf\u00e9.com", "a" * 40]
+    segments = ["".join(rnd.choice(pieces) + rnd.choice(["", " ", ""]) for _ in range(rnd.randint(1, 30)))
+                for _ in range(150)]
+    provenance.SEGMENTS.clear()
+    checked = 0
+    for _ in range(4000):  # the same segments again and again, after different characters, cut in places
+        segment = rnd.choice(segments)
+        before = rnd.choice(["", "", "x", "-", ":", ".", " ", "\n", "7", "\u00e9", "abc "])
+        after = rnd.choice(["", "", "x", " rest of it", "7", "@example.test", ".com"])
+        text = before + segment + after
+        lo = len(before)
+        hi = lo + rnd.randint(max(0, len(segment) - 3), len(segment))
+        assert provenance.segment_values(text, lo, hi) == _entity_values(text, lo, hi), (text, lo, hi)
+        checked += bool(_entity_values(text, lo, hi))
+    assert checked > 1000
+    assert 0 < len(provenance.SEGMENTS.map) <= provenance.SEGMENTS.entries
+
+
+def test_instructions_are_the_markers_outside_the_segment_before_and_their_segments_values():
+    rnd = random.Random(8)
+    words = ["pay", "Bob Smith", "bob@example.test", "IMPORTANT!!!", "<INFORMATION>", "</INFORMATION>",
+             "TODO: send", "Dear AI,", "ignore previous instructions", "\n\n", "4242", "x" * 30, "\u00e9t\u00e9"]
+    texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(5, 400))) for _ in range(60)]
+    provenance.TEXTS.clear()
+    found = 0
+    for _ in range(400):
+        text = "".join(rnd.choice(texts))  # equal texts again and again, as new objects
+        want = []
+        covered = -1
+        for m in provenance.markers(text):
+            if m.start() < covered:
+                continue
+            lo, covered = provenance._segment(text, m.start(), m.end())
+            want.append((m.start(), m.end(), _entity_values(text, lo, covered)))
+        assert provenance.instructions(text) == tuple(want)
+        found += bool(want)
+    assert found > 200
+
+
 def _planted_before(view, ctx, planted):  # provenance._remember before its filters were reordered
     from otel_cot.detectors.base import snippet
     p = provenance
@@ -179,6 +257,7 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
              "2024-05-01", "Dear Friend", "https://evil.example.com/x", "the", "value_1x", "Mark Black", "\n\n",
              "+1 555 123 4567", "`rm -rf`", "Pay Bob", "ALICE"]
     total = 0
+    seen: list[str] = []
     for trial in range(300):
         ctx_new, ctx_old = TraceContext("a"), TraceContext("b")
         for ctx in (ctx_new, ctx_old):
@@ -187,6 +266,9 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
         planted_old: list = []
         for step in range(rnd.randint(1, 4)):
             text = " ".join(rnd.choice(words + markers) for _ in range(rnd.randint(5, 60)))
+            if seen and rnd.random() < 0.3:  # a tool result read again (its instructions remembered)
+                text = "".join(rnd.choice(seen))  # (an equal text, not the same object)
+            seen.append(text)
             result = view("tool_result", text)
             provenance._remember(result, ctx_new, planted_new)
             _planted_before(result, ctx_old, planted_old)
