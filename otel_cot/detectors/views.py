@@ -52,6 +52,19 @@ class SpanRecord:
     end_time_ns: int = 0
     parent_span_id: str | None = None
 
+    @classmethod
+    def of(cls, trace_id: str, span_id: str, name: str, attributes: Mapping[str, Any], start_time_ns: int,
+           end_time_ns: int, parent_span_id: str | None) -> "SpanRecord":
+        """``SpanRecord(...)`` with every field given, at a quarter of the cost: the instance dict is set at
+        once instead of field by field through the frozen ``__setattr__`` (the collector makes one record
+        per span). Such a dict is not shared-key, so it is larger: fine for a record, which the engine
+        does not keep (its views keep the attributes, not the record)."""
+        record = object.__new__(cls)
+        object.__setattr__(record, "__dict__", {
+            "trace_id": trace_id, "span_id": span_id, "name": name, "attributes": attributes,
+            "start_time_ns": start_time_ns, "end_time_ns": end_time_ns, "parent_span_id": parent_span_id})
+        return record
+
 
 def _text(value: Any) -> str:
     if value is None:
