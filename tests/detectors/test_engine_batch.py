@@ -93,6 +93,25 @@ def test_slow_detector_in_a_batch_is_timed_out_and_the_batch_goes_on():
     engine.close()
 
 
+def test_a_run_abandoned_mid_view_resumes_after_the_stuck_detector_among_those_that_read_the_view():
+    class Skipped(Always):  # reads another kind: not in this view's run, but it has a detector index
+        id, kinds = "test.skipped", frozenset({"user"})
+
+    class Later(Always):
+        id = "test.later"
+
+    slow = SlowOn(f"{2:016x}")
+    engine = Engine([Skipped(), Always(), slow, Later()], timeout_s=0.05, max_timeouts=5)
+    got = summary(engine.process_many(spans(4)))
+    assert [[d for d, _, _ in found] for found in got] == [
+        ["test.always", "test.slow_on", "test.later"], ["test.always", "test.slow_on", "test.later"],
+        ["test.always", "test.later"], ["test.always", "test.slow_on", "test.later"]]
+    assert engine.stats.timeouts["test.slow_on"] == 1 and engine.stats.findings == 11
+    slow.release.set()
+    assert slow.returned.wait(5)
+    engine.close()
+
+
 def test_detector_disabled_after_repeated_timeouts_in_one_batch():
     class Hang:
         id, version, categories = "test.hang", "1", ("x",)
