@@ -198,10 +198,12 @@ class Engine:
         disabled = stats.disabled
         windowed = self._windowed
         results: list[list[Finding]] = []
+        ctx: TraceContext | None = None
         for trace_id, views in jobs:
-            ctx = self._context(trace_id)
-            mark_seen = ctx.mark_seen
-            add = ctx.add
+            if ctx is None or ctx.trace_id != trace_id:  # a trace's spans come together: one look-up for them
+                ctx = self._context(trace_id)
+                mark_seen = ctx.mark_seen
+                add = ctx.add
             out: list[Finding] = []
             results.append(out)
             for view in views:
@@ -245,7 +247,7 @@ class Engine:
         while batch.job < len(jobs):
             trace_id, views = jobs[batch.job]
             ctx = batch.ctx
-            if ctx is None:
+            if ctx is None or ctx.trace_id != trace_id:  # kept from the previous job when it is the same trace
                 ctx = batch.ctx = self._context(trace_id)
             out = batch.results[batch.job]
             while batch.view < len(views):
@@ -290,7 +292,6 @@ class Engine:
                 batch.next = None
             batch.job += 1
             batch.view = 0
-            batch.ctx = None
 
     def _windowed(self, view: SpanView) -> SpanView:
         """``view`` as kept in the trace's window: without its span's large attributes (see the class)."""
