@@ -188,3 +188,19 @@ def test_consecutive_spans_of_a_trace_share_one_state_look_up_and_each_trace_kee
         assert [found[0][2] for found in got] == ["seen 0", "seen 1", "seen 2", "seen 0", "seen 1", "seen 2",
                                                   "seen 3"]
         engine.close()
+
+
+def test_the_window_drops_exactly_the_attributes_over_the_limit_of_every_type():
+    from otel_cot.detectors.engine import WINDOW_ATTRIBUTE_CHARS as LIMIT
+
+    attrs = {semconv.GEN_AI_TOOL_NAME: "x", semconv.GEN_AI_TOOL_CALL_ARGUMENTS: "{}", "at": "a" * LIMIT,
+             "over": "a" * (LIMIT + 1), "n": 7, "ok": True, "list": ("abc",) * 10,
+             "long list": ("abcdefghij",) * (LIMIT // 10 + 1), "bytes": b"b" * (LIMIT + 1)}
+    for order in (list(attrs), list(reversed(attrs))):  # the first large value found anywhere in the mapping
+        engine = Engine([Always()], timeout_s=None)
+        record = SpanRecord(trace_id="c" * 32, span_id="1" * 16, name="execute_tool x",
+                            attributes={k: attrs[k] for k in order})
+        engine.process_many([record])
+        (kept,) = engine._traces["c" * 32].views
+        assert set(kept.attributes) == {semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ARGUMENTS, "at", "n",
+                                        "ok", "list"}
