@@ -198,12 +198,10 @@ class Engine:
         disabled = stats.disabled
         windowed = self._windowed
         results: list[list[Finding]] = []
-        ctx: TraceContext | None = None
         for trace_id, views in jobs:
-            if ctx is None or ctx.trace_id != trace_id:  # a trace's spans come together: one look-up for them
-                ctx = self._context(trace_id)
-                mark_seen = ctx.mark_seen
-                add = ctx.add
+            ctx = self._context(trace_id)
+            mark_seen = ctx.mark_seen
+            add = ctx.add
             out: list[Finding] = []
             results.append(out)
             for view in views:
@@ -247,7 +245,7 @@ class Engine:
         while batch.job < len(jobs):
             trace_id, views = jobs[batch.job]
             ctx = batch.ctx
-            if ctx is None or ctx.trace_id != trace_id:  # kept from the previous job when it is the same trace
+            if ctx is None:
                 ctx = batch.ctx = self._context(trace_id)
             out = batch.results[batch.job]
             while batch.view < len(views):
@@ -292,6 +290,7 @@ class Engine:
                 batch.next = None
             batch.job += 1
             batch.view = 0
+            batch.ctx = None
 
     def _windowed(self, view: SpanView) -> SpanView:
         """``view`` as kept in the trace's window: without its span's large attributes (see the class)."""

@@ -171,25 +171,6 @@ def test_window_keeps_small_attributes_only_and_memory_stays_bounded():
     assert held < 5_000_000, held  # each span's 50 KB history would be 7.5 MB in the 50 windows
 
 
-def test_consecutive_spans_of_a_trace_share_one_state_look_up_and_each_trace_keeps_its_own():
-    for timeout in (None, 2.0):
-        reads = []
-
-        def clock():
-            reads.append(1)
-            return 0.0
-
-        engine = Engine([Always()], timeout_s=timeout, clock=clock)
-        records = sorted(spans(6), key=lambda r: r.trace_id)  # b b b a a a -> two runs ...
-        records.append(records[0])  # ... and b again: a third
-        got = summary(engine.process_many(records))
-        assert len(reads) == 3
-        # "seen n": the views of the same trace judged before (each trace's window is its own)
-        assert [found[0][2] for found in got] == ["seen 0", "seen 1", "seen 2", "seen 0", "seen 1", "seen 2",
-                                                  "seen 3"]
-        engine.close()
-
-
 def test_the_window_drops_exactly_the_attributes_over_the_limit_of_every_type():
     from otel_cot.detectors.engine import WINDOW_ATTRIBUTE_CHARS as LIMIT
 
