@@ -61,15 +61,23 @@ def parse_arguments(text: str | None) -> Any:
     if not text:
         return None
     body = text.strip()
-    m = _CALL_PREFIX.match(body)
-    if m and body.endswith(")"):
-        body = body[m.end():-1]
-    if not body.startswith(("{", "[")):
+    if not body.startswith(("{", "[")):  # (a body starting so has no "name(" prefix)
+        m = _CALL_PREFIX.match(body)
+        if m and body.endswith(")"):
+            body = body[m.end():-1]
+        if not body.startswith(("{", "[")):
+            return None
+    try:  # json.loads(body) without its three Python frames: the value from the body's first character,
+        value, end = _SCAN_JSON(body, 0)
+    except (StopIteration, ValueError):
         return None
-    try:
-        return json.loads(body)
-    except ValueError:
+    if end != len(body) and body[end:].strip(_JSON_SPACE):  # then only JSON's whitespace may follow it
         return None
+    return value
+
+
+_SCAN_JSON = json.JSONDecoder().scan_once  # (what json.loads runs with its default arguments)
+_JSON_SPACE = " \t\n\r"  # the whitespace json.loads allows around a value
 
 
 def leaf_values(value: Any, limit: int = 500) -> Iterator[str]:
@@ -199,7 +207,7 @@ def split_commands(command: str) -> list[list[str]]:
     Quoting is honoured (``shlex``); heredoc bodies and unparsable pieces are skipped line by line.
     A line without quotes, escapes, comments or operators is split on whitespace directly, one with
     operators but none of the others into runs of operators and of other characters (what shlex would give,
-    without its per-character loop), and the last few commands' results are remembered.
+    without its per-character loop), and the results of recent commands are remembered.
     """
     return [list(argv) for argv in simple_commands(command)]
 
@@ -208,13 +216,18 @@ def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
     """:func:`split_commands` as tuples (the remembered answer itself: no copy)."""
     cached = _SPLIT_CACHE.get(command)
     if cached is None:
-        cached = tuple(tuple(argv) for argv in _split_commands(command))
+        if command.isprintable() and _SHELL_SPECIAL.search(command) is None:
+            # one line of plain words: printable text holds no whitespace but " " (no line break, tab or
+            # carriage return), so str.split() splits it where shlex would
+            words = command.split()
+            cached = (tuple(words),) if words else ()
+        else:
+            cached = tuple(tuple(argv) for argv in _split_commands(command))
         if len(command) <= _SPLIT_CACHE_MAX_CHARS:
             if len(_SPLIT_CACHE) >= _SPLIT_CACHE_SIZE:
-                try:  # oldest first; another thread may be trimming at the same time
-                    _SPLIT_CACHE.pop(next(iter(_SPLIT_CACHE)), None)
-                except (RuntimeError, StopIteration):
-                    pass
+                # emptied when full (as name_matches' answers): dropping the oldest entry one at a time
+                # cost every new command ~0.3 us (an iterator over a dict whose front keeps being deleted)
+                _SPLIT_CACHE.clear()
             _SPLIT_CACHE[command] = cached
     return cached
 
@@ -268,6 +281,8 @@ _WRAPPERS = {"sudo", "command", "exec", "nohup", "time", "env", "nice", "doas", 
 
 def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
     """Drop ``sudo``/``env X=1``/``xargs`` prefixes and leading variable assignments."""
+    if argv and argv[0] not in _WRAPPERS and "=" not in argv[0]:  # nothing to drop (an assignment has "=")
+        return argv
     i = 0
     while i < len(argv):
         tok = argv[i]

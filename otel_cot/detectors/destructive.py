@@ -55,25 +55,25 @@ class DestructiveActionDetector:
     kinds = frozenset({KIND_TOOL_RESULT, KIND_TOOL_CALL})  # the engine skips the others
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
-        injected = planted(view, ctx)
-        created: dict | None = ctx.memo.get(self.id)
-        if created is None:  # (not setdefault: that would build the default on every call)
-            created = ctx.memo[self.id] = {"values": {}, "pending": False}
         if view.kind == KIND_TOOL_RESULT:
-            if created["pending"]:
+            planted(view, ctx)  # (reads the result for planted instructions, if prompt_injection has not)
+            created = ctx.memo.get(self.id)
+            if created is not None and created["pending"]:  # the result of a creating call
                 for m in _ID_IN_RESULT.finditer(view.text, 0, 20_000):  # (as on view.text[:20_000], no copy)
                     _remember(created, m.group(1))
-            created["pending"] = False
+                created["pending"] = False
             return ()
         if view.kind != KIND_TOOL_CALL:
             return ()
         facts = facts_of(view)
         if facts.command is not None:
-            return [self._finding(view, sev, why, ev) for sev, why, ev in judge_command(facts.command, facts.commands)]
+            judged = judge_command(facts.command, facts.commands)
+            return [self._finding(view, sev, why, ev) for sev, why, ev in judged] if judged else ()
         name = tool_name(view)
         creates, deletes = _verbs(name) if name else (False, False)
         if not (creates or deletes):
             return ()
+        created = self._created(ctx)
         values = [v for v in facts.leaves if v.strip()]
         if creates and not deletes:
             for v in values:
@@ -84,6 +84,7 @@ class DestructiveActionDetector:
             return ()
         if values and any(v.lower() in created["values"] for v in values):
             return ()  # removes what the agent itself made in this trace
+        injected = planted(view, ctx)
         hit = match(injected, values) if injected else None
         if hit is not None:
             return [self._finding(view, "high",
@@ -95,6 +96,14 @@ class DestructiveActionDetector:
                                   f"tool '{name}' deletes data and nothing the user said asks for a deletion",
                                   f"{name}({(view.arguments or '')[:200]})")]
         return ()
+
+    def _created(self, ctx: TraceContext) -> dict:
+        """What the agent created in this trace (values named by creating calls) and whether a creating
+        call's result is still to come."""
+        created: dict | None = ctx.memo.get(self.id)
+        if created is None:  # (not setdefault: that would build the default on every call)
+            created = ctx.memo[self.id] = {"values": {}, "pending": False}
+        return created
 
     def _finding(self, view: SpanView, severity: Severity, why: str, evidence: str,
                  related: str | None = None) -> Finding:
@@ -126,13 +135,23 @@ def judge_command(command: str, commands: Sequence[Sequence[str]] | None = None)
         argv = strip_wrappers(argv)
         if not argv:
             continue
-        verdict = _judge_argv(argv)
-        if verdict is not None:
-            out.append((verdict[0], verdict[1], " ".join(argv)[:240]))
+        prog = argv[0].rpartition("/")[2]  # (posixpath.basename)
+        if prog in JUDGED_PROGRAMS or prog.startswith("mkfs."):
+            verdict = _judge_argv(argv)
+            if verdict is not None:
+                out.append((verdict[0], verdict[1], " ".join(argv)[:240]))
         # commands given to a shell as a string: bash -c "...", sh -c '...'
-        if posixpath.basename(argv[0]) in ("bash", "sh", "zsh") and "-c" in argv[1:-1]:
+        elif prog in _SHELLS and "-c" in argv[1:-1]:
             out.extend(judge_command(argv[argv.index("-c") + 1]))
     return out
+
+
+# Every program _judge_argv can judge destructive (it returns None for any other, and for "mkfs.*"): a
+# command running none of them is not read further. The shells are read for their -c string.
+JUDGED_PROGRAMS = frozenset({"rm", "git", "chmod", "mkfs", "wipefs", "shred", "dd", "aws", "gcloud", "az", "doctl",
+                             "flyctl", "heroku", "kubectl", "terraform", "docker", "podman", "dropdb", "setenforce",
+                             "ufw", "systemctl", "claude"})
+_SHELLS = frozenset({"bash", "sh", "zsh"})
 
 
 def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:
@@ -149,7 +168,7 @@ def _flags(args: Sequence[str]) -> tuple[set[str], list[str]]:
 
 
 def _judge_argv(argv: Sequence[str]) -> tuple[Severity, str] | None:
-    prog = posixpath.basename(argv[0])
+    prog = argv[0].rpartition("/")[2]  # (posixpath.basename)
     args = argv[1:]
     flags, operands = _flags(args)
     if prog == "rm":

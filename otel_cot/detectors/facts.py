@@ -1,11 +1,12 @@
 """What the detectors read out of one view, worked out once per view instead of once per detector.
 
 ``facts_of(view)`` gives the view's :class:`ViewFacts`: its tool-call arguments parsed as JSON and their
-leaf values, the shell command it runs and that command split into simple commands, the file it edits,
-the patch it carries, its lowered text. Each is computed the first time a detector asks and kept on the
-object, so the prompt-injection, destructive-action, reward-hacking and deception detectors (and the
-guard) that all ask about the same tool call parse its arguments once. The view's compiled text scan is
-shared the same way inside :mod:`otel_cot.textscan` (one scan per text object).
+leaf values, the shell command it runs, that command split into simple commands and whether it runs
+tests, the file it edits, the patch it carries, its lowered text. Each is computed the first time a
+detector asks and kept on the object, so the prompt-injection, destructive-action, reward-hacking and
+deception detectors (and the guard) that all ask about the same tool call parse its arguments once. The
+view's compiled text scan is shared the same way inside :mod:`otel_cot.textscan` (one scan per text
+object).
 
 The facts of the last view asked about are kept (views are frozen, so they are a function of the view;
 its identity is checked, so a later object at the same address cannot be confused with it). A detector
@@ -20,6 +21,7 @@ from typing import Any
 from .arguments import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
     simple_commands
 from .base import SpanView
+from .test_talk import TEST_RUN
 
 _UNSET: Any = object()
 MAX_SPLIT_CHARS = 100_000  # a command longer than this is split on its first 100,000 characters
@@ -28,12 +30,12 @@ MAX_SPLIT_CHARS = 100_000  # a command longer than this is split on its first 10
 class ViewFacts:
     """One view's derived facts, each computed on first use (see the module)."""
 
-    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_edit", "_patch", "_patches",
-                 "_lower")
+    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_runs_tests", "_edit", "_patch",
+                 "_patches", "_lower")
 
     def __init__(self, view: SpanView) -> None:
         self.view = view
-        self._arguments = self._leaves = self._command = self._commands = _UNSET
+        self._arguments = self._leaves = self._command = self._commands = self._runs_tests = _UNSET
         self._edit = self._patch = self._patches = self._lower = _UNSET
 
     @property
@@ -75,6 +77,14 @@ class ViewFacts:
             command = self.command
             self._commands = simple_commands(command[:MAX_SPLIT_CHARS]) if command else ()
         return self._commands
+
+    @property
+    def runs_tests(self) -> bool:
+        """Whether :attr:`command` runs tests (``test_talk.TEST_RUN`` finds a test runner in it)."""
+        if self._runs_tests is _UNSET:
+            command = self.command
+            self._runs_tests = command is not None and TEST_RUN.search(command) is not None
+        return self._runs_tests
 
     @property
     def edit(self) -> Edit | None:

@@ -118,9 +118,11 @@ class SecretExposureDetector:
         return out
 
     def _remember_codes(self, view: SpanView, ctx: TraceContext) -> None:
-        codes: list[tuple[str, str, str]] = ctx.memo.setdefault(self.id, [])
         if not may_hold_code(view.text):
             return
+        codes: list[tuple[str, str, str]] | None = ctx.memo.get(self.id)
+        if codes is None:  # (made only for a result that may state a code; _exfiltration reads None as none)
+            codes = ctx.memo[self.id] = []
         for m in CODE.finditer(view.text):
             value = m.group("code") or m.group("pw")
             kind = "one-time/security code" if m.group("code") else "password"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from otel_cot.detectors import reward_hacking
 from _helpers import view
 from otel_cot.detectors import provenance
+from otel_cot.detectors.arguments import parse_arguments
 from otel_cot.detectors.arithmetic import blank_fences, equals_signs
 from otel_cot.detectors.base import TraceContext
 from otel_cot.detectors.gaming_code import walk_nodes
@@ -191,3 +193,94 @@ def test_planted_values_are_those_the_filters_found_in_their_first_order():
             assert planted_new == planted_old, text
         total += len(planted_new)
     assert total > 300
+
+
+def _parse_arguments_before(text):  # arguments.parse_arguments when it called json.loads
+    if not text:
+        return None
+    body = text.strip()
+    m = re.match(r"^\s*[-*]?\s*([\w.\-]+)\(", body)
+    if m and body.endswith(")"):
+        body = body[m.end():-1]
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _random_json(rnd: random.Random, depth: int = 0):
+    leaves = [1, -2.5e3, True, None, "pytest -q", "a\nb", "\u00e9\x01", "", float("nan")]
+    if depth > 2 or rnd.random() < 0.4:
+        return rnd.choice(leaves)
+    if rnd.random() < 0.5:
+        return [_random_json(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
+    return {rnd.choice(["command", "cmd", "path", "é"]): _random_json(rnd, depth + 1) for _ in range(rnd.randint(0, 3))}
+
+
+def test_parse_arguments_is_json_loads_of_the_body():
+    rnd = random.Random(12)
+    junk = ["", "", " ", "\t", "\n", "\x0c", "\u00a0", "x", "}", "]", ",", "\ufeff", "bash(", ")"]
+    texts = ['{"command": "pytest -q"}', '{"a": 1} x', '{"a": ', "[1] \x0c", "bash({\"command\": \"ls\"})", "",
+             "{\"a\": [1, {\"b\": null}]}\n", "\ufeff{}"]
+    for _ in range(30_000):
+        text = json.dumps(_random_json(rnd), ensure_ascii=rnd.random() < 0.5)
+        if rnd.random() < 0.3:
+            text = text[:rnd.randint(0, len(text))]  # truncated, as stored traces cut arguments
+        texts.append(rnd.choice(junk) + text + rnd.choice(junk))
+        # a "name(args)" rendering, the arguments padded inside it
+        texts.append(f"bash({rnd.choice(junk)}{text}{rnd.choice(junk)}{rnd.choice(junk)})")
+    parsed = 0
+    for text in texts:
+        expected = _parse_arguments_before(text)
+        got = parse_arguments(text)
+        assert repr(got) == repr(expected), repr(text)  # (repr: NaN is not equal to itself)
+        parsed += expected is not None
+    assert 2_000 < parsed < len(texts) - 2_000  # both answers, many times
+
+
+def test_passed_is_the_passed_run_search_where_no_failure_was_found():
+    # deception and reward_hacking ask PASSED_RUN only of outputs FAILED_RUN finds nothing in; there its
+    # lookahead never fails, and test_talk.passed runs the pattern without it
+    from otel_cot import textscan
+    from otel_cot.detectors.test_talk import FAILED_RUN, PASSED_ANYWHERE, PASSED_RUN, passed
+
+    assert PASSED_ANYWHERE.pattern != PASSED_RUN.pattern and PASSED_ANYWHERE.flags == PASSED_RUN.flags
+    rnd = random.Random(6)
+    pieces = ["1 passed", "12 passed", " passed", "passed", "0 passed", "failed", "FAILED", "Failed", "xfailed",
+              "failedx", " failed", "1 failed", "2 errors", "error", "OK", "ok", "O\u212a", "All tests passed",
+              "all TESTS passed", " ", " ", "\n", "\t", "in 0.01s", "=", "x", "9", "\u00e9", "AssertionError"]
+    outputs = ["1 passed in 0.01s " * 5, "3 passed, 1 failed", "OK\n", "All tests passed!\n1 failed"]
+    outputs += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(30_000)]
+    asked = shown = 0
+    for name in ("hyperscan", "re2", "python", "off"):
+        textscan.use_backend(name)
+        try:
+            for output in outputs:
+                if FAILED_RUN.search(output):
+                    continue
+                expected = PASSED_RUN.search(output) is not None
+                assert passed(output) == expected, (name, output)
+                asked += 1
+                shown += expected
+        finally:
+            textscan.use_backend(None)
+    assert shown > 5_000 and asked - shown > 5_000
+
+
+def test_strip_wrappers_drops_what_it_dropped_before():
+    # its nothing-to-drop return against its loop: behind a leading "nohup" (a wrapper without options) the
+    # loop drops that word and then reads the rest exactly as the call without it would
+    from otel_cot.detectors.arguments import strip_wrappers
+
+    rnd = random.Random(13)
+    words = ["sudo", "env", "X=1", "_A=", "1X=2", "=x", "a=b", "nice", "-n", "-u", "xargs", "time", "rm", "-rf", "/",
+             "pytest", "git", "é=1", "command", "doas", "nohup", "exec", "A-B=1"]
+    fast = 0
+    for _ in range(30_000):
+        argv = tuple(rnd.choice(words) for _ in range(rnd.randint(1, 6)))
+        expected = tuple(strip_wrappers(("nohup",) + argv))
+        assert tuple(strip_wrappers(argv)) == expected and tuple(strip_wrappers(list(argv))) == expected, argv
+        fast += strip_wrappers(argv) is argv
+    assert fast > 10_000

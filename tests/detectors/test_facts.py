@@ -8,6 +8,7 @@ from otel_cot.detectors import Engine, actions, facts
 from otel_cot.detectors.actions import CI_PATH, Edit, leaf_values, parse_arguments, patch_edits, split_commands
 from otel_cot.detectors.base import Finding, SpanView, TraceContext, make_finding
 from otel_cot.detectors.facts import facts_of
+from otel_cot.detectors.test_talk import TEST_RUN
 
 
 PATCH = "*** Begin Patch\n*** Update File: tests/test_x.py\n-    assert f(2) == 4\n+    pass\n*** End Patch"
@@ -63,6 +64,7 @@ def test_facts_equal_what_each_detector_computed_before():
         assert list(f.leaves) == list(leaf_values(parse_arguments(v.arguments or v.text))), v
         assert f.command == command, v
         assert [list(a) for a in f.commands] == (split_commands(command) if command else []), v
+        assert f.runs_tests == bool(TEST_RUN.search(command or "")), v  # what reward_hacking and deception read
         assert f.edit == (Edit(*edit) if edit else None), v
         assert f.patch == patch, v
         assert f.patches == patch_edits(patch), v
@@ -71,6 +73,7 @@ def test_facts_equal_what_each_detector_computed_before():
         assert actions.shell_command(v) == f.command and actions.file_edit(v) == f.edit
         assert actions.patch_text(v) == f.patch
     assert any(facts_of(v).edit for v in VIEWS) and any(facts_of(v).patches for v in VIEWS)
+    assert [facts_of(v).runs_tests for v in VIEWS].count(True) == 2
     assert CI_PATH.search(facts_of(VIEWS[13]).patches[0][0])
 
 

@@ -76,3 +76,17 @@ def test_results_are_copies_and_cache_is_bounded() -> None:
     split_commands("x" * (arguments._SPLIT_CACHE_MAX_CHARS + 1))
     assert len(arguments._SPLIT_CACHE) <= arguments._SPLIT_CACHE_SIZE
     assert all(len(k) <= arguments._SPLIT_CACHE_MAX_CHARS for k in arguments._SPLIT_CACHE)
+
+
+def test_one_printable_line_of_words_splits_as_shlex_does() -> None:
+    # the fast path for a printable command without special characters: str.split(), whose whitespace is
+    # never printable except " " (checked over every code point)
+    assert all(not c.isprintable() for c in map(chr, range(0x110000)) if c.isspace() and c != " ")
+    rnd = random.Random(11)
+    pool = list("abrmf-./*~$=_0129") + [" ", " ", "  ", "é", "\u00a0", "\u2003", "\u3000", "pytest ", "tests/test_1.py"]
+    printable = 0
+    for _ in range(20_000):
+        command = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 30)))
+        printable += command.isprintable()
+        assert split_commands(command) == _reference(command), repr(command)
+    assert printable > 5_000
