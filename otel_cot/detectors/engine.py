@@ -231,9 +231,9 @@ class Engine:
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
         """Judge ``batch`` from where it stands, on the timeout thread: every detector call is announced in
-        ``progress`` (its index and start), and its results are committed under its lock only if the
-        waiting thread has not abandoned the call in the meantime; an abandoned worker returns without
-        touching anything. The waiter resumes an abandoned run after the call it abandoned
+        ``progress`` and its results are committed only if the worker takes the announcement back before
+        the waiting thread takes it to abandon the call (see :class:`_Progress`); an abandoned worker returns
+        without touching anything. The waiter resumes an abandoned run after the call it abandoned
         (``batch.next``), so the worker need not record its position call by call."""
         runs = self._runs_by_kind()
         stats = self.stats
@@ -241,7 +241,8 @@ class Engine:
         windowed = self._windowed
         jobs = batch.jobs
         monotonic = time.monotonic
-        lock = progress.lock
+        live = progress.live
+        call = 0
         while batch.job < len(jobs):
             trace_id, views = jobs[batch.job]
             ctx = batch.ctx
@@ -270,19 +271,18 @@ class Engine:
                 for index, det_id, detect in run:
                     if index < start or (disabled and det_id in disabled):
                         continue
-                    progress.call = (index, monotonic())
+                    call += 1
+                    live[call] = (index, monotonic())
                     try:
                         results = detect(view, ctx)
                         results = list(results) if results else ()
                     except Exception:  # a detector bug must never cost the span
                         self._failed(det_id)
                         results = ()
-                    with lock:
-                        if progress.abandoned:
-                            return
-                        progress.call = None
-                        if results:
-                            found.extend(results)
+                    if live.pop(call, None) is None:  # the waiter took it first: this call was abandoned
+                        return
+                    if results:
+                        found.extend(results)
                 out.extend(found)
                 stats.findings += len(found)
                 ctx.add(windowed(view))
@@ -323,12 +323,12 @@ class Engine:
                 future.result(timeout=poll)
                 return None
             except FutureTimeout:
-                with progress.lock:
-                    call = progress.call
-                    if call is None or time.monotonic() - call[1] < self.timeout_s:
-                        continue
-                    progress.abandoned = True
-                index = call[0]
+                now = time.monotonic()
+                overran = [n for n, (_, started) in progress.live.copy().items() if now - started >= self.timeout_s]
+                taken = progress.live.pop(overran[0], None) if overran else None
+                if taken is None:  # no call in progress has overrun, or it has just returned
+                    continue
+                index = taken[0]
                 det_id = self._det_id(self.detectors[index])
                 self.stats.timeouts[det_id] += 1
                 logger.warning("detector %s timed out after %.2fs; its findings for this span are dropped",
@@ -365,13 +365,14 @@ class _Batch:
 
 
 class _Progress:
-    """Which detector call a worker is in (``call``: its index and start, or None between calls), read by
-    the waiting thread to blame the one that overran. ``lock`` orders the worker's commit of a call's
-    results against the waiter's decision to abandon that call: exactly one of them wins."""
+    """The detector call a worker is in: ``live`` maps the call's number (unique within the run) to
+    ``(detector index, start)`` while the call runs; the waiting thread reads it to blame a call that
+    overran. Whoever pops the entry first owns the call: the worker when the call returns (it commits the
+    results and goes on), or the waiter when the call overran (it abandons the call, and the worker, when
+    it returns, finds the entry gone and stops). ``dict.pop`` is atomic (one C call under the GIL; a
+    critical section on free-threaded builds), so exactly one of them wins, without a lock per call."""
 
-    __slots__ = ("call", "abandoned", "lock")
+    __slots__ = ("live",)
 
     def __init__(self) -> None:
-        self.call: tuple[int, float] | None = None
-        self.abandoned = False
-        self.lock = threading.Lock()
+        self.live: dict[int, tuple[int, float]] = {}
