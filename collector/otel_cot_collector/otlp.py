@@ -107,8 +107,12 @@ def _check_logs(req: Any) -> Checked:
                          "log record(s) rejected: trace_id must be empty or 16 bytes, span_id empty or 8")
 
 
+_ZERO_TRACE_ID, _ZERO_SPAN_ID = bytes(16), bytes(8)
+
+
 def _bad_span(sp: Any) -> bool:
-    return (len(sp.trace_id) != 16 or len(sp.span_id) != 8 or not any(sp.trace_id) or not any(sp.span_id)
+    trace_id, span_id = sp.trace_id, sp.span_id
+    return (len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID
             or len(sp.parent_span_id) not in (0, 8))
 
 

@@ -139,12 +139,18 @@ class Pipeline:
             return
         if signal is otlp.TRACES:
             req = ExportTraceServiceRequest.FromString(data)
-            for rs in req.resource_spans:
-                for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        self.grouper.add(SpanRef(rs, ss, span, row_id))
-                        self._held[row_id] = self._held.get(row_id, 0) + 1
-            if row_id not in self._held:
+            add = self.grouper.add
+            held = 0
+            try:
+                for rs in req.resource_spans:
+                    for ss in rs.scope_spans:
+                        for span in ss.spans:
+                            add(SpanRef(rs, ss, span, row_id))
+                            held += 1
+            finally:  # the spans already in the grouper leave with their traces, even if this failed
+                if held:
+                    self._held[row_id] = held
+            if not held:
                 done.append(row_id)
             return
         entries = self._entry.get(signal.name)

@@ -95,7 +95,7 @@ class Engine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
-        self._runs: tuple[tuple, dict[str, list[tuple[str, Any]]]] = ((), {})  # see _work_inline
+        self._runs: tuple[tuple, dict[str, list[tuple[int, str, Any]]]] = ((), {})  # see _runs_by_kind
         textscan.warm()  # the detectors' compiled matcher, built here rather than inside a detector call
 
     # --- public API ---------------------------------------------------------------------------
@@ -175,17 +175,25 @@ class Engine:
     def _det_id(detector: Detector) -> str:
         return getattr(detector, "id", type(detector).__name__)
 
+    def _runs_by_kind(self) -> dict[str, list[tuple[int, str, Any]]]:
+        """Per view kind: ``(index, id, detect)`` of the detectors that read it, in order (a detector that
+        declares kinds skips the others); kept while the detectors' ids, detect methods and kinds stay the
+        ones it was made from, filled in per kind by :meth:`_run_for`."""
+        signature = tuple([(getattr(d, "id", type(d).__name__), d.detect, getattr(d, "kinds", None))
+                           for d in self.detectors])
+        if self._runs[0] != signature:
+            self._runs = (signature, {})
+        return self._runs[1]
+
+    def _run_for(self, runs: dict[str, list[tuple[int, str, Any]]], kind: str) -> list[tuple[int, str, Any]]:
+        run = runs[kind] = [(index, det_id, detect) for index, (det_id, detect, reads) in enumerate(self._runs[0])
+                            if reads is None or kind in reads]
+        return run
+
     def _work_inline(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
         """``_work`` without a timeout thread: on the caller's thread, nothing to resume or race with, so
         the run's position lives in local variables (the same steps, in the same order, per view)."""
-        detectors = self.detectors
-        # per view kind: (id, detect) of the detectors that read it (a detector that declares kinds skips the
-        # others), kept while the detectors' ids, detect methods and kinds stay the ones it was made from
-        signature = tuple([(getattr(d, "id", type(d).__name__), d.detect, getattr(d, "kinds", None))
-                           for d in detectors])
-        if self._runs[0] != signature:
-            self._runs = (signature, {})
-        runs: dict[str, list[tuple[str, Any]]] = self._runs[1]
+        runs = self._runs_by_kind()
         stats = self.stats
         disabled = stats.disabled
         windowed = self._windowed
@@ -204,13 +212,11 @@ class Engine:
                 if not (view.text or view.tool):
                     add(windowed(view))
                     continue
-                kind = view.kind
-                run = runs.get(kind)
+                run = runs.get(view.kind)
                 if run is None:
-                    run = runs[kind] = [(det_id, detect) for det_id, detect, reads in signature
-                                        if reads is None or kind in reads]
+                    run = self._run_for(runs, view.kind)
                 found = len(out)
-                for det_id, detect in run:
+                for _, det_id, detect in run:
                     if disabled and det_id in disabled:
                         continue
                     try:
@@ -225,19 +231,18 @@ class Engine:
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
         """Judge ``batch`` from where it stands, on the timeout thread: every detector call is announced in
-        ``progress``, and its results are committed under its lock only if the waiting thread has not
-        abandoned the call in the meantime; an abandoned worker returns without touching anything."""
-        detectors = self.detectors
-        ids = [self._det_id(d) for d in detectors]
-        calls = [d.detect for d in detectors]
-        n = len(detectors)
-        reads = [getattr(d, "kinds", None) for d in detectors]  # a detector that declares kinds skips others
-        skips: dict[str, tuple[bool, ...]] = {}
+        ``progress`` and its results are committed only if the worker takes the announcement back before
+        the waiting thread takes it to abandon the call (see :class:`_Progress`); an abandoned worker returns
+        without touching anything. The waiter resumes an abandoned run after the call it abandoned
+        (``batch.next``), so the worker need not record its position call by call."""
+        runs = self._runs_by_kind()
         stats = self.stats
         disabled = stats.disabled
+        windowed = self._windowed
         jobs = batch.jobs
         monotonic = time.monotonic
-        lock = progress.lock
+        live = progress.live
+        call = 0
         while batch.job < len(jobs):
             trace_id, views = jobs[batch.job]
             ctx = batch.ctx
@@ -246,48 +251,41 @@ class Engine:
             out = batch.results[batch.job]
             while batch.view < len(views):
                 view = views[batch.view]
-                if batch.next is None:  # a fresh view
+                start = batch.next
+                if start is None:  # a fresh view
                     key = dedupe_key(view)
                     if key is not None and not ctx.mark_seen(key):
                         batch.view += 1
                         continue
                     stats.views += 1
                     if not (view.text or view.tool):
-                        ctx.add(self._windowed(view))
+                        ctx.add(windowed(view))
                         batch.view += 1
                         continue
-                    batch.next = 0
+                    start = batch.next = 0
                     batch.found = []
                 found = batch.found
-                skip = skips.get(view.kind)
-                if skip is None:
-                    skip = skips[view.kind] = tuple(r is not None and view.kind not in r for r in reads)
-                index = batch.next
-                while index < n:
-                    det_id = ids[index]
-                    if skip[index] or (disabled and det_id in disabled):
-                        index += 1
-                        batch.next = index
+                run = runs.get(view.kind)
+                if run is None:
+                    run = self._run_for(runs, view.kind)
+                for index, det_id, detect in run:
+                    if index < start or (disabled and det_id in disabled):
                         continue
-                    progress.started = monotonic()
-                    progress.index = index
+                    call += 1
+                    live[call] = (index, monotonic())
                     try:
-                        results = calls[index](view, ctx)
+                        results = detect(view, ctx)
                         results = list(results) if results else ()
                     except Exception:  # a detector bug must never cost the span
                         self._failed(det_id)
                         results = ()
-                    index += 1
-                    with lock:
-                        if progress.abandoned:
-                            return
-                        progress.index = -1
-                        if results:
-                            found.extend(results)
-                        batch.next = index
+                    if live.pop(call, None) is None:  # the waiter took it first: this call was abandoned
+                        return
+                    if results:
+                        found.extend(results)
                 out.extend(found)
                 stats.findings += len(found)
-                ctx.add(self._windowed(view))
+                ctx.add(windowed(view))
                 batch.view += 1
                 batch.next = None
             batch.job += 1
@@ -325,11 +323,12 @@ class Engine:
                 future.result(timeout=poll)
                 return None
             except FutureTimeout:
-                with progress.lock:
-                    index, started = progress.index, progress.started
-                    if index < 0 or time.monotonic() - started < self.timeout_s:
-                        continue
-                    progress.abandoned = True
+                now = time.monotonic()
+                overran = [n for n, (_, started) in progress.live.copy().items() if now - started >= self.timeout_s]
+                taken = progress.live.pop(overran[0], None) if overran else None
+                if taken is None:  # no call in progress has overrun, or it has just returned
+                    continue
+                index = taken[0]
                 det_id = self._det_id(self.detectors[index])
                 self.stats.timeouts[det_id] += 1
                 logger.warning("detector %s timed out after %.2fs; its findings for this span are dropped",
@@ -366,14 +365,14 @@ class _Batch:
 
 
 class _Progress:
-    """Which detector call a worker is in (``index`` -1: none), read by the waiting thread to blame the one
-    that overran. ``lock`` orders the worker's commit of a call's results against the waiter's decision
-    to abandon that call: exactly one of them wins."""
+    """The detector call a worker is in: ``live`` maps the call's number (unique within the run) to
+    ``(detector index, start)`` while the call runs; the waiting thread reads it to blame a call that
+    overran. Whoever pops the entry first owns the call: the worker when the call returns (it commits the
+    results and goes on), or the waiter when the call overran (it abandons the call, and the worker, when
+    it returns, finds the entry gone and stops). ``dict.pop`` is atomic (one C call under the GIL; a
+    critical section on free-threaded builds), so exactly one of them wins, without a lock per call."""
 
-    __slots__ = ("index", "started", "abandoned", "lock")
+    __slots__ = ("live",)
 
     def __init__(self) -> None:
-        self.index = -1
-        self.started = 0.0
-        self.abandoned = False
-        self.lock = threading.Lock()
+        self.live: dict[int, tuple[int, float]] = {}

@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from otel_cot import semconv
 from otel_cot.detectors import Engine, Finding, SpanRecord
 from otel_cot.detectors.base import SpanView, TraceContext, make_finding
@@ -156,11 +158,12 @@ def test_a_detector_that_declares_kinds_is_called_on_those_only():
     assert picky.seen == ["tool_call", "tool_call"]
 
 
-def test_detectors_changed_between_calls_are_the_ones_that_run():
-    # the inline run keeps, between calls, which detectors read each view kind: it must follow the engine's
+@pytest.mark.parametrize("timeout", [None, 2.0], ids=["inline", "thread"])
+def test_detectors_changed_between_calls_are_the_ones_that_run(timeout):
+    # the engine keeps, between calls, which detectors read each view kind: it must follow the engine's
     # detector list, a detect method replaced on an instance, and a detector's kinds
     picky, greedy = _Reads("picky", frozenset({"tool_call"})), _Reads("greedy", None)
-    engine = Engine([picky], timeout_s=None)
+    engine = Engine([picky], timeout_s=timeout)
     views = [SpanView(kind="tool_call", text="x", tool="bash", span_id="1"), SpanView(kind="user", text="hi")]
     engine.process_views("t1", views)
     assert picky.seen == ["tool_call"]

@@ -93,6 +93,25 @@ def test_slow_detector_in_a_batch_is_timed_out_and_the_batch_goes_on():
     engine.close()
 
 
+def test_a_run_abandoned_mid_view_resumes_after_the_stuck_detector_among_those_that_read_the_view():
+    class Skipped(Always):  # reads another kind: not in this view's run, but it has a detector index
+        id, kinds = "test.skipped", frozenset({"user"})
+
+    class Later(Always):
+        id = "test.later"
+
+    slow = SlowOn(f"{2:016x}")
+    engine = Engine([Skipped(), Always(), slow, Later()], timeout_s=0.05, max_timeouts=5)
+    got = summary(engine.process_many(spans(4)))
+    assert [[d for d, _, _ in found] for found in got] == [
+        ["test.always", "test.slow_on", "test.later"], ["test.always", "test.slow_on", "test.later"],
+        ["test.always", "test.later"], ["test.always", "test.slow_on", "test.later"]]
+    assert engine.stats.timeouts["test.slow_on"] == 1 and engine.stats.findings == 11
+    slow.release.set()
+    assert slow.returned.wait(5)
+    engine.close()
+
+
 def test_detector_disabled_after_repeated_timeouts_in_one_batch():
     class Hang:
         id, version, categories = "test.hang", "1", ("x",)
@@ -150,3 +169,19 @@ def test_window_keeps_small_attributes_only_and_memory_stays_bounded():
     held = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     assert held < 5_000_000, held  # each span's 50 KB history would be 7.5 MB in the 50 windows
+
+
+def test_the_window_drops_exactly_the_attributes_over_the_limit_of_every_type():
+    from otel_cot.detectors.engine import WINDOW_ATTRIBUTE_CHARS as LIMIT
+
+    attrs = {semconv.GEN_AI_TOOL_NAME: "x", semconv.GEN_AI_TOOL_CALL_ARGUMENTS: "{}", "at": "a" * LIMIT,
+             "over": "a" * (LIMIT + 1), "n": 7, "ok": True, "list": ("abc",) * 10,
+             "long list": ("abcdefghij",) * (LIMIT // 10 + 1), "bytes": b"b" * (LIMIT + 1)}
+    for order in (list(attrs), list(reversed(attrs))):  # the first large value found anywhere in the mapping
+        engine = Engine([Always()], timeout_s=None)
+        record = SpanRecord(trace_id="c" * 32, span_id="1" * 16, name="execute_tool x",
+                            attributes={k: attrs[k] for k in order})
+        engine.process_many([record])
+        (kept,) = engine._traces["c" * 32].views
+        assert set(kept.attributes) == {semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ARGUMENTS, "at", "n",
+                                        "ok", "list"}

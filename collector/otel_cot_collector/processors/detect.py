@@ -38,15 +38,8 @@ _EVENT = semconv.GEN_AI_EVALUATION_RESULT_EVENT
 
 
 def span_record(span: Any) -> SpanRecord:
-    return SpanRecord(
-        trace_id=span.trace_id.hex(),
-        span_id=span.span_id.hex(),
-        name=span.name,
-        attributes=otlp.attributes_of(span.attributes),
-        start_time_ns=span.start_time_unix_nano,
-        end_time_ns=span.end_time_unix_nano,
-        parent_span_id=span.parent_span_id.hex() or None,
-    )
+    return SpanRecord.of(span.trace_id.hex(), span.span_id.hex(), span.name, otlp.attributes_of(span.attributes),
+                         span.start_time_unix_nano, span.end_time_unix_nano, span.parent_span_id.hex() or None)
 
 
 class _ProtobufSpans:

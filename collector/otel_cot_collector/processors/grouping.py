@@ -108,19 +108,59 @@ factory = Factory(kind="processor", type="group_by_trace", config=GroupByTraceCo
                   signals=("traces",), first=True)
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SPAN_HEADS: dict[int, bytes] = {}  # payload length -> the tag and length of a ScopeSpans.spans field
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: its tag, the payload's length as a varint, the payload."""
+    return bytes(((number << 3) | 2,)) + _varint(len(payload)) + payload
+
+
+def _scope_spans(scope: Any, spans: list[Any]) -> bytes:
+    parts = [_field(1, scope.scope.SerializeToString())]
+    heads = _SPAN_HEADS
+    for span in spans:
+        data = span.SerializeToString()
+        head = heads.get(len(data))
+        if head is None:
+            head = b"\x12" + _varint(len(data))
+            if len(heads) < 65536:
+                heads[len(data)] = head
+        parts.append(head)
+        parts.append(data)
+    if scope.schema_url:
+        parts.append(_field(3, scope.schema_url.encode()))
+    return b"".join(parts)
+
+
 def request_of(refs: list[SpanRef]) -> bytes:
-    """One ExportTraceServiceRequest for ``refs``, keeping each span with its original resource and scope."""
+    """One serialized ExportTraceServiceRequest for ``refs``, keeping each span with its original resource
+    and scope: the bytes ``ExportTraceServiceRequest`` would give for resource_spans {resource, schema_url,
+    scope_spans {scope, schema_url, spans}} (a differential test holds them equal), framed here from each
+    message's own serialization, so the spans are not copied into a new request first."""
     by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
     for ref in refs:
-        entry = by_resource.setdefault(id(ref.resource), (ref.resource, {}))
-        entry[1].setdefault(id(ref.scope), (ref.scope, []))[1].append(ref.span)
-    req = ExportTraceServiceRequest()
+        entry = by_resource.get(id(ref.resource))
+        if entry is None:
+            entry = by_resource[id(ref.resource)] = (ref.resource, {})
+        scoped = entry[1].get(id(ref.scope))
+        if scoped is None:
+            scoped = entry[1][id(ref.scope)] = (ref.scope, [])
+        scoped[1].append(ref.span)
+    out = []
     for rs, scopes in by_resource.values():
-        out_rs = req.resource_spans.add(schema_url=rs.schema_url)
-        out_rs.resource.CopyFrom(rs.resource)
-        for ss, spans in scopes.values():
-            out_ss = out_rs.scope_spans.add(schema_url=ss.schema_url)
-            out_ss.scope.CopyFrom(ss.scope)
-            out_ss.spans.extend(spans)
-    return req.SerializeToString()
-
+        body = [_field(1, rs.resource.SerializeToString())]
+        body.extend(_field(2, _scope_spans(ss, spans)) for ss, spans in scopes.values())
+        if rs.schema_url:
+            body.append(_field(3, rs.schema_url.encode()))
+        out.append(_field(1, b"".join(body)))
+    return b"".join(out)
