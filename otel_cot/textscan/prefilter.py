@@ -150,7 +150,10 @@ class _Scan:
         if backend is None:
             self.state, self.may, self.covered = None, frozenset(), 0
         else:
-            self.state = backend.scan(shadow(text)) if backend.reads_text else None  # type: ignore[arg-type]
+            if backend.reads_text:  # (an ASCII text's shadow is its bytes: ``shadow``'s first case, inlined)
+                self.state = backend.scan(text.encode("ascii") if text.isascii() else shadow(text))  # type: ignore[union-attr]
+            else:
+                self.state = None
             self.may = backend.may_set(self.state)
             self.covered = backend.count
 
@@ -170,7 +173,9 @@ def _scan_of(text: str) -> _Scan:
             _LAST = entry
             return entry
     entry = _Scan(text, registry.current())
-    _remember_scan(entry, cache)
+    cache.insert(0, entry)  # (``_remember_scan``, inlined: once per new text)
+    del cache[_CACHED_TEXTS:]
+    _LAST = entry
     return entry
 
 
