@@ -74,10 +74,13 @@ class _Registry:
             return self.backend
 
     def use(self, name: str | None) -> None:
-        global _LAST
+        global _LAST, _MIN_SCAN
         with self.lock:
             self.choice = name
             self.backend = None
+            # (the old backend's floor would send the new one's shorter texts to ``re`` until a longer text
+            # rebuilt it; the lowest floor asks the first text of any backend's length, which builds it)
+            _MIN_SCAN = MIN_SCAN
         self.local = threading.local()
         _LAST = _Scan(None, None)  # (a text scanned before is scanned again, by the new backend)
 
