@@ -244,3 +244,31 @@ def test_no_keyed_rules_gate_is_joined_over_a_backreference():
     assert re.search(r"(?:zzz(q))|(?:(a)x\1)", text) is None  # what a joined gate would answer
     assert _gate(pack.rules) is None
     assert [f.explanation for f in pack.detect(view("tool_call", text), TraceContext("t"))] == ["[two] two"]
+
+
+_ASSERTION_PIECES = ["assert f(1, 2) == 3", "assertEqual(g(4), 5)", "assert_eq!(h(6), 7);", "assertEquals(8, k(9))",
+                     "assertThat(1, m(2))", "expect(n(3)).toBe(4)", "self.assertEqual(x(1),", "== 3", ") ==",
+                     "assert", "expect", "1 passed in 0.01s", "FAILED tests/test_a.py::test_b", "def f(x):",
+                     "return x", "(a)", "  ", "\n", "y" * 40]
+
+
+def test_the_assertions_gate_rejects_only_texts_without_assertions():
+    from otel_cot import textscan
+    from otel_cot.detectors.expected_values import assertions, may_assert
+
+    rnd = random.Random(7)
+    texts = ["".join(rnd.choice(_ASSERTION_PIECES) + rnd.choice(" \n") for _ in range(rnd.randint(1, 8)))
+             for _ in range(3_000)]
+    try:
+        for backend in ("hyperscan", "re2", "python"):
+            textscan.use_backend(backend)
+            rejected = 0
+            for text in texts:
+                if not may_assert(text):
+                    rejected += 1
+                    assert list(assertions(text, scanned=True)) == [], (backend, text)
+            if backend != "python":  # (the pure-Python backend skips texts under 512 characters)
+                assert rejected > 100
+                assert not may_assert("1 passed in 0.01s " * 5)
+    finally:
+        textscan.use_backend(None)
