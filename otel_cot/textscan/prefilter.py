@@ -175,7 +175,10 @@ def _scan_of(text: str) -> _Scan:
         if entry.text is text:
             _LAST = entry
             return entry
-    entry = _Scan(text, registry.current())
+    backend = registry.backend  # (``registry.current()``'s lock-free check, inlined)
+    if backend is None or registry.built != len(registry.supersets):
+        backend = registry.current()
+    entry = _Scan(text, backend)
     cache.insert(0, entry)  # (``_remember_scan``, inlined: once per new text)
     del cache[_CACHED_TEXTS:]
     _LAST = entry
