@@ -24,6 +24,9 @@ _ASSERT_EQUAL = textscan.compile(r"\bassert(?:Equal|Equals|_equal|_eq!?)\s*\(\s*
 _ASSERT_EXPECTED_FIRST = textscan.compile(r"\bassert(?:Equals|Same|That)\s*\(\s*")
 # expect(f(args)).toBe(expected) (Jest, Vitest)
 _EXPECT = textscan.compile(r"\bexpect\s*\(\s*[A-Za-z_$][\w.$]*\s*\(")
+# The four above as one pattern: a text it cannot match holds none of their matches
+_ANY_ASSERTION = textscan.compile("|".join(f"(?:{p.pattern})" for p in (_EQ_AFTER_CALL, _ASSERT_EQUAL,
+                                                                        _ASSERT_EXPECTED_FIRST, _EXPECT)))
 _MATCHER = re.compile(r"\s*\)\s*\.\s*(?:toBe|toEqual|toStrictEqual)\s*\(\s*")
 _SIMPLE_LITERAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|True|False|None|true|false|null|"
                              r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
@@ -174,6 +177,12 @@ def assertions(text: str, scanned: bool = False) -> Iterable[tuple[tuple[str, ..
         args = _split_args(text[m.end():end - 1]) if expected is not None else ()
         if args:
             yield args, _norm(expected)  # type: ignore[arg-type]
+
+
+def may_assert(text: str) -> bool:
+    """False only when :func:`assertions` finds nothing in ``text`` (one lookup in the text's scan, for a
+    view's text the compiled scan has read, instead of a search per assertion pattern)."""
+    return _ANY_ASSERTION.may_match(text)
 
 
 def remember(text: str, oracle: dict[tuple[str, ...], str], scanned: bool = False) -> None:

@@ -147,7 +147,9 @@ class RewardHackingDetector:
             return found
         if view.kind in _TEST_SOURCES:
             # (a tool result's text has been scanned for prompt_injection, which reads every one first)
-            expected_values.remember(view.text, self._oracle(ctx), scanned=view.kind == KIND_TOOL_RESULT)
+            scanned = view.kind == KIND_TOOL_RESULT
+            if not scanned or expected_values.may_assert(view.text):
+                expected_values.remember(view.text, self._oracle(ctx), scanned=scanned)
             if view.kind == KIND_TOOL_RESULT:
                 self._remember_test_file(view, ctx)
                 return self._passing_run(view, view.text, ctx)

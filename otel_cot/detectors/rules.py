@@ -18,7 +18,8 @@ A pack file::
 
 The patterns of a view kind's rules without ``keywords`` are joined into one alternation, so a view is
 scanned once per kind whatever the number of rules. A rule with ``keywords`` fires only on a text that
-contains one of them. Every pattern is compiled with :func:`otel_cot.textscan.compile`: it joins the
+contains one of them; a view kind's keyed rules are asked about a text only when one pattern joining
+theirs may match it. Every pattern is compiled with :func:`otel_cot.textscan.compile`: it joins the
 multi-pattern matcher that scans each view's text once for all detectors, so a text no rule can match
 costs no regex pass at all (Python's ``re`` runs where a rule may match; it has no catastrophic cases for
 these shapes as long as rules avoid nested quantifiers; pack authors are responsible for that).
@@ -110,14 +111,15 @@ class RulePackDetector:
         self.rules = list(rules)
         self.categories = tuple(sorted({r.category for r in self.rules}))
         self._by_kind: dict[str, tuple[textscan.Prefiltered, list[Rule]]] = {}
-        self._keyed: dict[str, list[tuple[Rule, textscan.Prefiltered]]] = {}
+        # per kind: the keyed rules, and one pattern that matches wherever any of them does (None: none)
+        self._keyed: dict[str, tuple[textscan.Prefiltered | None, list[tuple[Rule, textscan.Prefiltered]]]] = {}
         compiled = {id(r): _compile(r) for r in self.rules if r.keywords}  # once, whatever its kinds
         for kind in KNOWN_KINDS:
             here = [r for r in self.rules if kind in r.kinds]
             always = [r for r in here if not r.keywords]
             keyed = [(r, compiled[id(r)]) for r in here if r.keywords]
             if keyed:
-                self._keyed[kind] = keyed
+                self._keyed[kind] = (_gate([r for r, _ in keyed]), keyed)
             if always:
                 alternatives = [f"(?P<r{i}>{_body(rule)})" for i, rule in enumerate(always)]
                 self._by_kind[kind] = (textscan.compile("|".join(alternatives), re.IGNORECASE), always)
@@ -138,8 +140,9 @@ class RulePackDetector:
                     continue
                 seen.add(index)
                 self._add(out, rules[index], view, match)
-        keyed = self._keyed.get(view.kind)
-        if keyed:
+        gated = self._keyed.get(view.kind)
+        if gated is not None and (gated[0] is None or gated[0].may_match(text)):
+            keyed = gated[1]
             lower: str | None = None
             for rule, regex in keyed:
                 match = regex.search(text)  # a rule fires when it matches and the text has a keyword
@@ -166,6 +169,20 @@ def _body(rule: Rule) -> str:
 
 def _compile(rule: Rule) -> textscan.Prefiltered:
     return textscan.compile(_body(rule), re.IGNORECASE)
+
+
+def _gate(rules: Sequence[Rule]) -> textscan.Prefiltered | None:
+    """One pattern joining ``rules``' patterns: a text it cannot match (one lookup in the text's scan) no
+    rule of them can match, which spares a search per rule. None for fewer than two rules, or when a rule
+    has groups: joined, a backreference would read another rule's group."""
+    if len(rules) < 2:
+        return None
+    try:
+        if any(re.compile(_body(rule), re.IGNORECASE).groups for rule in rules):
+            return None
+        return textscan.compile("|".join(f"(?:{_body(rule)})" for rule in rules), re.IGNORECASE)
+    except re.error:  # (e.g. a rule's inline global flag, allowed only at the start of a pattern)
+        return None
 
 
 def load_rule_pack(source: str | os.PathLike[str] | Mapping[str, Any]) -> RulePackDetector:

@@ -223,7 +223,8 @@ class HyperscanBackend:
                 scratch = self._local.main
             except AttributeError:
                 scratch = self._local.main = self._scratch(db)
-            db.scan(shadow, match_event_handler=_add_id, context=found, scratch=scratch)
+            # (positional: the binding parses keywords at ~0.2 µs a call, a tenth of a short text's scan)
+            db.scan(shadow, _add_id, 0, found, scratch)
         return [shadow, found, None]
 
     def may_set(self, state: Any) -> Container[int]:
@@ -270,7 +271,7 @@ class HyperscanBackend:
         ``lo + 1`` reads the character at ``lo``.)"""
         db = self._span_db(index, ascii)
         ends: list[int] = []
-        db.scan(shadow[lo:hi][::-1], match_event_handler=_add_end, context=ends, scratch=self._scratch(db))
+        db.scan(shadow[lo:hi][::-1], _add_end, 0, ends, self._scratch(db))
         ends.sort(reverse=True)
         return [hi - e for e in ends]
 

@@ -74,10 +74,13 @@ class _Registry:
             return self.backend
 
     def use(self, name: str | None) -> None:
-        global _LAST
+        global _LAST, _MIN_SCAN
         with self.lock:
             self.choice = name
             self.backend = None
+            # (the old backend's floor would send the new one's shorter texts to ``re`` until a longer text
+            # rebuilt it; the lowest floor asks the first text of any backend's length, which builds it)
+            _MIN_SCAN = MIN_SCAN
         self.local = threading.local()
         _LAST = _Scan(None, None)  # (a text scanned before is scanned again, by the new backend)
 
@@ -150,7 +153,10 @@ class _Scan:
         if backend is None:
             self.state, self.may, self.covered = None, frozenset(), 0
         else:
-            self.state = backend.scan(shadow(text)) if backend.reads_text else None  # type: ignore[arg-type]
+            if backend.reads_text:  # (an ASCII text's shadow is its bytes: ``shadow``'s first case, inlined)
+                self.state = backend.scan(text.encode("ascii") if text.isascii() else shadow(text))  # type: ignore[union-attr]
+            else:
+                self.state = None
             self.may = backend.may_set(self.state)
             self.covered = backend.count
 
@@ -169,8 +175,13 @@ def _scan_of(text: str) -> _Scan:
         if entry.text is text:
             _LAST = entry
             return entry
-    entry = _Scan(text, registry.current())
-    _remember_scan(entry, cache)
+    backend = registry.backend  # (``registry.current()``'s lock-free check, inlined)
+    if backend is None or registry.built != len(registry.supersets):
+        backend = registry.current()
+    entry = _Scan(text, backend)
+    cache.insert(0, entry)  # (``_remember_scan``, inlined: once per new text)
+    del cache[_CACHED_TEXTS:]
+    _LAST = entry
     return entry
 
 

@@ -178,3 +178,97 @@ def test_whether_a_run_was_of_all_tests_is_judged_at_its_output():
             assert [f.mechanism for f in run(RewardHackingDetector(), views)] == expected, (command, views)
     harness = [impossible, call("bash", command="pytest -q -k x "), view("tool_result", "4 passed", tool="test_harness")]
     assert [f.mechanism for f in run(RewardHackingDetector(), harness)] == ["pass_after_impossible"]
+
+
+_RULE_PIECES = ["drop table users", "DROP DATABASE x", "truncate t;", "db.users.drop()", "delete from t;",
+                "DELETE FROM logs \"", "rm -rf --no-preserve-root /", "continue-on-error: true",
+                "allow_failure: true", "pytest -q || true", "npm test || exit 0", "StrictHostKeyChecking=no",
+                "verify = False", "NODE_TLS_REJECT_UNAUTHORIZED='0'", "--disable-web-security", "drop", "delete",
+                "verify", "||", "pytest tests/test_1.py -q", "echo hello", "ls -la", "{\"command\": \"", "\"}",
+                "x" * 40, "\n"]
+
+
+def _findings(detector, text: str) -> list:
+    return [(f.explanation, f.evidence) for f in detector.detect(view("tool_call", text, tool="bash"), TraceContext("t"))]
+
+
+def test_the_keyed_rules_gate_finds_what_the_rules_find_without_it():
+    from otel_cot import textscan
+    from otel_cot.detectors.rules import builtin_rule_packs
+
+    gated = builtin_rule_packs()[0]
+    ungated = builtin_rule_packs()[0]
+    ungated._keyed = {kind: (None, keyed) for kind, (_, keyed) in ungated._keyed.items()}
+    assert gated._keyed["tool_call"][0] is not None
+    rnd = random.Random(43)
+    texts = [" ".join(rnd.choice(_RULE_PIECES) for _ in range(rnd.randint(1, 6))) for _ in range(3_000)]
+    try:
+        for backend in ("hyperscan", "re2", "python"):
+            textscan.use_backend(backend)
+            fired = 0
+            for text in texts:
+                expected = _findings(ungated, text)
+                assert _findings(gated, text) == expected, (backend, text)
+                fired += bool(expected)
+            assert fired > 500  # (the pieces make the rules fire)
+    finally:
+        textscan.use_backend(None)
+
+
+def test_the_keyed_rules_gate_rejects_a_plain_command_after_a_backend_switch():
+    """(After the pure-Python backend, whose texts are 512 characters or more, a compiled backend scans
+    40-character texts again.)"""
+    from otel_cot import textscan
+    from otel_cot.detectors.rules import builtin_rule_packs
+
+    gate = builtin_rule_packs()[0]._keyed["tool_call"][0]
+    try:
+        for backend in ("python", "hyperscan", "python", "re2"):
+            textscan.use_backend(backend)
+            assert gate.may_match('{"command": "psql -c \'drop table users\'"}')
+        assert not gate.may_match('{"command": "pytest tests/test_0.py -q"}')
+    finally:
+        textscan.use_backend(None)
+
+
+def test_no_keyed_rules_gate_is_joined_over_a_backreference():
+    """Joined, ``(a)x\\1`` of the second rule would read the first rule's group."""
+    import re
+
+    from otel_cot.detectors.rules import load_rule_pack
+
+    pack = load_rule_pack({"pack": "p", "rules": [
+        {"id": "one", "category": "c", "patterns": ["zzz(q)"], "keywords": ["zzz"]},
+        {"id": "two", "category": "c", "patterns": [r"(a)x\1"], "keywords": ["a"]}]})
+    text = "a long enough text to be scanned whole: axa"
+    assert re.search(r"(?:zzz(q))|(?:(a)x\1)", text) is None  # what a joined gate would answer
+    assert pack._keyed["tool_call"][0] is None  # (no gate: each rule is searched)
+    assert [f.explanation for f in pack.detect(view("tool_call", text), TraceContext("t"))] == ["[two] two"]
+
+
+_ASSERTION_PIECES = ["assert f(1, 2) == 3", "assertEqual(g(4), 5)", "assert_eq!(h(6), 7);", "assertEquals(8, k(9))",
+                     "assertThat(1, m(2))", "expect(n(3)).toBe(4)", "self.assertEqual(x(1),", "== 3", ") ==",
+                     "assert", "expect", "1 passed in 0.01s", "FAILED tests/test_a.py::test_b", "def f(x):",
+                     "return x", "(a)", "  ", "\n", "y" * 40]
+
+
+def test_the_assertions_gate_rejects_only_texts_without_assertions():
+    from otel_cot import textscan
+    from otel_cot.detectors.expected_values import assertions, may_assert
+
+    rnd = random.Random(7)
+    texts = ["".join(rnd.choice(_ASSERTION_PIECES) + rnd.choice(" \n") for _ in range(rnd.randint(1, 8)))
+             for _ in range(3_000)]
+    try:
+        for backend in ("hyperscan", "re2", "python"):
+            textscan.use_backend(backend)
+            rejected = 0
+            for text in texts:
+                if not may_assert(text):
+                    rejected += 1
+                    assert list(assertions(text, scanned=True)) == [], (backend, text)
+            if backend != "python":  # (the pure-Python backend skips texts under 512 characters)
+                assert rejected > 100
+                assert not may_assert("1 passed in 0.01s " * 5)
+    finally:
+        textscan.use_backend(None)
