@@ -3,9 +3,11 @@ reopened queue (after a crash) still holds."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
-from otel_cot_collector.store import QueueFull, Store
+from otel_cot_collector.store import CHECKPOINT_BYTES, PAGE_SIZE, SCHEMA, QueueFull, Store
 
 TRACES, LOGS = 1, 2
 
@@ -78,3 +80,39 @@ def test_a_reopened_queue_holds_everything_that_was_not_moved_or_sent(tmp_path):
         assert add(again, b"n") > done  # ids are never reused
     finally:
         again.close()
+
+
+def _pragma(store: Store, name: str) -> object:
+    return store._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_a_new_queue_has_large_pages_and_checkpoints_the_log_every_few_mebibytes(tmp_path):
+    s = Store(str(tmp_path / "q"), 1 << 24)
+    try:
+        assert _pragma(s, "page_size") == PAGE_SIZE == 65536
+        assert _pragma(s, "wal_autocheckpoint") * PAGE_SIZE == CHECKPOINT_BYTES
+        assert (_pragma(s, "journal_mode"), _pragma(s, "synchronous")) == ("wal", 2)  # 2: FULL
+        big = bytes(range(256)) * 1000  # a blob over several pages
+        row = add(s, big)
+        assert s.read_inbox(0, 1) == [(row, TRACES, big)]
+    finally:
+        s.close()
+
+
+def test_a_queue_made_with_small_pages_keeps_them_and_its_rows(tmp_path):
+    directory = tmp_path / "q"
+    directory.mkdir()
+    old = sqlite3.connect(directory / "queue.sqlite3", isolation_level=None)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(SCHEMA)
+    old.execute("INSERT INTO inbox (signal, data) VALUES (?, ?)", (TRACES, b"queued before"))
+    old.close()
+    s = Store(str(directory), 1000)
+    try:
+        assert _pragma(s, "page_size") == 4096
+        assert _pragma(s, "wal_autocheckpoint") == CHECKPOINT_BYTES // 4096
+        assert [data for _, _, data in s.read_inbox(0, 10)] == [b"queued before"]
+        assert s.bytes == len(b"queued before")
+    finally:
+        s.close()
