@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+import otel_cot_collector.store as store_module
 from otel_cot_collector.store import CHECKPOINT_BYTES, PAGE_SIZE, SCHEMA, QueueFull, Store
 
 TRACES, LOGS = 1, 2
@@ -116,3 +117,24 @@ def test_a_queue_made_with_small_pages_keeps_them_and_its_rows(tmp_path):
         assert s.bytes == len(b"queued before")
     finally:
         s.close()
+
+
+def test_a_decoded_request_is_handed_to_the_pipeline_once_within_its_memory_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "DECODED_BYTES", 25)
+    s = Store(str(tmp_path / "q"), 1000)
+    try:
+        decoded = [object() for _ in range(3)]
+        rows = [s.append(TRACES, b"x" * 10, d).result(timeout=10) for d in decoded]
+        plain = add(s, b"plain")
+        # the first two fit in 25 bytes, the third does not; a row appended without one has none
+        assert [s.take_decoded(r) for r in rows] == [decoded[0], decoded[1], None]
+        assert s.take_decoded(rows[0]) is None and s.take_decoded(plain) is None
+        again = s.append(TRACES, b"y" * 10, decoded[2]).result(timeout=10)  # room again once taken
+        assert s.take_decoded(again) is decoded[2]
+    finally:
+        s.close()
+    reopened = Store(str(tmp_path / "q"), 1000)
+    try:
+        assert reopened.take_decoded(rows[0]) is None and len(reopened.read_inbox(0, 10)) == 5
+    finally:
+        reopened.close()
