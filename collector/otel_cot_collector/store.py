@@ -35,7 +35,8 @@ CREATE INDEX IF NOT EXISTS outbox_by_exporter ON outbox (exporter, id);
 
 PAGE_SIZE = 65536  # SQLite's largest
 CHECKPOINT_BYTES = 4 * 1024 * 1024
-DECODED_BYTES = 64 * 1024 * 1024  # requests (as queued bytes) whose decoded form is kept for the pipeline
+DECODED_BYTES = 16 * 1024 * 1024  # requests (as queued bytes) whose decoded form is kept for the pipeline;
+# decoded, a request takes ~2.7 times its bytes in memory (upb), so this holds at most ~45 MiB
 
 
 class QueueFull(Exception):
@@ -51,7 +52,7 @@ class Store:
         self.path = os.path.join(directory, "queue.sqlite3")
         self.max_bytes = max_bytes
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # takes effect only while the file is new  # takes effect only while the file is new
+        self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # takes effect only while the file is new
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
