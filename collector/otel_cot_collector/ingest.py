@@ -71,7 +71,7 @@ class Ingest:
         if checked.items:
             data = body if not is_json and not checked.rejected else req.SerializeToString()
             try:
-                fut = self.store.append(signal.code, data)
+                fut = self.store.append(signal.code, data, req)  # req is not used here after this
             except QueueFull as exc:
                 self.refuse(transport, "queue_full")
                 return Outcome(FULL, f"queue full, retry later: {exc}")

@@ -113,11 +113,12 @@ class Pipeline:
         rows: list[Row] = []
         worked = False
         if not self.grouper.full:
+            take_decoded = self.store.take_decoded
             for row_id, code, data in self.store.read_inbox(self.cursor, 64):
                 self.cursor = row_id
                 worked = True
                 try:
-                    self._handle(row_id, otlp.BY_CODE.get(code), data, done, rows)
+                    self._handle(row_id, otlp.BY_CODE.get(code), data, take_decoded(row_id), done, rows)
                 except Exception:
                     # Forward unprocessed rather than lose or retry forever what the receiver accepted.
                     logger.exception("processing failed; forwarding the request unprocessed",
@@ -132,13 +133,16 @@ class Pipeline:
         self.tick()
         return worked
 
-    def _handle(self, row_id: int, signal: otlp.Signal | None, data: bytes, done: list[int],
+    def _handle(self, row_id: int, signal: otlp.Signal | None, data: bytes, decoded: Any, done: list[int],
                 rows: list[Row]) -> None:
+        """``decoded``: ``data`` as the receiver decoded it (the store hands it over), or None."""
         if signal is None or not self.exporters[signal.name]:
             done.append(row_id)
             return
+        if type(decoded) is not signal.request:
+            decoded = None
         if signal is otlp.TRACES:
-            req = ExportTraceServiceRequest.FromString(data)
+            req = ExportTraceServiceRequest.FromString(data) if decoded is None else decoded
             add = self.grouper.add
             held = 0
             try:
@@ -155,7 +159,7 @@ class Pipeline:
             return
         entries = self._entry.get(signal.name)
         if entries:
-            req = signal.request.FromString(data)
+            req = signal.request.FromString(data) if decoded is None else decoded
             changed = False
             for _, entry in entries:
                 changed = bool(entry(req)) or changed

@@ -7,6 +7,7 @@ import pytest
 from inprocess_support import DESTRUCTIVE, EXPORTER, HARMLESS, Harness, config, log_request, span_id, trace_request
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_cot import semconv
 from otel_cot_collector import otlp
@@ -140,3 +141,27 @@ def test_no_detect_means_no_annotation(harness):
     h.pipeline.step(force=True)
     assert semconv.COT_FLAGGED not in attrs(h.spans()[span_id(1)])
     assert h.outbox(otlp.TRACES, EXPORTER)
+
+
+def test_the_pipeline_uses_the_request_the_receiver_decoded_instead_of_decoding_the_row_again(harness):
+    h = harness()
+    data = trace_request((1, 1, HARMLESS))
+    handed = ExportTraceServiceRequest.FromString(trace_request((1, 2, HARMLESS)))  # told apart by its span
+    row = h.store.append(otlp.TRACES.code, data, handed).result(timeout=10)
+    h.pipeline.step(force=True)
+    assert set(h.spans()) == {span_id(2)}
+    assert h.store.take_decoded(row) is None  # handed over once
+
+
+def test_a_handed_over_request_gives_the_same_outbox_bytes_as_decoding_the_row(harness):
+    requests = [(otlp.TRACES, trace_request((1, 1, DESTRUCTIVE), (2, 2, HARMLESS))),
+                (otlp.TRACES, trace_request((1, 3, HARMLESS), (3, 4, DESTRUCTIVE))),
+                (otlp.LOGS, log_request({"tool_name": "Bash", "tool_parameters": "git push -f origin main"}))]
+    outboxes = []
+    for hand_over in (False, True):
+        h = harness(logs=["detect"])
+        for signal, data in requests:
+            h.store.append(signal.code, data, signal.request.FromString(data) if hand_over else None).result(10)
+        h.pipeline.step(force=True)
+        outboxes.append((h.outbox(otlp.TRACES), h.outbox(otlp.LOGS)))
+    assert outboxes[0] == outboxes[1] and outboxes[0][0] and outboxes[0][1]

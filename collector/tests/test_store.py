@@ -3,9 +3,12 @@ reopened queue (after a crash) still holds."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
-from otel_cot_collector.store import QueueFull, Store
+import otel_cot_collector.store as store_module
+from otel_cot_collector.store import CHECKPOINT_BYTES, PAGE_SIZE, SCHEMA, QueueFull, Store
 
 TRACES, LOGS = 1, 2
 
@@ -78,3 +81,60 @@ def test_a_reopened_queue_holds_everything_that_was_not_moved_or_sent(tmp_path):
         assert add(again, b"n") > done  # ids are never reused
     finally:
         again.close()
+
+
+def _pragma(store: Store, name: str) -> object:
+    return store._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_a_new_queue_has_large_pages_and_checkpoints_the_log_every_few_mebibytes(tmp_path):
+    s = Store(str(tmp_path / "q"), 1 << 24)
+    try:
+        assert _pragma(s, "page_size") == PAGE_SIZE == 65536
+        assert _pragma(s, "wal_autocheckpoint") * PAGE_SIZE == CHECKPOINT_BYTES
+        assert (_pragma(s, "journal_mode"), _pragma(s, "synchronous")) == ("wal", 2)  # 2: FULL
+        big = bytes(range(256)) * 1000  # a blob over several pages
+        row = add(s, big)
+        assert s.read_inbox(0, 1) == [(row, TRACES, big)]
+    finally:
+        s.close()
+
+
+def test_a_queue_made_with_small_pages_keeps_them_and_its_rows(tmp_path):
+    directory = tmp_path / "q"
+    directory.mkdir()
+    old = sqlite3.connect(directory / "queue.sqlite3", isolation_level=None)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(SCHEMA)
+    old.execute("INSERT INTO inbox (signal, data) VALUES (?, ?)", (TRACES, b"queued before"))
+    old.close()
+    s = Store(str(directory), 1000)
+    try:
+        assert _pragma(s, "page_size") == 4096
+        assert _pragma(s, "wal_autocheckpoint") == CHECKPOINT_BYTES // 4096
+        assert [data for _, _, data in s.read_inbox(0, 10)] == [b"queued before"]
+        assert s.bytes == len(b"queued before")
+    finally:
+        s.close()
+
+
+def test_a_decoded_request_is_handed_to_the_pipeline_once_within_its_memory_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "DECODED_BYTES", 25)
+    s = Store(str(tmp_path / "q"), 1000)
+    try:
+        decoded = [object() for _ in range(3)]
+        rows = [s.append(TRACES, b"x" * 10, d).result(timeout=10) for d in decoded]
+        plain = add(s, b"plain")
+        # the first two fit in 25 bytes, the third does not; a row appended without one has none
+        assert [s.take_decoded(r) for r in rows] == [decoded[0], decoded[1], None]
+        assert s.take_decoded(rows[0]) is None and s.take_decoded(plain) is None
+        again = s.append(TRACES, b"y" * 10, decoded[2]).result(timeout=10)  # room again once taken
+        assert s.take_decoded(again) is decoded[2]
+    finally:
+        s.close()
+    reopened = Store(str(tmp_path / "q"), 1000)
+    try:
+        assert reopened.take_decoded(rows[0]) is None and len(reopened.read_inbox(0, 10)) == 5
+    finally:
+        reopened.close()
