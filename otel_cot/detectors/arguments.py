@@ -235,10 +235,37 @@ def simple_commands(command: str) -> tuple[tuple[str, ...], ...]:
 def _split_commands(command: str) -> list[list[str]]:
     if _SHELL_SPECIAL.search(command) is None:  # no operators, quotes or heredocs anywhere
         return [words for words in map(_SHELL_WORD.findall, command.split("\n")) if words]
+    return split_lines(command, line_tokens)
+
+
+def line_tokens(line: str) -> list[str]:
+    """One line's tokens as :func:`shlex_tokens` gives them, without shlex's per-character loop where the
+    line holds no quotes, escapes or comments."""
+    if _SHELL_SPECIAL.search(line) is None:
+        return _SHELL_WORD.findall(line)
+    if _SHELL_QUOTING.search(line) is None:  # operators only
+        return _SHELL_TOKEN.findall(line)
+    return shlex_tokens(line)
+
+
+def shlex_tokens(line: str) -> list[str]:
+    """One line's tokens as ``shlex`` reads them (POSIX, split on whitespace, ``#`` comments, runs of
+    ``;&|()<>`` as tokens); an unparsable line (an open quote) as its whitespace-separated words."""
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        return list(lexer)
+    except ValueError:
+        return line.split()
+
+
+def split_lines(command: str, tokens: Callable[[str], list[str]]) -> list[list[str]]:
+    """``command``'s lines, heredoc bodies skipped, read by ``tokens`` and cut into simple commands at the
+    operator tokens (:func:`split_commands` with ``tokens=line_tokens``)."""
     out: list[list[str]] = []
-    lines = command.split("\n")
     heredoc_end: str | None = None
-    for line in lines:
+    for line in command.split("\n"):
         if heredoc_end is not None:
             if line.strip() == heredoc_end:
                 heredoc_end = None
@@ -247,20 +274,8 @@ def _split_commands(command: str) -> list[list[str]]:
         if hd:
             heredoc_end = hd.group(1)
             line = line[: hd.start()]
-        if _SHELL_SPECIAL.search(line) is None:
-            tokens = _SHELL_WORD.findall(line)
-        elif _SHELL_QUOTING.search(line) is None:  # operators only: shlex's per-character loop not needed
-            tokens = _SHELL_TOKEN.findall(line)
-        else:
-            try:
-                lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-                lexer.whitespace_split = True
-                lexer.commenters = "#"
-                tokens = list(lexer)
-            except ValueError:
-                tokens = line.split()
         current: list[str] = []
-        for tok in tokens:
+        for tok in tokens(line):
             if tok and set(tok) <= _OPERATOR_CHARS:
                 if current:
                     out.append(current)

@@ -30,6 +30,10 @@ MAX_SPLIT_CHARS = 100_000  # a command longer than this is split on its first 10
 class ViewFacts:
     """One view's derived facts, each computed on first use (see the module)."""
 
+    # Each fact is spelled out as a property over a slot rather than through a shared once-computed
+    # descriptor: the descriptor (a __dict__ per facts object, a Python __get__ plus the compute call on
+    # each first use) cost ~1.5 us per span on bench/collector_breakdown.py's load (25.5 -> 27 us).
+
     __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_runs_tests", "_edit", "_patch",
                  "_patches", "_lower")
 

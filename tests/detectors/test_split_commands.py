@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import random
 import re
-import shlex
 
 from otel_cot.detectors import arguments
 from otel_cot.detectors.actions import split_commands
 
 
 def _reference(command: str) -> list[list[str]]:
-    """split_commands as it was before the fast paths: every line through shlex."""
-    out: list[list[str]] = []
-    heredoc_end = None
-    for line in command.split("\n"):
-        if heredoc_end is not None:
-            if line.strip() == heredoc_end:
-                heredoc_end = None
-            continue
-        hd = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
-        if hd:
-            heredoc_end = hd.group(1)
-            line = line[: hd.start()]
-        try:
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
-            lexer.whitespace_split = True
-            lexer.commenters = "#"
-            tokens = list(lexer)
-        except ValueError:
-            tokens = line.split()
-        current: list[str] = []
-        for tok in tokens:
-            if tok and set(tok) <= set(";&|()"):
-                if current:
-                    out.append(current)
-                current = []
-            else:
-                current.append(tok)
-        if current:
-            out.append(current)
-    return out
+    """split_commands without its fast paths: every line through shlex."""
+    return arguments.split_lines(command, arguments.shlex_tokens)
 
 
 ALPHABET = list("abrmf-./*~$=_ 0129") + [" ", " ", "\t", "\r", "\n", "\x0b", "\xa0", "é", "'", '"', "\\", "#",
@@ -60,11 +31,32 @@ def test_matches_shlex_on_random_commands() -> None:
         assert split_commands(command) == _reference(command), repr(command)  # the remembered result
 
 
+KNOWN = {
+    "pytest tests/test_x.py -q": [["pytest", "tests/test_x.py", "-q"]],
+    "rm -rf / && echo 'done'": [["rm", "-rf", "/"], ["echo", "done"]],
+    'bash -c "rm -rf ~"': [["bash", "-c", "rm -rf ~"]],
+    "cat > t.py <<'EOF'\nassert x\nEOF\npytest": [["cat", ">", "t.py"], ["pytest"]],  # the heredoc body skipped
+    "git push --force origin main # ok": [["git", "push", "--force", "origin", "main"]],
+    "  \t ": [],
+    "": [],
+    "a\r\nb": [["a"], ["b"]],
+    'echo "unterminated': [["echo", '"unterminated']],  # shlex refuses the line: its words
+    "a|b;c&&d || (e) > f": [["a"], ["b"], ["c"], ["d"], ["e"], [">", "f"]],
+}
+
+
 def test_known_commands() -> None:
-    for command in ["pytest tests/test_x.py -q", "rm -rf / && echo 'done'", "bash -c \"rm -rf ~\"",
-                    "cat > t.py <<'EOF'\nassert x\nEOF\npytest", "git push --force origin main # ok",
-                    "  \t ", "", "a\r\nb", "echo \"unterminated"]:
-        assert split_commands(command) == _reference(command), repr(command)
+    for command, expected in KNOWN.items():
+        assert split_commands(command) == expected, repr(command)
+        assert _reference(command) == expected, repr(command)
+
+
+def test_line_tokens_match_shlex_on_random_lines() -> None:
+    rnd = random.Random(9)
+    pool = [c for c in ALPHABET if "\n" not in c]
+    for _ in range(30_000):
+        line = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 30)))
+        assert arguments.line_tokens(line) == arguments.shlex_tokens(line), repr(line)
 
 
 def test_results_are_copies_and_cache_is_bounded() -> None:
