@@ -228,16 +228,10 @@ class Engine:
         return results
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
-        """Judge ``batch`` from where it stands, on the timeout thread.
-
-        Ownership is per view, not per call (see :class:`_Progress`): each view that reaches the detectors
-        gets a fresh one-element ``cell``, published with the run's position before its first call; the
-        worker writes the index of the detector it is about to call into ``cell[0]`` (the waiting thread
-        reads it to blame a call that overran), and commits the view's findings only after taking the
-        element out with ``cell.pop()``. The waiter abandons the view by taking it first; from then on the
-        worker's next ``cell[0] = ...`` or ``cell.pop()`` raises ``IndexError`` and it returns without
-        touching anything. The run's position lives in local variables; the waiter resumes an abandoned
-        run from the published position (``batch.resume``)."""
+        """Judge ``batch`` from ``batch.resume`` on, on the timeout thread. The run's position lives in
+        local variables; each view that reaches the detectors is published in ``progress`` with a new
+        cell that says which detector is running and decides who commits the view's findings: the worker,
+        or the waiter abandoning a call that overran (see :class:`_Progress`)."""
         runs = self._runs_by_kind()
         stats = self.stats
         disabled = stats.disabled
@@ -413,17 +407,33 @@ class _Batch:
 
 class _Progress:
     """What a worker publishes for the waiting thread: ``view`` is (job, view index, trace context, the
-    view's findings so far, cell) for the view whose detectors it is running, set before the view's first
-    call.
+    view's findings so far as (detector index, findings) pairs, cell), set before the view's first
+    detector call; ``cell`` is a new one-element list per view, holding the index of the detector the
+    worker is in (written before each call).
 
-    Who owns a view's findings: the one who takes the single element out of its ``cell`` (``list.pop``,
-    atomic: one C call under the GIL, a per-object critical section on free-threaded builds). The worker
-    takes it when the view's last detector has returned, then commits the findings; the waiter takes it to
-    abandon a call that overran. The worker's per-call write ``cell[0] = index`` and its ``cell.pop()``
-    both raise ``IndexError`` on the emptied cell, so an abandoned worker, once its stuck call returns,
-    commits nothing and calls no further detector on a view it no longer owns (at most the one call it
-    may have started between the waiter's last look and its pop). Nothing is written per call but that
-    index: no clock read, no lock, no allocation."""
+    Why exactly one of worker and waiter owns each view's findings, with one list store per call:
+
+    1. The owner is whoever takes the cell's single element (``list.pop``: atomic, one C call under the
+       GIL, a per-object critical section on free-threaded builds); a second ``pop`` raises IndexError.
+       The worker commits a view (its findings into the results, the counters, the trace's window) only
+       after its own ``pop`` succeeded; the waiter resumes a view only after its ``pop`` succeeded.
+    2. Nothing is half-committed: before its ``pop`` the worker writes only the cell and its own list of
+       the view's findings; everything shared is written after it.
+    3. An abandoned worker stops: once the cell is empty its next ``cell[0] = index`` or ``cell.pop()``
+       raises IndexError and it returns. It calls at most one more detector (the one it may have started
+       between the waiter's last look and its ``pop``), commits nothing, and publishes nothing (it
+       publishes the next view only after taking this one).
+    4. The waiter resumes from the right place: it read ``view`` and the cell in the same look, and the
+       worker replaces ``view`` only after taking that cell, so a successful ``pop`` means the worker
+       was still on that view.
+    5. The blame is right: the waiter takes a view only after seeing the same (cell, index) at two looks
+       ``timeout_s`` apart; a cell is new per view and a detector is called once per view, so the pair
+       names one call, which has run that long. If that call returned and the worker moved on just
+       before the ``pop``, it still overran: the findings of the detectors before it (entries with a
+       lower index, all appended before the worker reached it) are kept, its own are dropped, and the
+       detectors after it run again on the fresh worker.
+
+    ``tests/detectors/test_engine_batch.py`` drives the interleavings of 3 and 5 step by step."""
 
     __slots__ = ("view",)
 
