@@ -17,4 +17,7 @@ def accelerator(name: str, source: str) -> Extension:
     return Extension(name, [source], define_macros=[("OTEL_COT_SOURCE_SHA256", f'"{digest}"')], optional=True)
 
 
-setup(ext_modules=[accelerator("otel_cot._construct", "otel_cot/_construct.c")])
+EXTENSIONS = [accelerator("otel_cot._construct", "otel_cot/_construct.c")]
+
+if __name__ == "__main__":  # as setuptools runs it (tests/test_native.py imports EXTENSIONS)
+    setup(ext_modules=EXTENSIONS)

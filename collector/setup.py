@@ -38,5 +38,8 @@ def accelerator(name: str, source: str) -> Extension:
     return Extension(name, [source], define_macros=[("OTEL_COT_SOURCE_SHA256", f'"{digest}"')], optional=True)
 
 
-setup(ext_modules=[accelerator("otel_cot_collector._span_wire", "otel_cot_collector/_span_wire.c")],
-      install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])
+EXTENSIONS = [accelerator("otel_cot_collector._span_wire", "otel_cot_collector/_span_wire.c")]
+
+if __name__ == "__main__":  # as setuptools runs it (tests/test_native.py imports EXTENSIONS)
+    setup(ext_modules=EXTENSIONS,
+          install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])

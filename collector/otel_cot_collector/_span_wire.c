@@ -13,7 +13,9 @@
    protobuf runtime would: malformed or truncated wire data, a known field with another wire type, a
    group, an AnyValue with a field number it does not know (a later version of the protocol) or with more
    than one field, a KeyValue with two values, nesting deeper than MAX_DEPTH, a string that is not UTF-8.
-   The caller then reads the message through the protobuf API (otel_cot_collector/span_records.py). */
+   The caller then reads the message through the protobuf API (otel_cot_collector/span_records.py).
+   The fields it does not need (trace_state, events, links, status) are skipped by their wire type without
+   looking inside: its input is what a Span message serialized, not untrusted data. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
