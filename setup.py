@@ -19,5 +19,5 @@ def accelerator(name: str, source: str) -> Extension:
 
 EXTENSIONS = [accelerator("otel_cot._construct", "otel_cot/_construct.c")]
 
-if __name__ == "__main__":  # as setuptools runs it (tests/test_native.py imports EXTENSIONS)
+if __name__ == "__main__":  # as setuptools runs it (scripts/build_accelerators.py reads EXTENSIONS)
     setup(ext_modules=EXTENSIONS)

@@ -40,6 +40,6 @@ def accelerator(name: str, source: str) -> Extension:
 
 EXTENSIONS = [accelerator("otel_cot_collector._span_wire", "otel_cot_collector/_span_wire.c")]
 
-if __name__ == "__main__":  # as setuptools runs it (tests/test_native.py imports EXTENSIONS)
+if __name__ == "__main__":  # as setuptools runs it (scripts/build_accelerators.py reads EXTENSIONS)
     setup(ext_modules=EXTENSIONS,
           install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])
