@@ -269,8 +269,8 @@ read_any_value(Reader r, int depth, PyObject **out)
     }
     uint32_t number;
     int wire_type;
-    uint64_t word;
-    Reader field;
+    uint64_t word = 0;
+    Reader field = {r.p, r.p};
     if (read_tag(&r, &number, &wire_type) != OK) {
         return UNREAD;
     }
