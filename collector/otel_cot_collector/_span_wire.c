@@ -162,12 +162,18 @@ hex(Reader field)
 
 static int read_any_value(Reader r, int depth, PyObject **out);
 
-/* One KeyValue: its key (a new str) and its value (None when unset). */
+/* A KeyValue's fields: its key's payload (empty when absent) and its value's (has_value 0 when absent). */
+typedef struct {
+    Reader key;
+    Reader value;
+    int has_value;
+} KeyValue;
+
 static int
-read_key_value(Reader r, int depth, PyObject **key_out, PyObject **value_out)
+split_key_value(Reader r, KeyValue *kv)
 {
-    Reader key = {NULL, NULL}, value = {NULL, NULL};
-    int has_value = 0;
+    kv->key.p = kv->key.end = r.p;
+    kv->has_value = 0;
     while (r.p < r.end) {
         uint32_t number;
         int wire_type;
@@ -179,36 +185,34 @@ read_key_value(Reader r, int depth, PyObject **key_out, PyObject **value_out)
                 return UNREAD;
             }
             if (number == 1) {
-                if (read_len(&r, &key) != OK) {
+                if (read_len(&r, &kv->key) != OK) {
                     return UNREAD;
                 }
             }
             else {
-                if (has_value || read_len(&r, &value) != OK) {
+                if (kv->has_value || read_len(&r, &kv->value) != OK) {
                     return UNREAD; /* two values merge in protobuf: left to it */
                 }
-                has_value = 1;
+                kv->has_value = 1;
             }
         }
         else if (skip(&r, wire_type) != OK) {
             return UNREAD;
         }
     }
-    PyObject *k;
-    int status = read_str(key, &k);
-    if (status != OK) {
-        return status;
-    }
-    if (!has_value) {
-        Py_INCREF(Py_None);
-        *value_out = Py_None;
-    }
-    else if ((status = read_any_value(value, depth, value_out)) != OK) {
-        Py_DECREF(k);
-        return status;
-    }
-    *key_out = k;
     return OK;
+}
+
+/* A KeyValue's value: None when it has none. */
+static int
+key_value_value(KeyValue *kv, int depth, PyObject **out)
+{
+    if (!kv->has_value) {
+        Py_INCREF(Py_None);
+        *out = Py_None;
+        return OK;
+    }
+    return read_any_value(kv->value, depth, out);
 }
 
 /* The repeated field 1 of an ArrayValue (`list` non-NULL) or a KeyValueList (`dict` non-NULL). */
@@ -241,8 +245,16 @@ read_values(Reader r, int depth, PyObject *list, PyObject *dict)
             Py_DECREF(value);
         }
         else {
+            KeyValue kv;
             PyObject *key, *value;
-            if ((status = read_key_value(item, depth, &key, &value)) != OK) {
+            if (split_key_value(item, &kv) != OK) {
+                return UNREAD;
+            }
+            if ((status = read_str(kv.key, &key)) != OK) {
+                return status;
+            }
+            if ((status = key_value_value(&kv, depth, &value)) != OK) {
+                Py_DECREF(key);
                 return status;
             }
             status = PyDict_SetItem(dict, key, value);
@@ -336,22 +348,75 @@ read_any_value(Reader r, int depth, PyObject **out)
     return OK;
 }
 
-/* One span attribute into `attributes`, its key shared through `keys` when `share`. */
+/* The last shared keys met, by a hash of their bytes: a key found here (and still the one in `keys`) is
+   not decoded and hashed again. Only ASCII keys, whose str data are their UTF-8 bytes. */
+#define KEY_CACHE 256
+static PyObject *key_cache[KEY_CACHE];
+
+/* The key of `field` as `keys.setdefault(key, key)` gives it when `share`, else `keys.get(key, key)`. */
 static int
-add_attribute(Reader item, PyObject *attributes, PyObject *keys, int share)
+shared_key(Reader field, PyObject *keys, int share, PyObject **out)
 {
-    PyObject *key, *value;
-    int status = read_key_value(item, 0, &key, &value);
+    Py_ssize_t n = field.end - field.p;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h = (h ^ field.p[i]) * 16777619u;
+    }
+    PyObject **slot = &key_cache[h % KEY_CACHE];
+    PyObject *cached = *slot;
+    if (cached != NULL && PyUnicode_GET_LENGTH(cached) == n && memcmp(PyUnicode_DATA(cached), field.p, n) == 0) {
+        PyObject *found = PyDict_GetItemWithError(keys, cached);
+        if (found == cached) {
+            Py_INCREF(cached);
+            *out = cached;
+            return OK;
+        }
+        if (found == NULL && PyErr_Occurred()) {
+            return ERROR;
+        }
+    }
+    PyObject *key;
+    int status = read_str(field, &key);
     if (status != OK) {
         return status;
     }
     PyObject *shared = share ? PyDict_SetDefault(keys, key, key) : PyDict_GetItemWithError(keys, key);
-    if (shared == NULL && PyErr_Occurred()) {
-        status = ERROR;
+    if (shared == NULL) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return ERROR;
+        }
+        *out = key; /* not shared: the table is full */
+        return OK;
     }
-    else if (PyDict_SetItem(attributes, shared != NULL ? shared : key, value) < 0) {
-        status = ERROR;
+    Py_INCREF(shared);
+    Py_DECREF(key);
+    if (PyUnicode_IS_COMPACT_ASCII(shared)) {
+        Py_INCREF(shared);
+        Py_XSETREF(*slot, shared);
     }
+    *out = shared;
+    return OK;
+}
+
+/* One span attribute into `attributes`, its key shared through `keys`. */
+static int
+add_attribute(Reader item, PyObject *attributes, PyObject *keys, int share)
+{
+    KeyValue kv;
+    PyObject *key, *value;
+    if (split_key_value(item, &kv) != OK) {
+        return UNREAD;
+    }
+    int status = shared_key(kv.key, keys, share, &key);
+    if (status != OK) {
+        return status;
+    }
+    if ((status = key_value_value(&kv, 0, &value)) != OK) {
+        Py_DECREF(key);
+        return status;
+    }
+    status = PyDict_SetItem(attributes, key, value) < 0 ? ERROR : OK;
     Py_DECREF(key);
     Py_DECREF(value);
     return status;

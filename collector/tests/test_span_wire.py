@@ -300,3 +300,19 @@ def test_the_record_comes_from_make(wire):
         _read(wire, _len(5, b"n"), lambda *fields: 1 / 0)
     with pytest.raises(TypeError):
         wire.record("not bytes", otlp.SHARED_KEYS, 1, SpanRecord.of)
+
+
+def test_the_key_met_last_is_reused_only_while_it_is_the_shared_one(wire, monkeypatch):
+    span = Span()
+    span.attributes.add(key="gen_ai.tool.name").value.string_value = "bash"
+    data = span.SerializeToString()
+    first = next(iter(_read(wire, data).attributes))  # now the one _span_wire remembers
+    other = "".join(["gen_ai.tool.", "name"])  # equal, another object
+    monkeypatch.setattr(otlp, "SHARED_KEYS", {other: other})
+    assert next(iter(_read(wire, data).attributes)) is other is not first
+    monkeypatch.setattr(otlp, "SHARED_KEYS", {})
+    got = next(iter(_read(wire, data).attributes))
+    assert otlp.SHARED_KEYS == {got: got} and next(iter(otlp.SHARED_KEYS)) is got
+    monkeypatch.setattr(otlp, "MAX_SHARED_KEYS", 0)
+    monkeypatch.setattr(otlp, "SHARED_KEYS", {})  # full and without it: a key of its own, the table untouched
+    assert next(iter(_read(wire, data).attributes)) is not got and otlp.SHARED_KEYS == {}
