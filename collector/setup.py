@@ -30,7 +30,6 @@ REQUIRES = [
 ]
 
 
-
 def accelerator(name: str, source: str) -> Extension:
     """``name`` from the C file ``source``, stamped with the file's digest (a build of another version of
     the file is not loaded)."""

@@ -108,7 +108,7 @@ def _view(base: tuple, kind: str, text: str, location: str, tool: str | None = N
     trace_id, span_id, span_name, start_time_ns, end_time_ns, attributes = base
     # positional: SpanView's fields in declaration order (a test holds this to the keyword form)
     return _new_view(kind, text, tool, arguments, error, trace_id, span_id, span_name, start_time_ns, end_time_ns,
-                    location, tool_call_id, attributes)
+                     location, tool_call_id, attributes)
 
 
 def views_from_record(record: SpanRecord) -> Iterator[SpanView]:

@@ -24,8 +24,8 @@ from otel_cot.detectors.judging import is_flagged, judge
 from .. import otlp
 from ..config_parsing import ConfigError, Section, duration, existing_file, integer
 from ..preflight import one_line
-from ..span_records import span_record
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
+from ..span_records import span_record
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
 from .agents.spans import MODES as LOG_SPAN_MODES, LogSpans
