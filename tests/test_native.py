@@ -97,3 +97,13 @@ def test_the_build_script_builds_both(tmp_path):
                           "--build-temp", str(tmp_path / "tmp")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert sorted(p.name.split(".")[0] for p in (tmp_path / "lib").rglob("*.so")) == ["_construct", "_span_wire"]
+
+
+def test_no_compiled_module_shadows_python_source():
+    # An editable install copies the built modules beside their C sources; none may stand in for a .py (an
+    # edited .py would then be shadowed by a stale build), and each is the build of a .c that is there.
+    for package in (ROOT / "otel_cot", ROOT / "collector" / "otel_cot_collector"):
+        for built in [*package.rglob("*.so"), *package.rglob("*.pyd")]:
+            stem = built.name.split(".")[0]
+            assert not built.with_name(stem + ".py").exists() and not (built.parent / stem).is_dir(), built
+            assert built.with_name(stem + ".c").is_file(), built
