@@ -3,12 +3,16 @@ a checkout of the repository (``pip install ./collector``) depends on the checko
 build (``pip install -e . -e ./collector``, the developers' install) names plain ``otel-cot``: the editable
 checkout in the same command provides it, and pip refuses the same project as editable and as a URL. A build
 outside a checkout (from an sdist) names plain ``otel-cot``, as a published package does, and so does any build
-with ``OTEL_COT_PLAIN_DEPENDENCY=1`` (wheels to install elsewhere beside an otel-cot wheel)."""
+with ``OTEL_COT_PLAIN_DEPENDENCY=1`` (wheels to install elsewhere beside an otel-cot wheel).
 
+It also builds the optional C accelerator ``otel_cot_collector._span_wire`` (see otel_cot/native.py) where a C
+compiler is found; elsewhere it is skipped with a warning and the collector runs its pure-Python path."""
+
+import hashlib
 import os
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 checkout = Path(__file__).resolve().parent.parent
 local = ((checkout / "pyproject.toml").is_file() and (checkout / "otel_cot" / "__init__.py").is_file()
@@ -25,4 +29,16 @@ REQUIRES = [
     "PyYAML>=6",
 ]
 
-setup(install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])
+
+def accelerator(name: str, source: str) -> Extension:
+    """``name`` from the C file ``source``, stamped with the file's digest (a build of another version of
+    the file is not loaded)."""
+    digest = hashlib.sha256((Path(__file__).resolve().parent / source).read_bytes()).hexdigest()
+    return Extension(name, [source], define_macros=[("OTEL_COT_SOURCE_SHA256", f'"{digest}"')], optional=True)
+
+
+EXTENSIONS = [accelerator("otel_cot_collector._span_wire", "otel_cot_collector/_span_wire.c")]
+
+if __name__ == "__main__":  # as setuptools runs it (scripts/build_accelerators.py reads EXTENSIONS)
+    setup(ext_modules=EXTENSIONS,
+          install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])

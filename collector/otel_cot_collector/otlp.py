@@ -162,14 +162,14 @@ def value_of(v: AnyValue) -> Any:
     return getattr(v, kind)
 
 
-_KEYS: dict[str, str] = {}  # attribute keys seen, shared: a held span's dict does not own copies of them
-_MAX_KEYS = 4096
+SHARED_KEYS: dict[str, str] = {}  # attribute keys seen, shared: a held span's dict does not own copies of them
+MAX_SHARED_KEYS = 4096  # then keys already there are still shared, new ones not added
 
 
 def attributes_of(kvs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    keys = _KEYS
-    shared = keys.setdefault if len(keys) < _MAX_KEYS else keys.get
+    keys = SHARED_KEYS
+    shared = keys.setdefault if len(keys) < MAX_SHARED_KEYS else keys.get
     for kv in kvs:
         key = kv.key
         key = shared(key, key)

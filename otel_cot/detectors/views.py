@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from otel_cot import semconv
+from otel_cot import native, semconv
 
 from .base import (
     KIND_MODEL_CALL,
@@ -100,12 +100,15 @@ def _parts(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return []
 
 
+_new_view = native.field_setter(SpanView)  # SpanView's own constructor without the compiled accelerator
+
+
 def _view(base: tuple, kind: str, text: str, location: str, tool: str | None = None, arguments: str | None = None,
           error: str | None = None, tool_call_id: str | None = None) -> SpanView:
     trace_id, span_id, span_name, start_time_ns, end_time_ns, attributes = base
     # positional: SpanView's fields in declaration order (a test holds this to the keyword form)
-    return SpanView(kind, text, tool, arguments, error, trace_id, span_id, span_name, start_time_ns, end_time_ns,
-                    location, tool_call_id, attributes)
+    return _new_view(kind, text, tool, arguments, error, trace_id, span_id, span_name, start_time_ns, end_time_ns,
+                     location, tool_call_id, attributes)
 
 
 def views_from_record(record: SpanRecord) -> Iterator[SpanView]:

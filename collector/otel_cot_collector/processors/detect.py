@@ -25,6 +25,7 @@ from .. import otlp
 from ..config_parsing import ConfigError, Section, duration, existing_file, integer
 from ..preflight import one_line
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
+from ..span_records import span_record
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
 from .agents.spans import MODES as LOG_SPAN_MODES, LogSpans
@@ -35,11 +36,6 @@ from .log_views import LogMappers, log_record_data
 logger = logging.getLogger("otel_cot_collector.pipeline")
 
 _EVENT = semconv.GEN_AI_EVALUATION_RESULT_EVENT
-
-
-def span_record(span: Any) -> SpanRecord:
-    return SpanRecord.of(span.trace_id.hex(), span.span_id.hex(), span.name, otlp.attributes_of(span.attributes),
-                         span.start_time_unix_nano, span.end_time_unix_nano, span.parent_span_id.hex() or None)
 
 
 class _ProtobufSpans:

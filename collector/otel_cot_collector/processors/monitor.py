@@ -26,8 +26,9 @@ from otel_cot.monitor.metrics import observations
 
 from ..config_parsing import ConfigError, Section
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
+from ..span_records import span_record
 from ..telemetry import Metrics
-from .detect import service_name, span_record
+from .detect import service_name
 from .finding_spans import SCOPE, finding_span
 from .grouping import Group, SpanRef, request_of
 

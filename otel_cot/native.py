@@ -1,0 +1,65 @@
+"""Optional compiled accelerators and their pure-Python equivalents.
+
+Two small C extensions (plain CPython C API) are built when the package is installed and a C compiler is
+there: ``otel_cot._construct`` (instances made field by field, for the detectors' views) and, in the
+collector, ``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They
+are optional: without a compiler the install skips them and the same results come from Python, more
+slowly. ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from
+a different version of its C source than the one beside it (a checkout whose ``.c`` changed since the
+last ``pip install -e .``) is not used either: a warning says to rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+ENV = "OTEL_COT_NATIVE"  # off: use the pure-Python paths even where the extensions are built
+logger = logging.getLogger("otel_cot.native")
+
+
+def enabled() -> bool:
+    """False when ``OTEL_COT_NATIVE=off`` asks for the pure-Python paths."""
+    return os.environ.get(ENV, "").strip().lower() != "off"
+
+
+def load(name: str, source: Path) -> ModuleType | None:
+    """The compiled module ``name`` built from the C file ``source``; None when the pure-Python path is to
+    be used (forced off, not built, or built from another version of ``source``)."""
+    if not enabled():
+        return None
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    if source.is_file():  # a checkout: the module must be the build of this very source
+        current = hashlib.sha256(source.read_bytes()).hexdigest()
+        if module.source_sha256 != current:
+            logger.warning("%s was compiled from another version of %s; using the pure-Python path "
+                           "(rebuild: pip install -e . -e ./collector)", name, source.name)
+            return None
+    return module
+
+
+_CONSTRUCT = load("otel_cot._construct", Path(__file__).with_name("_construct.c"))
+
+
+def field_setter(cls: type) -> Callable[..., Any]:
+    """A callable taking one value per field of the dataclass ``cls`` (positionally, in declaration order)
+    and giving the instance ``cls(*values)`` gives. Compiled, it skips the generated ``__init__`` (for a
+    frozen dataclass, one ``object.__setattr__`` call per field) and sets the fields from C in the same
+    order, so the instance dict is the same key-shared one; otherwise it is ``cls`` itself. Only for a
+    dataclass whose every field is an ``__init__`` parameter and which has no ``__post_init__`` or own
+    ``__new__``."""
+    fields = dataclasses.fields(cls)
+    if not all(f.init for f in fields) or hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__:
+        raise TypeError(f"{cls.__name__}: field_setter needs plain fields set by __init__")
+    if _CONSTRUCT is None:
+        return cls
+    return _CONSTRUCT.FieldSetter(cls, tuple(f.name for f in fields))
