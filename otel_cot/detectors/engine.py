@@ -164,12 +164,10 @@ class Engine:
         while True:
             progress = _Progress()
             future = self._pool().submit(self._work, batch, progress)
-            stuck = self._wait(future, progress)
-            if stuck is None:
+            if self._wait(future, batch, progress) is None:
                 return batch.results
             # The stuck call is abandoned (it keeps its thread and can no longer commit anything); the
-            # batch goes on from the next detector of the same view on a fresh worker.
-            batch.next = stuck + 1
+            # batch goes on from the next detector of the same view on a fresh worker (``batch.resume``).
 
     @staticmethod
     def _det_id(detector: Detector) -> str:
@@ -230,67 +228,66 @@ class Engine:
         return results
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
-        """Judge ``batch`` from where it stands, on the timeout thread: every detector call is announced in
-        ``progress`` and its results are committed only if the worker takes the announcement back before
-        the waiting thread takes it to abandon the call (see :class:`_Progress`); an abandoned worker returns
-        without touching anything. The waiter resumes an abandoned run after the call it abandoned
-        (``batch.next``), so the worker need not record its position call by call."""
+        """Judge ``batch`` from ``batch.resume`` on, on the timeout thread. The run's position lives in
+        local variables; each view that reaches the detectors is published in ``progress`` with a new
+        cell that says which detector is running and decides who commits the view's findings: the worker,
+        or the waiter abandoning a call that overran (see :class:`_Progress`)."""
         runs = self._runs_by_kind()
         stats = self.stats
         disabled = stats.disabled
         windowed = self._windowed
         jobs = batch.jobs
-        monotonic = time.monotonic
-        live = progress.live
-        call = 0
-        while batch.job < len(jobs):
-            trace_id, views = jobs[batch.job]
-            ctx = batch.ctx
+        outs = batch.results
+        job, first_view, start, found, ctx = batch.resume
+        while job < len(jobs):
+            trace_id, views = jobs[job]
             if ctx is None:
-                ctx = batch.ctx = self._context(trace_id)
-            out = batch.results[batch.job]
-            while batch.view < len(views):
-                view = views[batch.view]
-                start = batch.next
-                if start is None:  # a fresh view
+                ctx = self._context(trace_id)
+            out = outs[job]
+            for at in range(first_view, len(views)):
+                view = views[at]
+                if start:  # resumed after the call that overran: its view's bookkeeping is done
+                    run = runs.get(view.kind)
+                    if run is None:
+                        run = self._run_for(runs, view.kind)
+                    run = [step for step in run if step[0] >= start]
+                    start = 0
+                else:
                     key = dedupe_key(view)
                     if key is not None and not ctx.mark_seen(key):
-                        batch.view += 1
                         continue
                     stats.views += 1
                     if not (view.text or view.tool):
                         ctx.add(windowed(view))
-                        batch.view += 1
                         continue
-                    start = batch.next = 0
-                    batch.found = []
-                found = batch.found
-                run = runs.get(view.kind)
-                if run is None:
-                    run = self._run_for(runs, view.kind)
-                for index, det_id, detect in run:
-                    if index < start or (disabled and det_id in disabled):
-                        continue
-                    call += 1
-                    live[call] = (index, monotonic())
-                    try:
-                        results = detect(view, ctx)
-                        results = list(results) if results else ()
-                    except Exception:  # a detector bug must never cost the span
-                        self._failed(det_id)
-                        results = ()
-                    if live.pop(call, None) is None:  # the waiter took it first: this call was abandoned
-                        return
-                    if results:
-                        found.extend(results)
-                out.extend(found)
-                stats.findings += len(found)
+                    run = runs.get(view.kind)
+                    if run is None:
+                        run = self._run_for(runs, view.kind)
+                    found = []
+                cell = [-1]
+                progress.view = (job, at, ctx, found, cell)
+                try:
+                    for index, det_id, detect in run:
+                        if disabled and det_id in disabled:
+                            continue
+                        cell[0] = index  # IndexError once the waiter has taken the view
+                        try:
+                            found_here = detect(view, ctx)
+                            if found_here:
+                                found.append((index, found_here if type(found_here) is list else list(found_here)))
+                        except Exception:  # a detector bug must never cost the span
+                            self._failed(det_id)
+                    cell.pop()  # the view's findings are ours to commit, unless the waiter took it first
+                except IndexError:  # abandoned: the waiter owns this view and resumes it on a fresh worker
+                    return
+                if found:
+                    for _, found_here in found:
+                        out.extend(found_here)
+                        stats.findings += len(found_here)
                 ctx.add(windowed(view))
-                batch.view += 1
-                batch.next = None
-            batch.job += 1
-            batch.view = 0
-            batch.ctx = None
+            job += 1
+            first_view = 0
+            ctx = None
 
     def _windowed(self, view: SpanView) -> SpanView:
         """``view`` as kept in the trace's window: without its span's large attributes (see the class)."""
@@ -314,32 +311,79 @@ class Engine:
         if count == 1 or count % 1000 == 0:
             logger.exception("detector %s failed (%d failures so far)", det_id, count)
 
-    def _wait(self, future: Future, progress: "_Progress") -> int | None:
-        """Wait for a run; the index of the detector that overran, or None when the run finished."""
-        assert self.timeout_s is not None
-        poll = max(self.timeout_s / 4, 0.001)
+    def _wait(self, future: Future, batch: "_Batch", progress: "_Progress") -> int | None:
+        """Wait for a run; the index of the detector that overran, or None when the run finished.
+
+        A call is known by its view's cell and the detector index in it (a view's cell is new, and a
+        detector is called once per view, so the pair never repeats): the same pair seen for ``timeout_s``
+        is a call that has run that long. It is then abandoned by taking its view's cell (see ``_work``),
+        and ``batch.resume`` set to go on after it on a fresh worker."""
+        timeout_s = self.timeout_s
+        assert timeout_s is not None
+        poll = max(timeout_s / 4, 0.001)
+        monotonic = time.monotonic
+        seen: tuple[Any, int, float] | None = None  # (cell, detector index, when first seen)
+        wait = poll
         while True:
             try:
-                future.result(timeout=poll)
+                future.result(timeout=wait)
                 return None
             except FutureTimeout:
-                now = time.monotonic()
-                overran = [n for n, (_, started) in progress.live.copy().items() if now - started >= self.timeout_s]
-                taken = progress.live.pop(overran[0], None) if overran else None
-                if taken is None:  # no call in progress has overrun, or it has just returned
-                    continue
-                index = taken[0]
-                det_id = self._det_id(self.detectors[index])
-                self.stats.timeouts[det_id] += 1
-                logger.warning("detector %s timed out after %.2fs; its findings for this span are dropped",
-                               det_id, self.timeout_s)
-                if self.stats.timeouts[det_id] >= self.max_timeouts:
-                    self.stats.disabled.add(det_id)
-                    logger.error("detector %s disabled after %d timeouts", det_id, self.max_timeouts)
-                if self._executor is not None:
-                    self._executor.shutdown(wait=False)
-                    self._executor = None
-                return index
+                pass
+            now = monotonic()
+            wait = poll
+            current = progress.view
+            if current is None:
+                continue
+            cell = current[4]
+            try:
+                index = cell[0]
+            except IndexError:  # between views
+                index = -1
+            if index < 0:  # not in a detector call
+                seen = None
+                continue
+            if seen is None or seen[0] is not cell or seen[1] != index:
+                seen = (cell, index, now)
+                continue
+            left = seen[2] + timeout_s - now
+            if left > 0:
+                wait = min(poll, left)
+                continue
+            if not self._take(batch, current, index):  # the worker finished the view first and committed it
+                seen = None
+                continue
+            self._timed_out(index)
+            return index
+
+    @staticmethod
+    def _take(batch: "_Batch", current: tuple, index: int) -> bool:
+        """Abandon the view ``current`` (as published in ``_Progress.view``) for the call of detector
+        ``index``, if its worker has not committed it yet: then set ``batch.resume`` to go on after that
+        detector, and return True."""
+        job, at, ctx, found, cell = current
+        try:
+            cell.pop()  # the view is ours: its worker can no longer commit anything
+        except IndexError:
+            return False
+        # The calls before the stuck one keep their findings. The worker may have gone past the stuck call
+        # between the waiter's last look and the pop (that call still ran for timeout_s): it only ever
+        # appends findings of later calls to ``found``, which the resumed run makes again.
+        batch.resume = (job, at, index + 1, [entry for entry in list(found) if entry[0] < index], ctx)
+        return True
+
+    def _timed_out(self, index: int) -> None:
+        """Blame the detector at ``index`` for a call that overran; retire the worker thread stuck in it."""
+        det_id = self._det_id(self.detectors[index])
+        self.stats.timeouts[det_id] += 1
+        logger.warning("detector %s timed out after %.2fs; its findings for this span are dropped",
+                       det_id, self.timeout_s)
+        if self.stats.timeouts[det_id] >= self.max_timeouts:
+            self.stats.disabled.add(det_id)
+            logger.error("detector %s disabled after %d timeouts", det_id, self.max_timeouts)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -348,31 +392,50 @@ class Engine:
 
 
 class _Batch:
-    """Where a run over a batch of views stands: job (trace) and view index, the next detector to run on
-    that view (None before the view's dedupe/bookkeeping) and its findings so far. A run that a timeout
-    interrupted resumes from here, after the detector that overran."""
+    """A run over a batch of views: the jobs, their findings, and where the next worker starts:
+    ``resume`` is (job, view, first detector index, that view's findings so far as (detector index,
+    findings) pairs, the job's trace context); a run that a timeout interrupted resumes after the
+    detector that overran, with the findings of those before it."""
 
-    __slots__ = ("jobs", "results", "job", "view", "next", "found", "ctx")
+    __slots__ = ("jobs", "results", "resume")
 
     def __init__(self, jobs: list[tuple[str, list[SpanView]]]) -> None:
         self.jobs = jobs
         self.results: list[list[Finding]] = [[] for _ in jobs]
-        self.job = 0
-        self.view = 0
-        self.next: int | None = None
-        self.found: list[Finding] = []
-        self.ctx: TraceContext | None = None
+        self.resume: tuple[int, int, int, list[tuple[int, list[Finding]]], TraceContext | None] = (0, 0, 0, [], None)
 
 
 class _Progress:
-    """The detector call a worker is in: ``live`` maps the call's number (unique within the run) to
-    ``(detector index, start)`` while the call runs; the waiting thread reads it to blame a call that
-    overran. Whoever pops the entry first owns the call: the worker when the call returns (it commits the
-    results and goes on), or the waiter when the call overran (it abandons the call, and the worker, when
-    it returns, finds the entry gone and stops). ``dict.pop`` is atomic (one C call under the GIL; a
-    critical section on free-threaded builds), so exactly one of them wins, without a lock per call."""
+    """What a worker publishes for the waiting thread: ``view`` is (job, view index, trace context, the
+    view's findings so far as (detector index, findings) pairs, cell), set before the view's first
+    detector call; ``cell`` is a new one-element list per view, holding the index of the detector the
+    worker is in (written before each call).
 
-    __slots__ = ("live",)
+    Why exactly one of worker and waiter owns each view's findings, with one list store per call:
+
+    1. The owner is whoever takes the cell's single element (``list.pop``: atomic, one C call under the
+       GIL, a per-object critical section on free-threaded builds); a second ``pop`` raises IndexError.
+       The worker commits a view (its findings into the results, the counters, the trace's window) only
+       after its own ``pop`` succeeded; the waiter resumes a view only after its ``pop`` succeeded.
+    2. Nothing is half-committed: before its ``pop`` the worker writes only the cell and its own list of
+       the view's findings; everything shared is written after it.
+    3. An abandoned worker stops: once the cell is empty its next ``cell[0] = index`` or ``cell.pop()``
+       raises IndexError and it returns. It calls at most one more detector (the one it may have started
+       between the waiter's last look and its ``pop``), commits nothing, and publishes nothing (it
+       publishes the next view only after taking this one).
+    4. The waiter resumes from the right place: it read ``view`` and the cell in the same look, and the
+       worker replaces ``view`` only after taking that cell, so a successful ``pop`` means the worker
+       was still on that view.
+    5. The blame is right: the waiter takes a view only after seeing the same (cell, index) at two looks
+       ``timeout_s`` apart; a cell is new per view and a detector is called once per view, so the pair
+       names one call, which has run that long. If that call returned and the worker moved on just
+       before the ``pop``, it still overran: the findings of the detectors before it (entries with a
+       lower index, all appended before the worker reached it) are kept, its own are dropped, and the
+       detectors after it run again on the fresh worker.
+
+    ``tests/detectors/test_engine_batch.py`` drives the interleavings of 3 and 5 step by step."""
+
+    __slots__ = ("view",)
 
     def __init__(self) -> None:
-        self.live: dict[int, tuple[int, float]] = {}
+        self.view: tuple[int, int, TraceContext, list[tuple[int, list[Finding]]], list[int]] | None = None

@@ -185,3 +185,114 @@ def test_the_window_drops_exactly_the_attributes_over_the_limit_of_every_type():
         (kept,) = engine._traces["c" * 32].views
         assert set(kept.attributes) == {semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ARGUMENTS, "at", "n",
                                         "ok", "list"}
+
+
+class Sleeps:
+    """Takes ``seconds`` on every view (less than the timeout), finds something every time."""
+
+    version, categories = "1", ("x",)
+
+    def __init__(self, det_id: str, seconds: float) -> None:
+        self.id, self.seconds = det_id, seconds
+
+    def detect(self, view, ctx):
+        time.sleep(self.seconds)
+        return [make_finding(self, view, "x", "low", 0.1, "slept")]
+
+
+def test_only_a_single_call_past_the_timeout_is_timed_out_not_a_view_or_a_run():
+    # every call takes 0.03 s of a 0.05 s timeout: the same detector runs on view after view for ~0.25 s, and
+    # with two of them each view takes 0.06 s; none of that is one call running past the timeout
+    for detectors in ([Sleeps("test.a", 0.03)], [Sleeps("test.a", 0.03), Sleeps("test.b", 0.03)]):
+        engine = Engine(detectors, timeout_s=0.05, max_timeouts=1)
+        results = engine.process_many(spans(8))
+        assert [[d for d, _, _ in found] for found in summary(results)] == [[d.id for d in detectors]] * 8
+        assert not engine.stats.timeouts and not engine.stats.disabled
+        engine.close()
+
+
+class Gate:
+    """Says when a call has started, and returns only when released."""
+
+    version, categories = "1", ("x",)
+
+    def __init__(self, det_id: str) -> None:
+        self.id = det_id
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def detect(self, view, ctx):
+        self.entered.set()
+        assert self.release.wait(5)
+        return [make_finding(self, view, "x", "low", 0.1, "gate")]
+
+
+def _gated_run():
+    """A worker started on one view whose detectors are Always, Gate 1, Gate 2 and Later (indexes 0-3)."""
+    from otel_cot.detectors.engine import _Batch, _Progress
+    from otel_cot.detectors.views import views_from_record
+
+    class Later(Always):
+        id = "test.later"
+
+    first, second = Gate("test.gate1"), Gate("test.gate2")
+    engine = Engine([Always(), first, second, Later()], timeout_s=2.0)
+    batch = _Batch([(r.trace_id, list(views_from_record(r))) for r in spans(1)])
+    progress = _Progress()
+    worker = threading.Thread(target=engine._work, args=(batch, progress))
+    worker.start()
+    assert first.entered.wait(5)
+    return engine, batch, progress, worker, first, second
+
+
+def _resumed(engine, batch):
+    from otel_cot.detectors.engine import _Progress
+
+    engine._work(batch, _Progress())  # the fresh worker's run, here on the test's thread
+    return [[f.detector_id for f in found] for found in batch.results]
+
+
+def test_a_worker_whose_call_returns_after_its_view_was_taken_commits_nothing_and_calls_nothing_more():
+    engine, batch, progress, worker, first, second = _gated_run()
+    current = progress.view
+    assert current[4] == [1]  # the worker is in detector 1's call
+    assert engine._take(batch, current, 1)  # the waiter takes the view
+    first.release.set()  # the stuck call returns: it must not commit, nor call the next detector
+    worker.join(5)
+    assert not worker.is_alive() and not second.entered.is_set()
+    assert batch.results == [[]] and engine.stats.findings == 0
+    second.release.set()
+    assert _resumed(engine, batch) == [["test.always", "test.gate2", "test.later"]]
+    assert engine.stats.views == 1 and engine.stats.findings == 3
+
+
+def test_a_worker_that_went_on_to_the_next_call_just_before_its_view_was_taken_commits_nothing():
+    # the call seen overrunning (detector 1) returns and the worker starts detector 2 between the waiter's
+    # last look and its taking the view: detector 1 is still the one abandoned, detector 2 runs again on
+    # the fresh worker, and each finding is committed once, by the fresh worker
+    engine, batch, progress, worker, first, second = _gated_run()
+    current = progress.view
+    first.release.set()
+    assert second.entered.wait(5)
+    assert current[4] == [2]
+    assert engine._take(batch, current, 1)
+    second.release.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert batch.results == [[]]
+    job, view, start, found, ctx = batch.resume
+    assert (job, view, start) == (0, 0, 2) and [index for index, _ in found] == [0]
+    assert _resumed(engine, batch) == [["test.always", "test.gate2", "test.later"]]
+    assert engine.stats.findings == 3
+
+
+def test_a_view_its_worker_committed_first_cannot_be_taken():
+    engine, batch, progress, worker, first, second = _gated_run()
+    current = progress.view
+    first.release.set()
+    second.release.set()
+    worker.join(5)
+    assert not engine._take(batch, current, 1)
+    assert batch.resume[:3] == (0, 0, 0)
+    assert [[f.detector_id for f in found] for found in batch.results] == [
+        ["test.always", "test.gate1", "test.gate2", "test.later"]]
