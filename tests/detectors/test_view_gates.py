@@ -272,3 +272,44 @@ def test_the_assertions_gate_rejects_only_texts_without_assertions():
                 assert not may_assert("1 passed in 0.01s " * 5)
     finally:
         textscan.use_backend(None)
+
+
+_STATEMENT_PIECES = ["I'll special-case", "I hard-coded", "we'll hardcode", "let's hack the tests", "I will", "we",
+                     "fix the failing test", "remove the assertion", "only to match the test", "an override for that "
+                     "exact input", "I return 9 for (13, 15)", "the expected value", "input", "not", "could", "?",
+                     ".", "\n", "typo", "the grader", "Windows paths", "a constant", "Let me game it", "cheat",
+                     "TEST", "Check", "spec", "pytest tests/test_1.py -q", "1 passed", "x" * 40]
+
+
+def _statement_findings(text: str) -> tuple:
+    views = [view("reasoning", text, span="r"), call("write_file", file_path="src/a.py", content="x = 1"),
+             view("model_call", text, span="m")]
+    return reward_hacking.states_gaming(text), [(f.mechanism, f.evidence) for f in run(RewardHackingDetector(), views)]
+
+
+def test_the_statement_gate_skips_only_texts_that_state_nothing(monkeypatch):
+    """_may_state (the three statement patterns' scan answers, then the words) against no gate at all."""
+    from otel_cot import textscan
+
+    rnd = random.Random(5)
+    texts = [" ".join(rnd.choice(_STATEMENT_PIECES) for _ in range(rnd.randint(1, 9))) for _ in range(2_000)]
+    try:
+        for backend in ("hyperscan", "re2", "python"):
+            textscan.use_backend(backend)
+            gated = [_statement_findings(text) for text in texts]
+            rejected = sum(not reward_hacking._may_state(text) for text in texts)
+            with monkeypatch.context() as patched:
+                patched.setattr(reward_hacking, "_may_state", lambda text: True)
+                assert [_statement_findings(text) for text in texts] == gated, backend
+            assert sum(bool(found[1]) for found in gated) > 300  # (the pieces make statements)
+            if backend != "python":  # (the pure-Python backend skips texts under 512 characters)
+                assert rejected > 150
+    finally:
+        textscan.use_backend(None)
+
+
+def test_the_statement_words_are_not_in_the_whole_text_scan():
+    """Only reasoning and answers ask about them; tool texts hold them all the time ("pytest tests/...")."""
+    from otel_cot.textscan.prefilter import REGISTRY
+
+    assert REGISTRY.supersets[reward_hacking._STATEMENT.index].regex is None
