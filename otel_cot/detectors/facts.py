@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arguments import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
-    simple_commands
+from .arguments import EDIT_TOOLS, Edit, command_from, edit_from, leaf_values, name_matches, parse_arguments, \
+    patch_edits, patch_from, simple_commands
 from .base import SpanView
 from .test_talk import TEST_RUN
 
@@ -94,7 +94,8 @@ class ViewFacts:
     def edit(self) -> Edit | None:
         """The file an edit/write action changes, and its old and new text."""
         if self._edit is _UNSET:
-            self._edit = edit_from(self.view, self.parsed)
+            tool = self.view.tool  # (a named tool that is no edit tool edits nothing: edit_from's first test)
+            self._edit = edit_from(self.view, self.parsed) if not tool or name_matches(EDIT_TOOLS, tool) else None
         return self._edit
 
     @property
@@ -109,7 +110,9 @@ class ViewFacts:
         """``(path, removed, added)`` per file of :attr:`patch` (``actions.patch_edits``). Shared: do not
         change it."""
         if self._patches is _UNSET:
-            self._patches = patch_edits(self.patch)
+            view = self.view
+            raw = view.arguments or view.text or ""  # (raw_arguments; without either marker, no patch)
+            self._patches = patch_edits(self.patch) if "*** " in raw or "+++ " in raw else []
         return self._patches
 
     @property
