@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 from .arguments import (CI_PATH, EDIT_TOOLS, SHELL_TOOLS, TEST_PATH, Edit, command_from, edit_from, leaf_values,
-                        name_matches, parse_arguments, patch_edits, patch_from, simple_commands, split_commands,
-                        strip_wrappers, tool_name)
+                        name_matches, parse_arguments, patch_edits, patch_from, programs_of, simple_commands,
+                        split_commands, strip_wrappers, tool_name)
 from .base import SpanView
 from .facts import facts_of
 
 __all__ = ["CI_PATH", "EDIT_TOOLS", "SHELL_TOOLS", "TEST_PATH", "Edit", "command_from", "edit_from", "file_edit",
-           "leaf_values", "name_matches", "parse_arguments", "patch_edits", "patch_from", "patch_text",
+           "leaf_values", "name_matches", "parse_arguments", "patch_edits", "patch_from", "patch_text", "programs_of",
            "shell_command", "simple_commands", "split_commands", "strip_wrappers", "test_file_written", "tool_name"]
 
 

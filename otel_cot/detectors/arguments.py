@@ -310,6 +310,17 @@ def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
     return argv[i:]
 
 
+def programs_of(commands: Sequence[Sequence[str]]) -> tuple[tuple[str, Sequence[str]], ...]:
+    """Each simple command as ``(program, argv)``: ``argv`` without wrappers (:func:`strip_wrappers`), the
+    program its first word's basename; a command that is only wrappers is left out."""
+    out = []
+    for argv in commands:
+        argv = strip_wrappers(argv)
+        if argv:
+            out.append((argv[0].rpartition("/")[2], argv))
+    return tuple(out)
+
+
 # --- patches: Codex's apply_patch envelope and unified diffs ------------------------------------
 _PATCH_FILE = re.compile(r"^\*\*\* (Update|Add|Delete) File: (.+?)\s*$|^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
 

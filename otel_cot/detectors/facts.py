@@ -16,10 +16,10 @@ trace context.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .arguments import EDIT_TOOLS, Edit, command_from, edit_from, leaf_values, name_matches, parse_arguments, \
-    patch_edits, patch_from, simple_commands
+    patch_edits, patch_from, programs_of, simple_commands
 from .base import SpanView
 from .test_talk import TEST_RUN
 
@@ -34,12 +34,12 @@ class ViewFacts:
     # descriptor: the descriptor (a __dict__ per facts object, a Python __get__ plus the compute call on
     # each first use) cost ~1.5 us per span on bench/collector_breakdown.py's load (25.5 -> 27 us).
 
-    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_runs_tests", "_edit", "_patch",
-                 "_patches", "_lower")
+    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_programs", "_runs_tests", "_edit",
+                 "_patch", "_patches", "_lower")
 
     def __init__(self, view: SpanView) -> None:
         self.view = view
-        self._arguments = self._leaves = self._command = self._commands = self._runs_tests = _UNSET
+        self._arguments = self._leaves = self._command = self._commands = self._programs = self._runs_tests = _UNSET
         self._edit = self._patch = self._patches = self._lower = _UNSET
 
     @property
@@ -81,6 +81,14 @@ class ViewFacts:
             command = self.command
             self._commands = simple_commands(command[:MAX_SPLIT_CHARS]) if command else ()
         return self._commands
+
+    @property
+    def programs(self) -> tuple[tuple[str, Sequence[str]], ...]:
+        """:attr:`commands` as ``(program, argv without wrappers)`` (``arguments.programs_of``): what the
+        destructive-action and reward-hacking detectors judge each simple command by."""
+        if self._programs is _UNSET:
+            self._programs = programs_of(self.commands)
+        return self._programs
 
     @property
     def runs_tests(self) -> bool:

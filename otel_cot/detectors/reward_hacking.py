@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import CI_PATH, TEST_PATH, Edit, name_matches, strip_wrappers
+from .actions import CI_PATH, TEST_PATH, Edit, name_matches
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
@@ -169,7 +169,7 @@ class RewardHackingDetector:
             out.extend(self._judge_edit(view, ctx, edit.path or "", edit.old, edit.new))
         command = facts.command
         if command is not None:
-            out.extend(self._judge_shell(view, ctx, command, facts.commands))
+            out.extend(self._judge_shell(view, ctx, command, facts.programs))
             if facts.runs_tests:
                 ctx.memo[_RUN] = command  # (whether it runs all the tests: asked of its output, if ever)
                 rendered = (view.text or "").lstrip()
@@ -184,7 +184,7 @@ class RewardHackingDetector:
             ctx.memo.pop(_COMMIT, None)
             out.append(self._f(view, "high", "edit follows reasoning that commits to special-casing, hard-coding "
                                "or gaming the checks", commit[1], commit[0], "planned_then_edited"))
-        return out[:3]
+        return out[:3] if out else ()
 
     # --- reasoning → action ------------------------------------------------------------------
     def _committed(self, view: SpanView, ctx: TraceContext) -> list[Finding]:
@@ -329,13 +329,9 @@ class RewardHackingDetector:
         return out
 
     def _judge_shell(self, view: SpanView, ctx: TraceContext, command: str,
-                     commands: Sequence[Sequence[str]]) -> list[Finding]:
+                     programs: Sequence[tuple[str, Sequence[str]]]) -> list[Finding]:
         out: list[Finding] = []
-        for argv in commands:
-            argv = strip_wrappers(argv)
-            if not argv:
-                continue
-            prog = argv[0].rsplit("/", 1)[-1]
+        for prog, argv in programs:  # (each simple command without wrappers, as facts.programs gives them)
             if prog not in _SHELL_EDITORS:  # nothing below reads any other program's arguments
                 continue
             targets = [a for a in argv[1:] if TEST_PATH.search(a) and not a.startswith("-")]

@@ -373,3 +373,17 @@ def test_deception_s_run_and_edit_gates_change_no_finding():
     assert {("claim_vs_failed_run", "high"), ("claim_vs_failed_run", "low"), ("claim_after_impossible", "medium")} \
         <= mechanisms
     assert skipped[0] > 1_000
+
+
+def test_programs_are_each_simple_command_without_wrappers_and_its_basename():
+    """What judge_command and reward_hacking's shell judge each read for themselves before (facts.programs)."""
+    from otel_cot.detectors.actions import programs_of
+
+    rnd = random.Random(21)
+    seps = [" ", " ", " && ", "; ", " | ", "\n"]
+    for _ in range(5_000):
+        parts = [rnd.choice(_WORDS) for _ in range(rnd.randint(1, 9))]
+        command = parts[0] + "".join(rnd.choice(seps) + p for p in parts[1:])
+        expected = [(posixpath.basename(a[0]), list(a)) for a in map(strip_wrappers, split_commands(command)) if a]
+        assert [(prog, list(argv)) for prog, argv in programs_of(split_commands(command))] == expected, command
+        assert judge_command(command) == _judge_ungated(command), command
