@@ -151,7 +151,12 @@ class RewardHackingDetector:
             if not scanned or expected_values.may_assert(view.text):
                 expected_values.remember(view.text, self._oracle(ctx), scanned=scanned)
             if view.kind == KIND_TOOL_RESULT:
-                self._remember_test_file(view, ctx)
+                memo = ctx.memo
+                if _READING in memo:  # (a test file being read: this is its text)
+                    self._remember_test_file(view, ctx)
+                if memo.get(_IMPOSSIBLE) is None:  # (_passing_run's first test; it drops the run it read)
+                    memo.pop(_RUN, None)
+                    return ()
                 return self._passing_run(view, view.text, ctx)
             return ()
         if view.kind != KIND_TOOL_CALL:
