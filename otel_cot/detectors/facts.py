@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from .arguments import EDIT_TOOLS, Edit, command_from, edit_from, leaf_values, name_matches, parse_arguments, \
     patch_edits, patch_from, programs_of, simple_commands
 from .base import SpanView
-from .test_talk import TEST_RUN
+from .test_talk import runs_tests as command_runs_tests
 
 _UNSET: Any = object()
 MAX_SPLIT_CHARS = 100_000  # a command longer than this is split on its first 100,000 characters
@@ -92,10 +92,11 @@ class ViewFacts:
 
     @property
     def runs_tests(self) -> bool:
-        """Whether :attr:`command` runs tests (``test_talk.TEST_RUN`` finds a test runner in it)."""
+        """Whether :attr:`command` runs tests (``test_talk.TEST_RUN`` finds a test runner in it:
+        ``test_talk.runs_tests``)."""
         if self._runs_tests is _UNSET:
             command = self.command
-            self._runs_tests = command is not None and TEST_RUN.search(command) is not None
+            self._runs_tests = command is not None and command_runs_tests(command)
         return self._runs_tests
 
     @property

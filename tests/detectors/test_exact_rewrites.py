@@ -366,3 +366,25 @@ def test_strip_wrappers_drops_what_it_dropped_before():
         assert tuple(strip_wrappers(argv)) == expected and tuple(strip_wrappers(list(argv))) == expected, argv
         fast += strip_wrappers(argv) is argv
     assert fast > 10_000
+
+
+def test_runs_tests_is_the_test_run_regex():
+    """Its words gate and its lowered search without IGNORECASE answer what TEST_RUN.search does, on random
+    commands in any case, with the non-ASCII letters IGNORECASE folds (long s, Kelvin sign, dotted I)."""
+    import random
+
+    from otel_cot.detectors.test_talk import TEST_RUN, runs_tests
+
+    assert TEST_RUN.pattern == TEST_RUN.pattern.lower()  # (what searching the lowered text relies on)
+    rnd = random.Random(4)
+    pieces = ["pytest", "py.test", "unittest", "tox", "nox", "jest", "vitest", "mocha", "go", "test", "cargo", "npm",
+              "run", "yarn", "make", "rspec", "phpunit", "test_solution", "ls", "-la", "git", "status", "rm", "-rf",
+              "build", "cat", "x.py", "tests/", "_", ".", "/", "-", "te\u017ft", "\u212aey", "\u0130", "TEST", "PyTest",
+              "Go", "NPM", "\t", "&&", "|"]
+    hits = 0
+    for _ in range(30_000):
+        command = "".join(rnd.choice(pieces) + rnd.choice(["", " ", "  ", "\n"]) for _ in range(rnd.randint(1, 6)))
+        expected = TEST_RUN.search(command) is not None
+        assert runs_tests(command) == expected, command
+        hits += expected
+    assert 5_000 < hits < 25_000
