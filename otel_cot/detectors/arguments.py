@@ -240,12 +240,39 @@ def _split_commands(command: str) -> list[list[str]]:
 
 def line_tokens(line: str) -> list[str]:
     """One line's tokens as :func:`shlex_tokens` gives them, without shlex's per-character loop where the
-    line holds no quotes, escapes or comments."""
+    line holds no escapes or comments (~25-45 µs a quoted 30-character line in shlex)."""
     if _SHELL_SPECIAL.search(line) is None:
         return _SHELL_WORD.findall(line)
     if _SHELL_QUOTING.search(line) is None:  # operators only
         return _SHELL_TOKEN.findall(line)
+    if "\\" not in line and "#" not in line and "\n" not in line:  # quotes, but no escape or comment
+        return _quoted_tokens(line)
     return shlex_tokens(line)
+
+
+# shlex's tokens of a line with quotes but no escape or comment: runs of punctuation; words, each a run of
+# unquoted characters and whole quoted strings (the quotes dropped, what they hold kept as it is, an empty
+# '' or "" an empty word); whitespace (space, tab, carriage return) between them. A quote left open: shlex
+# refuses the line.
+_QUOTED_LINE = re.compile(r"""[ \t\r]+|([;&|()<>]+)|((?:[^ \t\r;&|()<>'"]+|'[^']*'|"[^"]*")+)|(.)""")
+_QUOTED_PIECE = re.compile("'([^']*)'|\"([^\"]*)\"")
+
+
+def _quoted_tokens(line: str) -> list[str]:
+    out = []
+    for m in _QUOTED_LINE.finditer(line):
+        punctuation, word, open_quote = m.groups()
+        if punctuation is not None:
+            out.append(punctuation)
+        elif word is not None:
+            out.append(_QUOTED_PIECE.sub(_unquoted, word) if "'" in word or '"' in word else word)
+        elif open_quote is not None:
+            return shlex_tokens(line)  # (no closing quotation: its words)
+    return out
+
+
+def _unquoted(m: re.Match[str]) -> str:
+    return m.group(1) if m.group(1) is not None else m.group(2)
 
 
 def shlex_tokens(line: str) -> list[str]:
