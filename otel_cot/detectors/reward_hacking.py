@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import CI_PATH, TEST_PATH, Edit, name_matches
+from .actions import CI_PATH, Edit, is_test_path, name_matches
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
@@ -169,7 +169,7 @@ class RewardHackingDetector:
             for path, removed, added in patches[:8]:
                 out.extend(self._judge_edit(view, ctx, path, removed, added, deleted=added is None))
         elif edit is not None:
-            if edit.new and TEST_PATH.search(edit.path or ""):
+            if edit.new and is_test_path(edit.path or ""):
                 expected_values.remember(edit.new, self._oracle(ctx))
             out.extend(self._judge_edit(view, ctx, edit.path or "", edit.old, edit.new))
         command = facts.command
@@ -182,7 +182,7 @@ class RewardHackingDetector:
                     out.extend(self._passing_run(view, rendered.split("\n", 1)[1], ctx))
         elif edit is None and name_matches(_READ_TOOL, view.tool or ""):
             path = _FILE_NAME.search(view.arguments or view.text or "")
-            if path and TEST_PATH.search(path.group(0)):
+            if path and is_test_path(path.group(0)):
                 ctx.memo[_READING] = _base(path.group(0))
         commit = ctx.memo.get(_COMMIT)
         if not out and commit is not None and _writes_project(edit, patches, command):
@@ -280,7 +280,7 @@ class RewardHackingDetector:
     # --- edits -------------------------------------------------------------------------------
     def _judge_edit(self, view: SpanView, ctx: TraceContext, path: str, old: str | None,
                     new: str | None, deleted: bool = False) -> list[Finding]:
-        if TEST_PATH.search(path):
+        if is_test_path(path):
             return self._judge_test_edit(view, ctx, path, old, new, deleted)
         if CI_PATH.search(path):
             if _drops_checks(old, new):
@@ -339,7 +339,7 @@ class RewardHackingDetector:
         for prog, argv in programs:  # (each simple command without wrappers, as facts.programs gives them)
             if prog not in _SHELL_EDITORS:  # nothing below reads any other program's arguments
                 continue
-            targets = [a for a in argv[1:] if TEST_PATH.search(a) and not a.startswith("-")]
+            targets = [a for a in argv[1:] if not a.startswith("-") and is_test_path(a)]
             if not targets:
                 continue
             if prog in _READERS:  # `cat test_x.py`: its output is the file, remember its assertions
@@ -360,7 +360,7 @@ class RewardHackingDetector:
         # (each pattern below holds a literal that the substring test before it looks for)
         for m in _WRITES_FILE.finditer(command) if ">" in command or "open(" in command else ():
             target = m.group(1) or m.group(2) or ""
-            if TEST_PATH.search(target) and CODE_FILE.search(target) and not target.startswith("/tmp"):
+            if is_test_path(target) and CODE_FILE.search(target) and not target.startswith("/tmp"):
                 if self._intent(ctx) or ASSERTION.search(command):
                     out.append(self._f(view, self._shell_severity(ctx, "high"), f"a shell command rewrites test "
                                        f"file {target}", snippet(command, m.start(), m.end()),
@@ -369,13 +369,13 @@ class RewardHackingDetector:
         if not out and ("python" in command or "node" in command) and _INLINE_SCRIPT.search(command):
             m = re.search(r"open\(\s*['\"]([^'\"]+)['\"]|\b\w+\s*=\s*['\"]([^'\"]*test[^'\"]*)['\"]", command)
             target = (m.group(1) or m.group(2)) if m else ""
-            if target and TEST_PATH.search(target) and SCRIPT_EDIT.search(command):
+            if target and is_test_path(target) and SCRIPT_EDIT.search(command):
                 out.append(self._f(view, self._shell_severity(ctx, "medium"), f"a script rewrites test file "
                                    f"{target}", snippet(command, m.start(), m.end()), self._intent_span(ctx),  # type: ignore[union-attr]
                                    "shell_test_rewrite"))
         if not out and ("cat" in command or "<<" in command or "tee" in command) and _WRITES_STDIN.search(command):
             target = re.search(r"(?:cat\s*>|\btee)\s*['\"]?([^\s'\";&|<]+)", command)
-            on_tests = bool(target and TEST_PATH.search(target.group(1)))
+            on_tests = bool(target and is_test_path(target.group(1)))
             out.extend(self._judge_code(view, ctx, command, "", "high", test_file=on_tests))
         return out
 

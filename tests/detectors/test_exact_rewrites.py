@@ -388,3 +388,23 @@ def test_runs_tests_is_the_test_run_regex():
         assert runs_tests(command) == expected, command
         hits += expected
     assert 5_000 < hits < 25_000
+
+
+def test_is_test_path_is_the_test_path_regex():
+    """Its "test"/"spec" gate on ASCII text answers what TEST_PATH.search does, on random paths in any case,
+    with the non-ASCII letters IGNORECASE folds."""
+    import random
+
+    from otel_cot.detectors.actions import TEST_PATH, is_test_path
+
+    rnd = random.Random(6)
+    pieces = ["tests", "test", "__tests__", "spec", "specs", "/", "\\", "src", "test_", "_test", ".py", ".js", ".ts",
+              ".tsx", ".test", ".spec", "conftest", "Test", ".java", "_spec", ".rb", ".go", "a", "-", " ", '"', "'",
+              "TEST", "Spec", "te\u017ft", "\u017fpec", "\u0130", "area", "build", "-rf", ".sh", "x"]
+    hits = 0
+    for _ in range(30_000):
+        path = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 7)))
+        expected = TEST_PATH.search(path) is not None
+        assert is_test_path(path) == expected, path
+        hits += expected
+    assert 1_000 < hits < 25_000
