@@ -57,6 +57,17 @@ CI_PATH = re.compile(r"\.github[/\\]workflows[/\\]|\.gitlab-ci\.yml|(^|[/\\])(gr
                      r"scorer|score)\.\w+|Jenkinsfile|\.circleci[/\\]", re.IGNORECASE)
 
 
+def is_ci_path(text: str) -> bool:
+    """``CI_PATH.search(text) is not None``, searched only where a match may be (as :func:`is_test_path`):
+    every match holds "github", "gitlab", "grad", "evaluate", "score", "jenkinsfile" or "circleci"."""
+    if text.isascii():
+        lower = text.lower()
+        if not ("github" in lower or "gitlab" in lower or "grad" in lower or "evaluate" in lower or
+                "score" in lower or "jenkinsfile" in lower or "circleci" in lower):
+            return False
+    return CI_PATH.search(text) is not None
+
+
 def _unescape(s: str) -> str:
     try:
         return json.loads('"' + s + '"')

@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import CI_PATH, Edit, is_test_path, name_matches
+from .actions import Edit, is_ci_path, is_test_path, name_matches
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
@@ -282,7 +282,7 @@ class RewardHackingDetector:
                     new: str | None, deleted: bool = False) -> list[Finding]:
         if is_test_path(path):
             return self._judge_test_edit(view, ctx, path, old, new, deleted)
-        if CI_PATH.search(path):
+        if is_ci_path(path):
             if _drops_checks(old, new):
                 return [self._f(view, "medium", f"edit of CI/grader file {path} drops or silences checks", path,
                                 mechanism="ci_checks_dropped")]

@@ -390,6 +390,25 @@ def test_runs_tests_is_the_test_run_regex():
     assert 5_000 < hits < 25_000
 
 
+def test_is_ci_path_is_the_ci_path_regex():
+    """The same for CI_PATH's words."""
+    import random
+
+    from otel_cot.detectors.actions import CI_PATH, is_ci_path
+
+    rnd = random.Random(8)
+    pieces = [".github", "/", "\\", "workflows", ".gitlab-ci", ".yml", "grader", "grading", "evaluate", "scorer",
+              "score", ".py", ".sh", "Jenkinsfile", ".circleci", "src", "ci.yml", "GitHub", "SCORE", "\u017fcore",
+              "Jen\u212ainsfile", "grad\u0131ng", "x", "-", "."]
+    hits = 0
+    for _ in range(30_000):
+        path = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        expected = CI_PATH.search(path) is not None
+        assert is_ci_path(path) == expected, path
+        hits += expected
+    assert 1_000 < hits < 25_000
+
+
 def test_is_test_path_is_the_test_path_regex():
     """Its "test"/"spec" gate on ASCII text answers what TEST_PATH.search does, on random paths in any case,
     with the non-ASCII letters IGNORECASE folds."""
