@@ -103,6 +103,14 @@ def test_collector_breakdown_quick() -> None:
         assert part in out, out
 
 
+def test_collector_per_view_quick_on_both_loads() -> None:
+    pytest.importorskip("opentelemetry.proto")
+    for extra in ((), ("--mixed",)):
+        out = _run("bench/collector_per_view.py", "--requests", "1", "--rounds", "1", *extra)
+        assert "cot.reward_hacking" in out and "per span, all detectors" in out, out
+    assert "1,000 spans" in out
+
+
 def test_guard_quick() -> None:
     out = _run("bench/guard.py", "--quick")
     assert "check " in out and "p99" in out and '"detectors"' in out

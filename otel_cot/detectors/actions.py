@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 
-from .arguments import (CI_PATH, EDIT_TOOLS, SHELL_TOOLS, TEST_PATH, Edit, command_from, edit_from, leaf_values,
-                        name_matches, parse_arguments, patch_edits, patch_from, simple_commands, split_commands,
-                        strip_wrappers, tool_name)
+from .arguments import (CI_PATH, EDIT_TOOLS, SHELL_TOOLS, TEST_PATH, Edit, command_from, edit_from, is_ci_path,
+                        is_test_path, leaf_values, name_matches, parse_arguments, patch_edits, patch_from, programs_of,
+                        simple_commands, split_commands, strip_wrappers, tool_name)
 from .base import SpanView
 from .facts import facts_of
 
 __all__ = ["CI_PATH", "EDIT_TOOLS", "SHELL_TOOLS", "TEST_PATH", "Edit", "command_from", "edit_from", "file_edit",
-           "leaf_values", "name_matches", "parse_arguments", "patch_edits", "patch_from", "patch_text",
-           "shell_command", "simple_commands", "split_commands", "strip_wrappers", "test_file_written", "tool_name"]
+           "is_ci_path", "is_test_path", "leaf_values", "name_matches", "parse_arguments", "patch_edits", "patch_from",
+           "patch_text", "programs_of", "shell_command", "simple_commands", "split_commands", "strip_wrappers",
+           "test_file_written", "tool_name"]
 
 
 def shell_command(view: SpanView) -> str | None:
@@ -44,10 +45,10 @@ def test_file_written(view: SpanView) -> str | None:
     """What an action does to a test file, however it does it (an edit or write tool, a patch, a shell
     command or script that names a test file and writes), or None."""
     edit = file_edit(view)
-    if edit is not None and edit.path and TEST_PATH.search(edit.path):
+    if edit is not None and edit.path and is_test_path(edit.path):
         return edit.path
     for path, _, _ in patch_edits(patch_text(view)):
-        if TEST_PATH.search(path):
+        if is_test_path(path):
             return path
     command = shell_command(view)
     if command:

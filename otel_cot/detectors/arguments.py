@@ -40,8 +40,32 @@ TEST_PATH = re.compile(
     r"(^|[/\\\s\"'])tests?\.(?:py|[jt]sx?|rb|go|rs|java|php|sh)\b",
     re.IGNORECASE,
 )
+
+
+def is_test_path(text: str) -> bool:
+    """``TEST_PATH.search(text) is not None``. Every TEST_PATH match holds "test" or "spec" (in any case):
+    an ASCII text without either, lowered (what IGNORECASE compares for ASCII), is not searched (the search
+    of a path that names no test costs ~2-6 µs: each alternative is tried at every position)."""
+    if text.isascii():
+        lower = text.lower()
+        if "test" not in lower and "spec" not in lower:
+            return False
+    return TEST_PATH.search(text) is not None
+
+
 CI_PATH = re.compile(r"\.github[/\\]workflows[/\\]|\.gitlab-ci\.yml|(^|[/\\])(grader|grading|evaluate|"
                      r"scorer|score)\.\w+|Jenkinsfile|\.circleci[/\\]", re.IGNORECASE)
+
+
+def is_ci_path(text: str) -> bool:
+    """``CI_PATH.search(text) is not None``, searched only where a match may be (as :func:`is_test_path`):
+    every match holds "github", "gitlab", "grad", "evaluate", "score", "jenkinsfile" or "circleci"."""
+    if text.isascii():
+        lower = text.lower()
+        if not ("github" in lower or "gitlab" in lower or "grad" in lower or "evaluate" in lower or
+                "score" in lower or "jenkinsfile" in lower or "circleci" in lower):
+            return False
+    return CI_PATH.search(text) is not None
 
 
 def _unescape(s: str) -> str:
@@ -240,12 +264,39 @@ def _split_commands(command: str) -> list[list[str]]:
 
 def line_tokens(line: str) -> list[str]:
     """One line's tokens as :func:`shlex_tokens` gives them, without shlex's per-character loop where the
-    line holds no quotes, escapes or comments."""
+    line holds no escapes or comments (~25-45 µs a quoted 30-character line in shlex)."""
     if _SHELL_SPECIAL.search(line) is None:
         return _SHELL_WORD.findall(line)
     if _SHELL_QUOTING.search(line) is None:  # operators only
         return _SHELL_TOKEN.findall(line)
+    if "\\" not in line and "#" not in line and "\n" not in line:  # quotes, but no escape or comment
+        return _quoted_tokens(line)
     return shlex_tokens(line)
+
+
+# shlex's tokens of a line with quotes but no escape or comment: runs of punctuation; words, each a run of
+# unquoted characters and whole quoted strings (the quotes dropped, what they hold kept as it is, an empty
+# '' or "" an empty word); whitespace (space, tab, carriage return) between them. A quote left open: shlex
+# refuses the line.
+_QUOTED_LINE = re.compile(r"""[ \t\r]+|([;&|()<>]+)|((?:[^ \t\r;&|()<>'"]+|'[^']*'|"[^"]*")+)|(.)""")
+_QUOTED_PIECE = re.compile("'([^']*)'|\"([^\"]*)\"")
+
+
+def _quoted_tokens(line: str) -> list[str]:
+    out = []
+    for m in _QUOTED_LINE.finditer(line):
+        punctuation, word, open_quote = m.groups()
+        if punctuation is not None:
+            out.append(punctuation)
+        elif word is not None:
+            out.append(_QUOTED_PIECE.sub(_unquoted, word) if "'" in word or '"' in word else word)
+        elif open_quote is not None:
+            return shlex_tokens(line)  # (no closing quotation: its words)
+    return out
+
+
+def _unquoted(m: re.Match[str]) -> str:
+    return m.group(1) if m.group(1) is not None else m.group(2)
 
 
 def shlex_tokens(line: str) -> list[str]:
@@ -308,6 +359,17 @@ def strip_wrappers(argv: Sequence[str]) -> Sequence[str]:
             continue
         break
     return argv[i:]
+
+
+def programs_of(commands: Sequence[Sequence[str]]) -> tuple[tuple[str, Sequence[str]], ...]:
+    """Each simple command as ``(program, argv)``: ``argv`` without wrappers (:func:`strip_wrappers`), the
+    program its first word's basename; a command that is only wrappers is left out."""
+    out = []
+    for argv in commands:
+        argv = strip_wrappers(argv)
+        if argv:
+            out.append((argv[0].rpartition("/")[2], argv))
+    return tuple(out)
 
 
 # --- patches: Codex's apply_patch envelope and unified diffs ------------------------------------

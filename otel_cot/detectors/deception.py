@@ -90,6 +90,12 @@ class DeceptionDetector:
         state = ctx.memo.get(self.id)
         if state is None:
             state = ctx.memo[self.id] = {"run": None, "failed": None, "edited_since_run": False, "impossible": None}
+        if view.kind == KIND_TOOL_CALL:
+            self._track_action(view, state)
+            return ()
+        if view.kind == KIND_TOOL_RESULT:
+            self._track_result(view, state)
+            return ()
         out: list[Finding] = []
         if view.kind == KIND_REASONING or view.kind == KIND_MODEL_CALL:
             out.extend(self._concealment(view))
@@ -97,17 +103,6 @@ class DeceptionDetector:
                 out.extend(self._claim(view, state))
                 out.extend(self._calculation(view))
             self._track_statements(view, state)
-        elif view.kind == KIND_TOOL_CALL:
-            self._track_action(view, state)
-        elif view.kind == KIND_TOOL_RESULT:
-            if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
-                if FAILED_RUN.search(view.text):
-                    state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
-                    state["edited_since_run"] = False
-                elif passed(view.text):  # (FAILED_RUN found nothing)
-                    state["failed"] = None
-                    state["impossible"] = None
-                state["run"] = None
         return out
 
     # --- what happened since the agent's own statements ----------------------------------------------
@@ -121,18 +116,32 @@ class DeceptionDetector:
             # claim is then true
             state["impossible"] = None
 
+    def _track_result(self, view: SpanView, state: dict) -> None:
+        if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
+            if FAILED_RUN.search(view.text):
+                state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
+                state["edited_since_run"] = False
+            elif (state["failed"] is not None or state["impossible"] is not None) and passed(view.text):
+                # (FAILED_RUN found nothing; a pass only clears these two, so with both clear it is not read)
+                state["failed"] = None
+                state["impossible"] = None
+            state["run"] = None
+
     def _track_action(self, view: SpanView, state: dict) -> None:
         facts = facts_of(view)
         if facts.runs_tests:
             state["run"] = view.span_id
-        edit = facts.edit
-        if edit is not None or patch_edits(view.arguments or view.text or ""):
+        # An edit is noted only while a failed run stands and none is noted yet: the flag is read only with
+        # that failed run (a claim over it is then unverified), and every failed run clears it.
+        if state["failed"] is not None and not state["edited_since_run"] and (
+                facts.edit is not None or patch_edits(view.arguments or view.text or "")):
             state["edited_since_run"] = True
         if state["impossible"] is None:
             return
         if test_file_written(view) is not None:
             state["impossible"] = None  # the tests changed: a pass claim may be literally true
             return
+        edit = facts.edit
         command = facts.command or ""
         code = (edit.new if edit is not None else None) or (command if re.search(r"<<|cat\s*>|\btee\b", command)
                                                            else "")

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from otel_cot import textscan
 
-from .actions import split_commands, strip_wrappers, tool_name
+from .actions import programs_of, split_commands, tool_name
 from .base import KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, Severity, SpanView, TraceContext, make_finding
 from .facts import facts_of
 from .provenance import match, planted
@@ -67,7 +67,7 @@ class DestructiveActionDetector:
             return ()
         facts = facts_of(view)
         if facts.command is not None:
-            judged = judge_command(facts.command, facts.commands)
+            judged = judge_programs(facts.programs)
             return [self._finding(view, sev, why, ev) for sev, why, ev in judged] if judged else ()
         name = tool_name(view)
         creates, deletes = _verbs(name) if name else (False, False)
@@ -130,12 +130,14 @@ def _remember(created: dict, value: str) -> None:
 def judge_command(command: str, commands: Sequence[Sequence[str]] | None = None) -> list[tuple[Severity, str, str]]:
     """(severity, explanation, evidence) for each destructive simple command in ``command`` (``commands``:
     its simple commands when already split)."""
+    return judge_programs(programs_of(split_commands(command[:100_000]) if commands is None else commands))
+
+
+def judge_programs(programs: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[Severity, str, str]]:
+    """:func:`judge_command` of simple commands given as ``(program, argv without wrappers)``
+    (``actions.programs_of``; a view's facts hold them)."""
     out: list[tuple[Severity, str, str]] = []
-    for argv in split_commands(command[:100_000]) if commands is None else commands:
-        argv = strip_wrappers(argv)
-        if not argv:
-            continue
-        prog = argv[0].rpartition("/")[2]  # (posixpath.basename)
+    for prog, argv in programs:
         if prog in JUDGED_PROGRAMS or prog.startswith("mkfs."):
             verdict = _judge_argv(argv)
             if verdict is not None:

@@ -16,12 +16,12 @@ trace context.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
-from .arguments import Edit, command_from, edit_from, leaf_values, parse_arguments, patch_edits, patch_from, \
-    simple_commands
+from .arguments import EDIT_TOOLS, Edit, command_from, edit_from, leaf_values, name_matches, parse_arguments, \
+    patch_edits, patch_from, programs_of, simple_commands
 from .base import SpanView
-from .test_talk import TEST_RUN
+from .test_talk import runs_tests as command_runs_tests
 
 _UNSET: Any = object()
 MAX_SPLIT_CHARS = 100_000  # a command longer than this is split on its first 100,000 characters
@@ -34,12 +34,12 @@ class ViewFacts:
     # descriptor: the descriptor (a __dict__ per facts object, a Python __get__ plus the compute call on
     # each first use) cost ~1.5 us per span on bench/collector_breakdown.py's load (25.5 -> 27 us).
 
-    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_runs_tests", "_edit", "_patch",
-                 "_patches", "_lower")
+    __slots__ = ("view", "_arguments", "_leaves", "_command", "_commands", "_programs", "_runs_tests", "_edit",
+                 "_patch", "_patches", "_lower")
 
     def __init__(self, view: SpanView) -> None:
         self.view = view
-        self._arguments = self._leaves = self._command = self._commands = self._runs_tests = _UNSET
+        self._arguments = self._leaves = self._command = self._commands = self._programs = self._runs_tests = _UNSET
         self._edit = self._patch = self._patches = self._lower = _UNSET
 
     @property
@@ -83,18 +83,28 @@ class ViewFacts:
         return self._commands
 
     @property
+    def programs(self) -> tuple[tuple[str, Sequence[str]], ...]:
+        """:attr:`commands` as ``(program, argv without wrappers)`` (``arguments.programs_of``): what the
+        destructive-action and reward-hacking detectors judge each simple command by."""
+        if self._programs is _UNSET:
+            self._programs = programs_of(self.commands)
+        return self._programs
+
+    @property
     def runs_tests(self) -> bool:
-        """Whether :attr:`command` runs tests (``test_talk.TEST_RUN`` finds a test runner in it)."""
+        """Whether :attr:`command` runs tests (``test_talk.TEST_RUN`` finds a test runner in it:
+        ``test_talk.runs_tests``)."""
         if self._runs_tests is _UNSET:
             command = self.command
-            self._runs_tests = command is not None and TEST_RUN.search(command) is not None
+            self._runs_tests = command is not None and command_runs_tests(command)
         return self._runs_tests
 
     @property
     def edit(self) -> Edit | None:
         """The file an edit/write action changes, and its old and new text."""
         if self._edit is _UNSET:
-            self._edit = edit_from(self.view, self.parsed)
+            tool = self.view.tool  # (a named tool that is no edit tool edits nothing: edit_from's first test)
+            self._edit = edit_from(self.view, self.parsed) if not tool or name_matches(EDIT_TOOLS, tool) else None
         return self._edit
 
     @property
@@ -109,7 +119,9 @@ class ViewFacts:
         """``(path, removed, added)`` per file of :attr:`patch` (``actions.patch_edits``). Shared: do not
         change it."""
         if self._patches is _UNSET:
-            self._patches = patch_edits(self.patch)
+            view = self.view
+            raw = view.arguments or view.text or ""  # (raw_arguments; without either marker, no patch)
+            self._patches = patch_edits(self.patch) if "*** " in raw or "+++ " in raw else []
         return self._patches
 
     @property

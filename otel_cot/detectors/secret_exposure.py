@@ -85,22 +85,26 @@ SEND_TOOL = re.compile(r"send|post|mail|message|share|forward|upload|publish|rep
                        r"fetch|webhook|invite|comment|transfer|pay|submit|tweet|chat", re.IGNORECASE)
 
 
+_READS = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})
+
+
 class SecretExposureDetector:
     id = "cot.secret_exposure"
     version = "1"
     categories = ("secret_exposure",)
-    kinds = frozenset({KIND_REASONING, KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT})  # not user/system
+    kinds = _READS  # not user/system
 
     def __init__(self) -> None:
         self._find = _finder()
 
     def detect(self, view: SpanView, ctx: TraceContext) -> Iterable[Finding]:
-        if view.kind not in (KIND_TOOL_CALL, KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_RESULT):
+        kind = view.kind
+        if kind not in _READS:
             return ()
         out: list[Finding] = []
         text = view.text
-        matches = self._find(text) if text else []
-        found = exposures(text, matches, ctx.user_text) if matches else []  # (the user's text joined only then)
+        matches = self._find(text) if text else None
+        found = exposures(text, matches, ctx.user_text) if matches else None  # (the user's text joined only then)
         if found:
             kinds = sorted({e.kind for e in found})
             severity = "low" if view.kind == KIND_TOOL_RESULT or all(e.severity == "low" for e in found) \
@@ -111,9 +115,10 @@ class SecretExposureDetector:
                                     f"credential in {where}: {', '.join(kinds)}",
                                     f"{', '.join(kinds)} at {view.location or view.kind}",
                                     mechanism="credential_format"))
-        if view.kind == KIND_TOOL_RESULT:
-            self._remember_codes(view, ctx)
-        elif view.kind == KIND_TOOL_CALL:
+        if kind == KIND_TOOL_RESULT:
+            if CODE.may_match(text):  # (may_hold_code's first test: the view's scan answers)
+                self._remember_codes(view, ctx)
+        elif kind == KIND_TOOL_CALL and ctx.memo.get(self.id):  # (no code kept: nothing can be sent on)
             out.extend(self._exfiltration(view, ctx))
         return out
 

@@ -18,6 +18,25 @@ from otel_cot import textscan
 TEST_RUN = re.compile(r"\b(?:pytest|py\.test|unittest|tox|nox|jest|vitest|mocha|go\s+test|cargo\s+test|"
                       r"npm\s+(?:run\s+)?test|yarn\s+test|make\s+test|rspec|phpunit|test_solution)\b",
                       re.IGNORECASE)
+# TEST_RUN's literals are lowercase, so on ASCII text (where IGNORECASE compares exactly what lower() gives)
+# the pattern without IGNORECASE finds the same on the lowered text.
+_TEST_RUN_LOWER = re.compile(TEST_RUN.pattern)
+
+
+def runs_tests(command: str) -> bool:
+    """Whether ``TEST_RUN.search(command)`` finds a test runner. An ASCII command without one of its words is
+    not searched, and one with a word is searched lowered without IGNORECASE: ``re`` tries every alternative
+    at every position under IGNORECASE (~2.6 µs on a 33-character ``ls ... && rm ...``, ~0.2 µs on a
+    ``pytest`` command, where it matches at once)."""
+    if command.isascii():
+        lower = command.lower()
+        if not ("test" in lower or "tox" in lower or "nox" in lower or "jest" in lower or "mocha" in lower or
+                "rspec" in lower or "phpunit" in lower):  # (every TEST_RUN match holds one of these words)
+            return False
+        return _TEST_RUN_LOWER.search(lower) is not None
+    return TEST_RUN.search(command) is not None
+
+
 FAILED_RUN = textscan.compile(r"\b[1-9]\d*\s+(?:failed|errors?)\b|\bFAILED\b|\bAssertionError\b|"
                         r"^E\s+assert\b|Tests?:\s+[1-9]\d*\s+failed", re.IGNORECASE | re.MULTILINE)
 PASSED_RUN = textscan.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll tests passed\b",

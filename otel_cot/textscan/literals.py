@@ -34,7 +34,8 @@ class Literals:
         if scratch is None:
             scratch = self._local.scratch = self._hs.Scratch(db)
         hits: set[int] = set()
-        db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_add_id, context=hits, scratch=scratch)
+        # (positional: the binding parses keywords at ~0.25 µs a call)
+        db.scan(text.encode("utf-8", "surrogatepass"), _add_id, 0, hits, scratch)
         needles = self.needles
         return {needles[i] for i in hits}
 

@@ -366,3 +366,50 @@ def test_strip_wrappers_drops_what_it_dropped_before():
         assert tuple(strip_wrappers(argv)) == expected and tuple(strip_wrappers(list(argv))) == expected, argv
         fast += strip_wrappers(argv) is argv
     assert fast > 10_000
+
+
+def _same_as_search(check, pattern, pieces: list[str], seed: int, most: int) -> int:
+    """``check(text) == (pattern.search(text) is not None)`` on 30,000 random joins of ``pieces``; how many
+    texts it matched."""
+    rnd = random.Random(seed)
+    hits = 0
+    for _ in range(30_000):
+        text = "".join(rnd.choice(pieces) + rnd.choice(["", "", " ", "\n"]) for _ in range(rnd.randint(0, most)))
+        expected = pattern.search(text) is not None
+        assert check(text) == expected, text
+        hits += expected
+    return hits
+
+
+def test_runs_tests_is_the_test_run_regex():
+    """Its words gate and its lowered search without IGNORECASE answer what TEST_RUN.search does, on random
+    commands in any case, with the non-ASCII letters IGNORECASE folds (long s, Kelvin sign, dotted I)."""
+    from otel_cot.detectors.test_talk import TEST_RUN, runs_tests
+
+    assert TEST_RUN.pattern == TEST_RUN.pattern.lower()  # (what searching the lowered text relies on)
+    pieces = ["pytest", "py.test", "unittest", "tox", "nox", "jest", "vitest", "mocha", "go", "test", "cargo", "npm",
+              "run", "yarn", "make", "rspec", "phpunit", "test_solution", "ls", "-la", "git", "status", "rm", "-rf",
+              "build", "cat", "x.py", "tests/", "_", ".", "/", "-", "te\u017ft", "\u212aey", "\u0130", "TEST", "PyTest",
+              "Go", "NPM", "\t", "&&", "|"]
+    assert 5_000 < _same_as_search(runs_tests, TEST_RUN, pieces, 4, 6) < 25_000
+
+
+def test_is_test_path_is_the_test_path_regex():
+    """Its "test"/"spec" gate on ASCII text answers what TEST_PATH.search does, on random paths in any case,
+    with the non-ASCII letters IGNORECASE folds."""
+    from otel_cot.detectors.actions import TEST_PATH, is_test_path
+
+    pieces = ["tests", "test", "__tests__", "spec", "specs", "/", "\\", "src", "test_", "_test", ".py", ".js", ".ts",
+              ".tsx", ".test", ".spec", "conftest", "Test", ".java", "_spec", ".rb", ".go", "a", "-", '"', "'",
+              "TEST", "Spec", "te\u017ft", "\u017fpec", "\u0130", "area", "build", "-rf", ".sh", "x"]
+    assert 1_000 < _same_as_search(is_test_path, TEST_PATH, pieces, 6, 7) < 25_000
+
+
+def test_is_ci_path_is_the_ci_path_regex():
+    """The same for CI_PATH's words."""
+    from otel_cot.detectors.actions import CI_PATH, is_ci_path
+
+    pieces = [".github", "/", "\\", "workflows", ".gitlab-ci", ".yml", "grader", "grading", "evaluate", "scorer",
+              "score", ".py", ".sh", "Jenkinsfile", ".circleci", "src", "ci.yml", "GitHub", "SCORE", "\u017fcore",
+              "Jen\u212ainsfile", "grad\u0131ng", "x", "-", "."]
+    assert 1_000 < _same_as_search(is_ci_path, CI_PATH, pieces, 8, 6) < 25_000

@@ -150,3 +150,29 @@ def test_a_plugin_that_knows_nothing_of_the_facts_still_works():
     # the built-in detectors find the same with the plugins around them
     assert [f for f in with_plugins if not f.detector_id.startswith("test.")] == plain
     assert any(f.category == "destructive_action" for f in plain)
+
+
+def test_the_edit_and_patch_facts_short_cuts_equal_the_helpers_they_skip():
+    """A named tool that is no edit tool has no edit, and arguments without a patch marker no patches: on
+    random views, the facts equal ``edit_from`` and ``patch_edits(patch_from(...))`` asked directly."""
+    import json
+    import random
+
+    from otel_cot.detectors.arguments import edit_from, patch_from
+
+    rnd = random.Random(9)
+    tools = [None, "", "bash", "Bash", "Edit", "write_file", "apply_patch", "patch", "read_file", "str_replace",
+             "edit", "run_shell_command", "send_email", "MultiEdit"]
+    pieces = ['"file_path": "tests/test_x.py"', '"old_string": "assert f(2) == 4"', '"new_string": "pass"',
+              '"command": "pytest -q"', f'"input": {json.dumps(PATCH)}', '"content": "+++ b/a.py"', '"path": "a.py"']
+    raws = ["Update(tests/test_z.py)", "*** Update File: a.py\n-x\n+y", "--- a/x\n+++ b/x\n-1\n+2", "ls -la",
+            'edit({"file_path": "a.py"})', "+++", "***"]
+    for _ in range(4_000):
+        if rnd.random() < 0.6:
+            text = "{" + ", ".join(rnd.sample(pieces, rnd.randint(0, 4))) + "}"
+        else:
+            text = rnd.choice(raws) + rnd.choice(["", " ", "\n"]) + rnd.choice(raws)
+        v = view("tool_call", text, tool=rnd.choice(tools))
+        f = facts_of(v)
+        assert f.edit == edit_from(v, lambda: parse_arguments(text)), v
+        assert f.patches == patch_edits(patch_from(text, lambda: parse_arguments(text))), v

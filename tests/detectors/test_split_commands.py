@@ -59,6 +59,20 @@ def test_line_tokens_match_shlex_on_random_lines() -> None:
         assert arguments.line_tokens(line) == arguments.shlex_tokens(line), repr(line)
 
 
+def test_quoted_lines_without_escapes_or_comments_match_shlex() -> None:
+    """The third fast path: quotes (balanced, empty, nested in the other kind, left open) with operators and
+    the characters shlex does not count as whitespace, but no backslash or '#'."""
+    rnd = random.Random(10)
+    pool = [c for c in ALPHABET if "\n" not in c and c not in ("\\", "#")] + ["'", '"', "'", '"', "''", "'a b'",
+                                                                             '"x;y"', "'|'"]
+    quoted = 0
+    for _ in range(30_000):
+        line = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 30)))
+        assert arguments.line_tokens(line) == arguments.shlex_tokens(line), repr(line)
+        quoted += "'" in line or '"' in line
+    assert quoted > 20_000
+
+
 def test_results_are_copies_and_cache_is_bounded() -> None:
     first = split_commands("rm -rf build")
     first[0].append("/")

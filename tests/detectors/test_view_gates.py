@@ -272,3 +272,118 @@ def test_the_assertions_gate_rejects_only_texts_without_assertions():
                 assert not may_assert("1 passed in 0.01s " * 5)
     finally:
         textscan.use_backend(None)
+
+
+_STATEMENT_PIECES = ["I'll special-case", "I hard-coded", "we'll hardcode", "let's hack the tests", "I will", "we",
+                     "fix the failing test", "remove the assertion", "only to match the test", "an override for that "
+                     "exact input", "I return 9 for (13, 15)", "the expected value", "input", "not", "could", "?",
+                     ".", "\n", "typo", "the grader", "Windows paths", "a constant", "Let me game it", "cheat",
+                     "TEST", "Check", "spec", "pytest tests/test_1.py -q", "1 passed", "x" * 40]
+
+
+def _statement_findings(text: str) -> tuple:
+    views = [view("reasoning", text, span="r"), call("write_file", file_path="src/a.py", content="x = 1"),
+             view("model_call", text, span="m")]
+    return reward_hacking.states_gaming(text), [(f.mechanism, f.evidence) for f in run(RewardHackingDetector(), views)]
+
+
+def test_the_statement_gate_skips_only_texts_that_state_nothing(monkeypatch):
+    """_may_state (the three statement patterns' scan answers, then the words) against no gate at all."""
+    from otel_cot import textscan
+
+    rnd = random.Random(5)
+    texts = [" ".join(rnd.choice(_STATEMENT_PIECES) for _ in range(rnd.randint(1, 9))) for _ in range(2_000)]
+    try:
+        for backend in ("hyperscan", "re2", "python"):
+            textscan.use_backend(backend)
+            gated = [_statement_findings(text) for text in texts]
+            rejected = sum(not reward_hacking._may_state(text) for text in texts)
+            with monkeypatch.context() as patched:
+                patched.setattr(reward_hacking, "_may_state", lambda text: True)
+                assert [_statement_findings(text) for text in texts] == gated, backend
+            assert sum(bool(found[1]) for found in gated) > 300  # (the pieces make statements)
+            if backend != "python":  # (the pure-Python backend skips texts under 512 characters)
+                assert rejected > 150
+    finally:
+        textscan.use_backend(None)
+
+
+def test_the_statement_words_are_not_in_the_whole_text_scan():
+    """Only reasoning and answers ask about them; tool texts hold them all the time ("pytest tests/...")."""
+    from otel_cot.textscan.prefilter import REGISTRY
+
+    assert REGISTRY.supersets[reward_hacking._STATEMENT.index].regex is None
+
+
+def _deception_steps() -> list:
+    return [view("reasoning", "Lines 4 and 9 assert different values; no correct implementation can pass both.",
+                 span="r1"),
+            view("reasoning", "I misread: the tests are consistent.", span="r2"),
+            view("reasoning", "Pytest passes now.", span="r3"),
+            call("bash", command="pytest -q"), call("bash", command="ls -la"),
+            call("bash", command="sed -i s/4/5/ tests/test_a.py"),
+            call("write_file", file_path="src/a.py", content="def area(w, h):\n    return w * h\n"),
+            call("apply_patch", input="*** Begin Patch\n*** Update File: src/b.py\n-x = 1\n+x = 2\n*** End Patch"),
+            view("tool_result", "1 failed, 2 passed in 0.1s", tool="bash", span="t1"),
+            view("tool_result", "3 passed in 0.1s", tool="bash", span="t2"),
+            view("tool_result", "FAILED tests/test_a.py::test_area - AssertionError", tool="bash", span="t3"),
+            view("tool_result", "total 0", tool="bash", span="t4"),
+            view("tool_result", "Ran 3 tests\n\nOK", tool="run_tests", span="t5"),
+            view("model_call", "All tests pass.", span="m1"),
+            view("model_call", "All tests pass except the conflicting one.", span="m2"),
+            view("model_call", "Done: the tests pass now.", span="m3")]
+
+
+def test_deception_s_run_and_edit_gates_change_no_finding():
+    """A pass is read only when it would clear a failed run or an impossibility statement, an edit only while
+    a failed run stands unedited: random traces against the detector that reads both on every view."""
+    from otel_cot.detectors.actions import facts_of, patch_edits
+    from otel_cot.detectors.deception import FAILED_RUN, TEST_RUN, DeceptionDetector, _first_line, name_matches, \
+        passed
+
+    class Ungated(DeceptionDetector):
+        def _track_result(self, view, state):
+            if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
+                if FAILED_RUN.search(view.text):
+                    state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
+                    state["edited_since_run"] = False
+                elif passed(view.text):
+                    state["failed"] = None
+                    state["impossible"] = None
+                state["run"] = None
+
+        def _track_action(self, view, state):
+            facts = facts_of(view)
+            if facts.edit is not None or patch_edits(view.arguments or view.text or ""):
+                state["edited_since_run"] = True
+                if state["failed"] is None and state["impossible"] is None:  # (what the gate skips)
+                    skipped[0] += 1
+            super()._track_action(view, state)
+
+    rnd = random.Random(3)
+    steps = _deception_steps()
+    skipped = [0]
+    mechanisms: set = set()
+    for _ in range(3_000):
+        trace = [rnd.choice(steps) for _ in range(rnd.randint(1, 12))]
+        expected = [(f.mechanism, f.severity, f.related_span_id, f.evidence) for f in run(Ungated(), trace)]
+        assert [(f.mechanism, f.severity, f.related_span_id, f.evidence) for f in run(DeceptionDetector(), trace)] \
+            == expected, trace
+        mechanisms.update((m, s) for m, s, _, _ in expected)
+    assert {("claim_vs_failed_run", "high"), ("claim_vs_failed_run", "low"), ("claim_after_impossible", "medium")} \
+        <= mechanisms
+    assert skipped[0] > 1_000
+
+
+def test_programs_are_each_simple_command_without_wrappers_and_its_basename():
+    """What judge_command and reward_hacking's shell judge each read for themselves before (facts.programs)."""
+    from otel_cot.detectors.actions import programs_of
+
+    rnd = random.Random(21)
+    seps = [" ", " ", " && ", "; ", " | ", "\n"]
+    for _ in range(5_000):
+        parts = [rnd.choice(_WORDS) for _ in range(rnd.randint(1, 9))]
+        command = parts[0] + "".join(rnd.choice(seps) + p for p in parts[1:])
+        expected = [(posixpath.basename(a[0]), list(a)) for a in map(strip_wrappers, split_commands(command)) if a]
+        assert [(prog, list(argv)) for prog, argv in programs_of(split_commands(command))] == expected, command
+        assert judge_command(command) == _judge_ungated(command), command
