@@ -156,8 +156,9 @@ def check(args: argparse.Namespace) -> None:
     manifest = dest / "COMPILED.json"
     built = json.loads(manifest.read_text()) if manifest.exists() else {}
     compiled = set(built.get("compiled", ()))
-    wrong = []
-    for name in sorted(module_name(f) for f in hot_files(dest, built.get("wide", False))):
+    names = sorted(module_name(f) for f in hot_files(dest, built.get("wide", False)))
+    wrong = sorted(compiled - set(names))  # built, but no longer among the export's modules
+    for name in names:
         where = Path(importlib.import_module(name).__file__ or "?")
         native = where.suffix in (".so", ".pyd")
         if not where.is_relative_to(dest) or native != (name in compiled):
