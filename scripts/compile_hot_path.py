@@ -97,12 +97,13 @@ def export(ref: str, dest: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
-def build_cython(files: list[str], jobs: int, lenient: bool) -> None:
+def build_cython(files: list[str], jobs: int, lenient: bool, directives: dict[str, object]) -> None:
     from Cython.Build import cythonize
     from setuptools import Extension
 
     extensions = [Extension(module_name(f), [f]) for f in files]
-    build_inplace(cythonize(extensions, nthreads=jobs, compiler_directives={"language_level": 3}, quiet=True), jobs)
+    directives = {"language_level": 3, **directives}
+    build_inplace(cythonize(extensions, nthreads=jobs, compiler_directives=directives, quiet=True), jobs)
 
 
 # The error codes main's hot modules fail mypy with (47 errors in 19 modules); --lenient silences them, so
@@ -111,7 +112,7 @@ LENIENT = ["arg-type", "assignment", "attr-defined", "list-item", "return-value"
            "var-annotated", "union-attr", "misc", "index"]
 
 
-def build_mypyc(files: list[str], jobs: int, lenient: bool) -> None:
+def build_mypyc(files: list[str], jobs: int, lenient: bool, directives: dict[str, object]) -> None:
     from mypyc.build import mypycify
 
     options = ["--ignore-missing-imports", "--follow-imports=silent", "--python-version=3.11"]
@@ -139,13 +140,15 @@ def build(args: argparse.Namespace) -> None:
     excluded = {**EXCLUDED[args.variant + ("-lenient" if args.lenient else "")],
                 **{m: "--exclude" for m in args.exclude}}
     files = [f for f in hot_files(dest, args.wide) if module_name(f) not in excluded]
-    {"cython": build_cython, "mypyc": build_mypyc}[args.variant](files, args.jobs, args.lenient)
+    directives = {k: {"True": True, "False": False}.get(v, v) for k, v in (d.split("=", 1) for d in args.directive)}
+    {"cython": build_cython, "mypyc": build_mypyc}[args.variant](files, args.jobs, args.lenient, directives)
     for leftover in ("build",):
         shutil.rmtree(dest / leftover, ignore_errors=True)
     c1 = os.times()
     cpu = (c1.user - c0.user) + (c1.system - c0.system) + (c1.children_user - c0.children_user) + \
         (c1.children_system - c0.children_system)
-    summary = {"variant": args.variant, "ref": args.ref, "lenient": args.lenient, "wide": args.wide, "compiled": [module_name(f) for f in files],
+    summary = {"variant": args.variant, "ref": args.ref, "lenient": args.lenient, "wide": args.wide,
+               "directives": args.directive, "compiled": [module_name(f) for f in files],
                "excluded": excluded, "wall_s": round(time.monotonic() - t0, 1), "cpu_s": round(cpu, 1)}
     (dest / "COMPILED.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
@@ -177,6 +180,7 @@ def main() -> None:
     b.add_argument("--ref", default="main")
     b.add_argument("--exclude", nargs="*", default=[], help="module names to leave as Python")
     b.add_argument("--jobs", type=int, default=2)
+    b.add_argument("--directive", nargs="*", default=[], help="cython: compiler directives, NAME=VALUE")
     b.add_argument("--wide", action="store_true", help="also the modules in WIDE")
     b.add_argument("--lenient", action="store_true", help="mypyc: compile despite the mypy errors in LENIENT")
     c = sub.add_parser("check")
