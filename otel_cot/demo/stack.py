@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,10 +34,27 @@ def tools_dir() -> str:
     return os.environ.get("OTEL_COT_TOOLS_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "otel-cot", "bin")
 
 
+_RECENT_PORTS: dict[int, None] = {}  # the ports free_port handed out last, oldest first
+_RECENT_MAX = 1024
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, other than the last 1,024 this process was given: the kernel can
+    give the same free port to two binds in a row, and callers bind theirs only later (a stack's ports are
+    chosen together, so two of them would clash)."""
+    with _PORTS_LOCK:
+        for _ in range(64):
+            with socket.socket() as s:
+                s.bind((HOST, 0))
+                port = s.getsockname()[1]
+            if port not in _RECENT_PORTS:
+                break
+        _RECENT_PORTS.pop(port, None)
+        _RECENT_PORTS[port] = None
+        while len(_RECENT_PORTS) > _RECENT_MAX:
+            del _RECENT_PORTS[next(iter(_RECENT_PORTS))]
+        return port
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
