@@ -51,12 +51,13 @@ print("ENDING", time.time(), flush=True)
 
 
 @pytest.fixture
-def closed_port() -> str:
-    """A loopback port nothing listens on (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+def closed_port() -> Iterator[str]:
+    """A loopback port nothing listens on (connection refused). The port stays bound (never listening) for the
+    test's length: a port closed at once could be handed to another test's server before the script runs."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{s.getsockname()[1]}"
+    s.close()
 
 
 @pytest.fixture
