@@ -1,8 +1,8 @@
 """Optional compiled accelerators and their pure-Python equivalents.
 
 Two small C extensions (plain CPython C API) are built when the package is installed and a C compiler is
-there: ``otel_cot._construct`` (instances made field by field, for the detectors' views) and, in the
-collector, ``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They
+there: ``otel_cot._construct`` (instances made field by field, and the views of a plain tool-call or
+reasoning span with their dedupe keys, for the detector engine) and, in the collector, ``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They
 are optional: without a compiler the install skips them and the same results come from Python, more
 slowly. ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from
 a different version of its C source than the one beside it (a checkout whose ``.c`` changed since the
@@ -63,3 +63,14 @@ def field_setter(cls: type) -> Callable[..., Any]:
     if _CONSTRUCT is None:
         return cls
     return _CONSTRUCT.FieldSetter(cls, tuple(f.name for f in fields))
+
+
+def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[str, ...],
+               max_chars: int) -> Callable[[Any], tuple[list, list] | None] | None:
+    """The compiled ``(views, dedupe keys)`` of a span record (``otel_cot.detectors.views.keyed_views``), for
+    ``setter`` a compiled :func:`field_setter` of ``SpanView``; None without the compiled module (the
+    caller then builds them in Python). The callable returns None for a record it does not read (one with
+    message attributes, or a value it reads that is neither None nor a str)."""
+    if _CONSTRUCT is None or not isinstance(setter, _CONSTRUCT.FieldSetter):
+        return None
+    return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars)

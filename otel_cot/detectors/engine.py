@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 from otel_cot import textscan
 
 from .base import Detector, Finding, SpanView, TraceContext
-from .views import SpanRecord, dedupe_key, views_from_record
+from .views import SpanRecord, dedupe_key, keyed_views
 
 logger = logging.getLogger("otel_cot.detectors")
 
@@ -41,6 +41,8 @@ class EngineStats:
 
 
 WINDOW_ATTRIBUTE_CHARS = 1024
+
+_Job = tuple[str, list[SpanView], list["str | None"]]  # a trace id, views of it and their dedupe keys
 
 
 def _big(value: Any) -> bool:
@@ -109,14 +111,15 @@ class Engine:
         The same as calling :meth:`process` on each, but with ``timeout_s`` set the whole batch goes to
         the detector thread in one hand-off (the per-call timeout still applies to every detector call).
         """
-        jobs = [(r.trace_id, list(views_from_record(r))) for r in records]
+        jobs = [(r.trace_id, *keyed_views(r)) for r in records]
         with self._lock:
             self.stats.spans += len(jobs)
             return self._judge(jobs)
 
     def process_views(self, trace_id: str, views: Iterable[SpanView]) -> list[Finding]:
         """Judge views that did not come from a span (e.g. trajectory steps)."""
-        job = [(trace_id, list(views))]
+        views = list(views)
+        job = [(trace_id, views, [dedupe_key(view) for view in views])]
         with self._lock:
             return self._judge(job)[0]
 
@@ -138,12 +141,8 @@ class Engine:
     def _context(self, trace_id: str) -> TraceContext:
         now = self.clock()
         traces = self._traces
-        while traces:  # oldest-touched first: drop the stale ones
-            oldest_id, oldest = next(iter(traces.items()))
-            if now - oldest.touched <= self.max_trace_age_s:
-                break
-            del traces[oldest_id]
-            self.stats.traces_evicted += 1
+        if traces and now - next(iter(traces.values())).touched > self.max_trace_age_s:
+            self._drop_stale(now)
         ctx = traces.get(trace_id)
         if ctx is None:
             ctx = TraceContext(trace_id, max_views=self.window_views, max_chars=self.window_chars, now=now)
@@ -156,8 +155,17 @@ class Engine:
         ctx.touched = now
         return ctx
 
-    def _judge(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
-        """Run the detectors over ``jobs`` ((trace id, views) in order); findings per job."""
+    def _drop_stale(self, now: float) -> None:
+        traces = self._traces
+        while traces:  # oldest-touched first
+            oldest_id, oldest = next(iter(traces.items()))
+            if now - oldest.touched <= self.max_trace_age_s:
+                break
+            del traces[oldest_id]
+            self.stats.traces_evicted += 1
+
+    def _judge(self, jobs: list[_Job]) -> list[list[Finding]]:
+        """Run the detectors over ``jobs`` ((trace id, views, their dedupe keys) in order); findings per job."""
         if self.timeout_s is None:
             return self._work_inline(jobs)
         batch = _Batch(jobs)
@@ -188,7 +196,7 @@ class Engine:
                             if reads is None or kind in reads]
         return run
 
-    def _work_inline(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
+    def _work_inline(self, jobs: list[_Job]) -> list[list[Finding]]:
         """``_work`` without a timeout thread: on the caller's thread, nothing to resume or race with, so
         the run's position lives in local variables (the same steps, in the same order, per view)."""
         runs = self._runs_by_kind()
@@ -196,14 +204,13 @@ class Engine:
         disabled = stats.disabled
         windowed = self._windowed
         results: list[list[Finding]] = []
-        for trace_id, views in jobs:
+        for trace_id, views, keys in jobs:
             ctx = self._context(trace_id)
             mark_seen = ctx.mark_seen
             add = ctx.add
             out: list[Finding] = []
             results.append(out)
-            for view in views:
-                key = dedupe_key(view)
+            for view, key in zip(views, keys):
                 if key is not None and not mark_seen(key):
                     continue
                 stats.views += 1
@@ -240,7 +247,7 @@ class Engine:
         outs = batch.results
         job, first_view, start, found, ctx = batch.resume
         while job < len(jobs):
-            trace_id, views = jobs[job]
+            trace_id, views, keys = jobs[job]
             if ctx is None:
                 ctx = self._context(trace_id)
             out = outs[job]
@@ -253,7 +260,7 @@ class Engine:
                     run = [step for step in run if step[0] >= start]
                     start = 0
                 else:
-                    key = dedupe_key(view)
+                    key = keys[at]
                     if key is not None and not ctx.mark_seen(key):
                         continue
                     stats.views += 1
@@ -298,6 +305,8 @@ class Engine:
         if attrs is not src:  # a span's views share one mapping: slim it once
             slim = None
             for value in attrs.values():
+                if type(value) is str and len(value) <= WINDOW_ATTRIBUTE_CHARS:
+                    continue  # nearly every attribute: decided without calling _big
                 if _big(value):
                     slim = {k: v for k, v in attrs.items() if not _big(v)}
                     break
@@ -399,7 +408,7 @@ class _Batch:
 
     __slots__ = ("jobs", "results", "resume")
 
-    def __init__(self, jobs: list[tuple[str, list[SpanView]]]) -> None:
+    def __init__(self, jobs: list[_Job]) -> None:
         self.jobs = jobs
         self.results: list[list[Finding]] = [[] for _ in jobs]
         self.resume: tuple[int, int, int, list[tuple[int, list[Finding]]], TraceContext | None] = (0, 0, 0, [], None)
