@@ -142,13 +142,15 @@ class TraceContext:
         self.seen: dict[str, None] = {}  # dedupe keys of views already judged (bounded, oldest dropped)
 
     def add(self, view: SpanView) -> None:
-        if len(self.views) == self.views.maxlen:
-            self._chars -= len(self.views[0].text)
-        self.views.append(view)
-        self._chars += len(view.text)
-        while self._chars > self.max_chars and len(self.views) > 1:
-            old = self.views.popleft()
-            self._chars -= len(old.text)
+        views = self.views
+        chars = self._chars + len(view.text)
+        if len(views) == views.maxlen:
+            chars -= len(views[0].text)
+        views.append(view)
+        if chars > self.max_chars:
+            while chars > self.max_chars and len(views) > 1:
+                chars -= len(views.popleft().text)
+        self._chars = chars
         if view.kind == KIND_USER and view.text:
             text = view.text[: self.max_chars // 4]
             if len(self.user_texts) == self.user_texts.maxlen:
