@@ -5,12 +5,15 @@
    object.__new__(cls) and sets each name to its value in order through the generic attribute setter,
    which is what a frozen dataclass's __init__ does with object.__setattr__ (it bypasses the class's
    __setattr__ the same way). The instance dict is filled key by key in declaration order, so it stays the
-   class's key-shared dict: the same memory as an instance made by the class itself. See otel_cot/native.py
-   for when it is used and how the pure-Python path replaces it. */
+   class's key-shared dict: the same memory as an instance made by the class itself. When every name is a
+   slot of the class (a writable object member descriptor, as __slots__ and dataclass(slots=True) make),
+   the values are stored in the slots directly, which is what the member descriptors' setters do. See
+   otel_cot/native.py for when it is used and how the pure-Python path replaces it. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <structmember.h> /* T_OBJECT_EX, READONLY (before Python 3.12's Py_T_OBJECT_EX) */
 
 #ifndef OTEL_COT_SOURCE_SHA256
 #define OTEL_COT_SOURCE_SHA256 ""
@@ -20,6 +23,7 @@ typedef struct {
     PyObject_HEAD
     PyTypeObject *cls;
     PyObject *names; /* tuple of str */
+    Py_ssize_t *offsets; /* each name's slot offset when every name is a slot, else NULL */
     vectorcallfunc vectorcall;
 } FieldSetter;
 
@@ -43,6 +47,13 @@ setter_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject
     if (obj == NULL) {
         return NULL;
     }
+    if (setter->offsets != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_INCREF(args[i]);
+            *(PyObject **)((char *)obj + setter->offsets[i]) = args[i]; /* a new object's slots are all NULL */
+        }
+        return obj;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (PyObject_GenericSetAttr(obj, PyTuple_GET_ITEM(setter->names, i), args[i]) < 0) {
             Py_DECREF(obj);
@@ -50,6 +61,40 @@ setter_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject
         }
     }
     return obj;
+}
+
+/* The offset of each name's slot in an instance of `cls`, when every name (distinct) is a writable object
+   member defined by `cls` itself; NULL otherwise (with an exception set only on an error). */
+static Py_ssize_t *
+slot_offsets(PyTypeObject *cls, PyObject *names)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    Py_ssize_t *offsets = PyMem_Calloc(n ? n : 1, sizeof(Py_ssize_t));
+    if (offsets == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *descr = PyDict_GetItemWithError(cls->tp_dict, PyTuple_GET_ITEM(names, i));
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMem_Free(offsets);
+            return NULL;
+        }
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY)
+            || !PyType_IsSubtype(cls, ((PyMemberDescrObject *)descr)->d_common.d_type)) {
+            PyMem_Free(offsets);
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (offsets[j] == member->offset) { /* a name given twice: left to the generic setter */
+                PyMem_Free(offsets);
+                return NULL;
+            }
+        }
+        offsets[i] = member->offset;
+    }
+    return offsets;
 }
 
 static PyObject *
@@ -82,14 +127,21 @@ setter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyUnicode_InternInPlace(&name);
         PyTuple_SET_ITEM(interned, i, name);
     }
+    Py_ssize_t *offsets = slot_offsets(target, interned);
+    if (offsets == NULL && PyErr_Occurred()) {
+        Py_DECREF(interned);
+        return NULL;
+    }
     FieldSetter *self = (FieldSetter *)type->tp_alloc(type, 0);
     if (self == NULL) {
+        PyMem_Free(offsets);
         Py_DECREF(interned);
         return NULL;
     }
     Py_INCREF(cls);
     self->cls = target;
     self->names = interned;
+    self->offsets = offsets;
     self->vectorcall = setter_vectorcall;
     return (PyObject *)self;
 }
@@ -115,6 +167,7 @@ setter_dealloc(FieldSetter *self)
 {
     PyObject_GC_UnTrack(self);
     setter_clear(self);
+    PyMem_Free(self->offsets);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -123,6 +176,17 @@ setter_repr(FieldSetter *self)
 {
     return PyUnicode_FromFormat("<FieldSetter %s %R>", self->cls->tp_name, self->names);
 }
+
+static PyObject *
+setter_direct(FieldSetter *self, void *closure)
+{
+    return PyBool_FromLong(self->offsets != NULL);
+}
+
+static PyGetSetDef setter_getset[] = {
+    {"direct", (getter)setter_direct, NULL, PyDoc_STR("True when the values go straight into the slots"), NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 static PyTypeObject FieldSetterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -136,6 +200,7 @@ static PyTypeObject FieldSetterType = {
     .tp_traverse = (traverseproc)setter_traverse,
     .tp_clear = (inquiry)setter_clear,
     .tp_repr = (reprfunc)setter_repr,
+    .tp_getset = setter_getset,
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(FieldSetter, vectorcall),
 };

@@ -41,7 +41,7 @@ def severity_rank(severity: str) -> int:
         return -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpanView:
     """One thing a detector judges: a piece of reasoning, an action, a tool result, a message.
 
@@ -49,6 +49,9 @@ class SpanView:
     result, or for a tool call its arguments as text). ``tool`` and ``arguments`` are set for tool calls
     and results. ``location`` says where on the span the text came from (an attribute name, optionally
     with a message part index), for evidence.
+
+    Its fields are slots (no instance dict): the engine makes one or more per span and keeps the recent
+    ones in each trace's window, so a view is smaller and, built by ``otel_cot._construct``, cheaper.
     """
 
     kind: str

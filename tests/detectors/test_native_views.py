@@ -1,6 +1,7 @@
 """The compiled field setter (``otel_cot._construct``) against the dataclass constructor it replaces in
-``views_from_record``: equal views with the same instance dict (same keys in the same order, no larger), still
-frozen; and for records, what ``SpanRecord.of`` gives."""
+``views_from_record``: equal views (slots, each field set, same size), still frozen; for a class with an
+instance dict, the same key-shared dict; for records, what ``SpanRecord.of`` gives. And ``ViewMaker`` (a
+record's views and dedupe keys in one C call) against the Python path."""
 
 from __future__ import annotations
 
@@ -38,18 +39,58 @@ def test_the_setter_makes_the_view_the_constructor_makes(setter):
         values = _values(i)
         made, fast = SpanView(*values), setter(*values)
         assert type(fast) is SpanView and fast == made and repr(fast) == repr(made)
-        assert list(vars(fast)) == list(vars(made)) == FIELDS
         assert all(getattr(fast, name) is value for name, value in zip(FIELDS, values))
-        assert sys.getsizeof(vars(fast)) <= sys.getsizeof(vars(made))
+        assert sys.getsizeof(fast) == sys.getsizeof(made) and not hasattr(fast, "__dict__")
         with pytest.raises(dataclasses.FrozenInstanceError):
             fast.text = "changed"  # type: ignore[misc]
 
 
-def test_held_views_keep_the_key_shared_instance_dict(setter):
-    # A dict set at once is not key-shared and ~336 bytes larger: the setter must fill the shared one.
-    made, fast = SpanView(*_values(1)), setter(*_values(1))
-    at_once = object.__new__(SpanView)
-    object.__setattr__(at_once, "__dict__", dict(zip(FIELDS, _values(1))))
+def test_views_are_slotted_and_the_setter_fills_the_slots_directly():
+    assert SpanView.__slots__ == tuple(FIELDS)  # the setter's direct path, and the smaller held view
+    FieldSetter = compiled("otel_cot._construct").FieldSetter
+    assert FieldSetter(SpanView, tuple(FIELDS)).direct
+    assert not FieldSetter(SpanRecord, tuple(f.name for f in dataclasses.fields(SpanRecord))).direct
+
+
+class _Slotted:
+    __slots__ = ("a", "b")
+
+
+class _Partly(_Slotted):
+    __slots__ = ("c",)
+
+
+class _WithDict:
+    pass
+
+
+@pytest.mark.parametrize("cls, names", [(_Slotted, ("a", "b")), (_Slotted, ("b", "a")), (_Partly, ("a", "c")),
+                                        (_Partly, ("c",)), (_WithDict, ("a", "b")), (_Slotted, ("a", "a"))])
+def test_the_setter_sets_what_setattr_sets_on_slots_dicts_and_mixes(cls, names):
+    make = compiled("otel_cot._construct").FieldSetter(cls, names)
+    assert make.direct == (cls is _Slotted and len(set(names)) == 2 or (cls, names) == (_Partly, ("c",)))
+    values = [object() for _ in names]
+    made = make(*values)
+    expected = object.__new__(cls)
+    for name, value in zip(names, values):
+        object.__setattr__(expected, name, value)
+    assert type(made) is cls
+    for name in {"a", "b", "c"} & set(dir(cls)) | set(names):
+        assert getattr(made, name, None) is getattr(expected, name, None)
+    del made, expected, value
+    assert [sys.getrefcount(values[i]) for i in range(len(values))] == [2] * len(values)  # none leaked
+
+
+def test_held_views_of_a_dict_class_keep_the_key_shared_instance_dict():
+    # For a class with an instance dict (SpanView before its slots), a dict set at once is not key-shared
+    # and larger: the setter fills the shared one.
+    DictView = dataclasses.make_dataclass("DictView", FIELDS, frozen=True)  # SpanView's fields, no slots
+    names, values = tuple(FIELDS), _values(1)
+    made = DictView(*values)
+    fast = compiled("otel_cot._construct").FieldSetter(DictView, names)(*values)
+    at_once = object.__new__(DictView)
+    object.__setattr__(at_once, "__dict__", dict(zip(names, values)))
+    assert fast == made and list(vars(fast)) == list(names)
     assert sys.getsizeof(vars(fast)) == sys.getsizeof(vars(made)) < sys.getsizeof(vars(at_once))
 
 
@@ -66,8 +107,7 @@ def test_views_from_record_gives_what_the_constructor_gives():
     assert len(views) == 6
     for view in views:
         made = SpanView(**{name: getattr(view, name) for name in FIELDS})
-        assert view == made and list(vars(view)) == list(vars(made))
-        assert sys.getsizeof(vars(view)) <= sys.getsizeof(vars(made))
+        assert view == made and sys.getsizeof(view) == sys.getsizeof(made)
 
 
 def test_the_setter_makes_the_record_of_makes():
@@ -136,8 +176,7 @@ def _same(made, expected) -> None:
     assert type(views) is list and type(keys) is list
     assert (views, keys) == expected
     for view, want in zip(views, expected[0]):
-        assert list(vars(view)) == list(vars(want)) == FIELDS
-        assert sys.getsizeof(vars(view)) <= sys.getsizeof(vars(want))
+        assert sys.getsizeof(view) == sys.getsizeof(want)
         assert all(type(getattr(view, name)) is type(getattr(want, name)) for name in FIELDS)
         assert view.attributes is want.attributes
 
