@@ -57,7 +57,8 @@ class Engine:
     """Runs ``detectors`` over spans.
 
     - ``max_traces`` / ``max_trace_age_s``: per-trace state is kept for at most this many traces (least
-      recently used dropped first) and for at most this long since the trace was last seen.
+      recently used dropped first) and for at most this long since the trace was last seen (a trace gone
+      stale is dropped at the next call for another trace; one seen again after that long starts afresh).
     - ``window_views`` / ``window_chars``: the size of each trace's :class:`TraceContext`. A view kept in
       that window keeps only the span attributes of at most ``WINDOW_ATTRIBUTE_CHARS`` characters each (the
       large ones are content, e.g. a chat span's whole ``gen_ai.input.messages``, that the view's text was
@@ -94,6 +95,7 @@ class Engine:
         self.clock = clock
         self.stats = EngineStats()
         self._traces: OrderedDict[str, TraceContext] = OrderedDict()
+        self._last: TraceContext | None = None  # the context _context gave last (see there)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
@@ -127,6 +129,8 @@ class Engine:
         """Forget a trace's state (when its root span ended, or a stored trace was fully read)."""
         with self._lock:
             self._traces.pop(trace_id, None)
+            if self._last is not None and self._last.trace_id == trace_id:
+                self._last = None
 
     @property
     def trace_count(self) -> int:
@@ -140,6 +144,12 @@ class Engine:
     # --- internals ----------------------------------------------------------------------------
     def _context(self, trace_id: str) -> TraceContext:
         now = self.clock()
+        ctx = self._last
+        if ctx is not None and ctx.trace_id == trace_id and now - ctx.touched <= self.max_trace_age_s:
+            # the trace of the previous call (spans come grouped by trace): already the most recently
+            # touched; other traces gone stale meanwhile are dropped at the next call for another trace
+            ctx.touched = now
+            return ctx
         traces = self._traces
         if traces and now - next(iter(traces.values())).touched > self.max_trace_age_s:
             self._drop_stale(now)
@@ -153,6 +163,7 @@ class Engine:
         else:
             traces.move_to_end(trace_id)
         ctx.touched = now
+        self._last = ctx
         return ctx
 
     def _drop_stale(self, now: float) -> None:
