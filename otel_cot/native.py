@@ -2,11 +2,12 @@
 
 Two small C extensions (plain CPython C API) are built when the package is installed and a C compiler is
 there: ``otel_cot._construct`` (instances made field by field, and the views of a plain tool-call or
-reasoning span with their dedupe keys, for the detector engine) and, in the collector, ``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They
-are optional: without a compiler the install skips them and the same results come from Python, more
-slowly. ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from
-a different version of its C source than the one beside it (a checkout whose ``.c`` changed since the
-last ``pip install -e .``) is not used either: a warning says to rebuild.
+reasoning span with their dedupe keys, for the detector engine) and, in the collector,
+``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They are optional:
+without a compiler the install skips them and the same results come from Python, more slowly.
+``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from a
+different version of its C source than the one beside it (a checkout whose ``.c`` changed since the last
+``pip install -e .``) is not used either: a warning says to rebuild.
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ _CONSTRUCT = load("otel_cot._construct", Path(__file__).with_name("_construct.c"
 def field_setter(cls: type) -> Callable[..., Any]:
     """A callable taking one value per field of the dataclass ``cls`` (positionally, in declaration order)
     and giving the instance ``cls(*values)`` gives. Compiled, it skips the generated ``__init__`` (for a
-    frozen dataclass, one ``object.__setattr__`` call per field) and sets the fields from C in the same
-    order, so the instance dict is the same key-shared one; otherwise it is ``cls`` itself. Only for a
-    dataclass whose every field is an ``__init__`` parameter and which has no ``__post_init__`` or own
-    ``__new__``."""
+    frozen dataclass, one ``object.__setattr__`` call per field) and sets the fields from C: straight into
+    the slots when every field is a slot, else in the same order through the generic setter, so an
+    instance dict is the same key-shared one; otherwise it is ``cls`` itself. Only for a dataclass whose
+    every field is an ``__init__`` parameter and which has no ``__post_init__`` or own ``__new__``."""
     fields = dataclasses.fields(cls)
     if not all(f.init for f in fields) or hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__:
         raise TypeError(f"{cls.__name__}: field_setter needs plain fields set by __init__")

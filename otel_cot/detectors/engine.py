@@ -42,7 +42,7 @@ class EngineStats:
 
 WINDOW_ATTRIBUTE_CHARS = 1024
 
-_Job = tuple[str, list[SpanView], list["str | None"]]  # a trace id, views of it and their dedupe keys
+_Job = tuple[str, list[SpanView], list[str | None]]  # a trace id, views of it and their dedupe keys
 
 
 def _big(value: Any) -> bool:
