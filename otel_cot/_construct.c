@@ -205,14 +205,16 @@ static PyTypeObject FieldSetterType = {
     .tp_vectorcall_offset = offsetof(FieldSetter, vectorcall),
 };
 
-/* ViewMaker(setter, names, kinds, max_chars): calling it with a SpanRecord gives (views, keys), what
-   otel_cot.detectors.views gives in Python as view_list(record) and [dedupe_key(v) for v in views], for a
-   record whose attributes are a dict without message attributes and whose attributes it reads are each
-   absent, None or an exact str; for any other record it returns None and builds nothing (the caller then
-   takes the Python path). `setter` is the FieldSetter of SpanView; `names` the attribute names
-   (reasoning, input messages, output messages, tool name, tool call id, arguments, result, error type);
-   `kinds` (reasoning, tool_call, tool_result); `max_chars` is MAX_VIEW_CHARS. Each step mirrors a line of
-   views.view_list: keep the two in step (tests/detectors/test_native_views.py compares them). */
+/* ViewMaker(setter, names, kinds, max_chars, window_chars): calling it with a SpanRecord gives
+   (views, keys, plain): what otel_cot.detectors.views gives in Python as view_list(record) and
+   [dedupe_key(v) for v in views], and whether every attribute value is an exact str of at most
+   window_chars characters (the engine's window then keeps the views as they are), for a record whose
+   attributes are a dict without message attributes and whose attributes it reads are each absent, None or
+   an exact str; for any other record it returns None and builds nothing (the caller then takes the Python
+   path). `setter` is the FieldSetter of SpanView; `names` the attribute names (reasoning, input messages,
+   output messages, tool name, tool call id, arguments, result, error type); `kinds` (reasoning, tool_call,
+   tool_result); `max_chars` is MAX_VIEW_CHARS, `window_chars` WINDOW_ATTRIBUTE_CHARS. Each step mirrors
+   a line of views.view_list: keep the two in step (tests/detectors/test_native_views.py compares them). */
 
 enum { N_REASONING, N_INPUT, N_OUTPUT, N_TOOL, N_CALL_ID, N_ARGUMENTS, N_RESULT, N_ERROR, N_NAMES };
 enum { K_REASONING, K_TOOL_CALL, K_TOOL_RESULT, N_KINDS };
@@ -225,6 +227,7 @@ typedef struct {
     PyObject *call_prefix;    /* "tool_call:" */
     PyObject *result_prefix;  /* "tool_result:" */
     Py_ssize_t max_chars;
+    Py_ssize_t window_chars;
     vectorcallfunc vectorcall;
 } ViewMaker;
 
@@ -407,7 +410,15 @@ maker_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject 
             goto done;
         }
     }
-    out = PyTuple_Pack(2, views, keys);
+    PyObject *plain = Py_True, *attr_name, *attr_value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(attrs, &pos, &attr_name, &attr_value)) {
+        if (!PyUnicode_CheckExact(attr_value) || PyUnicode_GET_LENGTH(attr_value) > maker->window_chars) {
+            plain = Py_False;
+            break;
+        }
+    }
+    out = PyTuple_Pack(3, views, keys, plain);
     goto done;
 declined_or_error:
     if (PyErr_Occurred()) {
@@ -437,15 +448,16 @@ static PyObject *
 maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *setter, *names, *kinds;
-    Py_ssize_t max_chars;
-    static char *kwlist[] = {"setter", "names", "kinds", "max_chars", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!n:ViewMaker", kwlist, &FieldSetterType, &setter,
-                                     &PyTuple_Type, &names, &PyTuple_Type, &kinds, &max_chars)) {
+    Py_ssize_t max_chars, window_chars;
+    static char *kwlist[] = {"setter", "names", "kinds", "max_chars", "window_chars", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!nn:ViewMaker", kwlist, &FieldSetterType, &setter,
+                                     &PyTuple_Type, &names, &PyTuple_Type, &kinds, &max_chars, &window_chars)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(((FieldSetter *)setter)->names) != 13 || PyTuple_GET_SIZE(names) != N_NAMES
-        || PyTuple_GET_SIZE(kinds) != N_KINDS || max_chars < 0) {
-        PyErr_SetString(PyExc_ValueError, "ViewMaker: a 13-field setter, 8 names, 3 kinds, max_chars >= 0");
+        || PyTuple_GET_SIZE(kinds) != N_KINDS || max_chars < 0 || window_chars < 0) {
+        PyErr_SetString(PyExc_ValueError, "ViewMaker: a 13-field setter, 8 names, 3 kinds, max_chars and "
+                                          "window_chars >= 0");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < N_NAMES + N_KINDS; i++) {
@@ -468,6 +480,7 @@ maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->names = names;
     self->kinds = kinds;
     self->max_chars = max_chars;
+    self->window_chars = window_chars;
     self->vectorcall = maker_vectorcall;
     if (self->call_prefix == NULL || self->result_prefix == NULL) {
         Py_DECREF(self);
@@ -507,8 +520,9 @@ maker_dealloc(ViewMaker *self)
 static PyTypeObject ViewMakerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "otel_cot._construct.ViewMaker",
-    .tp_doc = PyDoc_STR("ViewMaker(setter, names, kinds, max_chars): calling it with a SpanRecord gives (views, "
-                        "dedupe keys) of a plain tool-call or reasoning span, or None (see the source)."),
+    .tp_doc = PyDoc_STR("ViewMaker(setter, names, kinds, max_chars, window_chars): calling it with a SpanRecord "
+                        "gives (views, dedupe keys, plain) of a plain tool-call or reasoning span, or None (see "
+                        "the source)."),
     .tp_basicsize = sizeof(ViewMaker),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = maker_new,

@@ -66,12 +66,12 @@ def field_setter(cls: type) -> Callable[..., Any]:
     return _CONSTRUCT.FieldSetter(cls, tuple(f.name for f in fields))
 
 
-def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[str, ...],
-               max_chars: int) -> Callable[[Any], tuple[list, list] | None] | None:
-    """The compiled ``(views, dedupe keys)`` of a span record (``otel_cot.detectors.views.keyed_views``), for
-    ``setter`` a compiled :func:`field_setter` of ``SpanView``; None without the compiled module (the
+def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[str, ...], max_chars: int,
+               window_chars: int) -> Callable[[Any], tuple[list, list, bool] | None] | None:
+    """The compiled ``(views, dedupe keys, plain)`` of a span record (``otel_cot.detectors.views.keyed_views``),
+    for ``setter`` a compiled :func:`field_setter` of ``SpanView``; None without the compiled module (the
     caller then builds them in Python). The callable returns None for a record it does not read (one with
     message attributes, or a value it reads that is neither None nor a str)."""
     if _CONSTRUCT is None or not isinstance(setter, _CONSTRUCT.FieldSetter):
         return None
-    return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars)
+    return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars, window_chars)

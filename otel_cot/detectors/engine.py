@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 from otel_cot import textscan
 
 from .base import Detector, Finding, SpanView, TraceContext
-from .views import SpanRecord, dedupe_key, keyed_views
+from .views import WINDOW_ATTRIBUTE_CHARS, SpanRecord, dedupe_key, keyed_views
 
 logger = logging.getLogger("otel_cot.detectors")
 
@@ -40,9 +40,8 @@ class EngineStats:
     disabled: set = field(default_factory=set)  # detector ids switched off after repeated timeouts
 
 
-WINDOW_ATTRIBUTE_CHARS = 1024
-
-_Job = tuple[str, list[SpanView], list[str | None]]  # a trace id, views of it and their dedupe keys
+# a trace id, views of it, their dedupe keys, and whether the window keeps the views as they are (see keyed_views)
+_Job = tuple[str, list[SpanView], list[str | None], bool]
 
 
 def _big(value: Any) -> bool:
@@ -121,7 +120,7 @@ class Engine:
     def process_views(self, trace_id: str, views: Iterable[SpanView]) -> list[Finding]:
         """Judge views that did not come from a span (e.g. trajectory steps)."""
         views = list(views)
-        job = [(trace_id, views, [dedupe_key(view) for view in views])]
+        job = [(trace_id, views, [dedupe_key(view) for view in views], False)]
         with self._lock:
             return self._judge(job)[0]
 
@@ -215,7 +214,7 @@ class Engine:
         disabled = stats.disabled
         windowed = self._windowed
         results: list[list[Finding]] = []
-        for trace_id, views, keys in jobs:
+        for trace_id, views, keys, plain in jobs:
             ctx = self._context(trace_id)
             mark_seen = ctx.mark_seen
             add = ctx.add
@@ -226,7 +225,7 @@ class Engine:
                     continue
                 stats.views += 1
                 if not (view.text or view.tool):
-                    add(windowed(view))
+                    add(view if plain else windowed(view))
                     continue
                 run = runs.get(view.kind)
                 if run is None:
@@ -242,7 +241,7 @@ class Engine:
                     except Exception:  # a detector bug must never cost the span
                         self._failed(det_id)
                 stats.findings += len(out) - found
-                add(windowed(view))
+                add(view if plain else windowed(view))
         return results
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
@@ -258,7 +257,7 @@ class Engine:
         outs = batch.results
         job, first_view, start, found, ctx = batch.resume
         while job < len(jobs):
-            trace_id, views, keys = jobs[job]
+            trace_id, views, keys, plain = jobs[job]
             if ctx is None:
                 ctx = self._context(trace_id)
             out = outs[job]
@@ -276,7 +275,7 @@ class Engine:
                         continue
                     stats.views += 1
                     if not (view.text or view.tool):
-                        ctx.add(windowed(view))
+                        ctx.add(view if plain else windowed(view))
                         continue
                     run = runs.get(view.kind)
                     if run is None:
@@ -302,7 +301,7 @@ class Engine:
                     for _, found_here in found:
                         out.extend(found_here)
                         stats.findings += len(found_here)
-                ctx.add(windowed(view))
+                ctx.add(view if plain else windowed(view))
             job += 1
             first_view = 0
             ctx = None

@@ -38,6 +38,7 @@ from .base import (
 )
 
 MAX_VIEW_CHARS = 1_000_000  # text beyond this is not read (keeps every detector's cost bounded)
+WINDOW_ATTRIBUTE_CHARS = 1024  # a view in a trace's window keeps its span's attributes up to this size (engine.py)
 
 
 @dataclass(frozen=True)
@@ -157,24 +158,27 @@ def view_list(record: SpanRecord) -> list[SpanView]:
     return out
 
 
-# what the compiled keyed_views reads: the attribute names, the kinds it makes, the text limit (see _construct.c)
+# what the compiled keyed_views reads: the attribute names, the kinds it makes, the text limits (see _construct.c)
 VIEW_MAKER_SPEC = ((semconv.COT_REASONING_CONTENT, semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES,
                     semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ID, semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
                     semconv.GEN_AI_TOOL_CALL_RESULT, semconv.ERROR_TYPE),
-                   (KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT), MAX_VIEW_CHARS)
+                   (KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT), MAX_VIEW_CHARS, WINDOW_ATTRIBUTE_CHARS)
 _NATIVE_VIEWS = native.view_maker(_new_view, *VIEW_MAKER_SPEC)
 
 
-def python_keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None]]:
-    """``keyed_views`` in Python."""
+def python_keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None], bool]:
+    """``keyed_views`` in Python (which leaves ``plain`` False: the engine's window decides)."""
     views = view_list(record)
-    return views, [dedupe_key(view) for view in views]
+    return views, [dedupe_key(view) for view in views], False
 
 
-def keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None]]:
-    """``view_list(record)`` and each view's ``dedupe_key``: what the engine takes. Where ``otel_cot._construct``
-    is built (:mod:`otel_cot.native`), a span whose views come from plain string attributes (an
-    ``execute_tool`` or a ``reasoning`` span, not a chat span's messages) gets both from one C call."""
+def keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None], bool]:
+    """``(views, keys, plain)``: ``view_list(record)``, each view's ``dedupe_key``, and True when every
+    attribute of the span is known to be a str of at most ``WINDOW_ATTRIBUTE_CHARS`` (a trace's window then
+    keeps the views as they are), False when not known. What the engine takes. Where
+    ``otel_cot._construct`` is built (:mod:`otel_cot.native`), a span whose views come from plain string
+    attributes (an ``execute_tool`` or a ``reasoning`` span, not a chat span's messages) gets all three from
+    one C call."""
     if _NATIVE_VIEWS is not None:
         made = _NATIVE_VIEWS(record)
         if made is not None:

@@ -16,7 +16,7 @@ import pytest
 from otel_cot import native, semconv
 from otel_cot.detectors import SpanRecord
 from otel_cot.detectors.base import SpanView
-from otel_cot.detectors.views import views_from_record
+from otel_cot.detectors.views import WINDOW_ATTRIBUTE_CHARS, views_from_record
 from tests.support.native import compiled
 
 FIELDS = [f.name for f in dataclasses.fields(SpanView)]
@@ -155,12 +155,15 @@ def _maker():
     return module.ViewMaker(module.FieldSetter(SpanView, tuple(FIELDS)), *views.VIEW_MAKER_SPEC)
 
 
+_LONG = ["z" * WINDOW_ATTRIBUTE_CHARS, "z" * (WINDOW_ATTRIBUTE_CHARS + 1), ("z" * 600, "z" * 600)]
+
+
 def _random_attributes(rng: random.Random, plain_only: bool) -> dict:
     attrs: dict = {}
     for name in rng.sample(_READ, rng.randint(0, len(_READ))):
         attrs[name] = rng.choice(_PLAIN if plain_only or rng.random() < 0.8 else _OTHER)
     if rng.random() < 0.3:
-        attrs["other.attribute"] = rng.choice(_PLAIN + _OTHER)
+        attrs["other.attribute"] = rng.choice(_PLAIN + _OTHER + _LONG)
     if not plain_only and rng.random() < 0.1:
         attrs[rng.choice((semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES))] = "[]"
     return dict(rng.sample(list(attrs.items()), len(attrs)))
@@ -172,9 +175,12 @@ def _record(rng: random.Random, attrs, traces: int = 2**64) -> SpanRecord:
 
 
 def _same(made, expected) -> None:
-    views, keys = made
+    views, keys, plain = made
     assert type(views) is list and type(keys) is list
-    assert (views, keys) == expected
+    assert (views, keys) == expected[:2] and expected[2] is False
+    attrs = views[0].attributes if views else None
+    if attrs is not None:  # plain: every attribute a str the window keeps as it is
+        assert plain is all(type(v) is str and len(v) <= WINDOW_ATTRIBUTE_CHARS for v in attrs.values())
     for view, want in zip(views, expected[0]):
         assert sys.getsizeof(view) == sys.getsizeof(want)
         assert all(type(getattr(view, name)) is type(getattr(want, name)) for name in FIELDS)
@@ -238,23 +244,30 @@ def test_view_maker_declines_what_it_does_not_read_and_raises_what_python_raises
         maker()
 
 
-def test_the_engine_judges_the_same_with_either_path():
+@pytest.mark.parametrize("timeout", [None, 2.0])
+def test_the_engine_judges_and_keeps_the_same_with_either_path(timeout):
     from otel_cot.detectors import Engine
     from otel_cot.detectors import views
 
     rng = random.Random(7)
     records = [_record(rng, _random_attributes(rng, i % 3 != 0), traces=40) for i in range(600)]  # dedupe at work
 
-    def findings() -> list:
-        engine = Engine(timeout_s=None)
-        return [[(f.detector_id, f.span_id, f.evidence_location, f.mechanism) for f in found]
-                for found in engine.process_many(records)]
+    def run() -> tuple[list, dict]:
+        engine = Engine(timeout_s=timeout)
+        found = [[(f.detector_id, f.span_id, f.evidence_location, f.mechanism) for f in found]
+                 for found in engine.process_many(records)]
+        engine.close()
+        windows = {trace: [(v.span_id, v.kind, v.attributes) for v in ctx.views]
+                   for trace, ctx in engine._traces.items()}
+        return found, windows
 
-    compiled_findings = findings()
-    assert sum(map(len, compiled_findings)) > 10
+    compiled = run()
+    assert sum(map(len, compiled[0])) > 10
+    assert any(len(attrs) < len(record.attributes) for record in records  # some views kept slimmed
+               for window in compiled[1].values() for span_id, _, attrs in window if span_id == record.span_id)
     native_views = views._NATIVE_VIEWS
     views._NATIVE_VIEWS = None
     try:
-        assert findings() == compiled_findings
+        assert run() == compiled
     finally:
         views._NATIVE_VIEWS = native_views
