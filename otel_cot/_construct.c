@@ -235,12 +235,16 @@ static PyObject *str_trace_id, *str_span_id, *str_name, *str_attributes, *str_st
 
 #define DECLINED ((PyObject *)1) /* not read here: the Python path decides */
 
-/* attrs[name]: NULL when absent, DECLINED when neither None nor an exact str (borrowed otherwise). */
+/* attrs[name]: NULL when absent, DECLINED when neither None nor an exact str, or with an exception set
+   when the lookup raised (borrowed otherwise). */
 static PyObject *
 plain(PyObject *attrs, PyObject *name, int *absent)
 {
     PyObject *value = PyDict_GetItemWithError(attrs, name);
     *absent = value == NULL;
+    if (value == NULL && PyErr_Occurred()) {
+        return DECLINED;
+    }
     if (value == NULL || value == Py_None || PyUnicode_CheckExact(value)) {
         return value;
     }
@@ -326,14 +330,10 @@ maker_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject 
             goto declined;
         }
     }
-    reasoning = plain(attrs, PyTuple_GET_ITEM(names, N_REASONING), &absent);
-    arguments = plain(attrs, PyTuple_GET_ITEM(names, N_ARGUMENTS), &no_arguments);
-    result = plain(attrs, PyTuple_GET_ITEM(names, N_RESULT), &no_result);
-    if (PyErr_Occurred()) {
-        goto done;
-    }
-    if (reasoning == DECLINED || arguments == DECLINED || result == DECLINED) {
-        goto declined;
+    if ((reasoning = plain(attrs, PyTuple_GET_ITEM(names, N_REASONING), &absent)) == DECLINED
+        || (arguments = plain(attrs, PyTuple_GET_ITEM(names, N_ARGUMENTS), &no_arguments)) == DECLINED
+        || (result = plain(attrs, PyTuple_GET_ITEM(names, N_RESULT), &no_result)) == DECLINED) {
+        goto declined_or_error;
     }
     if (!no_arguments || !no_result) {
         value = plain(attrs, PyTuple_GET_ITEM(names, N_TOOL), &absent);
@@ -349,9 +349,6 @@ maker_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject 
             if (value == DECLINED || (error = str_or_none(value)) == NULL) {
                 goto declined_or_error;
             }
-        }
-        if (PyErr_Occurred()) {
-            goto done;
         }
     }
     if ((trace_id = PyObject_GetAttr(record, str_trace_id)) == NULL
