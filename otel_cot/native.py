@@ -1,12 +1,13 @@
 """Optional compiled accelerators and their pure-Python equivalents.
 
 Two small C extensions (plain CPython C API) are built when the package is installed and a C compiler is
-there: ``otel_cot._construct`` (instances made field by field, for the detectors' views) and, in the
-collector, ``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They
-are optional: without a compiler the install skips them and the same results come from Python, more
-slowly. ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from
-a different version of its C source than the one beside it (a checkout whose ``.c`` changed since the
-last ``pip install -e .``) is not used either: a warning says to rebuild.
+there: ``otel_cot._construct`` (instances made field by field, and the views of a plain tool-call or
+reasoning span with their dedupe keys, for the detector engine) and, in the collector,
+``otel_cot_collector._span_wire`` (a span record read from the span's protobuf bytes). They are optional:
+without a compiler the install skips them and the same results come from Python, more slowly.
+``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from a
+different version of its C source than the one beside it (a checkout whose ``.c`` changed since the last
+``pip install -e .``) is not used either: a warning says to rebuild.
 """
 
 from __future__ import annotations
@@ -53,13 +54,24 @@ _CONSTRUCT = load("otel_cot._construct", Path(__file__).with_name("_construct.c"
 def field_setter(cls: type) -> Callable[..., Any]:
     """A callable taking one value per field of the dataclass ``cls`` (positionally, in declaration order)
     and giving the instance ``cls(*values)`` gives. Compiled, it skips the generated ``__init__`` (for a
-    frozen dataclass, one ``object.__setattr__`` call per field) and sets the fields from C in the same
-    order, so the instance dict is the same key-shared one; otherwise it is ``cls`` itself. Only for a
-    dataclass whose every field is an ``__init__`` parameter and which has no ``__post_init__`` or own
-    ``__new__``."""
+    frozen dataclass, one ``object.__setattr__`` call per field) and sets the fields from C: straight into
+    the slots when every field is a slot, else in the same order through the generic setter, so an
+    instance dict is the same key-shared one; otherwise it is ``cls`` itself. Only for a dataclass whose
+    every field is an ``__init__`` parameter and which has no ``__post_init__`` or own ``__new__``."""
     fields = dataclasses.fields(cls)
     if not all(f.init for f in fields) or hasattr(cls, "__post_init__") or cls.__new__ is not object.__new__:
         raise TypeError(f"{cls.__name__}: field_setter needs plain fields set by __init__")
     if _CONSTRUCT is None:
         return cls
     return _CONSTRUCT.FieldSetter(cls, tuple(f.name for f in fields))
+
+
+def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[str, ...], max_chars: int,
+               window_chars: int) -> Callable[[Any], tuple[list, list, bool] | None] | None:
+    """The compiled ``(views, dedupe keys, plain)`` of a span record (``otel_cot.detectors.views.keyed_views``),
+    for ``setter`` a compiled :func:`field_setter` of ``SpanView``; None without the compiled module (the
+    caller then builds them in Python). The callable returns None for a record it does not read (one with
+    message attributes, or a value it reads that is neither None nor a str)."""
+    if _CONSTRUCT is None or not isinstance(setter, _CONSTRUCT.FieldSetter):
+        return None
+    return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars, window_chars)

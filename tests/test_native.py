@@ -19,7 +19,8 @@ from tests.support.native import compiled, has_compiler
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("otel_cot._construct", "otel_cot_collector._span_wire")
 PATHS = ("from otel_cot.detectors import views, SpanView\nfrom otel_cot_collector import span_records\n"
-         "print(views._new_view is SpanView, span_records.span_record is span_records.python_span_record)\n")
+         "print(views._new_view is SpanView, span_records.span_record is span_records.python_span_record, "
+         "views._NATIVE_VIEWS is None)\n")
 
 
 def _paths(env: dict[str, str] | None = None, prelude: str = "") -> str:
@@ -31,20 +32,20 @@ def _paths(env: dict[str, str] | None = None, prelude: str = "") -> str:
 def test_the_compiled_paths_are_used_when_built():
     for name in MODULES:
         compiled(name)
-    assert _paths({native.ENV: ""}) == "False False"
+    assert _paths({native.ENV: ""}) == "False False False"
 
 
 @pytest.mark.process
 def test_off_forces_the_pure_python_paths():
     for name in MODULES:
         compiled(name)
-    assert _paths({native.ENV: "off"}) == "True True"
+    assert _paths({native.ENV: "off"}) == "True True True"
 
 
 @pytest.mark.process
 def test_missing_extensions_give_the_pure_python_paths():
     blocked = "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in MODULES)  # ImportError
-    assert _paths({native.ENV: ""}, blocked) == "True True"
+    assert _paths({native.ENV: ""}, blocked) == "True True True"
 
 
 def test_a_build_of_another_source_version_is_not_used(tmp_path, caplog, monkeypatch):

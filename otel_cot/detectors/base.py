@@ -41,7 +41,7 @@ def severity_rank(severity: str) -> int:
         return -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpanView:
     """One thing a detector judges: a piece of reasoning, an action, a tool result, a message.
 
@@ -49,6 +49,9 @@ class SpanView:
     result, or for a tool call its arguments as text). ``tool`` and ``arguments`` are set for tool calls
     and results. ``location`` says where on the span the text came from (an attribute name, optionally
     with a message part index), for evidence.
+
+    Its fields are slots (no instance dict): the engine makes one or more per span and keeps the recent
+    ones in each trace's window, so a view is smaller and, built by ``otel_cot._construct``, cheaper.
     """
 
     kind: str
@@ -142,13 +145,15 @@ class TraceContext:
         self.seen: dict[str, None] = {}  # dedupe keys of views already judged (bounded, oldest dropped)
 
     def add(self, view: SpanView) -> None:
-        if len(self.views) == self.views.maxlen:
-            self._chars -= len(self.views[0].text)
-        self.views.append(view)
-        self._chars += len(view.text)
-        while self._chars > self.max_chars and len(self.views) > 1:
-            old = self.views.popleft()
-            self._chars -= len(old.text)
+        views = self.views
+        chars = self._chars + len(view.text)
+        if len(views) == views.maxlen:
+            chars -= len(views[0].text)
+        views.append(view)
+        if chars > self.max_chars:
+            while chars > self.max_chars and len(views) > 1:
+                chars -= len(views.popleft().text)
+        self._chars = chars
         if view.kind == KIND_USER and view.text:
             text = view.text[: self.max_chars // 4]
             if len(self.user_texts) == self.user_texts.maxlen:

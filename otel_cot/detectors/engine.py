@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 from otel_cot import textscan
 
 from .base import Detector, Finding, SpanView, TraceContext
-from .views import SpanRecord, dedupe_key, views_from_record
+from .views import WINDOW_ATTRIBUTE_CHARS, SpanRecord, dedupe_key, keyed_views
 
 logger = logging.getLogger("otel_cot.detectors")
 
@@ -40,7 +40,8 @@ class EngineStats:
     disabled: set = field(default_factory=set)  # detector ids switched off after repeated timeouts
 
 
-WINDOW_ATTRIBUTE_CHARS = 1024
+# a trace id, views of it, their dedupe keys, and whether the window keeps the views as they are (see keyed_views)
+_Job = tuple[str, list[SpanView], list[str | None], bool]
 
 
 def _big(value: Any) -> bool:
@@ -55,7 +56,8 @@ class Engine:
     """Runs ``detectors`` over spans.
 
     - ``max_traces`` / ``max_trace_age_s``: per-trace state is kept for at most this many traces (least
-      recently used dropped first) and for at most this long since the trace was last seen.
+      recently used dropped first) and for at most this long since the trace was last seen (a trace gone
+      stale is dropped at the next call for another trace; one seen again after that long starts afresh).
     - ``window_views`` / ``window_chars``: the size of each trace's :class:`TraceContext`. A view kept in
       that window keeps only the span attributes of at most ``WINDOW_ATTRIBUTE_CHARS`` characters each (the
       large ones are content, e.g. a chat span's whole ``gen_ai.input.messages``, that the view's text was
@@ -92,6 +94,7 @@ class Engine:
         self.clock = clock
         self.stats = EngineStats()
         self._traces: OrderedDict[str, TraceContext] = OrderedDict()
+        self._last: TraceContext | None = None  # the context _context gave last (see there)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._slim: tuple[Any, Any] = (None, None)  # the last span attributes slimmed for the window
@@ -109,14 +112,15 @@ class Engine:
         The same as calling :meth:`process` on each, but with ``timeout_s`` set the whole batch goes to
         the detector thread in one hand-off (the per-call timeout still applies to every detector call).
         """
-        jobs = [(r.trace_id, list(views_from_record(r))) for r in records]
+        jobs = [(r.trace_id, *keyed_views(r)) for r in records]
         with self._lock:
             self.stats.spans += len(jobs)
             return self._judge(jobs)
 
     def process_views(self, trace_id: str, views: Iterable[SpanView]) -> list[Finding]:
         """Judge views that did not come from a span (e.g. trajectory steps)."""
-        job = [(trace_id, list(views))]
+        views = list(views)
+        job = [(trace_id, views, [dedupe_key(view) for view in views], False)]
         with self._lock:
             return self._judge(job)[0]
 
@@ -124,6 +128,8 @@ class Engine:
         """Forget a trace's state (when its root span ended, or a stored trace was fully read)."""
         with self._lock:
             self._traces.pop(trace_id, None)
+            if self._last is not None and self._last.trace_id == trace_id:
+                self._last = None
 
     @property
     def trace_count(self) -> int:
@@ -137,13 +143,15 @@ class Engine:
     # --- internals ----------------------------------------------------------------------------
     def _context(self, trace_id: str) -> TraceContext:
         now = self.clock()
+        ctx = self._last
+        if ctx is not None and ctx.trace_id == trace_id and now - ctx.touched <= self.max_trace_age_s:
+            # the trace of the previous call (spans come grouped by trace): already the most recently
+            # touched; other traces gone stale meanwhile are dropped at the next call for another trace
+            ctx.touched = now
+            return ctx
         traces = self._traces
-        while traces:  # oldest-touched first: drop the stale ones
-            oldest_id, oldest = next(iter(traces.items()))
-            if now - oldest.touched <= self.max_trace_age_s:
-                break
-            del traces[oldest_id]
-            self.stats.traces_evicted += 1
+        if traces and now - next(iter(traces.values())).touched > self.max_trace_age_s:
+            self._drop_stale(now)
         ctx = traces.get(trace_id)
         if ctx is None:
             ctx = TraceContext(trace_id, max_views=self.window_views, max_chars=self.window_chars, now=now)
@@ -154,10 +162,20 @@ class Engine:
         else:
             traces.move_to_end(trace_id)
         ctx.touched = now
+        self._last = ctx
         return ctx
 
-    def _judge(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
-        """Run the detectors over ``jobs`` ((trace id, views) in order); findings per job."""
+    def _drop_stale(self, now: float) -> None:
+        traces = self._traces
+        while traces:  # oldest-touched first
+            oldest_id, oldest = next(iter(traces.items()))
+            if now - oldest.touched <= self.max_trace_age_s:
+                break
+            del traces[oldest_id]
+            self.stats.traces_evicted += 1
+
+    def _judge(self, jobs: list[_Job]) -> list[list[Finding]]:
+        """Run the detectors over ``jobs`` ((trace id, views, their dedupe keys) in order); findings per job."""
         if self.timeout_s is None:
             return self._work_inline(jobs)
         batch = _Batch(jobs)
@@ -188,7 +206,7 @@ class Engine:
                             if reads is None or kind in reads]
         return run
 
-    def _work_inline(self, jobs: list[tuple[str, list[SpanView]]]) -> list[list[Finding]]:
+    def _work_inline(self, jobs: list[_Job]) -> list[list[Finding]]:
         """``_work`` without a timeout thread: on the caller's thread, nothing to resume or race with, so
         the run's position lives in local variables (the same steps, in the same order, per view)."""
         runs = self._runs_by_kind()
@@ -196,19 +214,18 @@ class Engine:
         disabled = stats.disabled
         windowed = self._windowed
         results: list[list[Finding]] = []
-        for trace_id, views in jobs:
+        for trace_id, views, keys, plain in jobs:
             ctx = self._context(trace_id)
             mark_seen = ctx.mark_seen
             add = ctx.add
             out: list[Finding] = []
             results.append(out)
-            for view in views:
-                key = dedupe_key(view)
+            for view, key in zip(views, keys):
                 if key is not None and not mark_seen(key):
                     continue
                 stats.views += 1
                 if not (view.text or view.tool):
-                    add(windowed(view))
+                    add(view if plain else windowed(view))
                     continue
                 run = runs.get(view.kind)
                 if run is None:
@@ -224,7 +241,7 @@ class Engine:
                     except Exception:  # a detector bug must never cost the span
                         self._failed(det_id)
                 stats.findings += len(out) - found
-                add(windowed(view))
+                add(view if plain else windowed(view))
         return results
 
     def _work(self, batch: "_Batch", progress: "_Progress") -> None:
@@ -240,7 +257,7 @@ class Engine:
         outs = batch.results
         job, first_view, start, found, ctx = batch.resume
         while job < len(jobs):
-            trace_id, views = jobs[job]
+            trace_id, views, keys, plain = jobs[job]
             if ctx is None:
                 ctx = self._context(trace_id)
             out = outs[job]
@@ -253,12 +270,12 @@ class Engine:
                     run = [step for step in run if step[0] >= start]
                     start = 0
                 else:
-                    key = dedupe_key(view)
+                    key = keys[at]
                     if key is not None and not ctx.mark_seen(key):
                         continue
                     stats.views += 1
                     if not (view.text or view.tool):
-                        ctx.add(windowed(view))
+                        ctx.add(view if plain else windowed(view))
                         continue
                     run = runs.get(view.kind)
                     if run is None:
@@ -284,7 +301,7 @@ class Engine:
                     for _, found_here in found:
                         out.extend(found_here)
                         stats.findings += len(found_here)
-                ctx.add(windowed(view))
+                ctx.add(view if plain else windowed(view))
             job += 1
             first_view = 0
             ctx = None
@@ -298,6 +315,8 @@ class Engine:
         if attrs is not src:  # a span's views share one mapping: slim it once
             slim = None
             for value in attrs.values():
+                if type(value) is str and len(value) <= WINDOW_ATTRIBUTE_CHARS:
+                    continue  # nearly every attribute: decided without calling _big
                 if _big(value):
                     slim = {k: v for k, v in attrs.items() if not _big(v)}
                     break
@@ -399,7 +418,7 @@ class _Batch:
 
     __slots__ = ("jobs", "results", "resume")
 
-    def __init__(self, jobs: list[tuple[str, list[SpanView]]]) -> None:
+    def __init__(self, jobs: list[_Job]) -> None:
         self.jobs = jobs
         self.results: list[list[Finding]] = [[] for _ in jobs]
         self.resume: tuple[int, int, int, list[tuple[int, list[Finding]]], TraceContext | None] = (0, 0, 0, [], None)

@@ -78,9 +78,10 @@ def _judge(engine: Engine, orders: list[list[S]], access: SpanAccess[S],
            skip: Callable[[S, Exception], None] | None) -> list[_Judged | Exception]:
     results: list[_Judged | Exception | None] = [None] * len(orders)
     readable: list[tuple[int, list[SpanRecord]]] = []
+    record = access.record
     for index, order in enumerate(orders):
         try:
-            readable.append((index, [access.record(span) for span in order]))
+            readable.append((index, list(map(record, order))))
         except Exception as exc:
             results[index] = exc
     try:  # every readable group in one engine call
@@ -129,8 +130,10 @@ def _place(order: list[S], found: list[list[Finding]], records: list[SpanRecord 
     held: dict[int, list[Finding]] = {}  # id(span) -> its findings, in placed.held
     gone: dict[str, list[Finding]] = {}
     by_id: dict[str, S] | None = None
+    flagged = False
     for span, findings, record in zip(order, found, records):
-        placed.flagged = placed.flagged or bool(findings) or (record is not None and is_flagged(record.attributes))
+        if not flagged:
+            flagged = bool(findings) or (record is not None and is_flagged(record.attributes))
         if not findings:
             continue
         if by_id is None:
@@ -148,4 +151,5 @@ def _place(order: list[S], found: list[list[Finding]], records: list[SpanRecord 
                     about = held[id(target)] = []
                     placed.held.append((target, about))
             about.append(finding)
+    placed.flagged = flagged
     return placed

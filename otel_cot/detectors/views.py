@@ -38,6 +38,7 @@ from .base import (
 )
 
 MAX_VIEW_CHARS = 1_000_000  # text beyond this is not read (keeps every detector's cost bounded)
+WINDOW_ATTRIBUTE_CHARS = 1024  # a view in a trace's window keeps its span's attributes up to this size (engine.py)
 
 
 @dataclass(frozen=True)
@@ -111,31 +112,78 @@ def _view(base: tuple, kind: str, text: str, location: str, tool: str | None = N
                      location, tool_call_id, attributes)
 
 
+_ABSENT = object()
+
+
 def views_from_record(record: SpanRecord) -> Iterator[SpanView]:
     """Every view ``record`` carries, in the order they happened."""
+    return iter(view_list(record))
+
+
+def view_list(record: SpanRecord) -> list[SpanView]:
+    """``views_from_record(record)`` as a list (what the engine takes; built without a generator)."""
     attrs = record.attributes
-    base = (record.trace_id, record.span_id, record.name, record.start_time_ns, record.end_time_ns, attrs)
-    reasoning = attrs.get(semconv.COT_REASONING_CONTENT)
+    get = attrs.get
+    trace_id, span_id, name = record.trace_id, record.span_id, record.name
+    start, end = record.start_time_ns, record.end_time_ns
+    out: list[SpanView] = []
+    reasoning = get(semconv.COT_REASONING_CONTENT)
     if reasoning:
-        yield _view(base, KIND_REASONING, _text(reasoning), semconv.COT_REASONING_CONTENT)
+        out.append(_new_view(KIND_REASONING, _text(reasoning), None, None, None, trace_id, span_id, name, start, end,
+                             semconv.COT_REASONING_CONTENT, None, attrs))
 
-    if semconv.GEN_AI_INPUT_MESSAGES in attrs:
-        yield from _input_views(attrs[semconv.GEN_AI_INPUT_MESSAGES], base)
-    if semconv.GEN_AI_OUTPUT_MESSAGES in attrs:
-        yield from _output_views(attrs[semconv.GEN_AI_OUTPUT_MESSAGES], base)
+    messages = get(semconv.GEN_AI_INPUT_MESSAGES, _ABSENT)
+    if messages is not _ABSENT:
+        out.extend(_input_views(messages, (trace_id, span_id, name, start, end, attrs)))
+    messages = get(semconv.GEN_AI_OUTPUT_MESSAGES, _ABSENT)
+    if messages is not _ABSENT:
+        out.extend(_output_views(messages, (trace_id, span_id, name, start, end, attrs)))
 
-    tool = attrs.get(semconv.GEN_AI_TOOL_NAME)
-    call_id = attrs.get(semconv.GEN_AI_TOOL_CALL_ID)
+    arguments = get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS, _ABSENT)
+    result = get(semconv.GEN_AI_TOOL_CALL_RESULT, _ABSENT)
+    if arguments is _ABSENT and result is _ABSENT:
+        return out
+    tool = get(semconv.GEN_AI_TOOL_NAME)
+    tool = str(tool) if tool else None
+    call_id = get(semconv.GEN_AI_TOOL_CALL_ID)
     call_id = str(call_id) if call_id else None
-    if semconv.GEN_AI_TOOL_CALL_ARGUMENTS in attrs:
-        args = _text(attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS])
-        yield _view(base, KIND_TOOL_CALL, args, semconv.GEN_AI_TOOL_CALL_ARGUMENTS, str(tool) if tool else None,
-                    args, None, call_id)
-    if semconv.GEN_AI_TOOL_CALL_RESULT in attrs:
-        error = attrs.get(semconv.ERROR_TYPE)
-        yield _view(base, KIND_TOOL_RESULT, _text(attrs[semconv.GEN_AI_TOOL_CALL_RESULT]),
-                    semconv.GEN_AI_TOOL_CALL_RESULT, str(tool) if tool else None, None,
-                    str(error) if error else None, call_id)
+    if arguments is not _ABSENT:
+        arguments = _text(arguments)
+        out.append(_new_view(KIND_TOOL_CALL, arguments, tool, arguments, None, trace_id, span_id, name, start, end,
+                             semconv.GEN_AI_TOOL_CALL_ARGUMENTS, call_id, attrs))
+    if result is not _ABSENT:
+        error = get(semconv.ERROR_TYPE)
+        out.append(_new_view(KIND_TOOL_RESULT, _text(result), tool, None, str(error) if error else None, trace_id,
+                             span_id, name, start, end, semconv.GEN_AI_TOOL_CALL_RESULT, call_id, attrs))
+    return out
+
+
+# what the compiled keyed_views reads: the attribute names, the kinds it makes, the text limits (see _construct.c)
+VIEW_MAKER_SPEC = ((semconv.COT_REASONING_CONTENT, semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES,
+                    semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ID, semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+                    semconv.GEN_AI_TOOL_CALL_RESULT, semconv.ERROR_TYPE),
+                   (KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT), MAX_VIEW_CHARS, WINDOW_ATTRIBUTE_CHARS)
+_NATIVE_VIEWS = native.view_maker(_new_view, *VIEW_MAKER_SPEC)
+
+
+def python_keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None], bool]:
+    """``keyed_views`` in Python (which leaves ``plain`` False: the engine's window decides)."""
+    views = view_list(record)
+    return views, [dedupe_key(view) for view in views], False
+
+
+def keyed_views(record: SpanRecord) -> tuple[list[SpanView], list[str | None], bool]:
+    """``(views, keys, plain)``: ``view_list(record)``, each view's ``dedupe_key``, and True when every
+    attribute of the span is known to be a str of at most ``WINDOW_ATTRIBUTE_CHARS`` (a trace's window then
+    keeps the views as they are), False when not known. What the engine takes. Where
+    ``otel_cot._construct`` is built (:mod:`otel_cot.native`), a span whose views come from plain string
+    attributes (an ``execute_tool`` or a ``reasoning`` span, not a chat span's messages) gets all three from
+    one C call."""
+    if _NATIVE_VIEWS is not None:
+        made = _NATIVE_VIEWS(record)
+        if made is not None:
+            return made
+    return python_keyed_views(record)
 
 
 def _input_views(value: Any, base: tuple) -> Iterator[SpanView]:

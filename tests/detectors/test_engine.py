@@ -81,6 +81,22 @@ def test_state_bounded_in_traces_and_age():
     assert engine.trace_count == 1
 
 
+def test_the_trace_of_the_previous_span_starts_afresh_when_stale_or_ended():
+    now = [0.0]
+    engine = Engine([Always()], timeout_s=None, max_trace_age_s=10, clock=lambda: now[0])
+    trace = "a" * 32
+    engine.process(tool_span(trace=trace, span="1" * 16))
+    first = engine._traces[trace]
+    engine.process(tool_span(trace=trace, span="2" * 16))
+    assert engine._traces[trace] is first and len(first.views) == 2
+    now[0] = 11.0  # the same trace, next call, but seen last longer ago than max_trace_age_s
+    engine.process(tool_span(trace=trace, span="3" * 16))
+    assert engine._traces[trace] is not first and len(engine._traces[trace].views) == 1
+    engine.end_trace(trace)
+    engine.process(tool_span(trace=trace, span="4" * 16))
+    assert [v.span_id for v in engine._traces[trace].views] == ["4" * 16]
+
+
 def test_window_bounded():
     engine = Engine([Always()], timeout_s=None, window_views=4, window_chars=50)
     for i in range(20):

@@ -230,14 +230,14 @@ class Gate:
 def _gated_run():
     """A worker started on one view whose detectors are Always, Gate 1, Gate 2 and Later (indexes 0-3)."""
     from otel_cot.detectors.engine import _Batch, _Progress
-    from otel_cot.detectors.views import views_from_record
+    from otel_cot.detectors.views import keyed_views
 
     class Later(Always):
         id = "test.later"
 
     first, second = Gate("test.gate1"), Gate("test.gate2")
     engine = Engine([Always(), first, second, Later()], timeout_s=2.0)
-    batch = _Batch([(r.trace_id, list(views_from_record(r))) for r in spans(1)])
+    batch = _Batch([(r.trace_id, *keyed_views(r)) for r in spans(1)])
     progress = _Progress()
     worker = threading.Thread(target=engine._work, args=(batch, progress))
     worker.start()
