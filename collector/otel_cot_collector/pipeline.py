@@ -143,15 +143,14 @@ class Pipeline:
             decoded = None
         if signal is otlp.TRACES:
             req = ExportTraceServiceRequest.FromString(data) if decoded is None else decoded
-            add = self.grouper.add
-            held = 0
+            grouper = self.grouper
+            before = grouper.span_count
             try:
                 for rs in req.resource_spans:
                     for ss in rs.scope_spans:
-                        for span in ss.spans:
-                            add(SpanRef(rs, ss, span, row_id))
-                            held += 1
+                        grouper.add_spans(rs, ss, ss.spans, row_id)
             finally:  # the spans already in the grouper leave with their traces, even if this failed
+                held = grouper.span_count - before
                 if held:
                     self._held[row_id] = held
             if not held:
