@@ -152,11 +152,14 @@ class Store:
         """The decoded request the receiver handed over with inbox row ``row_id`` (see :meth:`append`), or
         None (none was given, the memory bound was reached, or the queue was reopened since)."""
         with self._lock:
-            entry = self._decoded.pop(row_id, None)
-            if entry is None:
-                return None
-            self._decoded_bytes -= entry[1]
-            return entry[0]
+            return self._pop_decoded(row_id)
+
+    def _pop_decoded(self, row_id: int) -> object:
+        entry = self._decoded.pop(row_id, None)  # under the lock
+        if entry is None:
+            return None
+        self._decoded_bytes -= entry[1]
+        return entry[0]
 
     def read_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self._lock:
@@ -171,13 +174,7 @@ class Store:
         with self._lock:
             heads = self._db.execute("SELECT id, signal FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                      (after_id, limit)).fetchall()
-            out = []
-            for row_id, signal in heads:
-                entry = self._decoded.pop(row_id, None)
-                if entry is not None:
-                    self._decoded_bytes -= entry[1]
-                out.append((row_id, signal, None if entry is None else entry[0]))
-            return out
+            return [(row_id, signal, self._pop_decoded(row_id)) for row_id, signal in heads]
 
     def inbox_data(self, row_id: int) -> bytes:
         """The bytes of inbox row ``row_id`` (KeyError when there is no such row)."""

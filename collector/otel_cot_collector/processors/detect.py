@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any, Iterable, Iterator, Sequence
 
 from otel_cot import semconv
-from otel_cot.detectors import Engine, Finding, SpanRecord, load_config_file
+from otel_cot.detectors import Engine, Finding, load_config_file
 from otel_cot.detectors.annotate import event_time, finding_event_attributes, span_attributes
 from otel_cot.detectors.base import severity_rank
 from otel_cot.detectors.judging import is_flagged, judge
