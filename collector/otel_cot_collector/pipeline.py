@@ -113,18 +113,17 @@ class Pipeline:
         rows: list[Row] = []
         worked = False
         if not self.grouper.full:
-            take_decoded = self.store.take_decoded
-            for row_id, code, data in self.store.read_inbox(self.cursor, 64):
+            for row_id, code, decoded in self.store.take_inbox(self.cursor, 64):
                 self.cursor = row_id
                 worked = True
                 try:
-                    self._handle(row_id, otlp.BY_CODE.get(code), data, take_decoded(row_id), done, rows)
+                    self._handle(row_id, otlp.BY_CODE.get(code), decoded, done, rows)
                 except Exception:
                     # Forward unprocessed rather than lose or retry forever what the receiver accepted.
                     logger.exception("processing failed; forwarding the request unprocessed",
                                      extra={"inbox_id": row_id})
                     self._take_emitted()  # what the failed processing emitted goes with it
-                    self._forward(row_id, otlp.BY_CODE.get(code), data, done, rows)
+                    self._forward(row_id, otlp.BY_CODE.get(code), done, rows)
         groups = self.grouper.due(force=force)
         if groups:
             worked = True
@@ -133,30 +132,32 @@ class Pipeline:
         self.tick()
         return worked
 
-    def _handle(self, row_id: int, signal: otlp.Signal | None, data: bytes, decoded: Any, done: list[int],
+    def _handle(self, row_id: int, signal: otlp.Signal | None, decoded: Any, done: list[int],
                 rows: list[Row]) -> None:
-        """``decoded``: ``data`` as the receiver decoded it (the store hands it over), or None."""
+        """``decoded``: the row's request as the receiver decoded it (the store hands it over), or None;
+        then (and for what is forwarded as received) the row's bytes are read."""
         if signal is None or not self.exporters[signal.name]:
             done.append(row_id)
             return
         if type(decoded) is not signal.request:
             decoded = None
         if signal is otlp.TRACES:
-            req = ExportTraceServiceRequest.FromString(data) if decoded is None else decoded
-            add = self.grouper.add
-            held = 0
+            req = decoded if decoded is not None else ExportTraceServiceRequest.FromString(
+                self.store.inbox_data(row_id))
+            grouper = self.grouper
+            before = grouper.span_count
             try:
                 for rs in req.resource_spans:
                     for ss in rs.scope_spans:
-                        for span in ss.spans:
-                            add(SpanRef(rs, ss, span, row_id))
-                            held += 1
+                        grouper.add_spans(rs, ss, ss.spans, row_id)
             finally:  # the spans already in the grouper leave with their traces, even if this failed
+                held = grouper.span_count - before
                 if held:
                     self._held[row_id] = held
             if not held:
                 done.append(row_id)
             return
+        data = self.store.inbox_data(row_id)
         entries = self._entry.get(signal.name)
         if entries:
             req = signal.request.FromString(data) if decoded is None else decoded
@@ -169,12 +170,12 @@ class Pipeline:
         done.append(row_id)
         rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
 
-    def _forward(self, row_id: int, signal: otlp.Signal | None, data: bytes, done: list[int],
-                 rows: list[Row]) -> None:
+    def _forward(self, row_id: int, signal: otlp.Signal | None, done: list[int], rows: list[Row]) -> None:
         if row_id in self._held:
             return  # its spans are in the grouper already and leave with their traces
         done.append(row_id)
         if signal is not None:
+            data = self.store.inbox_data(row_id)
             rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
 
     def _flush(self, groups: list[Group], done: list[int], rows: list[Row]) -> None:

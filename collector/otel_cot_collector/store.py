@@ -9,6 +9,11 @@ re-sent on restart: delivery is at-least-once.
 Receivers' writes go through one writer thread that commits whatever is waiting in one transaction
 (group commit), so concurrent requests share an fsync.
 
+What was just written is also handed on in memory, bounded, so it is not read back from the file: the
+request a receiver decoded goes to the pipeline with its inbox row (``DECODED_BYTES``; the pipeline then reads
+no blob, :meth:`Store.take_inbox`), and an outbox row's data to its exporter (``OUTBOX_MEMORY_BYTES``). The
+rows in the file stay the durable copy; after a restart, or past a bound, they are read from it.
+
 A new queue file gets 64 KiB pages (``PAGE_SIZE``): a queued request is a blob of hundreds of KiB, which
 SQLite reads and writes a page per system call, so 4 KiB pages meant ~16x the calls for the same bytes
 (docs/performance.md). The write-ahead log is checkpointed every ``CHECKPOINT_BYTES`` of pages, as with the
@@ -37,6 +42,7 @@ PAGE_SIZE = 65536  # SQLite's largest
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 DECODED_BYTES = 16 * 1024 * 1024  # requests (as queued bytes) whose decoded form is kept for the pipeline;
 # decoded, a request takes ~2.7 times its bytes in memory (upb), so this holds at most ~45 MiB
+OUTBOX_MEMORY_BYTES = 16 * 1024 * 1024  # outbox rows also kept in memory for the exporters, not read back
 
 
 class QueueFull(Exception):
@@ -62,6 +68,8 @@ class Store:
         self._bytes_lock = threading.Lock()
         self._decoded: dict[int, tuple[object, int]] = {}  # inbox id -> (decoded request, its bytes)
         self._decoded_bytes = 0
+        self._outbox_memory: dict[int, bytes] = {}  # outbox id -> its data, as written (see read_outbox)
+        self._outbox_memory_bytes = 0
         self.bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM inbox") + \
             self._scalar("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM outbox")
         self.inbox_event = threading.Event()
@@ -144,16 +152,37 @@ class Store:
         """The decoded request the receiver handed over with inbox row ``row_id`` (see :meth:`append`), or
         None (none was given, the memory bound was reached, or the queue was reopened since)."""
         with self._lock:
-            entry = self._decoded.pop(row_id, None)
-            if entry is None:
-                return None
-            self._decoded_bytes -= entry[1]
-            return entry[0]
+            return self._pop_decoded(row_id)
+
+    def _pop_decoded(self, row_id: int) -> object:
+        entry = self._decoded.pop(row_id, None)  # under the lock
+        if entry is None:
+            return None
+        self._decoded_bytes -= entry[1]
+        return entry[0]
 
     def read_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self._lock:
             return self._db.execute("SELECT id, signal, data FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_id, limit)).fetchall()
+
+    def take_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, object]]:
+        """``(id, signal, decoded)`` of the oldest inbox rows after ``after_id``: ``decoded`` as
+        :meth:`take_decoded` gives it (handed over once, or None). The rows' bytes are not read here: a
+        request processed from its decoded form needs no copy of its blob; read them with
+        :meth:`inbox_data` where they are needed."""
+        with self._lock:
+            heads = self._db.execute("SELECT id, signal FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+                                     (after_id, limit)).fetchall()
+            return [(row_id, signal, self._pop_decoded(row_id)) for row_id, signal in heads]
+
+    def inbox_data(self, row_id: int) -> bytes:
+        """The bytes of inbox row ``row_id`` (KeyError when there is no such row)."""
+        with self._lock:
+            row = self._db.execute("SELECT data FROM inbox WHERE id = ?", (row_id,)).fetchone()
+        if row is None:
+            raise KeyError(row_id)
+        return row[0]
 
     def move(self, done_inbox: Iterable[int], rows: Sequence[tuple[str, int, bytes]]) -> None:
         """In one transaction: add outbox ``rows`` (exporter, signal, data), delete ``done_inbox``."""
@@ -169,11 +198,13 @@ class Store:
                     if r:
                         freed += r[0]
                         self._db.execute("DELETE FROM inbox WHERE id = ?", (row_id,))
-                self._db.executemany("INSERT INTO outbox (exporter, signal, data) VALUES (?, ?, ?)", rows)
+                ids = [self._db.execute("INSERT INTO outbox (exporter, signal, data) VALUES (?, ?, ?)",
+                                        row).lastrowid for row in rows]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            self._remember_outbox(ids, rows)
         with self._bytes_lock:
             self.bytes += sum(len(r[2]) for r in rows) - freed
         if rows:
@@ -182,20 +213,33 @@ class Store:
     def add_outbox(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
         self.move((), rows)
 
+    def _remember_outbox(self, ids: list[int], rows: Sequence[tuple[str, int, bytes]]) -> None:
+        """Keep committed outbox rows' data in memory (under the lock) for :meth:`read_outbox`, up to
+        ``OUTBOX_MEMORY_BYTES``; past that, rows are read back from the file."""
+        for row_id, (_, _, data) in zip(ids, rows):
+            if self._outbox_memory_bytes + len(data) > OUTBOX_MEMORY_BYTES:
+                return
+            self._outbox_memory[row_id] = data
+            self._outbox_memory_bytes += len(data)
+
     # --- exporters --------------------------------------------------------------------------------
     def read_outbox(self, exporter: str, after_id: int, limit: int, max_bytes: int) -> list[tuple[int, int, bytes]]:
         """Oldest rows for ``exporter`` after ``after_id``: same signal, at most ``max_bytes`` together
         (always at least one row)."""
         with self._lock:
-            cur = self._db.execute("SELECT id, signal, data FROM outbox WHERE exporter = ? AND id > ? "
-                                   "ORDER BY id LIMIT ?", (exporter, after_id, limit))
+            heads = self._db.execute("SELECT id, signal, LENGTH(data) FROM outbox WHERE exporter = ? AND id > ? "
+                                     "ORDER BY id LIMIT ?", (exporter, after_id, limit)).fetchall()
             out: list[tuple[int, int, bytes]] = []
             total = 0
-            for row in cur:
-                if out and (row[1] != out[0][1] or total + len(row[2]) > max_bytes):
+            memory = self._outbox_memory
+            for row_id, signal, length in heads:
+                if out and (signal != out[0][1] or total + length > max_bytes):
                     break
-                out.append(row)
-                total += len(row[2])
+                data = memory.get(row_id)
+                if data is None:  # written before this start, or past the memory bound
+                    data = self._db.execute("SELECT data FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
+                out.append((row_id, signal, data))
+                total += length
             return out
 
     def delete_outbox(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
@@ -205,6 +249,9 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in rows])
             self._db.execute("COMMIT")
+            for r in rows:
+                if self._outbox_memory.pop(r[0], None) is not None:
+                    self._outbox_memory_bytes -= len(r[2])
         self._release(sum(len(r[2]) for r in rows))
 
     def counts(self) -> tuple[int, int]:

@@ -66,3 +66,33 @@ def test_force_flushes_everything_in_arrival_order():
     for n in (3, 1, 2):
         grouper.add(ref(n, n))
     assert ids(grouper.due(force=True)) == [(3, [3]), (1, [1]), (2, [2])] and grouper.span_count == 0
+
+
+def test_the_spans_of_one_scope_are_added_together_as_refs_to_their_resource_scope_and_row():
+    clock = Clock()
+    grouper = TraceGrouper(1.0, 100, 1000, clock=clock)
+    resource, scope = object(), object()
+    spans = [SimpleNamespace(trace_id=trace_id(t), n=n) for n, t in enumerate((1, 2, 1), start=1)]
+    grouper.add_spans(resource, scope, spans, 7)
+    clock.now += 0.5
+    grouper.add(ref(2, 4))
+    assert grouper.span_count == 4 and len(grouper) == 2
+    clock.now += 0.5
+    groups = grouper.due()
+    assert ids(groups) == [(1, [1, 3]), (2, [2, 4])]
+    first = groups[0].spans[0]
+    assert (first.resource, first.scope, first.span, first.inbox_id) == (resource, scope, spans[0], 7)
+
+
+def test_spans_added_before_a_failure_are_counted():
+    grouper = TraceGrouper(1.0, 100, 1000, clock=Clock())
+
+    def spans():
+        yield SimpleNamespace(trace_id=trace_id(1), n=1)
+        raise RuntimeError("unreadable span")
+
+    try:
+        grouper.add_spans(None, None, spans(), 1)
+    except RuntimeError:
+        pass
+    assert grouper.span_count == 1 and ids(grouper.due(force=True)) == [(1, [1])]

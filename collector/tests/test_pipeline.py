@@ -165,3 +165,17 @@ def test_a_handed_over_request_gives_the_same_outbox_bytes_as_decoding_the_row(h
         h.pipeline.step(force=True)
         outboxes.append((h.outbox(otlp.TRACES), h.outbox(otlp.LOGS)))
     assert outboxes[0] == outboxes[1] and outboxes[0][0] and outboxes[0][1]
+
+
+def test_a_handed_over_trace_request_is_not_read_back_from_the_queue(harness, monkeypatch):
+    h = harness(logs=["detect"])
+    read: list[int] = []
+    inbox_data = h.store.inbox_data
+    monkeypatch.setattr(h.store, "inbox_data", lambda row: read.append(row) or inbox_data(row))
+    data = trace_request((1, 1, HARMLESS))
+    h.store.append(otlp.TRACES.code, data, ExportTraceServiceRequest.FromString(data)).result(timeout=10)
+    plain = h.add(otlp.TRACES, trace_request((2, 2, HARMLESS)))  # not handed over (e.g. after a restart)
+    logs = h.add(otlp.LOGS, log_request({"tool_name": "Bash", "tool_parameters": "ls"}))  # forwarded as received
+    h.pipeline.step(force=True)
+    assert read == [plain, logs]
+    assert set(h.spans()) == {span_id(1), span_id(2)} and h.outbox(otlp.LOGS)

@@ -138,3 +138,39 @@ def test_a_decoded_request_is_handed_to_the_pipeline_once_within_its_memory_boun
         assert reopened.take_decoded(rows[0]) is None and len(reopened.read_inbox(0, 10)) == 5
     finally:
         reopened.close()
+
+
+def test_take_inbox_hands_over_decoded_requests_without_their_bytes(store):
+    decoded = object()
+    handed = store.append(TRACES, b"handed", decoded).result(timeout=10)
+    plain = add(store, b"plain", LOGS)
+    assert store.take_inbox(0, 10) == [(handed, TRACES, decoded), (plain, LOGS, None)]
+    assert store.take_inbox(0, 10) == [(handed, TRACES, None), (plain, LOGS, None)]  # handed over once
+    assert store.take_decoded(handed) is None
+    assert (store.inbox_data(handed), store.inbox_data(plain)) == (b"handed", b"plain")
+    store.move([handed], [])
+    with pytest.raises(KeyError):
+        store.inbox_data(handed)
+
+
+def test_outbox_rows_are_read_from_memory_within_its_bound_and_from_the_file_past_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "OUTBOX_MEMORY_BYTES", 25)
+    s = Store(str(tmp_path / "q"), 1000)
+    try:
+        written = [b"1" * 10, b"2" * 10, b"3" * 10]
+        s.add_outbox([("a", TRACES, data) for data in written])
+        rows = s.read_outbox("a", 0, 100, 1000)
+        assert [data for _, _, data in rows] == written
+        # the first two fit in 25 bytes: the very objects written; the third is read back from the file
+        assert [data is w for (_, _, data), w in zip(rows, written)] == [True, True, False]
+        s.delete_outbox(rows[:1])
+        fourth = b"4" * 10
+        s.add_outbox([("a", TRACES, fourth)])  # room again once a row was sent
+        assert s.read_outbox("a", 0, 100, 1000)[-1][2] is fourth
+    finally:
+        s.close()
+    reopened = Store(str(tmp_path / "q"), 1000)
+    try:
+        assert [data for _, _, data in reopened.read_outbox("a", 0, 100, 1000)] == [b"2" * 10, b"3" * 10, b"4" * 10]
+    finally:
+        reopened.close()

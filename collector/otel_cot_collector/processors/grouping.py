@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -67,6 +67,23 @@ class TraceGrouper:
         group.spans.append(ref)
         self.span_count += 1
 
+    def add_spans(self, resource: Any, scope: Any, spans: Iterable[Any], inbox_id: int) -> None:
+        """:meth:`add` for each span of one ScopeSpans (``scope``, in ``resource``) of inbox row
+        ``inbox_id``, in one loop; ``span_count`` counts each span as it is added."""
+        groups = self._groups
+        clock = self.clock
+        added = 0
+        try:
+            for span in spans:
+                tid = span.trace_id
+                group = groups.get(tid)
+                if group is None:
+                    group = groups[tid] = Group(tid, clock())
+                group.spans.append(SpanRef(resource, scope, span, inbox_id))
+                added += 1
+        finally:
+            self.span_count += added
+
     def due(self, force: bool = False) -> list[Group]:
         """Groups whose wait is over, plus the oldest ones while over a bound; all of them when ``force``."""
         now = self.clock()
@@ -117,50 +134,68 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SPAN_HEADS: dict[int, bytes] = {}  # payload length -> the tag and length of a ScopeSpans.spans field
+def _head(number: int, length: int) -> bytes:
+    """The tag of length-delimited field ``number`` and ``length`` as a varint: what precedes its payload."""
+    return bytes(((number << 3) | 2,)) + _varint(length)
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field: its tag, the payload's length as a varint, the payload."""
-    return bytes(((number << 3) | 2,)) + _varint(len(payload)) + payload
+class _SpanHeads(dict):
+    """Payload length -> the head of a ScopeSpans.spans field of that length; at most 65,536 kept."""
+
+    def __missing__(self, length: int) -> bytes:
+        head = _head(2, length)
+        if len(self) < 65536:
+            self[length] = head
+        return head
 
 
-def _scope_spans(scope: Any, spans: list[Any]) -> bytes:
-    parts = [_field(1, scope.scope.SerializeToString())]
-    heads = _SPAN_HEADS
-    for span in spans:
-        data = span.SerializeToString()
-        head = heads.get(len(data))
-        if head is None:
-            head = b"\x12" + _varint(len(data))
-            if len(heads) < 65536:
-                heads[len(data)] = head
-        parts.append(head)
-        parts.append(data)
+_SPAN_HEADS = _SpanHeads()
+
+
+def _framed(number: int, payload: bytes) -> list[bytes]:
+    return [_head(number, len(payload)), payload]
+
+
+def _scope_spans(scope: Any, spans: list[Any]) -> list[bytes]:
+    """The parts of a ScopeSpans message's payload (joined, they are its serialization)."""
+    data = [span.SerializeToString() for span in spans]
+    parts: list[Any] = [None] * (2 * len(data))
+    parts[0::2] = map(_SPAN_HEADS.__getitem__, map(len, data))
+    parts[1::2] = data
+    parts[:0] = _framed(1, scope.scope.SerializeToString())
     if scope.schema_url:
-        parts.append(_field(3, scope.schema_url.encode()))
-    return b"".join(parts)
+        parts += _framed(3, scope.schema_url.encode())
+    return parts
 
 
 def request_of(refs: list[SpanRef]) -> bytes:
     """One serialized ExportTraceServiceRequest for ``refs``, keeping each span with its original resource
     and scope: the bytes ``ExportTraceServiceRequest`` would give for resource_spans {resource, schema_url,
     scope_spans {scope, schema_url, spans}} (a differential test holds them equal), framed here from each
-    message's own serialization, so the spans are not copied into a new request first."""
+    message's own serialization, so the spans are not copied into a new request first. The nested messages'
+    lengths are summed from their parts, so the request is joined once (not once per nesting level)."""
     by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
+    resource = scope = spans = None
     for ref in refs:
-        entry = by_resource.get(id(ref.resource))
-        if entry is None:
-            entry = by_resource[id(ref.resource)] = (ref.resource, {})
-        scoped = entry[1].get(id(ref.scope))
-        if scoped is None:
-            scoped = entry[1][id(ref.scope)] = (ref.scope, [])
-        scoped[1].append(ref.span)
-    out = []
+        if ref.scope is not scope or ref.resource is not resource:  # refs of one scope mostly come in a row
+            resource, scope = ref.resource, ref.scope
+            entry = by_resource.get(id(resource))
+            if entry is None:
+                entry = by_resource[id(resource)] = (resource, {})
+            scoped = entry[1].get(id(scope))
+            if scoped is None:
+                scoped = entry[1][id(scope)] = (scope, [])
+            spans = scoped[1]
+        spans.append(ref.span)  # type: ignore[union-attr]
+    out: list[bytes] = []
     for rs, scopes in by_resource.values():
-        body = [_field(1, rs.resource.SerializeToString())]
-        body.extend(_field(2, _scope_spans(ss, spans)) for ss, spans in scopes.values())
+        body = _framed(1, rs.resource.SerializeToString())
+        for ss, scope_spans in scopes.values():
+            parts = _scope_spans(ss, scope_spans)
+            body.append(_head(2, sum(map(len, parts))))
+            body += parts
         if rs.schema_url:
-            body.append(_field(3, rs.schema_url.encode()))
-        out.append(_field(1, b"".join(body)))
+            body += _framed(3, rs.schema_url.encode())
+        out.append(_head(1, sum(map(len, body))))
+        out += body
     return b"".join(out)
