@@ -30,7 +30,7 @@ from typing import Iterable
 
 from otel_cot import textscan
 
-from .actions import name_matches, patch_edits, test_file_written
+from .actions import name_test, patch_edits, test_file_written
 from .arithmetic import false_equations
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, \
     TraceContext, make_finding, snippet
@@ -73,6 +73,7 @@ CONCEAL = textscan.compile(
     r"(?:\w+ )?" + _GOOD_OUTCOME + r"\b",
     re.IGNORECASE,
 )
+_names_test_runner = name_test(TEST_RUN)  # (a tool named after a test runner: its result is a run's output)
 _NEGATED = re.compile(r"\b(?:not|never|n't|no)\b\W*(?:\w+\W+){0,2}$", re.IGNORECASE)
 
 
@@ -117,7 +118,7 @@ class DeceptionDetector:
             state["impossible"] = None
 
     def _track_result(self, view: SpanView, state: dict) -> None:
-        if state["run"] is not None or name_matches(TEST_RUN, view.tool or ""):
+        if state["run"] is not None or _names_test_runner(view.tool or ""):
             if FAILED_RUN.search(view.text):
                 state["failed"] = (view.span_id, _first_line(view.text, FAILED_RUN))
                 state["edited_since_run"] = False

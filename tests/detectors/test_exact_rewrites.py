@@ -141,6 +141,89 @@ def test_name_matches_answers_as_the_pattern_s_search():
     assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
 
 
+def test_name_test_answers_as_the_pattern_s_search():
+    """``name_test(pattern)`` (a per-pattern memo, what the facts and the detectors ask of tool names) answers
+    ``pattern.search(name) is not None`` on random names, asked again once remembered and after its memo was
+    emptied when full."""
+    from otel_cot.detectors import arguments
+    from otel_cot.detectors.arguments import EDIT_TOOLS, SHELL_TOOLS, is_edit_tool, is_shell_tool, name_test
+    from otel_cot.detectors.test_talk import TEST_RUN
+
+    rnd = random.Random(13)
+    pieces = ["bash", "Bash", "sh", "shell", "run", "_", "command", "exec", "edit", "Edit", "write", "file", "py",
+              "test", "jest", "read", ".", "-", " ", "\u212a", "K", "str_replace", "patch", "cmd", "x"]
+    names = ["", "bash", "BASH", "pytest", "x" * 300] + \
+        ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 4))) for _ in range(3_000)]
+    tests = [(SHELL_TOOLS, is_shell_tool), (EDIT_TOOLS, is_edit_tool), (TEST_RUN, name_test(TEST_RUN)),
+             (re.compile(r"^Bash$"), name_test(re.compile(r"^Bash$")))]
+    old_max = arguments._MAX_NAME_ANSWERS
+    arguments._MAX_NAME_ANSWERS = 500  # (the memo is emptied when full: a few times over these names)
+    try:
+        for _ in range(2):  # asked, then remembered
+            for name in names:
+                for pattern, test in tests:
+                    assert test(name) == (pattern.search(name) is not None), (pattern, name)
+    finally:
+        arguments._MAX_NAME_ANSWERS = old_max
+
+
+def _command_from_before(view, arguments):  # command_from before the "$"-first gate and name_test
+    from otel_cot.detectors.arguments import _COMMAND_RE, _CALL_PREFIX, SHELL_TOOLS, _first, name_matches, \
+        tool_name
+
+    text = view.arguments or view.text or ""
+    name = tool_name(view)
+    stripped = text.lstrip()
+    if stripped.startswith("$ "):
+        return stripped[2:].split("\n", 1)[0]
+    if not name_matches(SHELL_TOOLS, name or ""):
+        return None
+    args = arguments()
+    if isinstance(args, dict):
+        for key in ("command", "cmd", "script", "commands", "input"):
+            value = args.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            if isinstance(value, str):
+                return value
+        return None
+    found = _first(_COMMAND_RE, text)
+    if found is not None:
+        return found
+    if args is None and not stripped.startswith(("{", "[")) and not _CALL_PREFIX.match(stripped):
+        return text
+    return None
+
+
+def test_command_from_answers_as_before_its_gates():
+    """The rendered "$ command" form is looked for only when the text starts with "$" or whitespace, the
+    tool's name asked through ``is_shell_tool``: on random views, what the function answered before."""
+    from otel_cot.detectors.arguments import command_from, edit_from
+
+    rnd = random.Random(17)
+    starts = ["", " ", "\t", "\n", "\u2003", "\u00a0", "$", "$ ", " $ ", "\n$ ", "$x ", "{", "[", "bash(", " - run("]
+    bodies = ['{"command": "ls -la"}', '{"cmd": ["git", "status"]}', '{"input": 3}', '["ls"]', "pytest -q",
+              "make test\nok", '"command": "rm -rf x', "", "{", "}", ")", "$ echo hi", "a\nb"]
+    tools = [None, "", "bash", "Bash", "shell", "terminal", "Edit", "write_file", "run_command", "read", "x"]
+    answered = set()
+    for _ in range(20_000):
+        text = rnd.choice(starts) + rnd.choice(bodies) + rnd.choice(["", " ", "\n", ")"])
+        v = view("tool_call", text, tool=rnd.choice(tools)) if rnd.random() < 0.8 else \
+            view("tool_call", rnd.choice(["", "$ ls", "bash(ls)"]), tool=rnd.choice(tools), arguments=text)
+        expected = _command_from_before(v, lambda: parse_arguments(v.arguments or v.text))
+        assert command_from(v, lambda: parse_arguments(v.arguments or v.text)) == expected, v
+        answered.add(expected is None)
+        assert (edit_from(v, lambda: parse_arguments(v.arguments or v.text)) is None) == \
+            (_edit_tool_before(v) is False), v
+    assert answered == {True, False}
+
+
+def _edit_tool_before(view):  # edit_from's first test before name_test
+    from otel_cot.detectors.arguments import EDIT_TOOLS, name_matches, tool_name
+
+    return name_matches(EDIT_TOOLS, tool_name(view) or "")
+
+
 def _entity_values(text, lo, hi):  # what _remember read from ENTITY before the values were remembered by segment
     p = provenance
     out = []
