@@ -499,17 +499,19 @@ def test_is_ci_path_is_the_ci_path_regex():
 
 
 def test_patterns_asked_only_in_rare_states_are_kept_out_of_the_whole_text_scan():
-    """PASSED_RUN (asked of a run's output only while a failed run or an impossibility statement stands) and
-    deception's DISCLOSED (asked of a pass claim after an impossibility statement) are plain ``re``: in the
-    scan they cost a match callback on every text holding a pass, an "ok" or a common word such as "bug",
-    and rejected next to nothing. What they answer is ``test_passed_is_the_passed_run_search...``'s and the
+    """PASSED_RUN (asked of a run's output only while a failed run or an impossibility statement stands),
+    deception's DISCLOSED (asked of a pass claim after an impossibility statement) and gaming_code's
+    _DEFINITION_AFTER (asked after a top-level exit in code) are plain ``re``: in the scan they cost a match
+    callback on every text holding a pass, an "ok", a common word such as "bug" or a definition, and rejected
+    next to nothing. What they answer is ``test_passed_is_the_passed_run_search...``'s and the
     deception tests' concern; here, only that no text pays for them."""
     from otel_cot import textscan
     from otel_cot.detectors.deception import DISCLOSED
+    from otel_cot.detectors.gaming_code import _DEFINITION_AFTER
     from otel_cot.detectors.registry import default_detectors
     from otel_cot.detectors.test_talk import PASSED_RUN
 
     default_detectors()  # (every built-in pattern registered)
     scanned = {(p.pattern, p.flags) for p in textscan.registered()}
-    for pattern in (PASSED_RUN, DISCLOSED):
+    for pattern in (PASSED_RUN, DISCLOSED, _DEFINITION_AFTER):
         assert isinstance(pattern, re.Pattern) and (pattern.pattern, pattern.flags) not in scanned
