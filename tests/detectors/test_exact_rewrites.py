@@ -515,3 +515,29 @@ def test_patterns_asked_only_in_rare_states_are_kept_out_of_the_whole_text_scan(
     scanned = {(p.pattern, p.flags) for p in textscan.registered()}
     for pattern in (PASSED_RUN, DISCLOSED, _DEFINITION_AFTER):
         assert isinstance(pattern, re.Pattern) and (pattern.pattern, pattern.flags) not in scanned
+
+
+def test_false_equations_gate_rejects_only_texts_without_an_equals_sign_match():
+    """false_equations skips a text without "=" by a substring test instead of asking the whole-text scan
+    (where the pattern's loosened form, "=", matched a quarter of the tool texts while only answers ask): on
+    random texts, a text the gate skips is one in which ``_EQUALS`` (the pattern the scan was asked about)
+    finds nothing, and a text it reads gives the equations it gave before (``false_equations`` still finds
+    them; the texts with equations are counted)."""
+    from otel_cot import textscan
+    from otel_cot.detectors.arithmetic import false_equations
+    from otel_cot.detectors.registry import default_detectors
+
+    default_detectors()
+    assert _EQUALS.pattern not in {p.pattern for p in textscan.registered()}
+    rnd = random.Random(29)
+    pieces = ["2 + 2 = 5", "3 * 4 = 12", "x == 1", "a <= b", "1+1=3", "=", "==", " ", "\n", "```\n", "so", "7",
+              "\u2260", "\u2264=", ":=", "!="]
+    found = skipped = 0
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        equations = list(false_equations(text))
+        if "=" not in text:
+            assert _EQUALS.search(text) is None and not equations, repr(text)
+            skipped += 1
+        found += bool(equations)
+    assert skipped > 1_000 and found > 1_000
