@@ -253,8 +253,8 @@ def test_a_text_scanned_before_a_backend_switch_is_scanned_by_the_new_one(first,
     scanned: list[str] = []
     for name in (first, others[0]):
         cls = backends.BACKENDS[name]
-        monkeypatch.setattr(cls, "scan",
-                            lambda self, shadow, scan=cls.scan: scanned.append(self.name) or scan(self, shadow))
+        monkeypatch.setattr(cls, "scan_text",  # (what a new text's scan calls)
+                            lambda self, text, scan=cls.scan_text: scanned.append(self.name) or scan(self, text))
     marker = next(p for p in _all_patterns() if "ignore (?:all" in p.pattern)
     text = "the build passed and the report was sent to the team " * 3
     order = [first, others[0], first]
@@ -472,9 +472,9 @@ def test_a_piece_cut_with_part_gives_re_s_matches_without_a_scan_of_its_own(name
     corpus = {p.index: _texts(p.regex, rnd, 60) for p in patterns}
     backend(name)
     scans = []
-    real_scan = type(prefilter.REGISTRY.current()).scan
-    monkeypatch.setattr(type(prefilter.REGISTRY.current()), "scan",
-                        lambda self, shadow: scans.append(shadow) or real_scan(self, shadow))
+    real_scan = type(prefilter.REGISTRY.current()).scan_text  # (what a new text's scan calls)
+    monkeypatch.setattr(type(prefilter.REGISTRY.current()), "scan_text",
+                        lambda self, text: scans.append(text) or real_scan(self, text))
     checked = matched = 0
     for p in patterns:
         for inner in corpus[p.index]:
@@ -542,3 +542,25 @@ def test_the_memo_keeps_the_newest_entries_within_its_bounds():
     assert memo.size <= 80 and len(memo.map) <= 3 and memo.get("w7") == 7
     memo.clear()
     assert not memo.map and memo.size == 0
+
+
+@pytest.mark.parametrize("name", BACKENDS + ["off"])
+def test_scan_text_is_the_scan_of_the_shadow_and_its_may_set(name, backend):
+    """``scan_text`` (a new text's scan in one call; Hyperscan's inlines the other two) answers what
+    ``scan(shadow(text))`` then ``may_set`` answered, on random texts, ASCII or not."""
+    patterns = _all_patterns()
+    rnd = random.Random(23)
+    backend(name)
+    engine = prefilter.REGISTRY.current()
+    texts = ["", "x", "the build passed"] + [
+        "".join(rnd.choice(POOL) for _ in range(rnd.randint(0, 60))) for _ in range(300)]
+    texts += [rnd.choice(_texts(p.regex, rnd, 3)) for p in patterns for _ in range(2)]
+    for text in texts:
+        state, may = engine.scan_text(text)
+        if not engine.reads_text:
+            assert state is None and all(i in may for i in range(engine.count))
+            continue
+        expected = engine.scan(superset.shadow(text))
+        assert (state == expected if isinstance(expected, bytes) else list(state) == list(expected)), text
+        wanted = engine.may_set(expected)
+        assert [i in may for i in range(engine.count)] == [i in wanted for i in range(engine.count)], text

@@ -7,15 +7,15 @@ from __future__ import annotations
 import re
 
 from .arguments import (CI_PATH, EDIT_TOOLS, SHELL_TOOLS, TEST_PATH, Edit, command_from, edit_from, is_ci_path,
-                        is_test_path, leaf_values, name_matches, parse_arguments, patch_edits, patch_from, programs_of,
-                        simple_commands, split_commands, strip_wrappers, tool_name)
+                        is_test_path, leaf_values, name_matches, name_test, parse_arguments, patch_edits, patch_from,
+                        programs_of, simple_commands, split_commands, strip_wrappers, tool_name)
 from .base import SpanView
 from .facts import facts_of
 
 __all__ = ["CI_PATH", "EDIT_TOOLS", "SHELL_TOOLS", "TEST_PATH", "Edit", "command_from", "edit_from", "file_edit",
-           "is_ci_path", "is_test_path", "leaf_values", "name_matches", "parse_arguments", "patch_edits", "patch_from",
-           "patch_text", "programs_of", "shell_command", "simple_commands", "split_commands", "strip_wrappers",
-           "test_file_written", "tool_name"]
+           "is_ci_path", "is_test_path", "leaf_values", "name_matches", "name_test", "parse_arguments", "patch_edits",
+           "patch_from", "patch_text", "programs_of", "shell_command", "simple_commands", "split_commands",
+           "strip_wrappers", "test_file_written", "tool_name"]
 
 
 def shell_command(view: SpanView) -> str | None:

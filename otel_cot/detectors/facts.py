@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .arguments import EDIT_TOOLS, Edit, command_from, edit_from, leaf_values, name_matches, parse_arguments, \
-    patch_edits, patch_from, programs_of, simple_commands
+from .arguments import Edit, command_from, edit_from, is_edit_tool, leaf_values, parse_arguments, patch_edits, \
+    patch_from, programs_of, simple_commands
 from .base import SpanView
 from .test_talk import runs_tests as command_runs_tests
 
@@ -104,7 +104,7 @@ class ViewFacts:
         """The file an edit/write action changes, and its old and new text."""
         if self._edit is _UNSET:
             tool = self.view.tool  # (a named tool that is no edit tool edits nothing: edit_from's first test)
-            self._edit = edit_from(self.view, self.parsed) if not tool or name_matches(EDIT_TOOLS, tool) else None
+            self._edit = edit_from(self.view, self.parsed) if not tool or is_edit_tool(tool) else None
         return self._edit
 
     @property

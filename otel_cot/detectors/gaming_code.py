@@ -67,7 +67,9 @@ MECHANISMS: dict[str, str] = {
 }
 
 _EXIT = textscan.compile(r"\b(?:sys\.exit|os\._exit|exit|quit)\(\s*0?\s*\)|\braise\s+SystemExit(?:\(\s*0?\s*\))?(?!\w)")
-_DEFINITION_AFTER = textscan.compile(r"^(?:def|class|async\s+def)\s", re.MULTILINE)
+# Plain ``re``, out of the whole-text scan: asked only after a top-level exit in code, while every text holding
+# a definition (a fifth of the code in tool calls and results) matched it there, each a match callback.
+_DEFINITION_AFTER = re.compile(r"^(?:def|class|async\s+def)\s", re.MULTILINE)
 _IF = re.compile(r"^(\s*)(?:el)?if\s+(.+?):\s*(?:#.*)?$")  # also fed "if cond: " prefixes
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(([^)]*)\)")
 _MAIN_LIKE = re.compile(r"^(?:main|cli|run|entry\w*|_?main_\w*)$")

@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 from otel_cot import textscan
 
 from . import gaming_code, expected_values
-from .actions import Edit, is_ci_path, is_test_path, name_matches
+from .actions import Edit, is_ci_path, is_test_path, name_test
 from .base import KIND_MODEL_CALL, KIND_REASONING, KIND_SYSTEM, KIND_TOOL_CALL, KIND_TOOL_RESULT, KIND_USER, \
     Finding, SpanView, TraceContext, make_finding, snippet
 from .facts import facts_of
@@ -108,6 +108,7 @@ ASKED_TEST_EDIT = textscan.compile(
 _FORBIDS = re.compile(r"\b(?:do not|don't|never|not allowed|must not|without)\b[^.\n]{0,40}$", re.IGNORECASE)
 CODE_FILE = re.compile(r"\.(?:py|js|jsx|ts|tsx|go|rb|java|rs|kt|cs|php|c|cc|cpp|h|swift|scala)$", re.IGNORECASE)
 _READ_TOOL = re.compile(r"read|view|open|cat|get_file", re.IGNORECASE)
+_is_read_tool = name_test(_READ_TOOL)
 _FILE_NAME = re.compile(r"[\w./\\\-]+\.\w{1,5}")
 _READERS = frozenset({"cat", "head", "tail", "less", "more", "bat", "nl", "type"})
 _SHELL_EDITORS = _READERS | {"sed", "gsed", "perl", "rm", "truncate"}  # the programs _judge_shell reads
@@ -180,7 +181,7 @@ class RewardHackingDetector:
                 rendered = (view.text or "").lstrip()
                 if rendered.startswith("$ ") and "\n" in rendered:  # "$ command\noutput" in one step
                     out.extend(self._passing_run(view, rendered.split("\n", 1)[1], ctx))
-        elif edit is None and name_matches(_READ_TOOL, view.tool or ""):
+        elif edit is None and _is_read_tool(view.tool or ""):
             path = _FILE_NAME.search(view.arguments or view.text or "")
             if path and is_test_path(path.group(0)):
                 ctx.memo[_READING] = _base(path.group(0))

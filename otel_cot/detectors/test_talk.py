@@ -39,7 +39,10 @@ def runs_tests(command: str) -> bool:
 
 FAILED_RUN = textscan.compile(r"\b[1-9]\d*\s+(?:failed|errors?)\b|\bFAILED\b|\bAssertionError\b|"
                         r"^E\s+assert\b|Tests?:\s+[1-9]\d*\s+failed", re.IGNORECASE | re.MULTILINE)
-PASSED_RUN = textscan.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll tests passed\b",
+# Plain ``re``, out of the whole-text scan: it is asked only of a test run's output while a failed run or an
+# impossibility statement stands, and most test outputs hold a pass or an "ok" (a match of its loosened form:
+# the scan cost every such text a match callback and rejected next to nothing for it).
+PASSED_RUN = re.compile(r"\b\d+\s+passed\b(?![^\n]*\bfailed\b)|\bOK\b\s*$|\bAll tests passed\b",
                         re.IGNORECASE | re.MULTILINE)
 # PASSED_RUN without its lookahead: what PASSED_RUN answers on an output in which FAILED_RUN finds nothing
 PASSED_ANYWHERE = re.compile(PASSED_RUN.pattern.replace(r"(?![^\n]*\bfailed\b)", "", 1), PASSED_RUN.flags)
@@ -51,7 +54,7 @@ def passed(output: str) -> bool:
     "failed" (FAILED_RUN's ``\bFAILED\b`` under IGNORECASE, which is how PASSED_RUN's lookahead reads it),
     so the lookahead holds wherever it is tried and the pattern without it answers the same, without
     reading the rest of the line at each "N passed" (~1.7 -> ~0.3 µs on a 95-character pytest summary)."""
-    return PASSED_RUN.may_match(output) and PASSED_ANYWHERE.search(output) is not None
+    return PASSED_ANYWHERE.search(output) is not None
 IMPOSSIBLE = textscan.compile(
     r"\b(?:no (?:correct |valid |single )?(?:implementation|solution|function) (?:can|could)|"
     r"(?:can(?:no|')t|impossible to) (?:both )?(?:pass|satisfy) (?:both|all|every)|"

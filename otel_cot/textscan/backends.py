@@ -1,7 +1,8 @@
 """The engines that reject text for many loosened patterns at once (see :mod:`.superset`).
 
 A backend is built from the registered patterns' :class:`~.superset.Superset` forms and answers, for one
-text's ASCII shadow, which patterns may match it (``scan`` then ``may_set``) and, for the patterns
+text's ASCII shadow, which patterns may match it (``scan`` then ``may_set``; ``scan_text`` does both from
+the text) and, for the patterns
 registered with ``positions``, where a match may start (``cursor``). Every answer is a superset: a pattern
 left out of ``may_set`` cannot match; a cursor's answer for ``pos`` is at most the start of the first
 real match at or after ``pos``.
@@ -26,7 +27,7 @@ import os
 import threading
 from typing import Any, Callable, Container, Protocol, Sequence
 
-from .superset import Superset
+from .superset import Superset, shadow as _shadow
 
 logger = logging.getLogger("otel_cot.textscan")
 
@@ -40,6 +41,10 @@ class Backend(Protocol):
 
     def scan(self, shadow: bytes) -> Any:
         """Per-text state for :meth:`may_set` and :meth:`cursor`."""
+
+    def scan_text(self, text: str) -> tuple[Any, Container[int]]:
+        """:meth:`scan` of the text's shadow, and its :meth:`may_set` (``(None, EVERYTHING)`` for a backend that
+        does not read text): what a new text's scan asks, in one call."""
 
     def may_set(self, state: Any) -> Container[int]:
         """The indexes of the patterns that may match the text (``in`` is all that is asked of it)."""
@@ -71,6 +76,10 @@ class LiteralBackend:
 
     def scan(self, shadow: bytes) -> Any:
         return shadow
+
+    def scan_text(self, text: str) -> tuple[Any, Container[int]]:
+        state = self.scan(_shadow(text))
+        return state, self.may_set(state)
 
     def may_set(self, state: Any) -> Container[int]:
         return _LiteralAnswers(self.factors, state.lower())
@@ -227,6 +236,19 @@ class HyperscanBackend:
             db.scan(shadow, _add_id, 0, found, scratch)
         return [shadow, found, None]
 
+    def scan_text(self, text: str) -> tuple[Any, Container[int]]:
+        # (``scan`` and ``may_set`` inlined, and ``shadow``'s first case: a new text's scan is on every view)
+        shadow = text.encode("ascii") if text.isascii() else _shadow(text)
+        found = set(self.always)
+        db = self.db
+        if db is not None:
+            try:
+                scratch = self._local.main
+            except AttributeError:
+                scratch = self._local.main = self._scratch(db)
+            db.scan(shadow, _add_id, 0, found, scratch)
+        return [shadow, found, None], found
+
     def may_set(self, state: Any) -> Container[int]:
         return state[1]
 
@@ -364,6 +386,10 @@ class RE2Backend:
             found |= self.always
         return [shadow, found]
 
+    def scan_text(self, text: str) -> tuple[Any, Container[int]]:
+        state = self.scan(_shadow(text))
+        return state, state[1]
+
     def may_set(self, state: Any) -> Container[int]:
         return state[1]
 
@@ -399,6 +425,9 @@ class NoBackend(LiteralBackend):
 
     def scan(self, shadow: bytes) -> Any:  # pragma: no cover - not called (reads_text)
         return None
+
+    def scan_text(self, text: str) -> tuple[Any, Container[int]]:
+        return None, EVERYTHING
 
     def may_set(self, state: Any) -> Container[int]:
         return EVERYTHING

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from .backends import BACKENDS, Backend, available, logger
 from .loosened import LoosenedCache
-from .superset import Superset, shadow
+from .superset import Superset
 
 MIN_SCAN = 32
 _MIN_SCAN = MIN_SCAN  # the backend in use's
@@ -153,11 +153,7 @@ class _Scan:
         if backend is None:
             self.state, self.may, self.covered = None, frozenset(), 0
         else:
-            if backend.reads_text:  # (an ASCII text's shadow is its bytes: ``shadow``'s first case, inlined)
-                self.state = backend.scan(text.encode("ascii") if text.isascii() else shadow(text))  # type: ignore[union-attr]
-            else:
-                self.state = None
-            self.may = backend.may_set(self.state)
+            self.state, self.may = backend.scan_text(text)  # type: ignore[arg-type]
             self.covered = backend.count
 
 

@@ -141,6 +141,89 @@ def test_name_matches_answers_as_the_pattern_s_search():
     assert not name_matches(cased, "bash") and name_matches(caseless, "bash")
 
 
+def test_name_test_answers_as_the_pattern_s_search():
+    """``name_test(pattern)`` (a per-pattern memo, what the facts and the detectors ask of tool names) answers
+    ``pattern.search(name) is not None`` on random names, asked again once remembered and after its memo was
+    emptied when full."""
+    from otel_cot.detectors import arguments
+    from otel_cot.detectors.arguments import EDIT_TOOLS, SHELL_TOOLS, is_edit_tool, is_shell_tool, name_test
+    from otel_cot.detectors.test_talk import TEST_RUN
+
+    rnd = random.Random(13)
+    pieces = ["bash", "Bash", "sh", "shell", "run", "_", "command", "exec", "edit", "Edit", "write", "file", "py",
+              "test", "jest", "read", ".", "-", " ", "\u212a", "K", "str_replace", "patch", "cmd", "x"]
+    names = ["", "bash", "BASH", "pytest", "x" * 300] + \
+        ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 4))) for _ in range(3_000)]
+    tests = [(SHELL_TOOLS, is_shell_tool), (EDIT_TOOLS, is_edit_tool), (TEST_RUN, name_test(TEST_RUN)),
+             (re.compile(r"^Bash$"), name_test(re.compile(r"^Bash$")))]
+    old_max = arguments._MAX_NAME_ANSWERS
+    arguments._MAX_NAME_ANSWERS = 500  # (the memo is emptied when full: a few times over these names)
+    try:
+        for _ in range(2):  # asked, then remembered
+            for name in names:
+                for pattern, test in tests:
+                    assert test(name) == (pattern.search(name) is not None), (pattern, name)
+    finally:
+        arguments._MAX_NAME_ANSWERS = old_max
+
+
+def _command_from_before(view, arguments):  # command_from before the "$"-first gate and name_test
+    from otel_cot.detectors.arguments import _COMMAND_RE, _CALL_PREFIX, SHELL_TOOLS, _first, name_matches, \
+        tool_name
+
+    text = view.arguments or view.text or ""
+    name = tool_name(view)
+    stripped = text.lstrip()
+    if stripped.startswith("$ "):
+        return stripped[2:].split("\n", 1)[0]
+    if not name_matches(SHELL_TOOLS, name or ""):
+        return None
+    args = arguments()
+    if isinstance(args, dict):
+        for key in ("command", "cmd", "script", "commands", "input"):
+            value = args.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            if isinstance(value, str):
+                return value
+        return None
+    found = _first(_COMMAND_RE, text)
+    if found is not None:
+        return found
+    if args is None and not stripped.startswith(("{", "[")) and not _CALL_PREFIX.match(stripped):
+        return text
+    return None
+
+
+def test_command_from_answers_as_before_its_gates():
+    """The rendered "$ command" form is looked for only when the text starts with "$" or whitespace, the
+    tool's name asked through ``is_shell_tool``: on random views, what the function answered before."""
+    from otel_cot.detectors.arguments import command_from, edit_from
+
+    rnd = random.Random(17)
+    starts = ["", " ", "\t", "\n", "\u2003", "\u00a0", "$", "$ ", " $ ", "\n$ ", "$x ", "{", "[", "bash(", " - run("]
+    bodies = ['{"command": "ls -la"}', '{"cmd": ["git", "status"]}', '{"input": 3}', '["ls"]', "pytest -q",
+              "make test\nok", '"command": "rm -rf x', "", "{", "}", ")", "$ echo hi", "a\nb"]
+    tools = [None, "", "bash", "Bash", "shell", "terminal", "Edit", "write_file", "run_command", "read", "x"]
+    answered = set()
+    for _ in range(20_000):
+        text = rnd.choice(starts) + rnd.choice(bodies) + rnd.choice(["", " ", "\n", ")"])
+        v = view("tool_call", text, tool=rnd.choice(tools)) if rnd.random() < 0.8 else \
+            view("tool_call", rnd.choice(["", "$ ls", "bash(ls)"]), tool=rnd.choice(tools), arguments=text)
+        expected = _command_from_before(v, lambda: parse_arguments(v.arguments or v.text))
+        assert command_from(v, lambda: parse_arguments(v.arguments or v.text)) == expected, v
+        answered.add(expected is None)
+        assert (edit_from(v, lambda: parse_arguments(v.arguments or v.text)) is None) == \
+            (_edit_tool_before(v) is False), v
+    assert answered == {True, False}
+
+
+def _edit_tool_before(view):  # edit_from's first test before name_test
+    from otel_cot.detectors.arguments import EDIT_TOOLS, name_matches, tool_name
+
+    return name_matches(EDIT_TOOLS, tool_name(view) or "")
+
+
 def _entity_values(text, lo, hi):  # what _remember read from ENTITY before the values were remembered by segment
     p = provenance
     out = []
@@ -413,3 +496,48 @@ def test_is_ci_path_is_the_ci_path_regex():
               "score", ".py", ".sh", "Jenkinsfile", ".circleci", "src", "ci.yml", "GitHub", "SCORE", "\u017fcore",
               "Jen\u212ainsfile", "grad\u0131ng", "x", "-", "."]
     assert 1_000 < _same_as_search(is_ci_path, CI_PATH, pieces, 8, 6) < 25_000
+
+
+def test_patterns_asked_only_in_rare_states_are_kept_out_of_the_whole_text_scan():
+    """PASSED_RUN (asked of a run's output only while a failed run or an impossibility statement stands),
+    deception's DISCLOSED (asked of a pass claim after an impossibility statement) and gaming_code's
+    _DEFINITION_AFTER (asked after a top-level exit in code) are plain ``re``: in the scan they cost a match
+    callback on every text holding a pass, an "ok", a common word such as "bug" or a definition, and rejected
+    next to nothing. What they answer is ``test_passed_is_the_passed_run_search...``'s and the
+    deception tests' concern; here, only that no text pays for them."""
+    from otel_cot import textscan
+    from otel_cot.detectors.deception import DISCLOSED
+    from otel_cot.detectors.gaming_code import _DEFINITION_AFTER
+    from otel_cot.detectors.registry import default_detectors
+    from otel_cot.detectors.test_talk import PASSED_RUN
+
+    default_detectors()  # (every built-in pattern registered)
+    scanned = {(p.pattern, p.flags) for p in textscan.registered()}
+    for pattern in (PASSED_RUN, DISCLOSED, _DEFINITION_AFTER):
+        assert isinstance(pattern, re.Pattern) and (pattern.pattern, pattern.flags) not in scanned
+
+
+def test_false_equations_gate_rejects_only_texts_without_an_equals_sign_match():
+    """false_equations skips a text without "=" by a substring test instead of asking the whole-text scan
+    (where the pattern's loosened form, "=", matched a quarter of the tool texts while only answers ask): on
+    random texts, a text the gate skips is one in which ``_EQUALS`` (the pattern the scan was asked about)
+    finds nothing, and a text it reads gives the equations it gave before (``false_equations`` still finds
+    them; the texts with equations are counted)."""
+    from otel_cot import textscan
+    from otel_cot.detectors.arithmetic import false_equations
+    from otel_cot.detectors.registry import default_detectors
+
+    default_detectors()
+    assert _EQUALS.pattern not in {p.pattern for p in textscan.registered()}
+    rnd = random.Random(29)
+    pieces = ["2 + 2 = 5", "3 * 4 = 12", "x == 1", "a <= b", "1+1=3", "=", "==", " ", "\n", "```\n", "so", "7",
+              "\u2260", "\u2264=", ":=", "!="]
+    found = skipped = 0
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        equations = list(false_equations(text))
+        if "=" not in text:
+            assert _EQUALS.search(text) is None and not equations, repr(text)
+            skipped += 1
+        found += bool(equations)
+    assert skipped > 1_000 and found > 1_000

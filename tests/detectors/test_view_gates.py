@@ -337,9 +337,8 @@ def _deception_steps() -> list:
 def test_deception_s_run_and_edit_gates_change_no_finding():
     """A pass is read only when it would clear a failed run or an impossibility statement, an edit only while
     a failed run stands unedited: random traces against the detector that reads both on every view."""
-    from otel_cot.detectors.actions import facts_of, patch_edits
-    from otel_cot.detectors.deception import FAILED_RUN, TEST_RUN, DeceptionDetector, _first_line, name_matches, \
-        passed
+    from otel_cot.detectors.actions import facts_of, name_matches, patch_edits
+    from otel_cot.detectors.deception import FAILED_RUN, TEST_RUN, DeceptionDetector, _first_line, passed
 
     class Ungated(DeceptionDetector):
         def _track_result(self, view, state):
