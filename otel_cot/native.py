@@ -75,3 +75,42 @@ def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[
     if _CONSTRUCT is None or not isinstance(setter, _CONSTRUCT.FieldSetter):
         return None
     return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars, window_chars)
+
+
+def report() -> dict[str, Any]:
+    """What this process would run compiled: the C accelerators in use, and the modules of the opt-in
+    compiled build (otel_cot/compiled_modules.py), each True when it would import compiled."""
+    from otel_cot import compiled_modules
+
+    accelerators = {"otel_cot._construct": _CONSTRUCT is not None}
+    try:
+        from otel_cot_collector import span_records
+    except ImportError:  # the collector is not installed
+        pass
+    else:
+        accelerators["otel_cot_collector._span_wire"] = span_records.span_record is not span_records.python_span_record
+    return {"native_enabled": enabled(), "accelerators": accelerators,
+            "compiled_modules": {name: compiled_modules.is_compiled(name) for name in compiled_modules.hot_modules()}}
+
+
+def main() -> None:
+    """``python -m otel_cot.native [--json]``: which accelerators and compiled modules this install runs."""
+    import json
+    import sys
+
+    state = report()
+    if "--json" in sys.argv[1:]:
+        print(json.dumps(state, indent=2))
+        return
+    print(f"C accelerators ({ENV}={os.environ.get(ENV, '')!r}):")
+    for name, used in state["accelerators"].items():
+        print(f"  {name:50s} {'in use' if used else 'not in use (pure Python)'}")
+    modules = state["compiled_modules"]
+    print(f"compiled build (OTEL_COT_COMPILE=1 wheels): {sum(modules.values())} of {len(modules)} per-span modules "
+          "compiled")
+    for name, compiled in modules.items():
+        print(f"  {name:50s} {'compiled' if compiled else 'python'}")
+
+
+if __name__ == "__main__":
+    main()
