@@ -22,6 +22,10 @@ from typing import Any
 
 ENV = "OTEL_COT_COMPILE"  # 1: build wheels with the modules below compiled
 CYTHON = "Cython>=3,<4"
+# annotation_typing off: Cython otherwise takes annotations as C-level types and checks them (a local
+# annotated ``list`` given a ``map`` in a slice assignment raised TypeError in processors/grouping.py, which
+# Python accepts); the compiled build must run the same semantics as the source, so annotations stay hints.
+DIRECTIVES: dict[str, Any] = {"language_level": 3, "annotation_typing": False}
 
 # Per package, its modules the collector runs per span with detectors on (files relative to the package's
 # directory; the ``__init__``s only import, nothing to gain).
@@ -90,7 +94,7 @@ def cythonize(extensions: list[Any], build_dir: str = "build/cython") -> None:
     python = [ext for ext in extensions if ext.sources[0].endswith(".py")]
     try:
         generated = generate([Extension(ext.name, list(ext.sources)) for ext in python], build_dir=build_dir,
-                             nthreads=os.cpu_count() or 1, quiet=True, compiler_directives={"language_level": 3})
+                             nthreads=os.cpu_count() or 1, quiet=True, compiler_directives=DIRECTIVES)
     except Exception as exc:  # Cython's CompileError and friends: the user asked for the compiled build
         raise CompileError(f"{ENV}=1: Cython could not compile the hot modules ({exc}); unset {ENV} for the "
                            "pure-Python build") from exc

@@ -101,7 +101,7 @@ def build_cython(files: list[str], jobs: int, lenient: bool, directives: dict[st
     from setuptools import Extension
 
     extensions = [Extension(module_name(f), [f]) for f in files]
-    directives = {"language_level": 3, **directives}
+    directives = {**_SHIPPED["DIRECTIVES"], **directives}
     build_inplace(cythonize(extensions, nthreads=jobs, compiler_directives=directives, quiet=True), jobs)
 
 
