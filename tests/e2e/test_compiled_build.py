@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"otel_cot": ROOT / "otel_cot", "otel_cot_collector": ROOT / "collector" / "otel_cot_collector"}
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900, merged: bool = False) -> str:
+    """The command's output (with ``merged``, its standard error too)."""
     proc = subprocess.run(args, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=timeout)
     assert proc.returncode == 0, f"{args[:4]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout
+    return proc.stdout + proc.stderr if merged else proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ def site(source, tmp_path_factory) -> Path:
     wheels, site = tmp_path_factory.mktemp("wheels"), tmp_path_factory.mktemp("site")
     # with build isolation, as a user's pip install: the build backends must ask for Cython themselves
     log = _run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(wheels), str(source),
-                str(source / "collector")], source, {compiled_modules.ENV: "1"}, timeout=1800)
-    assert "Installing backend dependencies" in log and "Cython" in log, log[-3000:]
+                str(source / "collector")], source, {compiled_modules.ENV: "1"}, timeout=1800, merged=True)
+    assert log.count("Installing backend dependencies: finished") == 2 and "Cython" in log, log[-3000:]
     built = sorted(wheels.glob("*.whl"))
     assert len(built) == 2 and all("-none-any" not in w.name for w in built), built
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), *map(str, built)], source, {})
