@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -77,18 +78,22 @@ def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[
     return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars, window_chars)
 
 
+ACCELERATORS = ("otel_cot._construct", "otel_cot_collector._span_wire")  # each built from <name>.c beside it
+
+
 def report() -> dict[str, Any]:
-    """What this process would run compiled: the C accelerators in use, and the modules of the opt-in
-    compiled build (otel_cot/compiled_modules.py), each True when it would import compiled."""
+    """What this process runs compiled: each C accelerator of an installed package, True when in use (as
+    :func:`load` decides), and the modules of the opt-in compiled build (otel_cot/compiled_modules.py), True
+    when they import compiled."""
     from otel_cot import compiled_modules
 
-    accelerators = {"otel_cot._construct": _CONSTRUCT is not None}
-    try:
-        from otel_cot_collector import span_records
-    except ImportError:  # the collector is not installed
-        pass
-    else:
-        accelerators["otel_cot_collector._span_wire"] = span_records.span_record is not span_records.python_span_record
+    accelerators = {}
+    for name in ACCELERATORS:
+        package, _, stem = name.rpartition(".")
+        spec = importlib.util.find_spec(package)  # a top-level package: found, not imported
+        if spec is not None and spec.submodule_search_locations:
+            source = Path(next(iter(spec.submodule_search_locations))) / f"{stem}.c"
+            accelerators[name] = load(name, source) is not None
     return {"native_enabled": enabled(), "accelerators": accelerators,
             "compiled_modules": {name: compiled_modules.is_compiled(name) for name in compiled_modules.hot_modules()}}
 
