@@ -8,6 +8,9 @@ without a compiler the install skips them and the same results come from Python,
 ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from a
 different version of its C source than the one beside it (a checkout whose ``.c`` changed since the last
 ``pip install -e .``) is not used either: a warning says to rebuild.
+
+``python -m otel_cot.native [--json]`` says which accelerators a process uses and which modules of the opt-in
+compiled build (``OTEL_COT_COMPILE=1`` wheels, otel_cot/compiled_modules.py) it imports compiled.
 """
 
 from __future__ import annotations
