@@ -1,8 +1,11 @@
 """The optional C accelerator (see otel_cot/native.py): built where a C compiler is found, skipped with a
-warning elsewhere (``optional=True``), the package then running its pure-Python path. Everything else is
-in pyproject.toml."""
+warning elsewhere (``optional=True``), the package then running its pure-Python path. With
+``OTEL_COT_COMPILE=1`` a wheel build also compiles the per-span modules with Cython
+(otel_cot/compiled_modules.py; never an editable build, which _build_backend.py marks). Everything else is in
+pyproject.toml."""
 
 import hashlib
+import runpy
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -20,4 +23,6 @@ def accelerator(name: str, source: str) -> Extension:
 EXTENSIONS = [accelerator("otel_cot._construct", "otel_cot/_construct.c")]
 
 if __name__ == "__main__":  # as setuptools runs it (scripts/build_accelerators.py reads EXTENSIONS)
-    setup(ext_modules=EXTENSIONS)
+    compiled = runpy.run_path(str(HERE / "otel_cot" / "compiled_modules.py"))["setup_arguments"](
+        "otel_cot", HERE / "otel_cot")
+    setup(ext_modules=EXTENSIONS + compiled.get("ext_modules", []), cmdclass=compiled.get("cmdclass", {}))

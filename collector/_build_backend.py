@@ -1,21 +1,13 @@
-"""setuptools, told whether the build is an editable one (``pip install -e``): see setup.py."""
+"""setuptools, told whether the build is an editable one (``pip install -e``: see setup.py) and, for a wheel
+built with ``OTEL_COT_COMPILE=1``, asking for Cython: the hooks of the checkout's
+otel_cot/compiled_modules.py. Outside a checkout (an sdist) setuptools' own hooks serve, and setup.py refuses
+the compiled build."""
 
-import os
+import runpy
+from pathlib import Path
 
-from setuptools import build_meta as _setuptools
 from setuptools.build_meta import *  # noqa: F401,F403  (the PEP 517 hooks this module does not change)
 
-
-def _editable(hook):
-    def run(*args, **kwargs):
-        os.environ["OTEL_COT_EDITABLE_BUILD"] = "1"
-        try:
-            return hook(*args, **kwargs)
-        finally:
-            os.environ.pop("OTEL_COT_EDITABLE_BUILD", None)
-    return run
-
-
-prepare_metadata_for_build_editable = _editable(_setuptools.prepare_metadata_for_build_editable)
-build_editable = _editable(_setuptools.build_editable)
-get_requires_for_build_editable = _editable(_setuptools.get_requires_for_build_editable)
+_COMPILED = Path(__file__).resolve().parent.parent / "otel_cot" / "compiled_modules.py"
+if _COMPILED.is_file():
+    globals().update(runpy.run_path(str(_COMPILED))["backend_hooks"]())

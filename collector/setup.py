@@ -6,10 +6,13 @@ outside a checkout (from an sdist) names plain ``otel-cot``, as a published pack
 with ``OTEL_COT_PLAIN_DEPENDENCY=1`` (wheels to install elsewhere beside an otel-cot wheel).
 
 It also builds the optional C accelerator ``otel_cot_collector._span_wire`` (see otel_cot/native.py) where a C
-compiler is found; elsewhere it is skipped with a warning and the collector runs its pure-Python path."""
+compiler is found; elsewhere it is skipped with a warning and the collector runs its pure-Python path. With
+``OTEL_COT_COMPILE=1`` a wheel built from a checkout also compiles the per-span modules with Cython (the
+checkout's otel_cot/compiled_modules.py; never an editable build)."""
 
 import hashlib
 import os
+import runpy
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -39,6 +42,20 @@ def accelerator(name: str, source: str) -> Extension:
 
 EXTENSIONS = [accelerator("otel_cot_collector._span_wire", "otel_cot_collector/_span_wire.c")]
 
+
+def compiled_build() -> dict:
+    """The compiled build's ``ext_modules`` and ``cmdclass`` (empty unless requested)."""
+    source = checkout / "otel_cot" / "compiled_modules.py"
+    if source.is_file():
+        package = Path(__file__).resolve().parent / "otel_cot_collector"
+        return runpy.run_path(str(source))["setup_arguments"]("otel_cot_collector", package)
+    if os.environ.get("OTEL_COT_COMPILE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise SystemExit("OTEL_COT_COMPILE=1: the collector's compiled build needs the repository checkout "
+                         "(otel_cot/compiled_modules.py lists the modules); build it from there")
+    return {}
+
+
 if __name__ == "__main__":  # as setuptools runs it (scripts/build_accelerators.py reads EXTENSIONS)
-    setup(ext_modules=EXTENSIONS,
+    compiled = compiled_build()
+    setup(ext_modules=EXTENSIONS + compiled.get("ext_modules", []), cmdclass=compiled.get("cmdclass", {}),
           install_requires=[f"otel-cot @ {checkout.as_uri()}" if local else "otel-cot", *REQUIRES])

@@ -8,6 +8,9 @@ without a compiler the install skips them and the same results come from Python,
 ``OTEL_COT_NATIVE=off`` forces the Python path in a process that has them. A module compiled from a
 different version of its C source than the one beside it (a checkout whose ``.c`` changed since the last
 ``pip install -e .``) is not used either: a warning says to rebuild.
+
+``python -m otel_cot.native [--json]`` says which accelerators a process uses and which modules of the opt-in
+compiled build (``OTEL_COT_COMPILE=1`` wheels, otel_cot/compiled_modules.py) it imports compiled.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -75,3 +79,46 @@ def view_maker(setter: Callable[..., Any], names: tuple[str, ...], kinds: tuple[
     if _CONSTRUCT is None or not isinstance(setter, _CONSTRUCT.FieldSetter):
         return None
     return _CONSTRUCT.ViewMaker(setter, names, kinds, max_chars, window_chars)
+
+
+ACCELERATORS = ("otel_cot._construct", "otel_cot_collector._span_wire")  # each built from <name>.c beside it
+
+
+def report() -> dict[str, Any]:
+    """What this process runs compiled: each C accelerator of an installed package, True when in use (as
+    :func:`load` decides), and the modules of the opt-in compiled build (otel_cot/compiled_modules.py), True
+    when they import compiled."""
+    from otel_cot import compiled_modules
+
+    accelerators = {}
+    for name in ACCELERATORS:
+        package, _, stem = name.rpartition(".")
+        spec = importlib.util.find_spec(package)  # a top-level package: found, not imported
+        if spec is not None and spec.submodule_search_locations:
+            source = Path(next(iter(spec.submodule_search_locations))) / f"{stem}.c"
+            accelerators[name] = load(name, source) is not None
+    return {"native_enabled": enabled(), "accelerators": accelerators,
+            "compiled_modules": {name: compiled_modules.is_compiled(name) for name in compiled_modules.hot_modules()}}
+
+
+def main() -> None:
+    """``python -m otel_cot.native [--json]``: which accelerators and compiled modules this install runs."""
+    import json
+    import sys
+
+    state = report()
+    if "--json" in sys.argv[1:]:
+        print(json.dumps(state, indent=2))
+        return
+    print(f"C accelerators ({ENV}={os.environ.get(ENV, '')!r}):")
+    for name, used in state["accelerators"].items():
+        print(f"  {name:50s} {'in use' if used else 'not in use (pure Python)'}")
+    modules = state["compiled_modules"]
+    print(f"compiled build (OTEL_COT_COMPILE=1 wheels): {sum(modules.values())} of {len(modules)} per-span modules "
+          "compiled")
+    for name, compiled in modules.items():
+        print(f"  {name:50s} {'compiled' if compiled else 'python'}")
+
+
+if __name__ == "__main__":
+    main()

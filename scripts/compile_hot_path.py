@@ -1,4 +1,6 @@
-"""Evaluation only (not shipped): compile the collector's per-span Python ahead of time, source unchanged.
+"""Compare ways of compiling the collector's per-span Python ahead of time, source unchanged (the shipped one,
+Cython over the modules of otel_cot/compiled_modules.py, is built with ``OTEL_COT_COMPILE=1 pip wheel``; this
+script builds it and the variants the evaluation in docs/performance.md compared, in place in an export).
 
     python scripts/compile_hot_path.py build {plain,cython,mypyc} DEST [--ref main] [--exclude MOD ...]
     PYTHONPATH=DEST:DEST/collector python scripts/compile_hot_path.py check DEST
@@ -18,6 +20,7 @@ import glob
 import importlib
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -25,10 +28,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HOT = ["otel_cot/detectors/*.py", "otel_cot/textscan/*.py",
-       "collector/otel_cot_collector/pipeline.py", "collector/otel_cot_collector/store.py",
-       "collector/otel_cot_collector/otlp.py", "collector/otel_cot_collector/processors/grouping.py",
-       "collector/otel_cot_collector/processors/detect.py"]
+_SHIPPED = runpy.run_path(str(REPO / "otel_cot" / "compiled_modules.py"))  # the list the compiled build uses
+_DIRS = {"otel_cot": "otel_cot", "otel_cot_collector": "collector/otel_cot_collector"}
+HOT = [f"{_DIRS[package]}/{pattern}" for package, patterns in _SHIPPED["HOT"].items() for pattern in patterns]
 # --wide: also the rest of what a request passes through (receivers, exporters, the other processors of the
 # `on` pipeline, telemetry) and the otel_cot modules the detectors import.
 WIDE = ["collector/otel_cot_collector/receivers/*.py", "collector/otel_cot_collector/exporters/*.py",
@@ -36,7 +38,7 @@ WIDE = ["collector/otel_cot_collector/receivers/*.py", "collector/otel_cot_colle
         "collector/otel_cot_collector/processors/findings_metrics.py",
         "collector/otel_cot_collector/telemetry.py", "collector/otel_cot_collector/http_server.py",
         "collector/otel_cot_collector/ingest.py", "otel_cot/semconv.py", "otel_cot/secrets.py"]
-ROOTS = {"otel_cot_collector": "collector/otel_cot_collector"}  # package -> its directory in the export
+ROOTS = {"otel_cot_collector": _DIRS["otel_cot_collector"]}  # package -> its directory in the export
 
 # Modules each compiler cannot take unchanged, and why (found by building, importing and running the
 # benchmarks; the test suite's failures against the rest are in docs/performance.md).
@@ -46,10 +48,7 @@ _MYPYC_RUNTIME = {
     "otel_cot.detectors.views": "SpanRecord.of calls object.__new__(cls) on a dataclass: not safe on a native class",
 }
 EXCLUDED: dict[str, dict[str, str]] = {
-    "cython": {
-        "otel_cot_collector.receivers.http_receiver": "(--wide only) Starlette does not see a compiled async def as "
-        "a coroutine function and calls it as an ASGI app: TypeError handle() takes exactly 1 positional argument",
-    },
+    "cython": _SHIPPED["PYTHON_ONLY"],
     "mypyc": {
         **{m: _MYPY_ERRORS for m in (
             "otel_cot_collector.otlp", "otel_cot_collector.pipeline", "otel_cot_collector.store",
@@ -102,7 +101,7 @@ def build_cython(files: list[str], jobs: int, lenient: bool, directives: dict[st
     from setuptools import Extension
 
     extensions = [Extension(module_name(f), [f]) for f in files]
-    directives = {"language_level": 3, **directives}
+    directives = {**_SHIPPED["DIRECTIVES"], **directives}
     build_inplace(cythonize(extensions, nthreads=jobs, compiler_directives=directives, quiet=True), jobs)
 
 

@@ -20,7 +20,7 @@ SOURCES = {"otel_cot": ROOT / "otel_cot", "otel_cot_collector": ROOT / "collecto
 # ``otel_cot`` itself (the package's ``__init__``) matches only itself, so a new top-level module must be placed.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("otel_cot._version", "otel_cot.values", "otel_cot.semconv", "otel_cot.textscan",
-                    "otel_cot.secrets", "otel_cot.pending", "otel_cot.native")),
+                    "otel_cot.secrets", "otel_cot.pending", "otel_cot.native", "otel_cot.compiled_modules")),
     ("process state", ("otel_cot.runtime", "otel_cot.config", "otel_cot.internal_errors")),
     ("content", ("otel_cot.content", "otel_cot._setup", "otel_cot._export")),
     ("detectors", ("otel_cot.detectors",)),

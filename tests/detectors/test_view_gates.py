@@ -10,6 +10,7 @@ import ast
 import inspect
 import posixpath
 import random
+from pathlib import Path
 
 from _helpers import call, run, view
 from otel_cot.detectors import destructive, reward_hacking
@@ -31,12 +32,25 @@ _WORDS = ["rm", "git", "push", "reset", "--hard", "clean", "-f", "-rf", "-r", "-
           "sh", "zsh", "/bin/rm", "/usr/bin/git", "./rm", "rmdir", "gits", "filter-branch", "commit", "--no-verify"]
 
 
+def _source(function) -> str:
+    """The source of ``function`` (a module's function or a class's method), read from its module's ``.py``
+    file: ``inspect.getsource`` needs a Python code object, which a function of the compiled build
+    (OTEL_COT_COMPILE=1) does not have."""
+    module = inspect.getmodule(function)
+    path = Path(module.__file__).with_name(module.__name__.rpartition(".")[2] + ".py")
+    text = path.read_text(encoding="utf-8")
+    node: ast.AST = ast.parse(text)
+    for name in function.__qualname__.split("."):
+        node = next(n for n in node.body if isinstance(n, (ast.ClassDef, ast.FunctionDef)) and n.name == name)
+    return ast.get_source_segment(text, node)
+
+
 def _compared_with(function, name: str) -> set[str]:
     """Every string ``function`` compares the variable ``name`` with (``==``/``in`` a literal or a module
     set)."""
     module = inspect.getmodule(function)
     found: set[str] = set()
-    for node in ast.walk(ast.parse(inspect.getsource(function).lstrip())):
+    for node in ast.walk(ast.parse(_source(function))):
         if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == name:
             for op, right in zip(node.ops, node.comparators):
                 if isinstance(right, ast.Name):
@@ -50,7 +64,7 @@ def test_every_program_judge_argv_reads_is_in_the_gate():
     named = _compared_with(_judge_argv, "prog")
     assert {"rm", "git", "kubectl", "claude"} <= named  # (the walk finds the comparisons)
     assert named <= JUDGED_PROGRAMS
-    assert "mkfs." in inspect.getsource(_judge_argv)  # the one prefix test, which the gate repeats
+    assert "mkfs." in _source(_judge_argv)  # the one prefix test, which the gate repeats
 
 
 def _judge_ungated(command: str) -> list:
