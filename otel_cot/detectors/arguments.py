@@ -173,6 +173,17 @@ def tool_name(view: SpanView) -> str:
     return m.group(1) if m else ""
 
 
+def command_in(args: dict) -> str | None:
+    """The command a shell tool's parsed arguments carry (a list of words joined), or None."""
+    for key in ("command", "cmd", "script", "commands", "input"):
+        value = args.get(key)
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        if isinstance(value, str):
+            return value
+    return None
+
+
 def command_from(view: SpanView, arguments: Callable[[], Any]) -> str | None:
     """:func:`shell_command` given a way to get the view's parsed arguments (asked only for shell tools)."""
     text = view.arguments or view.text or ""
@@ -185,13 +196,7 @@ def command_from(view: SpanView, arguments: Callable[[], Any]) -> str | None:
         return None
     args = arguments()
     if isinstance(args, dict):
-        for key in ("command", "cmd", "script", "commands", "input"):
-            value = args.get(key)
-            if isinstance(value, list):
-                value = " ".join(str(v) for v in value)
-            if isinstance(value, str):
-                return value
-        return None
+        return command_in(args)
     found = _first(_COMMAND_RE, text)
     if found is not None:
         return found

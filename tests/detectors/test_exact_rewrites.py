@@ -168,8 +168,8 @@ def test_name_test_answers_as_the_pattern_s_search():
 
 
 def _command_from_before(view, arguments):  # command_from before the "$"-first gate and name_test
-    from otel_cot.detectors.arguments import _COMMAND_RE, _CALL_PREFIX, SHELL_TOOLS, _first, name_matches, \
-        tool_name
+    from otel_cot.detectors.arguments import _COMMAND_RE, _CALL_PREFIX, SHELL_TOOLS, _first, command_in, \
+        name_matches, tool_name
 
     text = view.arguments or view.text or ""
     name = tool_name(view)
@@ -179,14 +179,8 @@ def _command_from_before(view, arguments):  # command_from before the "$"-first 
     if not name_matches(SHELL_TOOLS, name or ""):
         return None
     args = arguments()
-    if isinstance(args, dict):
-        for key in ("command", "cmd", "script", "commands", "input"):
-            value = args.get(key)
-            if isinstance(value, list):
-                value = " ".join(str(v) for v in value)
-            if isinstance(value, str):
-                return value
-        return None
+    if isinstance(args, dict):  # (not what the gates changed: the same helper on both sides)
+        return command_in(args)
     found = _first(_COMMAND_RE, text)
     if found is not None:
         return found
