@@ -40,6 +40,10 @@ PYTHON_ONLY: dict[str, str] = {
 }
 
 
+UNIX_COMPILERS = ("unix", "cygwin", "mingw32")  # gcc/clang-style flags (distutils' compiler types)
+NO_DEBUG_INFO = "-g0"
+
+
 def requested() -> bool:
     """True when ``OTEL_COT_COMPILE`` asks for the compiled build."""
     return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
@@ -119,6 +123,9 @@ def build_ext_class(base: type) -> type:
             super().run()
 
         def build_extension(self, ext: Any) -> None:
+            if not getattr(ext, "optional", False) and self.compiler.compiler_type in UNIX_COMPILERS:
+                # Python's CFLAGS carry -g: debug info would be ~5/6 of a compiled module's size
+                ext.extra_compile_args = [*ext.extra_compile_args, NO_DEBUG_INFO]
             try:
                 super().build_extension(ext)
             except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,34 @@ def test_the_installed_wheels_import_every_per_span_module_compiled(site, tmp_pa
                   "print(m.__file__); print(p.__file__)"], tmp_path, {"PYTHONPATH": str(site)}).split()
     assert all(Path(f).is_relative_to(site) and f.endswith(".so") for f in where), where
     assert (site / "otel_cot" / "detectors" / "engine.py").is_file()  # the sources stay in the wheel
+
+
+def _elf_sections(path: Path) -> set[str]:
+    """The section names of a 64-bit little-endian ELF file (the layout of the ELF specification)."""
+    data = path.read_bytes()
+    assert data[:6] == b"\x7fELF\x02\x01", path
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    entsize, count, names_index = struct.unpack_from("<HHH", data, 0x3A)
+
+    def header(i: int) -> tuple[int, int, int]:
+        name, = struct.unpack_from("<I", data, shoff + i * entsize)
+        offset, size = struct.unpack_from("<QQ", data, shoff + i * entsize + 0x18)
+        return name, offset, size
+
+    _, names_at, _ = header(names_index)
+    return {data[names_at + name:data.index(b"\0", names_at + name)].decode() for name, _, _ in
+            map(header, range(count))}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads ELF")
+def test_the_compiled_modules_carry_no_debug_info(site):
+    compiled = [path for path in site.rglob("*.so") if path.name.split(".")[0] not in ("_construct", "_span_wire")]
+    assert len(compiled) >= 30, compiled
+    with_debug = [path.name for path in compiled if ".debug_info" in _elf_sections(path)]
+    assert with_debug == []
+    # the optional accelerators keep the interpreter's flags (-g): the reader sees debug info where it is
+    accelerator = next(site.rglob("_construct*.so"))
+    assert ".debug_info" in _elf_sections(accelerator)
 
 
 def _trajectories() -> list[dict]:
