@@ -19,6 +19,7 @@ from tests.support.native import compiled
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 from throughput import request  # noqa: E402  (the load of bench/collector.py)
 from test_span_validation import PARENTS, SPAN_IDS, TRACE_IDS  # noqa: E402
+from test_span_wire import _len, _varint  # noqa: E402  (protobuf wire helpers)
 
 
 @pytest.fixture
@@ -26,19 +27,6 @@ def wire(monkeypatch):
     module = compiled("otel_cot_collector._span_wire")
     monkeypatch.setattr(otlp, "WIRE", module)  # under OTEL_COT_NATIVE=off too
     return module
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _len(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _api(data: bytes) -> otlp.Checked:
@@ -154,3 +142,13 @@ def test_check_with_a_bad_span_drops_it_through_the_api(wire):
     checked = otlp.check(otlp.TRACES, req, data)
     assert (checked.items, checked.rejected) == (999, 1)
     assert len(req.resource_spans[0].scope_spans[0].spans) == 999
+
+
+def test_without_the_compiled_module_check_reads_the_spans_through_the_api(monkeypatch):
+    monkeypatch.setattr(otlp, "WIRE", None)  # the pure-Python path (not built, or OTEL_COT_NATIVE=off)
+    data = request(0)
+    read = []
+    bad_span = otlp._bad_span
+    monkeypatch.setattr(otlp, "_bad_span", lambda span: read.append(span) or bad_span(span))
+    assert otlp.check(otlp.TRACES, ExportTraceServiceRequest.FromString(data), data) == otlp.Checked(1000, 0, "")
+    assert len(read) == 1000
