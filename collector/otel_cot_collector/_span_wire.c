@@ -15,7 +15,15 @@
    than one field, a KeyValue with two values, nesting deeper than MAX_DEPTH, a string that is not UTF-8.
    The caller then reads the message through the protobuf API (otel_cot_collector/span_records.py).
    The fields it does not need (trace_state, events, links, status) are skipped by their wire type without
-   looking inside: its input is what a Span message serialized, not untrusted data. */
+   looking inside: its input is what a Span message serialized, not untrusted data.
+
+   valid_spans(data) reads `data` (the bytes of an ExportTraceServiceRequest that the protobuf runtime has
+   already parsed without error) and returns the number of spans in it when every span has the ids that
+   otel_cot_collector.otlp._bad_span accepts (trace_id 16 bytes and span_id 8, neither all zero,
+   parent_span_id empty or 8 bytes; of a field given twice the last counts, as when parsed). It returns
+   None when a span's ids are refused or the data is not read exactly (a known field with another wire
+   type, a group, truncated data): the caller then checks the parsed request through the protobuf API and
+   deletes the spans it refuses (otel_cot_collector/otlp.py). It builds no object but the count. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -528,10 +536,114 @@ done:
     return out;
 }
 
+/* valid_spans(data): data holds an ExportTraceServiceRequest's wire bytes. */
+
+#define END 2 /* of next_len_field: no further occurrence */
+
+/* Field `wanted` of `r`'s message, one occurrence at a time: OK with `*item` set, END past the last one, or
+   UNREAD. Other fields are skipped; field `wanted` with another wire type than LEN is UNREAD. */
+static int
+next_len_field(Reader *r, uint32_t wanted, Reader *item)
+{
+    while (r->p < r->end) {
+        uint32_t number;
+        int wire_type;
+        if (read_tag(r, &number, &wire_type) != OK) {
+            return UNREAD;
+        }
+        if (number == wanted) {
+            return wire_type == WT_LEN && read_len(r, item) == OK ? OK : UNREAD;
+        }
+        if (skip(r, wire_type) != OK) {
+            return UNREAD;
+        }
+    }
+    return END;
+}
+
+static int
+all_zero(Reader field)
+{
+    for (const uint8_t *p = field.p; p < field.end; p++) {
+        if (*p) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* OK when the Span in `r` has the ids otel_cot_collector.otlp._bad_span accepts; UNREAD otherwise (an id
+   it refuses, or wire data not read exactly). */
+static int
+span_ids_valid(Reader r)
+{
+    Reader trace_id = {r.p, r.p}, span_id = {r.p, r.p}, parent_id = {r.p, r.p};
+    while (r.p < r.end) {
+        uint32_t number;
+        int wire_type;
+        Reader item;
+        if (read_tag(&r, &number, &wire_type) != OK) {
+            return UNREAD;
+        }
+        if (number == 1 || number == 2 || number == 4) { /* trace_id, span_id, parent_span_id */
+            if (wire_type != WT_LEN || read_len(&r, &item) != OK) {
+                return UNREAD;
+            }
+            *(number == 1 ? &trace_id : number == 2 ? &span_id : &parent_id) = item; /* the last one counts */
+        }
+        else if (skip(&r, wire_type) != OK) {
+            return UNREAD;
+        }
+    }
+    Py_ssize_t parent_len = parent_id.end - parent_id.p;
+    if (trace_id.end - trace_id.p != 16 || span_id.end - span_id.p != 8 || all_zero(trace_id)
+        || all_zero(span_id) || (parent_len != 0 && parent_len != 8)) {
+        return UNREAD;
+    }
+    return OK;
+}
+
+static PyObject *
+valid_spans(PyObject *module, PyObject *data)
+{
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "valid_spans(data: bytes)");
+        return NULL;
+    }
+    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
+                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
+    Reader resource_spans, scope_spans, span;
+    Py_ssize_t count = 0;
+    int status;
+    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
+        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
+            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
+                if (span_ids_valid(span) != OK) {
+                    Py_RETURN_NONE;
+                }
+                count++;
+            }
+            if (status == UNREAD) {
+                Py_RETURN_NONE;
+            }
+        }
+        if (status == UNREAD) {
+            Py_RETURN_NONE;
+        }
+    }
+    if (status == UNREAD) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"record", (PyCFunction)(void (*)(void))record, METH_FASTCALL,
      PyDoc_STR("record(data, keys, max_keys, make): make(...) of the Span in `data`, or None when it is "
                "not read exactly here (see the module's source).")},
+    {"valid_spans", (PyCFunction)valid_spans, METH_O,
+     PyDoc_STR("valid_spans(data): the number of spans in the ExportTraceServiceRequest `data` when every one "
+               "has valid ids, or None (one has not, or the data is not read exactly here).")},
     {NULL, NULL, 0, NULL},
 };
 

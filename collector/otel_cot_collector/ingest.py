@@ -62,7 +62,7 @@ class Ingest:
         except (DecodeError, ValueError, RecursionError) as exc:
             self.refuse(transport, "invalid")
             return Outcome(INVALID, str(exc) if is_json else f"invalid OTLP protobuf: {exc}")
-        checked = otlp.check(signal, req)
+        checked = otlp.check(signal, req, None if is_json else body)
         resp = signal.response()
         if checked.rejected:
             otlp.partial_success(signal, resp, checked.rejected, checked.message)

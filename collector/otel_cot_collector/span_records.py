@@ -9,7 +9,6 @@ through the API as before. ``OTEL_COT_NATIVE=off`` forces the API path.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from otel_cot import native
@@ -24,7 +23,7 @@ def python_span_record(span: Any) -> SpanRecord:
                          span.start_time_unix_nano, span.end_time_unix_nano, span.parent_span_id.hex() or None)
 
 
-_WIRE = native.load("otel_cot_collector._span_wire", Path(__file__).with_name("_span_wire.c"))
+_WIRE = otlp.WIRE
 _MAKE = native.field_setter(SpanRecord)
 if _MAKE is SpanRecord:  # the positional constructor is the slow one: the dict-at-once one then
     _MAKE = SpanRecord.of
