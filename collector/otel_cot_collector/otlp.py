@@ -100,7 +100,7 @@ def check(signal: Signal, req: Message, wire: bytes | None = None) -> Checked:
     ``req`` was parsed from, if any; with the C reader, spans whose ids are all valid are counted from them
     without a Python object per span (the common case), else ``req`` is checked span by span."""
     if signal is TRACES:
-        if wire is not None and WIRE is not None:
+        if WIRE is not None and type(wire) is bytes:  # (a receiver's body; anything else: the API path)
             count = WIRE.valid_spans(wire)
             if count is not None:
                 return Checked(count, 0, "")
