@@ -152,3 +152,10 @@ def test_without_the_compiled_module_check_reads_the_spans_through_the_api(monke
     monkeypatch.setattr(otlp, "_bad_span", lambda span: read.append(span) or bad_span(span))
     assert otlp.check(otlp.TRACES, ExportTraceServiceRequest.FromString(data), data) == otlp.Checked(1000, 0, "")
     assert len(read) == 1000
+
+
+@pytest.mark.parametrize("make", [bytearray, memoryview])
+def test_a_body_that_is_not_bytes_is_checked_through_the_api(wire, make):
+    data = request(0)
+    assert otlp.check(otlp.TRACES, ExportTraceServiceRequest.FromString(data), make(data)) == \
+        otlp.Checked(1000, 0, "")
