@@ -114,13 +114,30 @@ _NEEDLES = textscan.Literals(("exit", "SystemExit", "excepthook", "atexit", "ins
                      "==", " and ", "{") + _COUNTER_NEEDLES + _STATE_NEEDLES)
 
 
+# The last code judged, and its answer: an agent that retries sends the same solution again in its next
+# answer, and an edit's code is judged by two detectors in a row. (A pure function of its arguments; equal
+# strings of different lengths compare in one step.)
+_LAST_CONSTRUCTS: tuple[str, bool, tuple[Construct, ...]] = ("", False, ())
+
+
 def constructs(code: str, test_file: bool = False) -> list[Construct]:
     """The gaming constructs in ``code``, at most one per mechanism, in the order above.
 
     ``test_file``: the code is a test file, where an always-equal helper or a skip is ordinary.
     """
+    global _LAST_CONSTRUCTS
     if not code:
         return []
+    last = _LAST_CONSTRUCTS
+    test_file = bool(test_file)  # (only its truth is read)
+    if last[1] is test_file and last[0] == code:
+        return list(last[2])
+    found = _constructs(code, test_file)
+    _LAST_CONSTRUCTS = (code, test_file, tuple(found))
+    return found
+
+
+def _constructs(code: str, test_file: bool) -> list[Construct]:
     out: list[Construct] = []
     has = _NEEDLES.found(code)  # (one pass for every ``needle in code`` below)
     if "exit" in has or "SystemExit" in has:

@@ -447,12 +447,20 @@ def asked_for_test_edits(user_texts: tuple[str, ...]) -> bool:
     return asked
 
 
+_LAST_MAY_STATE: tuple[object, bool] = (None, False)  # asked of the same text twice per view, or three times
+
+
 def _may_state(text: str) -> bool:
     """False only when no INTENT, COMMITTED or TARGETED match can state anything: none of the three may
     match (the view's one scan answers for each), or the text holds none of the words."""
-    if not (INTENT.may_match(text) or COMMITTED.may_match(text) or TARGETED.may_match(text)):
-        return False
-    return _STATEMENT.search(text) is not None
+    global _LAST_MAY_STATE
+    last = _LAST_MAY_STATE
+    if last[0] is text:
+        return last[1]
+    may = (INTENT.may_match(text) or COMMITTED.may_match(text) or TARGETED.may_match(text)) and \
+        _STATEMENT.search(text) is not None
+    _LAST_MAY_STATE = (text, may)
+    return may
 
 
 def _commitments(text: str) -> Iterable[tuple[re.Match[str], bool]]:

@@ -240,3 +240,23 @@ def test_tree_nodes_is_ast_walk_without_operator_and_context_singletons():
         tree = parsed[0]
         assert [id(n) for n in gaming_code.tree_nodes(tree)] == \
             [id(n) for n in ast.walk(tree) if not isinstance(n, singletons)], code
+
+
+def test_constructs_repeated_in_a_row_answer_as_a_fresh_judgement():
+    # (the last answer is kept for the same code and flag: a different flag, or code, is judged again, and a
+    # caller changing the list it got changes nothing for the next caller)
+    rnd = random.Random(24)
+    pool = _programs(150, seed=25) + ["import sys\nsys.exit(0)\ndef f():\n    pass\n",
+                                      "class A:\n    def __eq__(self, other):\n        return True\n",
+                                      "import pytest\npytest.skip('x', allow_module_level=True)\n"]
+    calls = 0
+    for _ in range(3000):
+        code = rnd.choice(pool[:12]) if rnd.random() < 0.5 else rnd.choice(pool)
+        test_file = rnd.random() < 0.3
+        for _ in range(rnd.randint(1, 3)):  # (the same call again, as a retry or a second detector makes it)
+            got = gaming_code.constructs(code if rnd.random() < 0.5 else "".join(list(code)), test_file=test_file)
+            assert got == gaming_code._constructs(code, test_file), (code, test_file)
+            got.append(gaming_code.Construct("x", "y", 0, 0))
+            calls += 1
+    assert calls > 4000
+
