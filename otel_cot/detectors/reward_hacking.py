@@ -218,8 +218,8 @@ class RewardHackingDetector:
         m = stated_impossible(view.text)
         if m is not None:
             ctx.memo[_IMPOSSIBLE] = (view.span_id, snippet(view.text, m.start(), m.end()))
-        elif RETRACTED.search(view.text):
-            ctx.memo.pop(_IMPOSSIBLE, None)
+        elif _IMPOSSIBLE in ctx.memo and RETRACTED.search(view.text):  # (nothing to withdraw: no search)
+            del ctx.memo[_IMPOSSIBLE]
 
     def _pass_in_reasoning(self, view: SpanView, ctx: TraceContext) -> list[Finding]:
         """The agent notes in its own reasoning that the tests now pass, after it stated no correct

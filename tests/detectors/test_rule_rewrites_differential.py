@@ -1,0 +1,54 @@
+"""Rule helpers rewritten for speed answer exactly what they answered before: frozen copies of the old
+functions against the new ones on random input."""
+
+from __future__ import annotations
+
+import random
+
+from otel_cot.detectors import arithmetic
+from otel_cot.detectors.arithmetic import _SIDE_CHARS, _SIDE_WORDS
+
+
+def _old_bounds(text: str, at: int, step: int, reach: int = 300) -> int:
+    """The last index a side reaches from ``at`` in direction ``step`` (``at`` itself when it is empty)."""
+    i = at
+    stop = max(-1, at - reach) if step < 0 else min(len(text), at + reach)
+    while i + step != stop:
+        j = i + step
+        if text[j] in _SIDE_CHARS:
+            i = j
+            continue
+        for word in _SIDE_WORDS:
+            if step < 0 and text.endswith(word, 0, j + 1) and not text[j - len(word):j - len(word) + 1].isalpha():
+                i = j - len(word) + 1
+                break
+            if step > 0 and text.startswith(word, j) and not text[j + len(word):j + len(word) + 1].isalpha():
+                i = j + len(word) - 1
+                break
+        else:
+            break
+    return i
+
+
+def _outcome(bounds, *args):  # type: ignore[no-untyped-def]
+    try:
+        return bounds(*args)
+    except IndexError:  # (a word that overshoots a short reach walks off the text: both the same way)
+        return "IndexError"
+
+
+def test_bounds_reach_where_they_reached_before():
+    rnd = random.Random(31)
+    pieces = ["1", "23", " ", "+", "*", "(", ")", "{", "}", ".", ",", "$", "\t", "=", "x", "a", "m", "s", "t", "d",
+              "v", "\\", "\n", "−", "×", "²", "é", "mod", "mod ", "\\times", "\\cdot", "\\left(", "\\right)",
+              "\\pmod{7}", "\\bmod", "\\div", "\\divx", "amod", "modx", "\\timesx", "ion", "\\\\"]
+    checked = 0
+    for _ in range(40_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 40)))
+        for at in {0, len(text) - 1, rnd.randrange(len(text))}:
+            for step in (-1, 1):
+                reach = rnd.choice((300, 300, 5, 1))
+                assert _outcome(arithmetic._bounds, text, at, step, reach) == \
+                    _outcome(_old_bounds, text, at, step, reach), (text, at, step, reach)
+                checked += 1
+    assert checked > 100_000
