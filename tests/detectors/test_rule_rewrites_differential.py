@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from otel_cot.detectors import arithmetic
+from otel_cot.detectors import arithmetic, expected_values
 from otel_cot.detectors.arithmetic import _SIDE_CHARS, _SIDE_WORDS
 
 
@@ -52,3 +52,28 @@ def test_bounds_reach_where_they_reached_before():
                     _outcome(_old_bounds, text, at, step, reach), (text, at, step, reach)
                 checked += 1
     assert checked > 100_000
+
+
+def _old_remember(text, oracle, scanned=False):  # type: ignore[no-untyped-def]
+    for args, expected in expected_values.assertions(text, scanned):
+        if len(oracle) >= expected_values.MAX_PAIRS:
+            del oracle[next(iter(oracle))]
+        oracle[args] = expected
+
+
+def test_remember_adds_what_it_added_before():
+    rnd = random.Random(32)
+    pieces = ["f(1)", " == ", "==", "=", " 3", "'a'", "[1, 2]", "assert ", "assertEqual(", "g(2, 3)", ", 5)",
+              "expect(", "expect (", "h(4)", ").toBe(", "7)", "assertEquals(", "9, k(1))", "expec", "asser", "\n", " x ",
+              "(", ")", "é", "Assert"]
+    added = 0
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12)))
+        scanned = rnd.random() < 0.2
+        new: dict = {}
+        old: dict = {}
+        expected_values.remember(text, new, scanned)
+        _old_remember(text, old, scanned)
+        assert list(new.items()) == list(old.items()), text
+        added += bool(new)
+    assert added > 300
