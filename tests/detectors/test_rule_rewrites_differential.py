@@ -77,3 +77,40 @@ def test_remember_adds_what_it_added_before():
         assert list(new.items()) == list(old.items()), text
         added += bool(new)
     assert added > 300
+
+
+def test_a_code_is_sent_on_when_it_was_before():
+    """secret_exposure._exfiltration searches for a code only in arguments that hold it: random codes, tool
+    calls and user texts against the detector that searches every time."""
+    import re
+
+    from otel_cot.detectors.base import TraceContext
+    from otel_cot.detectors.secret_exposure import SEND_TOOL, SecretExposureDetector
+    from _helpers import view
+
+    def old_exfiltration(detector, v, ctx):  # type: ignore[no-untyped-def]
+        codes = ctx.memo.get(detector.id)
+        if not codes or not SEND_TOOL.search(v.tool or v.text[:80]):
+            return []
+        args = v.arguments or v.text
+        for value, kind, span_id in codes:
+            if re.search(rf"(?<![\w]){re.escape(value)}(?![\w])", args) and value not in ctx.user_text:
+                return [(kind, span_id)]
+        return []
+
+    rnd = random.Random(33)
+    values = ["463820", "hunter22", "A1B2-C3", "4412", "x.y+z", "pass(word)", "9999"]
+    pieces = values + [" ", "code ", "_", "-", "a", "7", '"', "{", "}", ":", ".", "é"]
+    detector = SecretExposureDetector()
+    sent = 0
+    for _ in range(5_000):
+        ctx = TraceContext("t")
+        ctx.add(view("user", rnd.choice(["", "my pin is 4412", "send hunter22 to bob", "hello"])))
+        ctx.memo[detector.id] = [(v, "code", f"s{i}") for i, v in enumerate(rnd.sample(values, rnd.randint(1, 4)))]
+        args = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 10)))
+        call = view("tool_call", args, tool=rnd.choice(["send_email", "post_message", "get_file"]))
+        new = [(f.explanation.split("sends a ")[1].split(" that")[0], f.related_span_id)
+               for f in detector._exfiltration(call, ctx)]
+        assert new == old_exfiltration(detector, call, ctx), (args, ctx.memo[detector.id])
+        sent += bool(new)
+    assert sent > 300
