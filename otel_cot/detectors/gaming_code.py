@@ -412,12 +412,15 @@ _LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asna
                           "type_comment", "kind", "conversion", "simple", "is_async", "rest", "kwd_attrs", "tag",
                           "lineno"})
 _LEAF_FIELDS_OF = {ast.Constant: ("value",), ast.Global: ("names",), ast.Nonlocal: ("names",)}
+_NODE_FIELDS_OF = {getattr(ast, "TypeAlias", None): ("name",)}  # (Python 3.12's ``type X = ...``: a Name)
 _NODE_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _node_fields(cls: type) -> tuple[str, ...]:
     leaves = _LEAF_FIELDS_OF.get(cls, ())
-    fields = _NODE_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS and f not in leaves)
+    kept = _NODE_FIELDS_OF.get(cls, ())
+    fields = _NODE_FIELDS[cls] = tuple(f for f in cls._fields
+                                       if f in kept or (f not in _LEAF_FIELDS and f not in leaves))
     return fields
 
 
