@@ -431,3 +431,30 @@ def test_reward_hacking_reads_a_retraction_only_while_an_impossibility_statement
         mechanisms.update(m for m, _, _, _ in expected)
     assert "pass_after_impossible" in mechanisms
     assert skipped[0] > 500
+
+
+def test_reward_hacking_searches_a_read_tool_s_arguments_for_a_file_name_only_when_they_hold_a_dot():
+    """Random read calls against the detector that searches every read's arguments: the same file noted."""
+    from otel_cot.detectors.reward_hacking import _FILE_NAME, _READING, _base, is_test_path
+
+    class Ungated(RewardHackingDetector):
+        def _remember_read(self, view, ctx):
+            path = _FILE_NAME.search(view.arguments or view.text or "")
+            if path and is_test_path(path.group(0)):
+                ctx.memo[_READING] = _base(path.group(0))
+
+    rnd = random.Random(9)
+    pieces = ["tests/test_a", ".py", "src/a", ".", "py", "test_", "x", "/", "\\", "-", "é", " ", "_b", ".txt", "1",
+              "spec/", ".js", "a.b.c"]
+    noted = 0
+    for _ in range(5_000):
+        args = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        read = call(rnd.choice(["read_file", "view", "cat_file", "open_doc"]), path=args)
+        answers = []
+        for detector in (Ungated(), RewardHackingDetector()):
+            ctx = TraceContext("t")
+            list(detector.detect(read, ctx))
+            answers.append(ctx.memo.get(_READING))
+        assert answers[0] == answers[1], args
+        noted += answers[0] is not None
+    assert noted > 300
