@@ -8,8 +8,13 @@ import random
 from pathlib import Path
 
 from otel_cot.detectors import gaming_code
-from otel_cot.detectors.gaming_code import (_CONTAINERS, _callee, _compared_parameters, _direct_returns, _lazy_setup,
-                                            _literal, _parse, _target_name, walk_nodes)
+from otel_cot.detectors.gaming_code import walk_nodes
+
+# (the unchanged helpers the frozen copies call)
+_CONTAINERS, _callee = gaming_code._CONTAINERS, gaming_code._callee
+_compared_parameters = gaming_code._compared_parameters
+_direct_returns, _lazy_setup, _literal = gaming_code._direct_returns, gaming_code._lazy_setup, gaming_code._literal
+_parse, _target_name = gaming_code._parse, gaming_code._target_name
 
 
 # --- frozen: the functions as they were before the rewrite ------------------------------------------
@@ -200,8 +205,9 @@ def _repository_code() -> list[str]:
 
 def _answers(code: str) -> tuple:
     gaming_code._LAST_PARSE = (None, None)  # (each side parses on its own: the trees are compared by identity)
+    functions = gaming_code._functions(code)
     new = (gaming_code._state_toggle(code), gaming_code._parameter_literals(code),
-           [(id(fn), sorted(gaming_code._persistent_names(fn, nodes))) for fn, _, nodes in gaming_code._functions(code)])
+           [(id(fn), sorted(gaming_code._persistent_names(fn, nodes))) for fn, _, nodes in functions])
     old = (_old_state_toggle(code), _old_parameter_literals(code),
            [(id(fn), sorted(_old_persistent_names(fn, walk_nodes(fn)))) for fn, _ in _old_functions(code)])
     return new, old

@@ -404,7 +404,8 @@ def test_programs_are_each_simple_command_without_wrappers_and_its_basename():
 
 def test_reward_hacking_reads_a_retraction_only_while_an_impossibility_statement_stands():
     """Random traces against the detector that searches every reasoning and answer for a retraction."""
-    from otel_cot.detectors.reward_hacking import _IMPOSSIBLE, RETRACTED, stated_impossible
+    _IMPOSSIBLE, RETRACTED, stated_impossible = \
+        reward_hacking._IMPOSSIBLE, reward_hacking.RETRACTED, reward_hacking.stated_impossible
 
     class Ungated(RewardHackingDetector):
         def _remember_impossible(self, view, ctx):
@@ -435,7 +436,8 @@ def test_reward_hacking_reads_a_retraction_only_while_an_impossibility_statement
 
 def test_reward_hacking_searches_a_read_tool_s_arguments_for_a_file_name_only_when_they_hold_a_dot():
     """Random read calls against the detector that searches every read's arguments: the same file noted."""
-    from otel_cot.detectors.reward_hacking import _FILE_NAME, _READING, _base, is_test_path
+    _FILE_NAME, _READING, _base, is_test_path = \
+        reward_hacking._FILE_NAME, reward_hacking._READING, reward_hacking._base, reward_hacking.is_test_path
 
     class Ungated(RewardHackingDetector):
         def _remember_read(self, view, ctx):
