@@ -115,3 +115,13 @@ def test_a_code_is_sent_on_when_it_was_before():
         assert new == old_exfiltration(detector, call, ctx), (args, ctx.memo[detector.id])
         sent += bool(new)
     assert sent > 300
+
+
+def test_read_only_tool_names_answer_as_the_anchored_match():
+    from otel_cot.detectors import injection
+
+    rnd = random.Random(34)
+    pieces = ["get", "read", "ls", "Get", "search", "_", "File", "x", "\n", "A", "list", "cat", "é", "-", "glob", ""]
+    for _ in range(20_000):
+        name = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4)))
+        assert injection._is_read_only_tool(name) is (injection.READ_ONLY_TOOL.match(name) is not None), name
