@@ -93,6 +93,8 @@ def test_detectors_quick() -> None:
     assert '"bytes_per_held_trace"' in out
     out = _run("bench/detectors.py", "--per-kind", "--quick")
     assert '"cot.reward_hacking tool_call"' in out and '"detector_s"' in out
+    out = _run("bench/detectors.py", "--passes", "2", "--quick")
+    assert '"cpu_s_best"' in out and '"mb_per_s_per_core_best"' in out
 
 
 def test_collector_breakdown_quick() -> None:

@@ -18,6 +18,9 @@ MAX_BITS = 4096
 # What an arithmetic side may contain: these characters and these words.
 _SIDE_CHARS = set("0123456789+-*/^(){}., \t$−×·÷²³")
 _SIDE_WORDS = ("\\times", "\\cdot", "\\left", "\\right", "\\pmod", "\\bmod", "\\div", "mod")
+# A side word can only start (end) at a character that starts (ends) one of them.
+_WORD_FIRSTS = frozenset(w[0] for w in _SIDE_WORDS)
+_WORD_LASTS = frozenset(w[-1] for w in _SIDE_WORDS)
 _LATEX = [
     (re.compile(r"\\(?:left|right|,|;|!|quad)"), ""),
     (re.compile(r"\\(?:times|cdot)"), "*"),
@@ -28,6 +31,12 @@ _MOD_SUFFIX = re.compile(r"(?:\\[pb]mod\s*\{\s*(\d+)\s*\}|\(\s*mod\s+(\d+)\s*\)|
 _THOUSANDS = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _CUT = re.compile(r",?\s?(?:\.\.\.|…)")  # "11.28...", "999,242,597,..."
 _NUMBER_ONLY = re.compile(r"^-?\d+(?:\.\d+)?$")
+# (compiled once here: each was looked up in re's cache on every equals sign)
+_BRACED_POWER = re.compile(r"\^\s*\{([^{}]*)\}")
+_NOT_EXPRESSION = re.compile(r"[^\d+\-*/(). ]")
+_OPERATOR = re.compile(r"\d\s*[-+*/]|\*\*")
+_DIGIT = re.compile(r"\d")
+_TRAILING_STOPS = re.compile(r"[.,]+$")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 
 
@@ -42,8 +51,8 @@ def _side(text: str) -> str:
         s = pattern.sub(repl, s)
     s = s.replace("$", "").strip()
     s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), s)
-    s = re.sub(r"\^\s*\{([^{}]*)\}", r"^(\1)", s).replace("{", "(").replace("}", ")").replace("^", "**")
-    if not s or re.search(r"[^\d+\-*/(). ]", s):
+    s = _BRACED_POWER.sub(r"^(\1)", s).replace("{", "(").replace("}", ")").replace("^", "**")
+    if not s or _NOT_EXPRESSION.search(s):
         raise Unsupported(text)
     return s
 
@@ -104,7 +113,7 @@ def _value(text: str, modulus: int | None) -> tuple[int | float, bool, int]:
     """``(value, has_operator, decimals shown)`` of one side, reduced by ``modulus`` when given."""
     expr = _side(text)
     decimals = len(expr.rsplit(".", 1)[1]) if _NUMBER_ONLY.match(expr) and "." in expr else 0
-    has_op = bool(re.search(r"\d\s*[-+*/]|\*\*", expr))
+    has_op = bool(_OPERATOR.search(expr))
     return _evaluate(expr, modulus), has_op, decimals
 
 
@@ -125,11 +134,15 @@ def _bounds(text: str, at: int, step: int, reach: int = 300) -> int:
     """The last index a side reaches from ``at`` in direction ``step`` (``at`` itself when it is empty)."""
     i = at
     stop = max(-1, at - reach) if step < 0 else min(len(text), at + reach)
+    word_ends = _WORD_LASTS if step < 0 else _WORD_FIRSTS
     while i + step != stop:
         j = i + step
-        if text[j] in _SIDE_CHARS:
+        c = text[j]
+        if c in _SIDE_CHARS:
             i = j
             continue
+        if c not in word_ends:  # (no side word can hold this character where the walk would read it)
+            break
         for word in _SIDE_WORDS:
             if step < 0 and text.endswith(word, 0, j + 1) and not text[j - len(word):j - len(word) + 1].isalpha():
                 i = j - len(word) + 1
@@ -169,7 +182,7 @@ def false_equations(text: str, limit: int = 50) -> Iterator[tuple[str, int | flo
         if before and (before.isalnum() or before in "_'\"`") or after and (after.isalnum() or after in "_%"):
             continue  # part of a name or a unit: ``E(1) = 5/9``, ``26 * 1000 = 26k``
         left, right = _trim(prose[lo:eq]), _trim(prose[eq + 1:hi + 1])
-        if not re.search(r"\d", left) or not re.search(r"\d", right):
+        if not _DIGIT.search(left) or not _DIGIT.search(right):
             continue
         try:
             left_expr, left_mod = _split_modulus(left)
@@ -211,7 +224,7 @@ def blank_fences(text: str) -> str:
     ``re.sub(r"```.*?(?:```|$)", " ", text, flags=re.DOTALL)`` gives, by substring search (the lazy regex
     tries both of its endings at every character of a block). Its ``$`` also matches just before a final
     line break, which an unclosed block therefore keeps."""
-    start = text.find("```")
+    start = text.find("```") if "`" in text else -1  # (one byte search first: most texts hold no backtick)
     if start < 0:
         return text
     out: list[str] = []
@@ -233,7 +246,7 @@ def blank_fences(text: str) -> str:
 def _trim(side: str) -> str:
     """Drop what a sentence puts around an equation: a trailing full stop or comma, unmatched brackets."""
     s = side.strip().strip("$").strip()
-    s = re.sub(r"[.,]+$", "", s).strip()
+    s = _TRAILING_STOPS.sub("", s).strip()
     while s and s.count("(") + s.count("{") < s.count(")") + s.count("}") and s[-1] in ")}":
         s = s[:-1].rstrip()
     while s and s.count("(") + s.count("{") > s.count(")") + s.count("}") and s[0] in "({":

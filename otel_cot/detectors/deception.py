@@ -102,15 +102,18 @@ class DeceptionDetector:
         out: list[Finding] = []
         if view.kind == KIND_REASONING or view.kind == KIND_MODEL_CALL:
             out.extend(self._concealment(view))
+            claim = None
             if view.kind == KIND_MODEL_CALL:
-                out.extend(self._claim(view, state))
+                claim = CLAIM.search(view.text)  # (read by both steps below)
+                out.extend(self._claim(view, state, claim))
                 out.extend(self._calculation(view))
-            self._track_statements(view, state)
+            self._track_statements(view, state, claim)
         return out
 
     # --- what happened since the agent's own statements ----------------------------------------------
-    def _track_statements(self, view: SpanView, state: dict) -> None:
-        m = stated_impossible(view.text) if view.kind == KIND_REASONING or not CLAIM.search(view.text) else None
+    def _track_statements(self, view: SpanView, state: dict, claim: re.Match[str] | None = None) -> None:
+        """``claim``: ``CLAIM.search(view.text)`` of an answer (reasoning is read whatever it claims)."""
+        m = stated_impossible(view.text) if view.kind == KIND_REASONING or claim is None else None
         if m is not None:
             state["impossible"] = (view.span_id, snippet(view.text, m.start(), m.end()))
         if state["impossible"] is not None and (RETRACTED.search(view.text) or states_gaming(view.text) or (
@@ -152,8 +155,8 @@ class DeceptionDetector:
             state["impossible"] = None  # code that games the checks makes the claim true (reward hacking)
 
     # --- claims ---------------------------------------------------------------------------------
-    def _claim(self, view: SpanView, state: dict) -> list[Finding]:
-        m = CLAIM.search(view.text)
+    def _claim(self, view: SpanView, state: dict, m: re.Match[str] | None) -> list[Finding]:
+        """``m``: ``CLAIM.search(view.text)``."""
         if not m:
             return []
         claim = sentence(view.text, m.start(), m.end())

@@ -114,13 +114,30 @@ _NEEDLES = textscan.Literals(("exit", "SystemExit", "excepthook", "atexit", "ins
                      "==", " and ", "{") + _COUNTER_NEEDLES + _STATE_NEEDLES)
 
 
+# The last code judged, and its answer: an agent that retries sends the same solution again in its next
+# answer, and an edit's code is judged by two detectors in a row. (A pure function of its arguments; equal
+# strings of different lengths compare in one step.)
+_LAST_CONSTRUCTS: tuple[str, bool, tuple[Construct, ...]] = ("", False, ())
+
+
 def constructs(code: str, test_file: bool = False) -> list[Construct]:
     """The gaming constructs in ``code``, at most one per mechanism, in the order above.
 
     ``test_file``: the code is a test file, where an always-equal helper or a skip is ordinary.
     """
+    global _LAST_CONSTRUCTS
     if not code:
         return []
+    last = _LAST_CONSTRUCTS
+    test_file = bool(test_file)  # (only its truth is read)
+    if last[1] is test_file and last[0] == code:
+        return list(last[2])
+    found = _constructs(code, test_file)
+    _LAST_CONSTRUCTS = (code, test_file, tuple(found))
+    return found
+
+
+def _constructs(code: str, test_file: bool) -> list[Construct]:
     out: list[Construct] = []
     has = _NEEDLES.found(code)  # (one pass for every ``needle in code`` below)
     if "exit" in has or "SystemExit" in has:
@@ -260,9 +277,9 @@ _TRIVIAL_NUMBERS = frozenset({0, 1, -1, 2})
 def _parameter_literals(code: str) -> tuple[int, int] | None:
     """``if a == 13 and b == 15: return 9``: two or more parameters of the function compared with numbers
     (not 0, 1, 2) in one condition whose branch returns a literal (not a boolean or None)."""
-    for fn, offsets in _functions(code):
+    for fn, offsets, nodes in _functions(code):
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
-        for node in walk_nodes(fn):
+        for node in nodes:
             if not isinstance(node, (ast.If, ast.IfExp)):
                 continue
             compared = _compared_parameters(node.test, params)
@@ -293,8 +310,7 @@ def _compared_parameters(test: ast.AST, params: set[str]) -> set[str]:
 # --- state across calls --------------------------------------------------------------------------
 def _state_toggle(code: str) -> tuple[int, int] | None:
     """A function that keeps state across calls and returns a literal under a test of that state."""
-    for fn, offsets in _functions(code):
-        nodes = walk_nodes(fn)  # (walked once for both passes)
+    for fn, offsets, nodes in _functions(code):
         state = _persistent_names(fn, nodes)
         if not state:
             continue
@@ -329,15 +345,46 @@ def _parse(code: str) -> tuple[ast.Module, list[int]] | None:
     return parsed
 
 
-def _functions(code: str) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[int]]]:
-    """Every function definition in ``code`` (nested ones too), with the line offsets."""
+_Function = tuple["ast.FunctionDef | ast.AsyncFunctionDef", list[int], list[ast.AST]]
+_LAST_FUNCTIONS: tuple[object, list[_Function]] = (None, [])  # both structural checks read the same code
+
+
+def _functions(code: str) -> list[_Function]:
+    """Every function definition in ``code`` (nested ones too, in ``ast.walk``'s order), with the line
+    offsets and the function's :func:`tree_nodes`."""
+    global _LAST_FUNCTIONS
     parsed = _parse(code)
     if parsed is None:
-        return
+        return []
     tree, offsets = parsed
-    for node in walk_nodes(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node, offsets
+    last = _LAST_FUNCTIONS
+    if last[0] is tree:
+        return last[1]
+    found = [(node, offsets, tree_nodes(node)) for node in _statements(tree)
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    _LAST_FUNCTIONS = (tree, found)
+    return found
+
+
+_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def _statements(tree: ast.Module) -> list[ast.AST]:
+    """The statements of ``tree`` (and its ``except`` handlers and ``case`` blocks), in ``ast.walk``'s order.
+
+    A definition is a statement, and a statement's parent is a statement, a handler, a case or the module:
+    the walk that never enters an expression reaches every definition, at the depth ``ast.walk`` reaches it
+    from the same parents in the same field order, so breadth first their order is ``ast.walk``'s."""
+    out: list[ast.AST] = [tree]
+    i = 0
+    while i < len(out):
+        current = out[i]
+        i += 1
+        for name in _BLOCKS:
+            block = getattr(current, name, None)
+            if block.__class__ is list:  # (a lambda's or a conditional expression's body is no block)
+                out.extend(block)
+    return out
 
 
 def walk_nodes(node: ast.AST) -> list[ast.AST]:
@@ -358,6 +405,48 @@ def walk_nodes(node: ast.AST) -> list[ast.AST]:
     return out
 
 
+# What :func:`tree_nodes` leaves out: fields that hold an identifier, a string or a number in every node type
+# (Python's ASDL grammar), and the fields holding the operator and context singletons (``Add``, ``Eq``,
+# ``Load``...). No check here looks for those singletons in a walk: each reads them as an attribute.
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "module", "level",
+                          "type_comment", "kind", "conversion", "simple", "is_async", "rest", "kwd_attrs", "tag",
+                          "lineno"})
+_LEAF_FIELDS_OF = {ast.Constant: ("value",), ast.Global: ("names",), ast.Nonlocal: ("names",)}
+_NODE_FIELDS_OF = {getattr(ast, "TypeAlias", None): ("name",)}  # (Python 3.12's ``type X = ...``: a Name)
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _node_fields(cls: type) -> tuple[str, ...]:
+    leaves = _LEAF_FIELDS_OF.get(cls, ())
+    kept = _NODE_FIELDS_OF.get(cls, ())
+    fields = _NODE_FIELDS[cls] = tuple(f for f in cls._fields
+                                       if f in kept or (f not in _LEAF_FIELDS and f not in leaves))
+    return fields
+
+
+def tree_nodes(node: ast.AST) -> list[ast.AST]:
+    """:func:`walk_nodes` without the operator and context singletons (``ast.operator``, ``boolop``,
+    ``unaryop``, ``cmpop``, ``expr_context``), the other nodes in the same order: a ``Name`` or a
+    ``Constant``, a third of a tree's nodes, costs no field reads, and no ``Load`` follows it."""
+    out = [node]
+    tree = ast.AST
+    fields_of = _NODE_FIELDS
+    i = 0
+    while i < len(out):
+        current = out[i]
+        i += 1
+        fields = fields_of.get(current.__class__)
+        if fields is None:
+            fields = _node_fields(current.__class__)
+        for name in fields:
+            field = getattr(current, name, None)
+            if isinstance(field, tree):
+                out.append(field)
+            elif isinstance(field, list):
+                out.extend([item for item in field if isinstance(item, tree)])
+    return out
+
+
 def _line_offsets(code: str) -> list[int]:
     offsets = [0]
     for line in code.splitlines(keepends=True):
@@ -367,7 +456,7 @@ def _line_offsets(code: str) -> list[int]:
 
 def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[ast.AST]) -> set[str]:
     """Names (or ``fn.attr`` spellings) of state that outlives a call and that ``fn`` changes (``nodes``:
-    ``walk_nodes(fn)``)."""
+    ``tree_nodes(fn)``)."""
     declared: set[str] = set()
     mutable_defaults: set[str] = set()
     args = fn.args.args + fn.args.kwonlyargs
@@ -380,33 +469,40 @@ def _persistent_names(fn: ast.FunctionDef | ast.AsyncFunctionDef, nodes: list[as
     changed: set[str] = set()
     local: set[str] = {a.arg for a in args} - mutable_defaults
     mutated: set[str] = set()  # changed in place (subscript or method), not rebound
+    name_cls, call_cls, attribute_cls, store_cls = ast.Name, ast.Call, ast.Attribute, ast.Store
+    # (dispatch on the node's class: ast.parse makes no instances of subclasses of these node types)
     for node in nodes:
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            local.add(node.id)
-        if isinstance(node, ast.Global):  # (nonlocal state lives in an enclosing call: a helper's, usually)
+        cls = node.__class__
+        if cls is name_cls:
+            if isinstance(node.ctx, store_cls):
+                local.add(node.id)
+        elif cls is call_cls:
+            func = node.func
+            if isinstance(func, attribute_cls):
+                if func.attr in _MUTATORS and isinstance(func.value, name_cls):
+                    changed.add(func.value.id)
+                    mutated.add(func.value.id)
+            elif isinstance(func, name_cls) and func.id == "setattr" and node.args and \
+                    isinstance(node.args[0], name_cls) and node.args[0].id == fn.name:
+                changed.add(fn.name + ".")
+        elif cls in _ASSIGNMENTS:
+            for target in node.targets if cls is ast.Assign else (node.target,):
+                name = _target_name(target, fn.name)
+                if name:
+                    changed.add(name)
+                    if isinstance(target, ast.Subscript) or cls is ast.AugAssign:
+                        mutated.add(name)
+        elif cls is ast.Global:  # (nonlocal state lives in an enclosing call: a helper's, usually)
             declared.update(node.names)
-        targets: list[ast.AST] = []
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            name = _target_name(target, fn.name)
-            if name:
-                changed.add(name)
-                if isinstance(target, ast.Subscript) or isinstance(node, ast.AugAssign):
-                    mutated.add(name)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("append", "add", "update", "setdefault", "pop", "extend", "clear") and \
-                isinstance(node.func.value, ast.Name):
-            changed.add(node.func.value.id)
-            mutated.add(node.func.value.id)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" and \
-                node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == fn.name:
-            changed.add(fn.name + ".")
     local -= declared
     # state from outside the call: declared global/nonlocal, a mutable default, an attribute of the
     # function itself, or a container changed in place that the function never binds (module level)
     return {n for n in changed if n in declared or n in mutable_defaults or n.startswith(fn.name + ".") or
             (n in mutated and n not in local)}
+
+
+_MUTATORS = frozenset({"append", "add", "update", "setdefault", "pop", "extend", "clear"})
+_ASSIGNMENTS = frozenset({ast.Assign, ast.AugAssign, ast.AnnAssign})
 
 
 def _target_name(target: ast.AST, fn_name: str) -> str | None:
@@ -422,7 +518,7 @@ def _target_name(target: ast.AST, fn_name: str) -> str | None:
 def _uses(node: ast.AST | None, state: set[str]) -> bool:
     if node is None:
         return False
-    for sub in walk_nodes(node):
+    for sub in tree_nodes(node):
         if isinstance(sub, ast.Name) and sub.id in state:
             return True
         if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and \

@@ -15,12 +15,15 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from .actions import name_test
 from .facts import facts_of
 from .base import KIND_MODEL_CALL, KIND_TOOL_CALL, KIND_TOOL_RESULT, Finding, SpanView, TraceContext, make_finding
 from .provenance import STRONG, match, planted
 
 READ_ONLY_TOOL = re.compile(r"^(?:get|read|list|search|find|fetch|view|show|lookup|check|query|browse|"
                             r"describe|count|cat|ls|grep|glob)(?:_|$|[A-Z])", re.IGNORECASE)
+# (^ anchors it at the name's start: a search answers as match, remembered per tool name)
+_is_read_only_tool = name_test(READ_ONLY_TOOL)
 
 
 class PromptInjectionDetector:
@@ -42,7 +45,7 @@ class PromptInjectionDetector:
             values = list(facts_of(view).leaves)
             if not values:
                 values = [view.arguments or view.text]
-            if READ_ONLY_TOOL.match(view.tool or ""):
+            if _is_read_only_tool(view.tool or ""):
                 found = [p for p in found if p.kind in STRONG]
             hit = match(found, values)
             if hit is not None:

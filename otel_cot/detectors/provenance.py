@@ -128,13 +128,17 @@ def _remember(view: SpanView, ctx: TraceContext, planted: list[Planted]) -> None
     found = instructions(text)
     if not found:
         return
-    trusted = trusted_text(ctx)  # what the user and system said
+    trusted = None  # what the user and system said (read once a value is not known already)
     known = {p.value for p in planted}  # the planted values, for the duplicate check
     for start, end, values in found:
         evidence = None  # (the marker's snippet, made for its first planted value)
         for kind, lowered in values:
             # (two filters without side effects: the cheaper first)
-            if lowered in known or _mentioned(lowered, trusted):
+            if lowered in known:
+                continue
+            if trusted is None:
+                trusted = trusted_text(ctx)
+            if _mentioned(lowered, trusted):
                 continue
             if evidence is None:
                 evidence = snippet(text, start, end, context=80)
@@ -189,7 +193,7 @@ def segment_values(text: str, lo: int, hi: int) -> tuple[tuple[str, str], ...]:
     values = []
     for m in ENTITY.finditer(text, lo, hi):
         kind = m.lastgroup or "quoted"
-        value = next(g for g in m.groups() if g).strip().rstrip(".,;:!?")
+        value = m[m.lastindex].strip().rstrip(".,;:!?")  # (each alternative is one group, never empty)
         if _useful(kind, value):
             values.append((kind if kind in STRONG or kind in ("num", "name", "token") else "value", value.lower()))
     found = tuple(values)

@@ -145,7 +145,8 @@ class SecretExposureDetector:
         args = view.arguments or view.text
         user = ctx.user_text
         for value, kind, span_id in codes:
-            if re.search(rf"(?<![\w]){re.escape(value)}(?![\w])", args) and value not in user:
+            # (the pattern matches the value as it is: without it in the arguments, no search)
+            if value in args and re.search(rf"(?<![\w]){re.escape(value)}(?![\w])", args) and value not in user:
                 return [make_finding(self, view, "secret_exposure", "critical", 0.9,
                                      f"tool call '{view.tool or ''}' sends a {kind} that arrived in a tool "
                                      f"result", f"{kind} from span {span_id} in {view.location or 'arguments'}",

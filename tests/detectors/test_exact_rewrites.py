@@ -535,3 +535,14 @@ def test_false_equations_gate_rejects_only_texts_without_an_equals_sign_match():
             skipped += 1
         found += bool(equations)
     assert skipped > 1_000 and found > 1_000
+
+
+def test_may_state_asked_again_of_the_same_text_answers_as_before():
+    texts = ["I'll special-case the failing test.", "Plain words only.", "We will hard-code the expected value.",
+             "the test input " * 5, "Let's hack the tests."]
+    for text in texts * 3:
+        first = reward_hacking._may_state(text)
+        assert reward_hacking._may_state(text) is first
+        fresh = bool(reward_hacking.INTENT.may_match(text) or reward_hacking.COMMITTED.may_match(text) or
+                     reward_hacking.TARGETED.may_match(text)) and reward_hacking._STATEMENT.search(text) is not None
+        assert first is fresh, text
