@@ -78,7 +78,9 @@ class ViewFacts:
         """:attr:`command` (its first :data:`MAX_SPLIT_CHARS` characters) as simple commands (argv
         tuples, ``actions.split_commands``); empty when the action runs no shell command."""
         if self._commands is _UNSET:
-            command = self.command
+            command = self._command
+            if command is _UNSET:
+                command = self.command
             self._commands = simple_commands(command[:MAX_SPLIT_CHARS]) if command else ()
         return self._commands
 
@@ -87,7 +89,8 @@ class ViewFacts:
         """:attr:`commands` as ``(program, argv without wrappers)`` (``arguments.programs_of``): what the
         destructive-action and reward-hacking detectors judge each simple command by."""
         if self._programs is _UNSET:
-            self._programs = programs_of(self.commands)
+            commands = self._commands
+            self._programs = programs_of(self.commands if commands is _UNSET else commands)
         return self._programs
 
     @property

@@ -56,7 +56,10 @@ class Placed(Generic[S]):
 
 def is_flagged(attributes: Mapping[str, Any]) -> bool:
     """Whether span or log-record ``attributes`` say an earlier pass flagged it."""
-    return bool(attributes.get(semconv.COT_FLAGGED))
+    return bool(attributes.get(_FLAGGED))
+
+
+_FLAGGED = semconv.COT_FLAGGED
 
 
 def judge(engine: Engine, groups: Sequence[Sequence[S]], access: SpanAccess[S],
@@ -88,7 +91,7 @@ def _judge(engine: Engine, orders: list[list[S]], access: SpanAccess[S],
         flat = engine.process_many([record for _, records in readable for record in records])
         at = 0
         for index, records in readable:
-            results[index] = (flat[at:at + len(records)], list(records))
+            results[index] = (flat[at:at + len(records)], records)  # (records: a list made for this call)
             at += len(records)
     except Exception as exc:
         if len(readable) == 1:  # that call was this group's own
@@ -96,7 +99,7 @@ def _judge(engine: Engine, orders: list[list[S]], access: SpanAccess[S],
         else:
             for index, records in readable:
                 try:
-                    results[index] = (engine.process_many(records), list(records))
+                    results[index] = (engine.process_many(records), records)
                 except Exception as group_exc:
                     results[index] = group_exc
     out: list[_Judged | Exception] = []
@@ -132,10 +135,11 @@ def _place(order: list[S], found: list[list[Finding]], records: list[SpanRecord 
     by_id: dict[str, S] | None = None
     flagged = False
     for span, findings, record in zip(order, found, records):
-        if not flagged:
-            flagged = bool(findings) or (record is not None and is_flagged(record.attributes))
         if not findings:
+            if not flagged and record is not None and record.attributes.get(_FLAGGED):  # (is_flagged, inlined)
+                flagged = True
             continue
+        flagged = True
         if by_id is None:
             by_id = {access.span_id(s): s for s in order}
         for finding in findings:

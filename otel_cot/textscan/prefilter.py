@@ -158,6 +158,7 @@ class _Scan:
 
 
 _LAST = _Scan(None, None)  # the last text scanned, by any thread (checked by identity before the cache)
+_new = object.__new__
 
 
 def _scan_of(text: str) -> _Scan:
@@ -174,8 +175,12 @@ def _scan_of(text: str) -> _Scan:
     backend = registry.backend  # (``registry.current()``'s lock-free check, inlined)
     if backend is None or registry.built != len(registry.supersets):
         backend = registry.current()
-    entry = _Scan(text, backend)
-    cache.insert(0, entry)  # (``_remember_scan``, inlined: once per new text)
+    entry = _new(_Scan)  # (``_Scan(text, backend)`` without its ``__init__`` frame: once per new text)
+    entry.text = text
+    entry.backend = backend
+    entry.state, entry.may = backend.scan_text(text)
+    entry.covered = backend.count
+    cache.insert(0, entry)  # (``_remember_scan``, inlined)
     del cache[_CACHED_TEXTS:]
     _LAST = entry
     return entry

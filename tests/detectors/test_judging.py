@@ -118,3 +118,60 @@ def test_findings_go_to_the_span_they_are_about_or_to_gone():
 def test_flagged_by_an_earlier_pass(attributes, flagged):
     [placed] = judge(Engine([Recorder()], timeout_s=None), [[FakeSpan("a", 1, attributes)]], Access())
     assert isinstance(placed, Placed) and placed.flagged is flagged and not placed.held
+
+
+def _place_before(order, found, records, access):
+    """``judging._place`` before the flagged check was inlined (frozen copy, for the differential test)."""
+    placed = Placed()
+    held: dict = {}
+    gone: dict = {}
+    by_id = None
+    flagged = False
+    for span, findings, record in zip(order, found, records):
+        if not flagged:
+            flagged = bool(findings) or (record is not None and bool(record.attributes.get(semconv.COT_FLAGGED)))
+        if not findings:
+            continue
+        if by_id is None:
+            by_id = {access.span_id(s): s for s in order}
+        for finding in findings:
+            target = by_id.get(finding.span_id) if finding.span_id else span
+            if target is None:
+                about = gone.get(finding.span_id)
+                if about is None:
+                    about = gone[finding.span_id] = []
+                    placed.gone.append((finding.span_id, span, about))
+            else:
+                about = held.get(id(target))
+                if about is None:
+                    about = held[id(target)] = []
+                    placed.held.append((target, about))
+            about.append(finding)
+    placed.flagged = flagged
+    return placed
+
+
+def test_placing_is_the_same_as_before_on_random_groups():
+    """Random groups (spans with and without findings, about themselves, another span of the group or one
+    no longer held; unreadable spans; ``cot.flagged`` true, false, absent or a non-bool) are placed as the
+    frozen copy of the previous ``_place`` places them."""
+    import random
+
+    from otel_cot.detectors.judging import _place
+
+    rnd = random.Random(18)
+    access = Access()
+    flags = [{}, {semconv.COT_FLAGGED: True}, {semconv.COT_FLAGGED: False}, {semconv.COT_FLAGGED: ""},
+             {semconv.COT_FLAGGED: "yes"}, {semconv.COT_FLAGGED: 0}]
+    for _ in range(3000):
+        spans = [FakeSpan(f"{i:016x}", rnd.randrange(50), dict(rnd.choice(flags))) for i in range(rnd.randrange(0, 8))]
+        ids = [s.span_id for s in spans] + ["", "", "ffffffffffffff0" + str(rnd.randrange(3))]
+        found, records = [], []
+        for span in spans:
+            found.append([Finding("d", "1", "reward_hacking", "high", 0.9, "x", span_id=rnd.choice(ids))
+                          for _ in range(rnd.choice((0, 0, 0, 1, 2)))])
+            records.append(None if rnd.random() < 0.1 else access.record(span))
+        new, old = _place(spans, found, records, access), _place_before(spans, found, records, access)
+        assert new.flagged == old.flagged
+        assert [(id(s), f) for s, f in new.held] == [(id(s), f) for s, f in old.held]
+        assert [(i, id(s), f) for i, s, f in new.gone] == [(i, id(s), f) for i, s, f in old.gone]
