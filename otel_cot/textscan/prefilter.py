@@ -82,7 +82,7 @@ class _Registry:
             # rebuilt it; the lowest floor asks the first text of any backend's length, which builds it)
             _MIN_SCAN = MIN_SCAN
         self.local = threading.local()
-        _LAST = _Scan(None, None)  # (a text scanned before is scanned again, by the new backend)
+        _LAST = _Scan()  # (a text scanned before is scanned again, by the new backend)
 
 
 def _build(choice: str | None, supersets: list[Superset], positions: list[bool]) -> Backend:
@@ -143,21 +143,20 @@ def warm() -> str:
 
 class _Scan:
     """One text's answers: ``may`` holds the indexes of the patterns that may match it, out of the first
-    ``covered`` (patterns registered after the backend was built are never rejected)."""
+    ``covered`` (patterns registered after the backend was built are never rejected). ``_Scan()`` is the
+    answer for no text; :func:`_scan_of` fills a new one for a scanned text."""
 
     __slots__ = ("text", "backend", "state", "may", "covered")
 
-    def __init__(self, text: str | None, backend: Backend | None) -> None:
-        self.text = text
-        self.backend = backend
-        if backend is None:
-            self.state, self.may, self.covered = None, frozenset(), 0
-        else:
-            self.state, self.may = backend.scan_text(text)  # type: ignore[arg-type]
-            self.covered = backend.count
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.backend: Backend | None = None
+        self.state: Any = None
+        self.may: frozenset[int] = frozenset()
+        self.covered = 0
 
 
-_LAST = _Scan(None, None)  # the last text scanned, by any thread (checked by identity before the cache)
+_LAST = _Scan()  # the last text scanned, by any thread (checked by identity before the cache)
 _new = object.__new__
 
 
@@ -175,7 +174,7 @@ def _scan_of(text: str) -> _Scan:
     backend = registry.backend  # (``registry.current()``'s lock-free check, inlined)
     if backend is None or registry.built != len(registry.supersets):
         backend = registry.current()
-    entry = _new(_Scan)  # (``_Scan(text, backend)`` without its ``__init__`` frame: once per new text)
+    entry = _new(_Scan)  # (filled here, without an ``__init__`` frame: once per new text)
     entry.text = text
     entry.backend = backend
     entry.state, entry.may = backend.scan_text(text)
