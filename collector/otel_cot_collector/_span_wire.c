@@ -23,7 +23,11 @@
    parent_span_id empty or 8 bytes; of a field given twice the last counts, as when parsed). It returns
    None when a span's ids are refused or the data is not read exactly (a known field with another wire
    type, a group, truncated data): the caller then checks the parsed request through the protobuf API and
-   deletes the spans it refuses (otel_cot_collector/otlp.py). It builds no object but the count. */
+   deletes the spans it refuses (otel_cot_collector/otlp.py). It builds no object but the count.
+
+   span_wires(data) walks the same request the same way and returns each span's payload (the bytes the
+   runtime parsed that Span from) in parse order, or None where the walk is not exact; the pipeline exports
+   a span no processor changed in those bytes (otel_cot_collector/span_wires.py). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -637,6 +641,53 @@ valid_spans(PyObject *module, PyObject *data)
     return PyLong_FromSsize_t(count);
 }
 
+/* span_wires(data): data holds an ExportTraceServiceRequest's wire bytes that the protobuf runtime has
+   parsed. A list of each span's payload (the bytes the runtime parsed that Span from), in parse order, or
+   None when the walk is not exact: a resource_spans, scope_spans or spans field with another wire type
+   than LEN (the runtime keeps it as an unknown field), a group, truncated data. */
+static PyObject *
+span_wires(PyObject *module, PyObject *data)
+{
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "span_wires(data: bytes)");
+        return NULL;
+    }
+    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
+                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
+    Reader resource_spans, scope_spans, span;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    int status;
+    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
+        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
+            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
+                PyObject *item = PyBytes_FromStringAndSize((const char *)span.p, span.end - span.p);
+                if (item == NULL || PyList_Append(out, item) < 0) {
+                    Py_XDECREF(item);
+                    Py_DECREF(out);
+                    return NULL;
+                }
+                Py_DECREF(item);
+            }
+            if (status == UNREAD) {
+                goto unread;
+            }
+        }
+        if (status == UNREAD) {
+            goto unread;
+        }
+    }
+    if (status == UNREAD) {
+        goto unread;
+    }
+    return out;
+unread:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"record", (PyCFunction)(void (*)(void))record, METH_FASTCALL,
      PyDoc_STR("record(data, keys, max_keys, make): make(...) of the Span in `data`, or None when it is "
@@ -644,6 +695,9 @@ static PyMethodDef methods[] = {
     {"valid_spans", (PyCFunction)valid_spans, METH_O,
      PyDoc_STR("valid_spans(data): the number of spans in the ExportTraceServiceRequest `data` when every one "
                "has valid ids, or None (one has not, or the data is not read exactly here).")},
+    {"span_wires", (PyCFunction)span_wires, METH_O,
+     PyDoc_STR("span_wires(data): each span's wire bytes in the ExportTraceServiceRequest `data`, in parse "
+               "order, or None when the data is not read exactly here.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -66,7 +66,7 @@ class Store:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self._bytes_lock = threading.Lock()
-        self._decoded: dict[int, tuple[object, int]] = {}  # inbox id -> (decoded request, its bytes)
+        self._decoded: dict[int, tuple[object, bytes]] = {}  # inbox id -> (decoded request, its bytes)
         self._decoded_bytes = 0
         self._outbox_memory: dict[int, bytes] = {}  # outbox id -> its data, as written (see read_outbox)
         self._outbox_memory_bytes = 0
@@ -133,7 +133,7 @@ class Store:
     def _keep_decoded(self, batch: list, ids: list[int]) -> None:
         for (_, data, _, decoded), row_id in zip(batch, ids):
             if decoded is not None and self._decoded_bytes + len(data) <= DECODED_BYTES:
-                self._decoded[row_id] = (decoded, len(data))
+                self._decoded[row_id] = (decoded, data)
                 self._decoded_bytes += len(data)
 
     def _rollback(self) -> None:
@@ -152,29 +152,30 @@ class Store:
         """The decoded request the receiver handed over with inbox row ``row_id`` (see :meth:`append`), or
         None (none was given, the memory bound was reached, or the queue was reopened since)."""
         with self._lock:
-            return self._pop_decoded(row_id)
+            return self._pop_decoded(row_id)[0]
 
-    def _pop_decoded(self, row_id: int) -> object:
+    def _pop_decoded(self, row_id: int) -> tuple[object, bytes | None]:
         entry = self._decoded.pop(row_id, None)  # under the lock
         if entry is None:
-            return None
-        self._decoded_bytes -= entry[1]
-        return entry[0]
+            return None, None
+        self._decoded_bytes -= len(entry[1])
+        return entry
 
     def read_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self._lock:
             return self._db.execute("SELECT id, signal, data FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_id, limit)).fetchall()
 
-    def take_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, object]]:
-        """``(id, signal, decoded)`` of the oldest inbox rows after ``after_id``: ``decoded`` as
-        :meth:`take_decoded` gives it (handed over once, or None). The rows' bytes are not read here: a
-        request processed from its decoded form needs no copy of its blob; read them with
+    def take_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, object, bytes | None]]:
+        """``(id, signal, decoded, data)`` of the oldest inbox rows after ``after_id``: ``decoded`` as
+        :meth:`take_decoded` gives it (handed over once, or None) and ``data`` the bytes queued with it
+        (the same object, not read back; None with no ``decoded``). The rows' bytes are not read from the
+        queue here: a request processed from its decoded form needs no copy of its blob; read them with
         :meth:`inbox_data` where they are needed."""
         with self._lock:
             heads = self._db.execute("SELECT id, signal FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                      (after_id, limit)).fetchall()
-            return [(row_id, signal, self._pop_decoded(row_id)) for row_id, signal in heads]
+            return [(row_id, signal, *self._pop_decoded(row_id)) for row_id, signal in heads]
 
     def inbox_data(self, row_id: int) -> bytes:
         """The bytes of inbox row ``row_id`` (KeyError when there is no such row)."""

@@ -121,11 +121,12 @@ class Detect:
                              exc_info=placed, extra={"trace_id": group.trace_id.hex()})
                 continue
             new: list[Finding] = []
+            refs = {id(ref.span): ref for ref in group.spans} if placed.held or placed.gone else {}
             for span, about in placed.held:
+                refs[id(span)].wire = None  # changed here: exported serialized (span_writes="clears")
                 new.extend(annotate_span(span, about))
             if placed.gone:  # about spans that left with an earlier flush: cot.finding spans, with the resource
-                refs = {id(ref.span): ref for ref in group.spans}  # of the span whose judging found them
-                for span_id, source, about in placed.gone:
+                for span_id, source, about in placed.gone:  # of the span whose judging found them
                     ref = refs[id(source)]
                     group.added.append(SpanRef(ref.resource, SCOPE, finding_span(
                         source.trace_id, bytes.fromhex(span_id), about), ref.inbox_id))
@@ -228,4 +229,4 @@ def check(cfg: DetectConfig, path: str) -> Iterator[str]:
 
 
 factory = Factory(kind="processor", type="detect", config=DetectConfig, parse=parse, create=create,
-                  signals=("traces", "logs"), check=check)
+                  signals=("traces", "logs"), check=check, span_writes="clears")

@@ -137,4 +137,4 @@ def create(cfg: MonitorProcessorConfig, ctx: ProcessorContext) -> MonitorProcess
 
 
 factory = Factory(kind="processor", type="monitor", config=MonitorProcessorConfig, parse=parse, create=create,
-                  signals=("traces",), needs=("detect",))
+                  signals=("traces",), needs=("detect",), span_writes="none")
