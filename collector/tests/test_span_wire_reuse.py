@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_cot import semconv
-from otel_cot_collector import otlp, pipeline
+from otel_cot_collector import otlp, pipeline, span_records
 from otel_cot_collector.components import default_registry
 from otel_cot_collector.processors.grouping import Group, SpanRef, request_of
 from otel_cot_collector.registry import Factory, Registry
@@ -28,7 +28,7 @@ from tests.support.native import compiled
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 from throughput import request  # noqa: E402  (the load of bench/collector.py)
 from test_span_ids_wire import _random_request  # noqa: E402  (random requests, unknown and repeated fields)
-from test_span_wire import _len, _varint  # noqa: E402  (protobuf wire helpers)
+from test_span_wire import _attribute, _fields, _len, _varint  # noqa: E402  (protobuf wire helpers)
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ class _Unread(Exception):
     pass
 
 
-def _fields(data: bytes, start: int, end: int, wanted: int) -> list[tuple[int, int]]:
+def _payloads(data: bytes, start: int, end: int, wanted: int) -> list[tuple[int, int]]:
     """Reference: (start, end) of each payload of length-delimited field ``wanted`` in data[start:end]."""
     out, pos = [], start
     while pos < end:
@@ -82,8 +82,8 @@ def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def reference(data: bytes) -> list[bytes] | None:
     try:
-        return [data[s:e] for rs, rs_end in _fields(data, 0, len(data), 1)
-                for ss, ss_end in _fields(data, rs, rs_end, 2) for s, e in _fields(data, ss, ss_end, 2)]
+        return [data[s:e] for rs, rs_end in _payloads(data, 0, len(data), 1)
+                for ss, ss_end in _payloads(data, rs, rs_end, 2) for s, e in _payloads(data, ss, ss_end, 2)]
     except _Unread:
         return None
 
@@ -311,3 +311,31 @@ def test_a_walk_that_does_not_match_the_parsed_spans_is_not_used(harness, monkey
     h.add(otlp.TRACES, trace_request((1, 1, HARMLESS), (2, 2, HARMLESS)))
     h.pipeline.step(force=True)
     assert {s.name for s in h.spans().values()} == {"execute_tool s1", "execute_tool s2"}
+
+
+def test_a_record_read_from_the_received_bytes_is_the_one_read_through_the_api(monkeypatch):
+    wire = compiled("otel_cot_collector._span_wire")
+    monkeypatch.setattr(span_records, "_WIRE", wire)
+    rnd = random.Random(29)
+    odd = [_len(5, b"stale") + _len(5, b"name"),
+           _attribute(b"k", _len(1, b"a")) + _attribute(b"k", _len(1, b"b")),
+           _len(9, _len(1, b"k") + _len(2, _len(1, b"a")) * 2),  # two values: they merge (declined, the API)
+           _attribute(b"k", _len(1, b"a") + _varint(3 << 3) + b"\x05"),  # two kinds in one AnyValue
+           _len(1, b"\x03" * 16) + _len(2, b"\x04" * 8) + _len(4, b"\x05" * 8), _varint(60 << 3) + _varint(9)]
+    checked = 0
+    for _ in range(1500):
+        data = _random_request(rnd, bad=0.0)
+        wires = wire.span_wires(data)
+        if not wires:
+            continue
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        ss = rs.scope_spans.add()
+        for w in wires:  # each span with some of the odd shapes appended (the last name or id counts)
+            w += b"".join(rnd.sample(odd, rnd.randint(0, 3)))
+            ss.spans.add().MergeFromString(w)
+            ref = SpanRef(rs, ss, ss.spans[-1], 1, w)
+            assert _fields(span_records.compiled_ref_record(ref)) == _fields(
+                span_records.python_span_record(Span.FromString(w)))
+            checked += 1
+    assert checked > 3000
