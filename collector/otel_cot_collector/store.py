@@ -10,8 +10,8 @@ Receivers' writes go through one writer thread that commits whatever is waiting 
 (group commit), so concurrent requests share an fsync.
 
 What was just written is also handed on in memory, bounded, so it is not read back from the file: the
-request a receiver decoded goes to the pipeline with its inbox row (``DECODED_BYTES``; the pipeline then reads
-no blob, :meth:`Store.take_inbox`), and an outbox row's data to its exporter (``OUTBOX_MEMORY_BYTES``). The
+request a receiver decoded goes to the pipeline with its inbox row and the bytes it was queued as
+(``DECODED_BYTES``; the pipeline then reads no blob, :meth:`Store.take_inbox`), and an outbox row's data to its exporter (``OUTBOX_MEMORY_BYTES``). The
 rows in the file stay the durable copy; after a restart, or past a bound, they are read from it.
 
 A new queue file gets 64 KiB pages (``PAGE_SIZE``): a queued request is a blob of hundreds of KiB, which
@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS outbox_by_exporter ON outbox (exporter, id);
 PAGE_SIZE = 65536  # SQLite's largest
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 DECODED_BYTES = 16 * 1024 * 1024  # requests (as queued bytes) whose decoded form is kept for the pipeline;
-# decoded, a request takes ~2.7 times its bytes in memory (upb), so this holds at most ~45 MiB
+# decoded, a request takes ~2.7 times its bytes in memory (upb), plus the bytes: at most ~60 MiB
 OUTBOX_MEMORY_BYTES = 16 * 1024 * 1024  # outbox rows also kept in memory for the exporters, not read back
 
 
@@ -87,9 +87,10 @@ class Store:
     def append(self, signal: int, data: bytes, decoded: object = None) -> "Future[int]":
         """Queue ``data`` durably; the future resolves once it is committed. Raises QueueFull.
 
-        ``decoded``: the request ``data`` serializes, as the receiver decoded it; handed to the pipeline
-        with the row (:meth:`take_decoded`), in memory only, so the pipeline need not decode ``data``
-        again. The caller must not touch it afterwards. Kept for at most ``DECODED_BYTES`` of requests."""
+        ``decoded``: the request ``data`` serializes, as the receiver decoded it (the pipeline exports
+        its unchanged spans in ``data``'s bytes, so it must be the request ``data`` parses to); handed to
+        the pipeline with the row and ``data`` (:meth:`take_inbox`), in memory only, so the pipeline need
+        not decode ``data`` again. The caller must not touch it afterwards. Kept for at most ``DECODED_BYTES`` of requests."""
         with self._bytes_lock:
             if self.bytes + len(data) > self.max_bytes:
                 raise QueueFull(f"queue holds {self.bytes} bytes (limit {self.max_bytes})")
