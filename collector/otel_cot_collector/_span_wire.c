@@ -607,6 +607,45 @@ span_ids_valid(Reader r)
     return OK;
 }
 
+/* Calls visit(span, context) for each Span payload of the ExportTraceServiceRequest in `data`, in parse
+   order: OK when every call returned OK; else the first call's UNREAD or ERROR, or UNREAD when the walk is
+   not exact (a resource_spans, scope_spans or spans field with another wire type, a group, truncated data). */
+static int
+each_span(PyObject *data, int (*visit)(Reader span, void *context), void *context)
+{
+    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
+                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
+    Reader resource_spans, scope_spans, span;
+    int status;
+    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
+        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
+            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
+                int visited = visit(span, context);
+                if (visited != OK) {
+                    return visited;
+                }
+            }
+            if (status == UNREAD) {
+                return UNREAD;
+            }
+        }
+        if (status == UNREAD) {
+            return UNREAD;
+        }
+    }
+    return status == UNREAD ? UNREAD : OK;
+}
+
+static int
+count_valid(Reader span, void *count)
+{
+    if (span_ids_valid(span) != OK) {
+        return UNREAD;
+    }
+    ++*(Py_ssize_t *)count;
+    return OK;
+}
+
 static PyObject *
 valid_spans(PyObject *module, PyObject *data)
 {
@@ -614,28 +653,8 @@ valid_spans(PyObject *module, PyObject *data)
         PyErr_SetString(PyExc_TypeError, "valid_spans(data: bytes)");
         return NULL;
     }
-    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
-                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
-    Reader resource_spans, scope_spans, span;
     Py_ssize_t count = 0;
-    int status;
-    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
-        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
-            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
-                if (span_ids_valid(span) != OK) {
-                    Py_RETURN_NONE;
-                }
-                count++;
-            }
-            if (status == UNREAD) {
-                Py_RETURN_NONE;
-            }
-        }
-        if (status == UNREAD) {
-            Py_RETURN_NONE;
-        }
-    }
-    if (status == UNREAD) {
+    if (each_span(data, count_valid, &count) != OK) {
         Py_RETURN_NONE;
     }
     return PyLong_FromSsize_t(count);
@@ -643,8 +662,19 @@ valid_spans(PyObject *module, PyObject *data)
 
 /* span_wires(data): data holds an ExportTraceServiceRequest's wire bytes that the protobuf runtime has
    parsed. A list of each span's payload (the bytes the runtime parsed that Span from), in parse order, or
-   None when the walk is not exact: a resource_spans, scope_spans or spans field with another wire type
-   than LEN (the runtime keeps it as an unknown field), a group, truncated data. */
+   None when the walk is not exact. */
+static int
+append_bytes(Reader span, void *list)
+{
+    PyObject *item = PyBytes_FromStringAndSize((const char *)span.p, span.end - span.p);
+    if (item == NULL) {
+        return ERROR;
+    }
+    int appended = PyList_Append((PyObject *)list, item);
+    Py_DECREF(item);
+    return appended < 0 ? ERROR : OK;
+}
+
 static PyObject *
 span_wires(PyObject *module, PyObject *data)
 {
@@ -652,39 +682,18 @@ span_wires(PyObject *module, PyObject *data)
         PyErr_SetString(PyExc_TypeError, "span_wires(data: bytes)");
         return NULL;
     }
-    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
-                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
-    Reader resource_spans, scope_spans, span;
     PyObject *out = PyList_New(0);
     if (out == NULL) {
         return NULL;
     }
-    int status;
-    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
-        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
-            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
-                PyObject *item = PyBytes_FromStringAndSize((const char *)span.p, span.end - span.p);
-                if (item == NULL || PyList_Append(out, item) < 0) {
-                    Py_XDECREF(item);
-                    Py_DECREF(out);
-                    return NULL;
-                }
-                Py_DECREF(item);
-            }
-            if (status == UNREAD) {
-                goto unread;
-            }
-        }
-        if (status == UNREAD) {
-            goto unread;
-        }
+    int status = each_span(data, append_bytes, out);
+    if (status == OK) {
+        return out;
     }
-    if (status == UNREAD) {
-        goto unread;
-    }
-    return out;
-unread:
     Py_DECREF(out);
+    if (status == ERROR) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 

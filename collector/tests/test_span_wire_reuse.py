@@ -27,7 +27,7 @@ from tests.support.native import compiled
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 from throughput import request  # noqa: E402  (the load of bench/collector.py)
-from test_span_ids_wire import _random_request  # noqa: E402  (random requests, unknown and repeated fields)
+from test_span_ids_wire import _random_request, corrupted  # noqa: E402  (random requests, corruptions)
 from test_span_wire import _attribute, _fields, _len, _varint  # noqa: E402  (protobuf wire helpers)
 
 
@@ -132,13 +132,7 @@ def test_span_wires_on_corrupted_requests_are_exact_or_declined():
     rnd = random.Random(7)
     read = 0
     for _ in range(3000):
-        data = bytearray(_random_request(rnd, bad=0.0))
-        for _ in range(rnd.randint(1, 3)):
-            if data and rnd.random() < 0.7:
-                data[rnd.randrange(len(data))] = rnd.randrange(256)
-            else:
-                del data[rnd.randrange(len(data) + 1):]
-        data = bytes(data)
+        data = corrupted(rnd, _random_request(rnd, bad=0.0))
         try:
             spans = parsed_spans(data)
         except Exception:
