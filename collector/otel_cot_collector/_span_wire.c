@@ -15,7 +15,8 @@
    than one field, a KeyValue with two values, nesting deeper than MAX_DEPTH, a string that is not UTF-8.
    The caller then reads the message through the protobuf API (otel_cot_collector/span_records.py).
    The fields it does not need (trace_state, events, links, status) are skipped by their wire type without
-   looking inside: its input is what a Span message serialized, not untrusted data.
+   looking inside: its input is bytes the protobuf runtime has parsed (what a Span message serialized, or
+   the bytes a span was received in, which the runtime parsed with its request), not untrusted data.
 
    valid_spans(data) reads `data` (the bytes of an ExportTraceServiceRequest that the protobuf runtime has
    already parsed without error) and returns the number of spans in it when every span has the ids that
