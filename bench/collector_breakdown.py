@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "collector" / "bench"))
 sys.path.insert(0, str(ROOT / "collector"))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from otel_cot_collector.processors.detect import span_record  # noqa: E402
+from otel_cot_collector.span_records import span_record  # noqa: E402
 from throughput import request  # noqa: E402
 
 from otel_cot import textscan  # noqa: E402

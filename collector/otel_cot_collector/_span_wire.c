@@ -15,7 +15,8 @@
    than one field, a KeyValue with two values, nesting deeper than MAX_DEPTH, a string that is not UTF-8.
    The caller then reads the message through the protobuf API (otel_cot_collector/span_records.py).
    The fields it does not need (trace_state, events, links, status) are skipped by their wire type without
-   looking inside: its input is what a Span message serialized, not untrusted data.
+   looking inside: its input is bytes the protobuf runtime has parsed (what a Span message serialized, or
+   the bytes a span was received in, which the runtime parsed with its request), not untrusted data.
 
    valid_spans(data) reads `data` (the bytes of an ExportTraceServiceRequest that the protobuf runtime has
    already parsed without error) and returns the number of spans in it when every span has the ids that
@@ -23,7 +24,11 @@
    parent_span_id empty or 8 bytes; of a field given twice the last counts, as when parsed). It returns
    None when a span's ids are refused or the data is not read exactly (a known field with another wire
    type, a group, truncated data): the caller then checks the parsed request through the protobuf API and
-   deletes the spans it refuses (otel_cot_collector/otlp.py). It builds no object but the count. */
+   deletes the spans it refuses (otel_cot_collector/otlp.py). It builds no object but the count.
+
+   span_wires(data) walks the same request the same way and returns each span's payload (the bytes the
+   runtime parsed that Span from) in parse order, or None where the walk is not exact; the pipeline exports
+   a span no processor changed in those bytes (otel_cot_collector/span_wires.py). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -603,6 +608,45 @@ span_ids_valid(Reader r)
     return OK;
 }
 
+/* Calls visit(span, context) for each Span payload of the ExportTraceServiceRequest in `data`, in parse
+   order: OK when every call returned OK; else the first call's UNREAD or ERROR, or UNREAD when the walk is
+   not exact (a resource_spans, scope_spans or spans field with another wire type, a group, truncated data). */
+static int
+each_span(PyObject *data, int (*visit)(Reader span, void *context), void *context)
+{
+    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
+                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
+    Reader resource_spans, scope_spans, span;
+    int status;
+    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
+        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
+            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
+                int visited = visit(span, context);
+                if (visited != OK) {
+                    return visited;
+                }
+            }
+            if (status == UNREAD) {
+                return UNREAD;
+            }
+        }
+        if (status == UNREAD) {
+            return UNREAD;
+        }
+    }
+    return status == UNREAD ? UNREAD : OK;
+}
+
+static int
+count_valid(Reader span, void *count)
+{
+    if (span_ids_valid(span) != OK) {
+        return UNREAD;
+    }
+    ++*(Py_ssize_t *)count;
+    return OK;
+}
+
 static PyObject *
 valid_spans(PyObject *module, PyObject *data)
 {
@@ -610,31 +654,48 @@ valid_spans(PyObject *module, PyObject *data)
         PyErr_SetString(PyExc_TypeError, "valid_spans(data: bytes)");
         return NULL;
     }
-    Reader request = {(const uint8_t *)PyBytes_AS_STRING(data),
-                      (const uint8_t *)PyBytes_AS_STRING(data) + PyBytes_GET_SIZE(data)};
-    Reader resource_spans, scope_spans, span;
     Py_ssize_t count = 0;
-    int status;
-    while ((status = next_len_field(&request, 1, &resource_spans)) == OK) {
-        while ((status = next_len_field(&resource_spans, 2, &scope_spans)) == OK) {
-            while ((status = next_len_field(&scope_spans, 2, &span)) == OK) {
-                if (span_ids_valid(span) != OK) {
-                    Py_RETURN_NONE;
-                }
-                count++;
-            }
-            if (status == UNREAD) {
-                Py_RETURN_NONE;
-            }
-        }
-        if (status == UNREAD) {
-            Py_RETURN_NONE;
-        }
-    }
-    if (status == UNREAD) {
+    if (each_span(data, count_valid, &count) != OK) {
         Py_RETURN_NONE;
     }
     return PyLong_FromSsize_t(count);
+}
+
+/* span_wires(data): data holds an ExportTraceServiceRequest's wire bytes that the protobuf runtime has
+   parsed. A list of each span's payload (the bytes the runtime parsed that Span from), in parse order, or
+   None when the walk is not exact. */
+static int
+append_bytes(Reader span, void *list)
+{
+    PyObject *item = PyBytes_FromStringAndSize((const char *)span.p, span.end - span.p);
+    if (item == NULL) {
+        return ERROR;
+    }
+    int appended = PyList_Append((PyObject *)list, item);
+    Py_DECREF(item);
+    return appended < 0 ? ERROR : OK;
+}
+
+static PyObject *
+span_wires(PyObject *module, PyObject *data)
+{
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "span_wires(data: bytes)");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    int status = each_span(data, append_bytes, out);
+    if (status == OK) {
+        return out;
+    }
+    Py_DECREF(out);
+    if (status == ERROR) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
@@ -644,6 +705,9 @@ static PyMethodDef methods[] = {
     {"valid_spans", (PyCFunction)valid_spans, METH_O,
      PyDoc_STR("valid_spans(data): the number of spans in the ExportTraceServiceRequest `data` when every one "
                "has valid ids, or None (one has not, or the data is not read exactly here).")},
+    {"span_wires", (PyCFunction)span_wires, METH_O,
+     PyDoc_STR("span_wires(data): each span's wire bytes in the ExportTraceServiceRequest `data`, in parse "
+               "order, or None when the data is not read exactly here.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -25,6 +25,7 @@ from . import otlp
 from .config import Config
 from .processors.grouping import Group, SpanRef, TraceGrouper, request_of
 from .registry import FindingsFeed, ProcessorContext
+from .span_wires import span_wires
 from .store import Store
 from .telemetry import Metrics
 
@@ -58,6 +59,9 @@ class Pipeline:
         self._entry = {signal: [(name, getattr(p, signal)) for name, p in made
                                 if p is not self.grouper and hasattr(p, signal)]
                        for signal, made in self.processors.items()}
+        # the traces processors that may change any span they get: spans reach them without their wire
+        self._clears_wire = {name for name, p in self.processors.get("traces", ())
+                             if registry.factory("processor", name).span_writes == "any"}
         self._ticks = [p.tick for made in self.processors.values() for _, p in made if hasattr(p, "tick")]
         self.cursor = 0
         self._held: dict[int, int] = {}  # inbox id → spans of it still in the grouper
@@ -113,11 +117,11 @@ class Pipeline:
         rows: list[Row] = []
         worked = False
         if not self.grouper.full:
-            for row_id, code, decoded in self.store.take_inbox(self.cursor, 64):
+            for row_id, code, decoded, data in self.store.take_inbox(self.cursor, 64):
                 self.cursor = row_id
                 worked = True
                 try:
-                    self._handle(row_id, otlp.BY_CODE.get(code), decoded, done, rows)
+                    self._handle(row_id, otlp.BY_CODE.get(code), decoded, data, done, rows)
                 except Exception:
                     # Forward unprocessed rather than lose or retry forever what the receiver accepted.
                     logger.exception("processing failed; forwarding the request unprocessed",
@@ -132,24 +136,28 @@ class Pipeline:
         self.tick()
         return worked
 
-    def _handle(self, row_id: int, signal: otlp.Signal | None, decoded: Any, done: list[int],
-                rows: list[Row]) -> None:
-        """``decoded``: the row's request as the receiver decoded it (the store hands it over), or None;
-        then (and for what is forwarded as received) the row's bytes are read."""
+    def _handle(self, row_id: int, signal: otlp.Signal | None, decoded: Any, data: bytes | None,
+                done: list[int], rows: list[Row]) -> None:
+        """``decoded``: the row's request as the receiver decoded it (the store hands it over with ``data``,
+        the bytes it was queued as), or None; then (and for what is forwarded as received) the row's bytes
+        are read."""
         if signal is None or not self.exporters[signal.name]:
             done.append(row_id)
             return
         if type(decoded) is not signal.request:
-            decoded = None
+            decoded = data = None
         if signal is otlp.TRACES:
-            req = decoded if decoded is not None else ExportTraceServiceRequest.FromString(
-                self.store.inbox_data(row_id))
+            if decoded is None:
+                data = self.store.inbox_data(row_id)
+                decoded = ExportTraceServiceRequest.FromString(data)
+            req = decoded
             grouper = self.grouper
             before = grouper.span_count
+            wires = self._span_wires(req, data)
             try:
                 for rs in req.resource_spans:
                     for ss in rs.scope_spans:
-                        grouper.add_spans(rs, ss, ss.spans, row_id)
+                        grouper.add_spans(rs, ss, ss.spans, row_id, wires)
             finally:  # the spans already in the grouper leave with their traces, even if this failed
                 held = grouper.span_count - before
                 if held:
@@ -170,6 +178,16 @@ class Pipeline:
         done.append(row_id)
         rows.extend((name, signal.code, data) for name in self.exporters[signal.name])
 
+    @staticmethod
+    def _span_wires(req: Any, data: bytes | None) -> Iterator[bytes] | None:
+        """Each span's received bytes in ``data`` (the bytes ``req`` was parsed from), in the order
+        ``req`` holds the spans, or None (no bytes, or not read exactly: the spans are serialized)."""
+        wires = span_wires(data) if data is not None else None
+        if wires is None or len(wires) != sum(len(ss.spans) for rs in req.resource_spans
+                                              for ss in rs.scope_spans):
+            return None
+        return iter(wires)
+
     def _forward(self, row_id: int, signal: otlp.Signal | None, done: list[int], rows: list[Row]) -> None:
         if row_id in self._held:
             return  # its spans are in the grouper already and leave with their traces
@@ -181,6 +199,12 @@ class Pipeline:
     def _flush(self, groups: list[Group], done: list[int], rows: list[Row]) -> None:
         out = groups
         for name, entry in self._entry.get("traces", ()):
+            if name in self._clears_wire:
+                for group in out:
+                    for ref in group.spans:
+                        ref.wire = None
+                    for ref in group.added:
+                        ref.wire = None
             try:
                 out = entry(out)
             except Exception:  # not expected: processors handle a bad trace themselves

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .telemetry import Metrics
 
 KINDS = ("receiver", "processor", "exporter")
+SPAN_WRITES = ("any", "clears", "none")  # Factory.span_writes
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class Factory:
     - ``create(config, context)``: the component (see the module docstring for what each kind returns).
     - ``signals``: the pipelines it may be listed in.
     - processors only: ``needs``, types that must come earlier in the same pipeline; ``first``, it must
-      be the first processor of its pipeline.
+      be the first processor of its pipeline; ``span_writes``, what it does to the spans of the trace
+      groups it is handed (a span keeps the bytes it arrived in, ``SpanRef.wire``, and is exported in them
+      while that is set): ``"any"`` (the default) it may change any of them, so the pipeline clears
+      ``wire`` on every span before handing them over; ``"clears"`` it changes some and sets ``wire`` to
+      None on each one it changes, before changing it; ``"none"`` it changes none.
     - ``resolve(config, whole, path)``: checks that need the whole config (references to other
       components; run at load, so ``--validate`` catches them) and returns the exporters the component
       writes to besides its pipeline's.
@@ -74,6 +79,7 @@ class Factory:
     signals: tuple[str, ...] = SIGNALS
     needs: tuple[str, ...] = ()
     first: bool = False
+    span_writes: str = "any"
     aliases: tuple[str, ...] = ()
     resolve: Callable[[Any, Any, str], Sequence[str]] | None = None  # (config, the whole Config, path)
     listens: Callable[[Any], Sequence[tuple[str, str, int]]] | None = None
@@ -85,6 +91,9 @@ class Factory:
         unknown = [s for s in self.signals if s not in SIGNALS]
         if unknown:
             raise ValueError(f"factory {self.type!r}: unknown signal {unknown[0]!r} (known: {', '.join(SIGNALS)})")
+        if self.span_writes not in SPAN_WRITES:
+            raise ValueError(f"factory {self.type!r}: span_writes must be one of {', '.join(SPAN_WRITES)}, "
+                             f"not {self.span_writes!r}")
 
 
 class Registry:

@@ -35,5 +35,20 @@ def compiled_span_record(span: Any) -> SpanRecord:
     return python_span_record(span) if record is None else record
 
 
+def compiled_ref_record(ref: Any) -> SpanRecord:
+    """The record of ``ref.span`` (a grouper's ``SpanRef``) read from ``ref.wire``, the bytes it was parsed
+    from, when set (the same record: the reader follows the protobuf runtime on any bytes it parsed, see
+    ``_span_wire.c``), else from its serialization; through the API when the reader declines."""
+    wire = ref.wire
+    record = _WIRE.record(ref.span.SerializeToString() if wire is None else wire, otlp.SHARED_KEYS,
+                          otlp.MAX_SHARED_KEYS, _MAKE)
+    return python_span_record(ref.span) if record is None else record
+
+
+def python_ref_record(ref: Any) -> SpanRecord:
+    return python_span_record(ref.span)
+
+
 span_record = python_span_record if _WIRE is None else compiled_span_record
+ref_record = python_ref_record if _WIRE is None else compiled_ref_record
 COMPILED = _WIRE is not None

@@ -10,8 +10,8 @@ Receivers' writes go through one writer thread that commits whatever is waiting 
 (group commit), so concurrent requests share an fsync.
 
 What was just written is also handed on in memory, bounded, so it is not read back from the file: the
-request a receiver decoded goes to the pipeline with its inbox row (``DECODED_BYTES``; the pipeline then reads
-no blob, :meth:`Store.take_inbox`), and an outbox row's data to its exporter (``OUTBOX_MEMORY_BYTES``). The
+request a receiver decoded goes to the pipeline with its inbox row and the bytes it was queued as
+(``DECODED_BYTES``; the pipeline then reads no blob, :meth:`Store.take_inbox`), and an outbox row's data to its exporter (``OUTBOX_MEMORY_BYTES``). The
 rows in the file stay the durable copy; after a restart, or past a bound, they are read from it.
 
 A new queue file gets 64 KiB pages (``PAGE_SIZE``): a queued request is a blob of hundreds of KiB, which
@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS outbox_by_exporter ON outbox (exporter, id);
 PAGE_SIZE = 65536  # SQLite's largest
 CHECKPOINT_BYTES = 4 * 1024 * 1024
 DECODED_BYTES = 16 * 1024 * 1024  # requests (as queued bytes) whose decoded form is kept for the pipeline;
-# decoded, a request takes ~2.7 times its bytes in memory (upb), so this holds at most ~45 MiB
+# decoded, a request takes ~2.7 times its bytes in memory (upb), plus the bytes: at most ~60 MiB
 OUTBOX_MEMORY_BYTES = 16 * 1024 * 1024  # outbox rows also kept in memory for the exporters, not read back
 
 
@@ -66,7 +66,7 @@ class Store:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self._bytes_lock = threading.Lock()
-        self._decoded: dict[int, tuple[object, int]] = {}  # inbox id -> (decoded request, its bytes)
+        self._decoded: dict[int, tuple[object, bytes]] = {}  # inbox id -> (decoded request, its bytes)
         self._decoded_bytes = 0
         self._outbox_memory: dict[int, bytes] = {}  # outbox id -> its data, as written (see read_outbox)
         self._outbox_memory_bytes = 0
@@ -87,9 +87,10 @@ class Store:
     def append(self, signal: int, data: bytes, decoded: object = None) -> "Future[int]":
         """Queue ``data`` durably; the future resolves once it is committed. Raises QueueFull.
 
-        ``decoded``: the request ``data`` serializes, as the receiver decoded it; handed to the pipeline
-        with the row (:meth:`take_decoded`), in memory only, so the pipeline need not decode ``data``
-        again. The caller must not touch it afterwards. Kept for at most ``DECODED_BYTES`` of requests."""
+        ``decoded``: the request ``data`` serializes, as the receiver decoded it (the pipeline exports
+        its unchanged spans in ``data``'s bytes, so it must be the request ``data`` parses to); handed to
+        the pipeline with the row and ``data`` (:meth:`take_inbox`), in memory only, so the pipeline need
+        not decode ``data`` again. The caller must not touch it afterwards. Kept for at most ``DECODED_BYTES`` of requests."""
         with self._bytes_lock:
             if self.bytes + len(data) > self.max_bytes:
                 raise QueueFull(f"queue holds {self.bytes} bytes (limit {self.max_bytes})")
@@ -133,7 +134,7 @@ class Store:
     def _keep_decoded(self, batch: list, ids: list[int]) -> None:
         for (_, data, _, decoded), row_id in zip(batch, ids):
             if decoded is not None and self._decoded_bytes + len(data) <= DECODED_BYTES:
-                self._decoded[row_id] = (decoded, len(data))
+                self._decoded[row_id] = (decoded, data)
                 self._decoded_bytes += len(data)
 
     def _rollback(self) -> None:
@@ -152,29 +153,30 @@ class Store:
         """The decoded request the receiver handed over with inbox row ``row_id`` (see :meth:`append`), or
         None (none was given, the memory bound was reached, or the queue was reopened since)."""
         with self._lock:
-            return self._pop_decoded(row_id)
+            return self._pop_decoded(row_id)[0]
 
-    def _pop_decoded(self, row_id: int) -> object:
+    def _pop_decoded(self, row_id: int) -> tuple[object, bytes | None]:
         entry = self._decoded.pop(row_id, None)  # under the lock
         if entry is None:
-            return None
-        self._decoded_bytes -= entry[1]
-        return entry[0]
+            return None, None
+        self._decoded_bytes -= len(entry[1])
+        return entry
 
     def read_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, bytes]]:
         with self._lock:
             return self._db.execute("SELECT id, signal, data FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                     (after_id, limit)).fetchall()
 
-    def take_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, object]]:
-        """``(id, signal, decoded)`` of the oldest inbox rows after ``after_id``: ``decoded`` as
-        :meth:`take_decoded` gives it (handed over once, or None). The rows' bytes are not read here: a
-        request processed from its decoded form needs no copy of its blob; read them with
+    def take_inbox(self, after_id: int, limit: int) -> list[tuple[int, int, object, bytes | None]]:
+        """``(id, signal, decoded, data)`` of the oldest inbox rows after ``after_id``: ``decoded`` as
+        :meth:`take_decoded` gives it (handed over once, or None) and ``data`` the bytes queued with it
+        (the same object, not read back; None with no ``decoded``). The rows' bytes are not read from the
+        queue here: a request processed from its decoded form needs no copy of its blob; read them with
         :meth:`inbox_data` where they are needed."""
         with self._lock:
             heads = self._db.execute("SELECT id, signal FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
                                      (after_id, limit)).fetchall()
-            return [(row_id, signal, self._pop_decoded(row_id)) for row_id, signal in heads]
+            return [(row_id, signal, *self._pop_decoded(row_id)) for row_id, signal in heads]
 
     def inbox_data(self, row_id: int) -> bytes:
         """The bytes of inbox row ``row_id`` (KeyError when there is no such row)."""

@@ -140,12 +140,15 @@ def test_a_decoded_request_is_handed_to_the_pipeline_once_within_its_memory_boun
         reopened.close()
 
 
-def test_take_inbox_hands_over_decoded_requests_without_their_bytes(store):
+def test_take_inbox_hands_over_decoded_requests_with_the_bytes_they_were_queued_as(store):
     decoded = object()
-    handed = store.append(TRACES, b"handed", decoded).result(timeout=10)
+    data = b"handed"
+    handed = store.append(TRACES, data, decoded).result(timeout=10)
     plain = add(store, b"plain", LOGS)
-    assert store.take_inbox(0, 10) == [(handed, TRACES, decoded), (plain, LOGS, None)]
-    assert store.take_inbox(0, 10) == [(handed, TRACES, None), (plain, LOGS, None)]  # handed over once
+    taken = store.take_inbox(0, 10)
+    assert taken == [(handed, TRACES, decoded, data), (plain, LOGS, None, None)]
+    assert taken[0][3] is data  # the queued object itself, not read back from the queue
+    assert store.take_inbox(0, 10) == [(handed, TRACES, None, None), (plain, LOGS, None, None)]  # handed over once
     assert store.take_decoded(handed) is None
     assert (store.inbox_data(handed), store.inbox_data(plain)) == (b"handed", b"plain")
     store.move([handed], [])

@@ -26,7 +26,7 @@ from .. import otlp
 from ..config_parsing import ConfigError, Section, duration, existing_file, integer
 from ..preflight import one_line
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
-from ..span_records import span_record
+from ..span_records import ref_record
 from ..telemetry import Metrics
 from .agents import agent_log_mappers
 from .agents.spans import MODES as LOG_SPAN_MODES, LogSpans
@@ -39,19 +39,19 @@ logger = logging.getLogger("otel_cot_collector.pipeline")
 _EVENT = semconv.GEN_AI_EVALUATION_RESULT_EVENT
 
 
-class _ProtobufSpans:
-    """:class:`~otel_cot.detectors.judging.SpanAccess` for protobuf spans (the ``span`` of the grouper's
-    :class:`SpanRef`: judged as themselves, so reading one costs no call of ours around the C getters)."""
+class _SpanRefs:
+    """:class:`~otel_cot.detectors.judging.SpanAccess` for the grouper's :class:`SpanRef`: a span's record
+    is read from the bytes it arrived in (``ref.wire``) where it has them, not serialized again."""
 
-    record = staticmethod(span_record)
-    order = staticmethod(attrgetter("end_time_unix_nano", "start_time_unix_nano"))
+    record = staticmethod(ref_record)
+    order = staticmethod(attrgetter("span.end_time_unix_nano", "span.start_time_unix_nano"))
 
     @staticmethod
-    def span_id(span: Any) -> str:
-        return span.span_id.hex()
+    def span_id(ref: SpanRef) -> str:
+        return ref.span.span_id.hex()
 
 
-_PROTOBUF_SPANS = _ProtobufSpans()
+_SPAN_REFS = _SpanRefs()
 
 
 def _finding_key(attrs: dict[str, Any]) -> tuple:
@@ -114,22 +114,20 @@ class Detect:
         started = time.perf_counter()
         services: dict[int, str] = {}
         published: list[tuple[Finding, str]] = []
-        spans = [[ref.span for ref in group.spans] for group in groups]
-        for group, placed in zip(groups, judge(self.engine, spans, _PROTOBUF_SPANS)):
+        for group, placed in zip(groups, judge(self.engine, [group.spans for group in groups], _SPAN_REFS)):
             if isinstance(placed, Exception):
                 logger.error("detection failed for a trace; exported unannotated",
                              exc_info=placed, extra={"trace_id": group.trace_id.hex()})
                 continue
             new: list[Finding] = []
-            for span, about in placed.held:
-                new.extend(annotate_span(span, about))
-            if placed.gone:  # about spans that left with an earlier flush: cot.finding spans, with the resource
-                refs = {id(ref.span): ref for ref in group.spans}  # of the span whose judging found them
-                for span_id, source, about in placed.gone:
-                    ref = refs[id(source)]
-                    group.added.append(SpanRef(ref.resource, SCOPE, finding_span(
-                        source.trace_id, bytes.fromhex(span_id), about), ref.inbox_id))
-                    new.extend(about)
+            for ref, about in placed.held:
+                ref.wire = None  # changed here: exported serialized (span_writes="clears")
+                new.extend(annotate_span(ref.span, about))
+            # about spans that left with an earlier flush: cot.finding spans, with the resource of the span
+            for span_id, ref, about in placed.gone:  # whose judging found them
+                group.added.append(SpanRef(ref.resource, SCOPE, finding_span(
+                    ref.span.trace_id, bytes.fromhex(span_id), about), ref.inbox_id))
+                new.extend(about)
             group.findings.extend(new)
             group.flagged = group.flagged or placed.flagged
             if new and self.findings is not None:
@@ -228,4 +226,4 @@ def check(cfg: DetectConfig, path: str) -> Iterator[str]:
 
 
 factory = Factory(kind="processor", type="detect", config=DetectConfig, parse=parse, create=create,
-                  signals=("traces", "logs"), check=check)
+                  signals=("traces", "logs"), check=check, span_writes="clears")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -20,12 +21,16 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)  # many of them are held: no per-instance dict for the garbage collector to walk
 class SpanRef:
-    """A span with the resource and scope it came with (shared objects within one request)."""
+    """A span with the resource and scope it came with (shared objects within one request), and ``wire``:
+    the bytes it was parsed from, exported as they are while set (:func:`request_of`). Whatever changes
+    ``span`` must set ``wire`` to None first; the pipeline does so for every span it hands a processor
+    whose factory does not declare otherwise (``Factory.span_writes``)."""
 
     resource: Any  # ResourceSpans (its resource and schema_url are reused on output)
     scope: Any  # ScopeSpans
     span: Any
     inbox_id: int
+    wire: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -67,19 +72,21 @@ class TraceGrouper:
         group.spans.append(ref)
         self.span_count += 1
 
-    def add_spans(self, resource: Any, scope: Any, spans: Iterable[Any], inbox_id: int) -> None:
+    def add_spans(self, resource: Any, scope: Any, spans: Iterable[Any], inbox_id: int,
+                  wires: Iterable[bytes | None] | None = None) -> None:
         """:meth:`add` for each span of one ScopeSpans (``scope``, in ``resource``) of inbox row
-        ``inbox_id``, in one loop; ``span_count`` counts each span as it is added."""
+        ``inbox_id``, in one loop, with ``wires`` (each span's received bytes, in step with ``spans``) as
+        their ``wire``; ``span_count`` counts each span as it is added."""
         groups = self._groups
         clock = self.clock
         added = 0
         try:
-            for span in spans:
+            for span, wire in zip(spans, repeat(None) if wires is None else wires):
                 tid = span.trace_id
                 group = groups.get(tid)
                 if group is None:
                     group = groups[tid] = Group(tid, clock())
-                group.spans.append(SpanRef(resource, scope, span, inbox_id))
+                group.spans.append(SpanRef(resource, scope, span, inbox_id, wire))
                 added += 1
         finally:
             self.span_count += added
@@ -122,7 +129,7 @@ def create(cfg: GroupByTraceConfig, ctx: ProcessorContext) -> TraceGrouper:
 
 
 factory = Factory(kind="processor", type="group_by_trace", config=GroupByTraceConfig, parse=parse, create=create,
-                  signals=("traces",), first=True)
+                  signals=("traces",), first=True, span_writes="none")
 
 
 def _varint(n: int) -> bytes:
@@ -156,9 +163,10 @@ def _framed(number: int, payload: bytes) -> list[bytes]:
     return [_head(number, len(payload)), payload]
 
 
-def _scope_spans(scope: Any, spans: list[Any]) -> list[bytes]:
-    """The parts of a ScopeSpans message's payload (joined, they are its serialization)."""
-    data = [span.SerializeToString() for span in spans]
+def _scope_spans(scope: Any, refs: list[SpanRef]) -> list[bytes]:
+    """The parts of a ScopeSpans message's payload (joined, they are its serialization): each span's
+    received bytes where it has them, else its serialization."""
+    data = [ref.wire or ref.span.SerializeToString() for ref in refs]
     parts: list[Any] = [None] * (2 * len(data))
     parts[0::2] = map(_SPAN_HEADS.__getitem__, map(len, data))
     parts[1::2] = data
@@ -171,10 +179,11 @@ def _scope_spans(scope: Any, spans: list[Any]) -> list[bytes]:
 def request_of(refs: list[SpanRef]) -> bytes:
     """One serialized ExportTraceServiceRequest for ``refs``, keeping each span with its original resource
     and scope: the bytes ``ExportTraceServiceRequest`` would give for resource_spans {resource, schema_url,
-    scope_spans {scope, schema_url, spans}} (a differential test holds them equal), framed here from each
-    message's own serialization, so the spans are not copied into a new request first. The nested messages'
+    scope_spans {scope, schema_url, spans}} (a differential test holds them equal; parsed-equal where a
+    span is framed from its received ``wire``), framed here from each message's own serialization (or a
+    span's received bytes), so the spans are not copied into a new request first. The nested messages'
     lengths are summed from their parts, so the request is joined once (not once per nesting level)."""
-    by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[Any]]]]] = {}
+    by_resource: dict[int, tuple[Any, dict[int, tuple[Any, list[SpanRef]]]]] = {}
     resource = scope = spans = None
     for ref in refs:
         if ref.scope is not scope or ref.resource is not resource:  # refs of one scope mostly come in a row
@@ -186,7 +195,7 @@ def request_of(refs: list[SpanRef]) -> bytes:
             if scoped is None:
                 scoped = entry[1][id(scope)] = (scope, [])
             spans = scoped[1]
-        spans.append(ref.span)  # type: ignore[union-attr]
+        spans.append(ref)  # type: ignore[union-attr]
     out: list[bytes] = []
     for rs, scopes in by_resource.values():
         body = _framed(1, rs.resource.SerializeToString())

@@ -26,7 +26,7 @@ from otel_cot.monitor.metrics import observations
 
 from ..config_parsing import ConfigError, Section
 from ..registry import Emit, Factory, FindingsFeed, ProcessorContext
-from ..span_records import span_record
+from ..span_records import ref_record
 from ..telemetry import Metrics
 from .detect import service_name
 from .finding_spans import SCOPE, finding_span
@@ -65,7 +65,7 @@ class MonitorProcessor:
                 self.monitor.count_skip("not_triggered")  # the triggers cannot pick it (yet): not filed
                 continue
             order = sorted(group.spans, key=lambda r: (r.span.end_time_unix_nano, r.span.start_time_unix_nano))
-            self.runner.observe([span_record(ref.span) for ref in order], group.findings)
+            self.runner.observe([ref_record(ref) for ref in order], group.findings)
             self._resources[trace_id] = group.spans[0].resource
             self._resources.move_to_end(trace_id)
             while len(self._resources) > self._max_resources:
@@ -137,4 +137,4 @@ def create(cfg: MonitorProcessorConfig, ctx: ProcessorContext) -> MonitorProcess
 
 
 factory = Factory(kind="processor", type="monitor", config=MonitorProcessorConfig, parse=parse, create=create,
-                  signals=("traces",), needs=("detect",))
+                  signals=("traces",), needs=("detect",), span_writes="none")

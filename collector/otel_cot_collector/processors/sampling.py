@@ -61,4 +61,4 @@ def create(cfg: SamplingConfig, ctx: ProcessorContext) -> Sampler:
 
 
 factory = Factory(kind="processor", type="sampling", config=SamplingConfig, parse=parse, create=create,
-                  signals=("traces",), needs=("detect",))
+                  signals=("traces",), needs=("detect",), span_writes="none")
