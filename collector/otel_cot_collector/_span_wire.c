@@ -228,26 +228,36 @@ key_value_value(KeyValue *kv, int depth, PyObject **out)
     return read_any_value(kv->value, depth, out);
 }
 
+#define END 2 /* of next_len_field: no further occurrence */
+
+/* Field `wanted` of `r`'s message, one occurrence at a time: OK with `*item` set, END past the last one, or
+   UNREAD. Other fields are skipped; field `wanted` with another wire type than LEN is UNREAD. */
+static int
+next_len_field(Reader *r, uint32_t wanted, Reader *item)
+{
+    while (r->p < r->end) {
+        uint32_t number;
+        int wire_type;
+        if (read_tag(r, &number, &wire_type) != OK) {
+            return UNREAD;
+        }
+        if (number == wanted) {
+            return wire_type == WT_LEN && read_len(r, item) == OK ? OK : UNREAD;
+        }
+        if (skip(r, wire_type) != OK) {
+            return UNREAD;
+        }
+    }
+    return END;
+}
+
 /* The repeated field 1 of an ArrayValue (`list` non-NULL) or a KeyValueList (`dict` non-NULL). */
 static int
 read_values(Reader r, int depth, PyObject *list, PyObject *dict)
 {
-    while (r.p < r.end) {
-        uint32_t number;
-        int wire_type;
-        Reader item;
-        if (read_tag(&r, &number, &wire_type) != OK) {
-            return UNREAD;
-        }
-        if (number != 1) {
-            if (skip(&r, wire_type) != OK) {
-                return UNREAD;
-            }
-            continue;
-        }
-        if (wire_type != WT_LEN || read_len(&r, &item) != OK) {
-            return UNREAD;
-        }
+    Reader item;
+    int found;
+    while ((found = next_len_field(&r, 1, &item)) == OK) {
         int status;
         if (list != NULL) {
             PyObject *value;
@@ -278,7 +288,7 @@ read_values(Reader r, int depth, PyObject *list, PyObject *dict)
             return ERROR;
         }
     }
-    return OK;
+    return found == END ? OK : UNREAD;
 }
 
 static int
@@ -542,29 +552,6 @@ done:
 }
 
 /* valid_spans(data): data holds an ExportTraceServiceRequest's wire bytes. */
-
-#define END 2 /* of next_len_field: no further occurrence */
-
-/* Field `wanted` of `r`'s message, one occurrence at a time: OK with `*item` set, END past the last one, or
-   UNREAD. Other fields are skipped; field `wanted` with another wire type than LEN is UNREAD. */
-static int
-next_len_field(Reader *r, uint32_t wanted, Reader *item)
-{
-    while (r->p < r->end) {
-        uint32_t number;
-        int wire_type;
-        if (read_tag(r, &number, &wire_type) != OK) {
-            return UNREAD;
-        }
-        if (number == wanted) {
-            return wire_type == WT_LEN && read_len(r, item) == OK ? OK : UNREAD;
-        }
-        if (skip(r, wire_type) != OK) {
-            return UNREAD;
-        }
-    }
-    return END;
-}
 
 static int
 all_zero(Reader field)

@@ -8,9 +8,12 @@ from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))  # throughput: the load of bench/collector.py
 
 from collector_support import Collector, Sink, collector_config  # noqa: E402
+from tests.support.native import compiled  # noqa: E402
 
 
 @pytest.fixture
@@ -44,3 +47,10 @@ def shared(tmp_path_factory) -> Iterator[tuple[Sink, Collector]]:
     yield s, c
     c.stop()
     s.stop()
+
+
+@pytest.fixture
+def span_wire():
+    """The compiled wire reader ``otel_cot_collector._span_wire`` (built for the test if need be, and also
+    under ``OTEL_COT_NATIVE=off``): what the wire tests compare against the protobuf runtime."""
+    return compiled("otel_cot_collector._span_wire")

@@ -6,27 +6,22 @@ repeated and unknown fields, on random corruptions and on the bench load."""
 from __future__ import annotations
 
 import itertools
-import os
 import random
-import sys
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_cot_collector import otlp
-from tests.support.native import compiled
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
-from throughput import request  # noqa: E402  (the load of bench/collector.py)
-from test_span_validation import PARENTS, SPAN_IDS, TRACE_IDS  # noqa: E402
-from test_span_wire import _len, _varint  # noqa: E402  (protobuf wire helpers)
+from throughput import request  # (the load of bench/collector.py)
+from test_span_validation import PARENTS, SPAN_IDS, TRACE_IDS
+from test_span_wire import _len, _varint  # (protobuf wire helpers)
 
 
 @pytest.fixture
-def wire(monkeypatch):
-    module = compiled("otel_cot_collector._span_wire")
-    monkeypatch.setattr(otlp, "WIRE", module)  # under OTEL_COT_NATIVE=off too
-    return module
+def wire(span_wire, monkeypatch):
+    monkeypatch.setattr(otlp, "WIRE", span_wire)  # under OTEL_COT_NATIVE=off too
+    return span_wire
 
 
 def _api(data: bytes) -> otlp.Checked:

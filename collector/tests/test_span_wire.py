@@ -6,7 +6,6 @@ on every AnyValue kind, on random spans and on edge and malformed input; where i
 from __future__ import annotations
 
 import math
-import os
 import random
 import struct
 import sys
@@ -19,17 +18,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from otel_cot.detectors import SpanRecord
 from otel_cot.native import field_setter
 from otel_cot_collector import otlp, span_records
-from tests.support.native import compiled
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
-from throughput import request  # noqa: E402  (the load of bench/collector.py)
+from throughput import request  # (the load of bench/collector.py)
 
 
 @pytest.fixture
-def wire(monkeypatch):
-    module = compiled("otel_cot_collector._span_wire")
-    monkeypatch.setattr(span_records, "_WIRE", module)  # under OTEL_COT_NATIVE=off too
-    return module
+def wire(span_wire, monkeypatch):
+    monkeypatch.setattr(span_records, "_WIRE", span_wire)  # under OTEL_COT_NATIVE=off too
+    return span_wire
 
 
 def _typed(value):

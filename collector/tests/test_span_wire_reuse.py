@@ -8,10 +8,9 @@ nothing (the pipeline clears it)."""
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import pytest
 from inprocess_support import DESTRUCTIVE, EXPORTER, HARMLESS, Harness, config, span_id, trace_request
@@ -23,18 +22,16 @@ from otel_cot_collector import otlp, pipeline, span_records
 from otel_cot_collector.components import default_registry
 from otel_cot_collector.processors.grouping import Group, SpanRef, request_of
 from otel_cot_collector.registry import Factory, Registry
-from tests.support.native import compiled
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
-from throughput import request  # noqa: E402  (the load of bench/collector.py)
-from test_span_ids_wire import _random_request, corrupted  # noqa: E402  (random requests, corruptions)
-from test_span_wire import _attribute, _fields, _len, _varint  # noqa: E402  (protobuf wire helpers)
+from throughput import request  # (the load of bench/collector.py)
+from test_span_ids_wire import _random_request, corrupted  # (random requests, corruptions)
+from test_span_wire import _attribute, _fields, _len, _varint  # (protobuf wire helpers)
 
 
 @pytest.fixture
-def span_wires(monkeypatch):
+def span_wires(span_wire, monkeypatch):
     """The compiled walk, also where the pipeline uses it (under OTEL_COT_NATIVE=off too)."""
-    walk = compiled("otel_cot_collector._span_wire").span_wires
+    walk = span_wire.span_wires
     monkeypatch.setattr(pipeline, "span_wires", walk)
     return walk
 
@@ -108,8 +105,8 @@ def _duplicated(rnd: random.Random, data: bytes) -> bytes:
     return data + _len(1, _len(2, scope))
 
 
-def test_span_wires_are_the_bytes_each_span_was_parsed_from():
-    walk = compiled("otel_cot_collector._span_wire").span_wires
+def test_span_wires_are_the_bytes_each_span_was_parsed_from(span_wire):
+    walk = span_wire.span_wires
     rnd = random.Random(18)
     read = declined = 0
     for _ in range(3000):
@@ -127,8 +124,8 @@ def test_span_wires_are_the_bytes_each_span_was_parsed_from():
     assert read > 2000 and declined > 100
 
 
-def test_span_wires_on_corrupted_requests_are_exact_or_declined():
-    walk = compiled("otel_cot_collector._span_wire").span_wires
+def test_span_wires_on_corrupted_requests_are_exact_or_declined(span_wire):
+    walk = span_wire.span_wires
     rnd = random.Random(7)
     read = 0
     for _ in range(3000):
@@ -145,8 +142,8 @@ def test_span_wires_on_corrupted_requests_are_exact_or_declined():
     assert read > 300
 
 
-def test_the_bench_load_is_read():
-    walk = compiled("otel_cot_collector._span_wire").span_wires
+def test_the_bench_load_is_read(span_wire):
+    walk = span_wire.span_wires
     data = request(2)
     assert walk(data) == [s.SerializeToString() for s in parsed_spans(data)]
 
@@ -158,8 +155,8 @@ def refs_with_wires(data: bytes, walk) -> list[SpanRef]:
             for s in ss.spans]
 
 
-def test_request_of_from_received_bytes_is_the_serialized_request_parsed_and_the_received_bytes_in_it():
-    walk = compiled("otel_cot_collector._span_wire").span_wires
+def test_request_of_from_received_bytes_is_the_serialized_request_parsed_and_the_received_bytes_in_it(span_wire):
+    walk = span_wire.span_wires
     rnd = random.Random(3)
     checked = 0
     for _ in range(1500):
@@ -188,8 +185,8 @@ def parsed_spans_of(refs: list[SpanRef]) -> list[Span]:
     return [s for scopes in order.values() for spans in scopes.values() for s in spans]
 
 
-def received_spans(data: bytes) -> dict[bytes, bytes]:
-    return {Span.FromString(w).span_id: w for w in compiled("otel_cot_collector._span_wire").span_wires(data)}
+def received_spans(walk: Callable[[bytes], list[bytes]], data: bytes) -> dict[bytes, bytes]:
+    return {Span.FromString(w).span_id: w for w in walk(data)}
 
 
 def _twice_named(data: bytes) -> bytes:
@@ -225,12 +222,12 @@ def test_unchanged_spans_leave_in_their_received_bytes_and_annotated_ones_with_t
                                                                                                span_wires):
     h = harness(traces=["group_by_trace", "detect"], processors={"group_by_trace": {}, "detect": {"timeout": 0}})
     data = _twice_named(trace_request((1, 1, DESTRUCTIVE), (1, 2, HARMLESS), (2, 3, HARMLESS)))
-    received = received_spans(data)
+    received = received_spans(span_wires, data)
     assert len(received) == 3 and _len(5, b"stale") in received[span_id(2)]
     h.add(otlp.TRACES, data)
     h.pipeline.step(force=True)
     [out] = h.outbox(otlp.TRACES, EXPORTER)
-    sent = received_spans(out)
+    sent = received_spans(span_wires, out)
     assert sent[span_id(2)] == received[span_id(2)] and sent[span_id(3)] == received[span_id(3)]
     flagged = Span.FromString(sent[span_id(1)])  # changed by detect: serialized with its finding
     assert otlp.attributes_of(flagged.attributes)[semconv.COT_FLAGGED] is True
@@ -307,8 +304,8 @@ def test_a_walk_that_does_not_match_the_parsed_spans_is_not_used(harness, monkey
     assert {s.name for s in h.spans().values()} == {"execute_tool s1", "execute_tool s2"}
 
 
-def test_a_record_read_from_the_received_bytes_is_the_one_read_through_the_api(monkeypatch):
-    wire = compiled("otel_cot_collector._span_wire")
+def test_a_record_read_from_the_received_bytes_is_the_one_read_through_the_api(span_wire, monkeypatch):
+    wire = span_wire
     monkeypatch.setattr(span_records, "_WIRE", wire)
     rnd = random.Random(29)
     odd = [_len(5, b"stale") + _len(5, b"name"),
